@@ -1,0 +1,1 @@
+"""Spartacus client: chain bindings, delivery encoding, buyer/seller/auditor workflows, the CLI."""
