@@ -1,0 +1,8 @@
+"""Buyer-side spec builders: make a spec bundle from a trained torch or scikit-learn model and
+the buyer's own training and validation data, which never leave the buyer."""
+
+from __future__ import annotations
+
+from .build import build_spec, ihvp_cg, ihvp_lissa
+
+__all__ = ["build_spec", "ihvp_cg", "ihvp_lissa"]

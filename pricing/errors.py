@@ -1,0 +1,119 @@
+"""Errors raised by the pricing core: one root, each also the built-in it resembles."""
+
+from __future__ import annotations
+
+__all__ = [
+    "PricingError",
+    "SpecError",
+    "MalformedBundle",
+    "BundleTooLarge",
+    "UnknownMethod",
+    "UnknownLayer",
+    "SchemaMismatch",
+    "NonFiniteValue",
+    "MissingTensor",
+    "BadShape",
+    "BadDtype",
+    "ReleaseError",
+    "CurveError",
+    "UnknownCurve",
+    "TermsError",
+]
+
+
+class PricingError(Exception):
+    """Root of every error the pricing package raises on purpose."""
+
+
+class SpecError(PricingError, ValueError):
+    """Raised when a pricing spec bundle is not acceptable."""
+
+
+class MalformedBundle(SpecError):
+    """Raised when the bytes are not a well-formed safetensors bundle with a manifest."""
+
+
+class BundleTooLarge(SpecError):
+    """Raised when a bundle is over the size cap."""
+
+    def __init__(self, size: int, cap: int) -> None:
+        self.size, self.cap = size, cap
+        super().__init__(
+            f"spec bundle is {size} bytes, over the cap of {cap} bytes; ship a smaller "
+            "proxy or a low-rank Hessian, or raise max_bytes on both sides"
+        )
+
+
+class UnknownMethod(SpecError):
+    """Raised when a spec or the terms name a pricing method that is not registered."""
+
+    def __init__(self, method: object, known: tuple[str, ...]) -> None:
+        self.method = method
+        super().__init__(f"unknown pricing method {method!r}; use one of {', '.join(known)}")
+
+
+class UnknownLayer(SpecError):
+    """Raised when a proxy architecture uses a layer outside the allow-list."""
+
+    def __init__(self, layer: object, known: tuple[str, ...]) -> None:
+        self.layer = layer
+        super().__init__(f"unknown proxy layer {layer!r}; the allow-list is {', '.join(known)}")
+
+
+class MissingTensor(SpecError, KeyError):
+    """Raised when a tensor the manifest implies is absent from the bundle."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        ValueError.__init__(self, f"tensor {name!r} is missing from the bundle; the builder must ship it")
+
+    def __str__(self) -> str:  # KeyError would quote the message again
+        return str(self.args[0])
+
+
+class BadShape(SpecError):
+    """Raised when a tensor's shape contradicts the manifest or the feature schema."""
+
+    def __init__(self, name: str, shape: tuple[int, ...], expected: tuple[int, ...]) -> None:
+        self.name, self.shape, self.expected = name, shape, expected
+        super().__init__(f"tensor {name!r} has shape {list(shape)}, expected {list(expected)}")
+
+
+class BadDtype(SpecError, TypeError):
+    """Raised when a tensor's dtype is not the one the format requires."""
+
+    def __init__(self, name: str, dtype: str, expected: str) -> None:
+        self.name, self.dtype, self.expected = name, dtype, expected
+        ValueError.__init__(self, f"tensor {name!r} has dtype {dtype}, expected {expected}; convert it before shipping")
+
+
+class NonFiniteValue(SpecError):
+    """Raised when a tensor or a hyper-parameter holds NaN or infinity."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"{name!r} holds NaN or infinite values; pricing needs finite numbers")
+
+
+class SchemaMismatch(PricingError, ValueError):
+    """Raised when a release's columns or label do not match the spec's feature schema."""
+
+
+class ReleaseError(PricingError, ValueError):
+    """Raised when release bytes do not follow spartacus-release-v1."""
+
+
+class TermsError(PricingError, ValueError):
+    """Raised when the terms' pricing section or maxPrice is unusable."""
+
+
+class CurveError(TermsError):
+    """Raised when a price curve's parameters are invalid."""
+
+
+class UnknownCurve(CurveError):
+    """Raised when the terms name a price curve that does not exist."""
+
+    def __init__(self, kind: object, known: tuple[str, ...]) -> None:
+        self.kind = kind
+        super().__init__(f"unknown price curve {kind!r}; use one of {', '.join(known)}")

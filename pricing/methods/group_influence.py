@@ -1,0 +1,57 @@
+"""Group influence with a second-order correction (Koh et al. 2019; Basu, You, Feizi 2020).
+
+The buyer ships the validation gradient g and the top-r eigenpairs (V, Lambda) of its
+training Hessian (mean loss Hessian plus the L2 term); directions outside V get the
+shipped ``residual`` curvature. The hub adds the group's own curvature H_U and takes the
+Newton step Delta = (H + H_U)^{-1} G_U: expanding the inverse gives first-order influence
+minus Basu et al.'s H^{-1} H_U H^{-1} correction, so a group's value saturates where
+its records overlap (k copies: (H + k h)^{-1} k g, bounded in k). Efficacy =
+g . Delta - 1/2 Delta' H Delta, the predicted validation-loss reduction to second order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _head
+from ..errors import SpecError
+from .base import Efficacy, HeadMethod
+
+__all__ = ["GroupInfluence"]
+
+
+class GroupInfluence(HeadMethod):
+    """Second-order group influence with the buyer's low-rank Hessian."""
+
+    name = "group-influence"
+    defaults = {"n_train": 0.0, "residual": 1e-3, "curvature_penalty": 1.0}
+
+    def tensor_shapes(self, manifest, *, d, width, classes, hyper):
+        shapes = super().tensor_shapes(manifest, d=d, width=width, classes=classes, hyper=hyper)
+        p = (classes or 1) * (width + 1)
+        shapes.update({"group.grad_val": (p,), "group.eigvals": ("rank",), "group.eigvecs": (p, "rank")})
+        return shapes
+
+    def check_manifest(self, manifest, tensors, *, d, classes):
+        super().check_manifest(manifest, tensors, d=d, classes=classes)
+        if manifest.get("hyper", {}).get("residual", self.defaults["residual"]) <= 0:
+            raise SpecError("hyper.residual (curvature outside the shipped eigenvectors) must be > 0")
+        if (tensors["group.eigvals"] <= 0).any():
+            raise SpecError("group.eigvals must be positive (the Hessian includes the L2 term)")
+
+    def _efficacy(self, spec, x, y):
+        phi, w = self.features(spec, x), self.head(spec)
+        n, rho = spec.hyper["n_train"], spec.hyper["residual"]
+        v, lam = spec.tensors["group.eigvecs"], spec.tensors["group.eigvals"]
+        g_val = spec.tensors["group.grad_val"]
+        h_low = (v * (lam - rho)) @ v.T + rho * np.eye(v.shape[0])
+        h_u = _head.hessian_sum(phi, w, spec.classification) / n
+        h = h_low + h_u
+        grads = _head.record_grads(phi, y, w, spec.classification) / n
+        s = np.linalg.solve(h, g_val)
+        scores = grads @ s
+        delta = np.linalg.solve(h, grads.sum(axis=0))
+        total = float(g_val @ delta)
+        if spec.hyper["curvature_penalty"]:
+            total -= 0.5 * float(delta @ h_low @ delta)
+        return Efficacy(total, scores)

@@ -1,0 +1,80 @@
+"""`price(spec, release, terms)`: the one function the hub quotes with and the buyer replays.
+
+Deterministic by construction: float64 numpy only, seeds from the spec, BLAS pinned to one
+thread while pricing (so the summation order never depends on the machine's thread
+count), exact integer money. Exact (and, with ``dedup.tol``, near-) duplicate records are
+priced once: a bundle repeated k times is worth what it is worth once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from .curves import apply_curve, parse_max_price
+from .errors import TermsError
+from .methods import get_method
+from .release import read_release
+from .spec import DEFAULT_MAX_BYTES, Spec, parse_spec
+
+__all__ = ["PriceResult", "price", "efficacy_of", "dedup_index"]
+
+
+@dataclass(frozen=True)
+class PriceResult:
+    """The quote: price (int, token's smallest unit), efficacy, per-record scores, method."""
+
+    price: int
+    efficacy: float
+    scores: np.ndarray
+    method: str
+    spec_hash: str
+    unique_records: int
+
+
+def dedup_index(x: np.ndarray, y: np.ndarray, tol: float = 0.0) -> np.ndarray:
+    """Sorted indices of the first record of each duplicate group (same label, and features
+    equal, or equal on a grid of step `tol`)."""
+    if x.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64)
+    key = x + 0.0  # folds -0.0 into 0.0
+    if tol > 0:
+        key = np.floor(key / tol + 0.5)
+    rows = np.concatenate([key, np.asarray(y, dtype=np.float64)[:, None]], axis=1)
+    _, first = np.unique(rows, axis=0, return_index=True)
+    return np.sort(first)
+
+
+def efficacy_of(spec: Spec, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray, int]:
+    """(efficacy, per-record scores, unique records) of records under a parsed spec."""
+    from threadpoolctl import threadpool_limits
+
+    keep = dedup_index(x, y, spec.dedup_tol)
+    with threadpool_limits(limits=1):
+        eff = get_method(spec.method).efficacy(spec, x[keep], y[keep])
+    scores = np.zeros(x.shape[0])
+    scores[keep] = eff.scores
+    return eff.total, scores, int(keep.shape[0])
+
+
+def price(spec_bytes: bytes, release_bytes: bytes, terms: Mapping[str, Any], *,
+          max_bytes: int = DEFAULT_MAX_BYTES) -> PriceResult:
+    """curve(MDE(spec, release)) as shared/protocol.md "Release and pricing" defines it."""
+    spec = parse_spec(spec_bytes, max_bytes=max_bytes)
+    pricing = terms.get("pricing")
+    if not isinstance(pricing, Mapping) or "curve" not in pricing:
+        raise TermsError("terms need 'pricing': {'method': ..., 'curve': {...}}")
+    if pricing.get("method") != spec.method:
+        raise TermsError(f"terms name method {pricing.get('method')!r} but the spec is for {spec.method!r}")
+    if "specHash" in terms and str(terms["specHash"]).lower() != spec.hash:
+        raise TermsError(f"terms specHash {terms['specHash']} is not this spec's hash {spec.hash}")
+    max_price = parse_max_price(terms.get("maxPrice"))
+    release = read_release(release_bytes)
+    spec.check_schema(release.schema)
+    eff, scores, unique = efficacy_of(spec, release.features, release.label)
+    return PriceResult(
+        price=apply_curve(pricing["curve"], eff, max_price), efficacy=eff, scores=scores,
+        method=spec.method, spec_hash=spec.hash, unique_records=unique,
+    )

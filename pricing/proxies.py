@@ -1,0 +1,112 @@
+"""Allow-listed proxy architectures, run in float64 numpy with a fixed summation order.
+
+A proxy is a list of layers from `LAYERS`; tensors are named `<prefix>.<i>.<param>`. Only
+these layer kinds can appear in a spec, so a spec can never carry code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from .errors import BadShape, MissingTensor, SpecError, UnknownLayer
+
+__all__ = ["LAYERS", "Network", "layer_tensor_shapes"]
+
+LAYERS: tuple[str, ...] = ("linear", "relu", "tanh", "sigmoid", "standardize")
+_PARAMS = {"linear": ("weight", "bias"), "standardize": ("mean", "scale")}
+
+
+def layer_tensor_shapes(layers: Sequence[Mapping], d_in: int, prefix: str) -> tuple[dict[str, tuple[int, ...]], int]:
+    """Shapes of the tensors a layer list needs and its output width; validates the list."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    width = d_in
+    if not isinstance(layers, (list, tuple)):
+        raise SpecError(f"{prefix} layers must be a list, got {type(layers).__name__}")
+    for i, layer in enumerate(layers):
+        kind = layer.get("type") if isinstance(layer, Mapping) else layer
+        if kind not in LAYERS:
+            raise UnknownLayer(kind, LAYERS)
+        if kind == "linear":
+            out = layer.get("out")
+            if not isinstance(out, int) or isinstance(out, bool) or out < 1:
+                raise SpecError(f"{prefix}.{i}: linear layer needs a positive int 'out', got {out!r}")
+            shapes[f"{prefix}.{i}.weight"] = (out, width)
+            shapes[f"{prefix}.{i}.bias"] = (out,)
+            width = out
+        elif kind == "standardize":
+            shapes[f"{prefix}.{i}.mean"] = (width,)
+            shapes[f"{prefix}.{i}.scale"] = (width,)
+    return shapes, width
+
+
+@dataclass
+class Network:
+    """A feed-forward stack of allow-listed layers with float64 forward and backward passes."""
+
+    kinds: list[str]
+    params: list[dict[str, np.ndarray]]
+
+    @classmethod
+    def from_spec(cls, layers: Sequence[Mapping], tensors: Mapping[str, np.ndarray], prefix: str) -> "Network":
+        """Bind a validated layer list to its tensors."""
+        kinds, params = [], []
+        for i, layer in enumerate(layers):
+            kind = layer["type"] if isinstance(layer, Mapping) else layer
+            if kind not in LAYERS:
+                raise UnknownLayer(kind, LAYERS)
+            p = {}
+            for name in _PARAMS.get(kind, ()):
+                key = f"{prefix}.{i}.{name}"
+                if key not in tensors:
+                    raise MissingTensor(key)
+                p[name] = np.array(tensors[key], dtype=np.float64)
+            kinds.append(kind)
+            params.append(p)
+        return cls(kinds, params)
+
+    def copy(self) -> "Network":
+        """A deep copy, so fine-tuning never touches the spec's tensors."""
+        return Network(list(self.kinds), [{k: v.copy() for k, v in p.items()} for p in self.params])
+
+    def forward(self, x: np.ndarray, keep: bool = False) -> np.ndarray | tuple[np.ndarray, list[np.ndarray]]:
+        """Output for inputs x [m, d]; with keep, also each layer's input for backward."""
+        acts = []
+        h = np.asarray(x, dtype=np.float64)
+        for kind, p in zip(self.kinds, self.params):
+            acts.append(h)
+            if kind == "linear":
+                if h.shape[1] != p["weight"].shape[1]:
+                    raise BadShape("input", h.shape, (h.shape[0], p["weight"].shape[1]))
+                h = h @ p["weight"].T + p["bias"]
+            elif kind == "standardize":
+                h = (h - p["mean"]) / p["scale"]
+            elif kind == "relu":
+                h = np.maximum(h, 0.0)
+            elif kind == "tanh":
+                h = np.tanh(h)
+            elif kind == "sigmoid":
+                h = 1.0 / (1.0 + np.exp(-h))
+        return (h, acts) if keep else h
+
+    def backward(self, acts: list[np.ndarray], grad_out: np.ndarray) -> list[dict[str, np.ndarray]]:
+        """Gradients of sum(grad_out * output) wrt each trainable tensor (linear layers only)."""
+        grads: list[dict[str, np.ndarray]] = [{} for _ in self.kinds]
+        g = grad_out
+        for i in range(len(self.kinds) - 1, -1, -1):
+            kind, p, a = self.kinds[i], self.params[i], acts[i]
+            if kind == "linear":
+                grads[i] = {"weight": g.T @ a, "bias": g.sum(axis=0)}
+                g = g @ p["weight"]
+            elif kind == "standardize":
+                g = g / p["scale"]
+            elif kind == "relu":
+                g = g * (a > 0)
+            elif kind == "tanh":
+                g = g * (1.0 - np.tanh(a) ** 2)
+            elif kind == "sigmoid":
+                s = 1.0 / (1.0 + np.exp(-a))
+                g = g * s * (1.0 - s)
+        return grads
