@@ -1,0 +1,55 @@
+# Spartacus: `make demo` and `make test` install what they need (.venv, node_modules,
+# compiled contracts) on a fresh clone. `make bench` prints the benchmarks' figures.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SOL := $(shell find contracts -name '*.sol')
+ARTIFACT := build/contracts/DataExchange.json
+PYTEST_ARGS ?=
+
+.PHONY: all demo test test-fast test-nightly slither bench build clean distclean
+
+all: build
+
+$(VENV)/.stamp: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Spartacus needs Python 3.11: set PYTHON=python3.11")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@# solc-select (a slither dependency) installs a `solc` that hangs trying to download; use ours.
+	ln -sf ../../tools/solc $(VENV)/bin/solc
+	touch $@
+
+node_modules/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(ARTIFACT): $(VENV)/.stamp node_modules/.stamp $(SOL) brownie-config.yaml tools/build_contracts.py tools/solc.js
+	$(PY) tools/build_contracts.py
+
+build: $(ARTIFACT)
+
+demo: build
+	$(PY) -m client.demo
+
+slither: build
+	$(PY) tools/run_slither.py
+
+test: build slither
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+test-fast: build
+	$(PY) -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
+
+test-nightly: build
+	$(PY) -m pytest -n 2 --hypothesis-profile=nightly $(PYTEST_ARGS)
+
+bench: build
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf build crytic-export .pytest_cache .hypothesis
+
+distclean: clean
+	rm -rf $(VENV) node_modules

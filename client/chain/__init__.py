@@ -1,0 +1,20 @@
+"""Chain bindings: artifacts, networks, the DataExchange contract and its custom errors."""
+
+from client.chain.artifacts import ArtifactMissing, load_artifact
+from client.chain.errors import ContractRevert, decode_revert, revert_class
+from client.chain.exchange import Exchange, State, TxResult
+from client.chain.networks import connect, advance_time, chain_time
+
+__all__ = [
+    "ArtifactMissing",
+    "ContractRevert",
+    "Exchange",
+    "State",
+    "TxResult",
+    "advance_time",
+    "chain_time",
+    "connect",
+    "decode_revert",
+    "load_artifact",
+    "revert_class",
+]

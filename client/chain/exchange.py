@@ -1,0 +1,239 @@
+"""Typed bindings for the DataExchange contract: deploy, transact, read, and decode reverts.
+
+Every state-changing method returns a `TxResult` (gas used and the decoded events), and
+every revert surfaces as the contract's custom error of the same name
+(`client.chain.errors`), so callers handle `DealWrongState` rather than a hex string.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any, Sequence
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.contract import Contract
+from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
+
+from client.chain.artifacts import load_artifact
+from client.chain.errors import ContractRevert, decode_revert
+from client.delivery import Commitment, Complaint
+
+__all__ = ["ETH", "EXACT", "Exchange", "Sender", "State", "TxResult", "deploy_contract"]
+
+ETH = "0x0000000000000000000000000000000000000000"
+EXACT = 2**32 - 1
+
+Sender = str | LocalAccount
+
+
+class State(IntEnum):
+    """Deal states as the contract numbers them."""
+
+    NONE = 0
+    OPEN = 1
+    QUOTED = 2
+    ACCEPTED = 3
+    REVEALED = 4
+    SETTLED = 5
+    REFUNDED = 6
+
+
+@dataclass(frozen=True)
+class TxResult:
+    """A mined transaction: its hash, gas used and decoded events (name, args)."""
+
+    tx_hash: str
+    gas_used: int
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def event(self, name: str) -> dict[str, Any]:
+        """The args of the first event called `name` (KeyError if the transaction emitted none)."""
+        for ev_name, args in self.events:
+            if ev_name == name:
+                return args
+        raise KeyError(f"transaction {self.tx_hash} emitted no {name} event; it emitted {[n for n, _ in self.events]}")
+
+
+def _address_of(sender: Sender) -> str:
+    return sender.address if isinstance(sender, LocalAccount) else Web3.to_checksum_address(sender)
+
+
+def _send(w3: Web3, call: Any, sender: Sender, value: int = 0) -> dict:
+    """Send a contract call (built function or constructor) from `sender`; decode any revert."""
+    params: dict[str, Any] = {"from": _address_of(sender), "value": int(value)}
+    try:
+        if isinstance(sender, LocalAccount):
+            params["nonce"] = w3.eth.get_transaction_count(sender.address, "pending")
+            tx = call.build_transaction(params)
+            signed = sender.sign_transaction(tx)
+            tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+        else:
+            tx_hash = call.transact(params)
+    except (ContractCustomError, ContractLogicError, ContractPanicError) as err:
+        raise decode_revert(_revert_data(err)) from None
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash)
+    if receipt["status"] != 1:
+        raise ContractRevert(data=b"")
+    return receipt
+
+
+def _revert_data(err: Exception) -> bytes:
+    data = getattr(err, "data", None)
+    if isinstance(data, dict):
+        data = data.get("data")
+    if isinstance(data, str) and data.startswith("0x"):
+        return bytes.fromhex(data[2:])
+    if isinstance(data, (bytes, bytearray)):
+        return bytes(data)
+    message = str(err)
+    return message.encode() if False else b""
+
+
+def deploy_contract(w3: Web3, name: str, *args: Any, sender: Sender) -> Contract:
+    """Deploy compiled contract `name` with constructor `args`; return the bound contract."""
+    art = load_artifact(name)
+    factory = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+    receipt = _send(w3, factory.constructor(*args), sender)
+    return w3.eth.contract(address=receipt["contractAddress"], abi=art["abi"])
+
+
+class Exchange:
+    """The DataExchange contract at `address`, with one method per external function."""
+
+    def __init__(self, w3: Web3, address: str) -> None:
+        self.w3 = w3
+        self.contract = w3.eth.contract(address=Web3.to_checksum_address(address), abi=load_artifact("DataExchange")["abi"])
+        self.address = self.contract.address
+
+    @classmethod
+    def deploy(
+        cls,
+        w3: Web3,
+        *,
+        sender: Sender,
+        quote_window: int = 3600,
+        accept_window: int = 3600,
+        reveal_window: int = 3600,
+        dispute_window: int = 86400,
+    ) -> "Exchange":
+        """Deploy a new DataExchange with the given phase windows (seconds)."""
+        contract = deploy_contract(w3, "DataExchange", quote_window, accept_window, reveal_window, dispute_window, sender=sender)
+        return cls(w3, contract.address)
+
+    # -- transactions ---------------------------------------------------------------
+
+    def _tx(self, fn: str, *args: Any, sender: Sender, value: int = 0) -> TxResult:
+        receipt = _send(self.w3, getattr(self.contract.functions, fn)(*args), sender, value)
+        return TxResult(receipt["transactionHash"].to_0x_hex(), int(receipt["gasUsed"]), self._decode_events(receipt))
+
+    def _decode_events(self, receipt: dict) -> list[tuple[str, dict[str, Any]]]:
+        out = []
+        for log in receipt["logs"]:
+            if Web3.to_checksum_address(log["address"]) != self.address:
+                continue
+            for ev in self.contract.events:
+                try:
+                    decoded = ev().process_log(log)
+                except Exception:  # noqa: BLE001 - a log of another event type
+                    continue
+                out.append((decoded["event"], dict(decoded["args"])))
+                break
+        return out
+
+    def register_seller(self, oracle: str, *, sender: Sender) -> TxResult:
+        return self._tx("registerSeller", Web3.to_checksum_address(oracle), sender=sender)
+
+    def register_dataset(self, dataset_id: bytes, epsilon_cap_milli: int, *, sender: Sender) -> TxResult:
+        return self._tx("registerDataset", dataset_id, epsilon_cap_milli, sender=sender)
+
+    def open_deal(
+        self,
+        seller: str,
+        dataset_id: bytes,
+        terms_hash: bytes,
+        max_price: int,
+        quote_fee: int,
+        *,
+        sender: Sender,
+        token: str = ETH,
+    ) -> tuple[int, TxResult]:
+        """Open a deal, locking `max_price` (as ETH value, or by transferFrom for a token)."""
+        value = max_price if int(token, 16) == 0 else 0
+        result = self._tx(
+            "openDeal", Web3.to_checksum_address(seller), dataset_id, terms_hash, Web3.to_checksum_address(token),
+            max_price, quote_fee, sender=sender, value=value,
+        )
+        return int(result.event("DealOpened")["dealId"]), result
+
+    def post_quote(self, deal_id: int, price: int, epsilon_milli: int, commitment: Commitment, *, sender: Sender) -> TxResult:
+        return self._tx(
+            "postQuote", deal_id, price, epsilon_milli, commitment.data_root, commitment.cipher_root,
+            commitment.key_commit, commitment.size, sender=sender,
+        )
+
+    def decline(self, deal_id: int, *, sender: Sender) -> TxResult:
+        return self._tx("decline", deal_id, sender=sender)
+
+    def accept(self, deal_id: int, *, sender: Sender) -> TxResult:
+        return self._tx("accept", deal_id, sender=sender)
+
+    def reject(self, deal_id: int, *, sender: Sender) -> TxResult:
+        return self._tx("reject", deal_id, sender=sender)
+
+    def reveal_key(self, deal_id: int, key: bytes, *, sender: Sender) -> TxResult:
+        return self._tx("revealKey", deal_id, key, sender=sender)
+
+    def complain(self, deal_id: int, complaint: Complaint, *, sender: Sender) -> TxResult:
+        return self.complain_raw(
+            deal_id, complaint.index, complaint.cipher_chunk, complaint.cipher_proof,
+            complaint.plain_leaf, complaint.data_proof, sender=sender,
+        )
+
+    def complain_raw(
+        self, deal_id: int, index: int, cipher_chunk: bytes, cipher_proof: Sequence[bytes],
+        plain_leaf: bytes, data_proof: Sequence[bytes], *, sender: Sender,
+    ) -> TxResult:
+        """complain() with every argument given, including malformed ones (for tests)."""
+        return self._tx("complain", deal_id, index, cipher_chunk, list(cipher_proof), plain_leaf, list(data_proof), sender=sender)
+
+    def confirm(self, deal_id: int, *, sender: Sender) -> TxResult:
+        return self._tx("confirm", deal_id, sender=sender)
+
+    def finalize(self, deal_id: int, *, sender: Sender) -> TxResult:
+        return self._tx("finalize", deal_id, sender=sender)
+
+    def refund(self, deal_id: int, *, sender: Sender) -> TxResult:
+        return self._tx("refund", deal_id, sender=sender)
+
+    def withdraw(self, token: str = ETH, *, sender: Sender) -> TxResult:
+        return self._tx("withdraw", Web3.to_checksum_address(token), sender=sender)
+
+    # -- views ----------------------------------------------------------------------
+
+    def state(self, deal_id: int) -> State:
+        return State(self.contract.functions.state(deal_id).call())
+
+    def credit(self, account: str, token: str = ETH) -> int:
+        return int(self.contract.functions.credit(Web3.to_checksum_address(account), Web3.to_checksum_address(token)).call())
+
+    def epsilon_spent(self, seller: str, dataset_id: bytes) -> int:
+        return int(self.contract.functions.epsilonSpent(Web3.to_checksum_address(seller), dataset_id).call())
+
+    def deal_count(self) -> int:
+        return int(self.contract.functions.dealCount().call())
+
+    def events(self, from_block: int = 0, to_block: int | str = "latest") -> list[tuple[str, dict[str, Any], int, int]]:
+        """Every event of this contract as (name, args, block, log index), in chain order."""
+        logs = self.w3.eth.get_logs({"address": self.address, "fromBlock": from_block, "toBlock": to_block})
+        out = []
+        for log in logs:
+            for ev in self.contract.events:
+                try:
+                    decoded = ev().process_log(log)
+                except Exception:  # noqa: BLE001 - a log of another event type
+                    continue
+                out.append((decoded["event"], dict(decoded["args"]), int(log["blockNumber"]), int(log["logIndex"])))
+                break
+        return out
