@@ -14,6 +14,7 @@ from typing import Any, Sequence
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
+from eth_tester.exceptions import TransactionFailed
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
 
 from client.chain.artifacts import load_artifact
@@ -60,10 +61,18 @@ def _address_of(sender: Sender) -> str:
     return sender.address if isinstance(sender, LocalAccount) else Web3.to_checksum_address(sender)
 
 
-def _send(w3: Web3, call: Any, sender: Sender, value: int = 0) -> dict:
-    """Send a contract call (built function or constructor) from `sender`; decode any revert."""
+def _send(w3: Web3, call: Any, sender: Sender, value: int = 0, gas: int | None = None) -> dict:
+    """Send a contract call (built function or constructor) from `sender`; decode any revert.
+
+    With `gas` given, the call is first simulated with eth_call (to surface a revert with its
+    data) and then sent with that gas limit, which skips gas estimation's repeated runs.
+    """
     params: dict[str, Any] = {"from": _address_of(sender), "value": int(value)}
+    if gas is not None:
+        params["gas"] = int(gas)
     try:
+        if gas is not None and hasattr(call, "call"):
+            call.call(params)
         if isinstance(sender, LocalAccount):
             params["nonce"] = w3.eth.get_transaction_count(sender.address, "pending")
             tx = call.build_transaction(params)
@@ -71,7 +80,7 @@ def _send(w3: Web3, call: Any, sender: Sender, value: int = 0) -> dict:
             tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
         else:
             tx_hash = call.transact(params)
-    except (ContractCustomError, ContractLogicError, ContractPanicError) as err:
+    except (ContractCustomError, ContractLogicError, ContractPanicError, TransactionFailed) as err:
         raise decode_revert(_revert_data(err)) from None
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash)
     if receipt["status"] != 1:
@@ -79,16 +88,24 @@ def _send(w3: Web3, call: Any, sender: Sender, value: int = 0) -> dict:
     return receipt
 
 
-def _revert_data(err: Exception) -> bytes:
-    data = getattr(err, "data", None)
-    if isinstance(data, dict):
-        data = data.get("data")
-    if isinstance(data, str) and data.startswith("0x"):
-        return bytes.fromhex(data[2:])
-    if isinstance(data, (bytes, bytearray)):
-        return bytes(data)
-    message = str(err)
-    return message.encode() if False else b""
+def _revert_data(err: BaseException) -> bytes:
+    """Find the revert data in `err` or the exceptions it was raised from (eth-tester nests them)."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        data = getattr(current, "data", None)
+        if isinstance(data, dict):
+            data = data.get("data")
+        if isinstance(data, str) and data.startswith("0x"):
+            return bytes.fromhex(data[2:])
+        for arg in [data, *current.args]:
+            if isinstance(arg, Exception) and arg.args:
+                arg = arg.args[0]
+            if isinstance(arg, (bytes, bytearray)):
+                return bytes(arg)
+        current = current.__cause__ or current.__context__
+    return b""
 
 
 def deploy_contract(w3: Web3, name: str, *args: Any, sender: Sender) -> Contract:
@@ -102,8 +119,9 @@ def deploy_contract(w3: Web3, name: str, *args: Any, sender: Sender) -> Contract
 class Exchange:
     """The DataExchange contract at `address`, with one method per external function."""
 
-    def __init__(self, w3: Web3, address: str) -> None:
+    def __init__(self, w3: Web3, address: str, *, gas_limit: int | None = None) -> None:
         self.w3 = w3
+        self.gas_limit = gas_limit
         self.contract = w3.eth.contract(address=Web3.to_checksum_address(address), abi=load_artifact("DataExchange")["abi"])
         self.address = self.contract.address
 
@@ -117,15 +135,16 @@ class Exchange:
         accept_window: int = 3600,
         reveal_window: int = 3600,
         dispute_window: int = 86400,
+        gas_limit: int | None = None,
     ) -> "Exchange":
         """Deploy a new DataExchange with the given phase windows (seconds)."""
         contract = deploy_contract(w3, "DataExchange", quote_window, accept_window, reveal_window, dispute_window, sender=sender)
-        return cls(w3, contract.address)
+        return cls(w3, contract.address, gas_limit=gas_limit)
 
     # -- transactions ---------------------------------------------------------------
 
     def _tx(self, fn: str, *args: Any, sender: Sender, value: int = 0) -> TxResult:
-        receipt = _send(self.w3, getattr(self.contract.functions, fn)(*args), sender, value)
+        receipt = _send(self.w3, getattr(self.contract.functions, fn)(*args), sender, value, self.gas_limit)
         return TxResult(receipt["transactionHash"].to_0x_hex(), int(receipt["gasUsed"]), self._decode_events(receipt))
 
     def _decode_events(self, receipt: dict) -> list[tuple[str, dict[str, Any]]]:
