@@ -1,0 +1,234 @@
+"""Privacy budget arithmetic in integer milli-epsilon, exactly as the contract counts it.
+
+The contract (``shared/protocol.md``, rule 3) keeps each dataset's ledger as a
+``uint32`` of thousandths of epsilon; ``EXACT = 2**32 - 1`` is both the cap meaning "no
+budget, exact releases allowed" and the quote value meaning "this is an exact release".
+
+Conversion. An epsilon is the decimal number its shortest ``repr`` denotes (the same
+digits a terms document carries in JSON), so ``0.1`` is one tenth, not the binary
+double just above it. The milli-epsilon the hub posts for a release is
+``ceil(epsilon * 1000)``, computed exactly in decimal: never rounded down, which would
+under-count the privacy spent, and ``to_milli(m / 1000) == m`` for every integer ``m``.
+
+Composition. Basic sequential composition: a release made of parts with epsilons
+``e_1..e_k`` on the same records is ``sum(e_i)``-DP (Dwork & Roth 2014, Thm 3.16). The
+ledger adds integer milli-epsilons, which is exact.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Iterable, Sequence
+
+from .errors import BudgetExceeded, InvalidEpsilon
+
+__all__ = [
+    "EXACT",
+    "MAX_MILLI",
+    "to_milli",
+    "from_milli",
+    "validate_epsilon",
+    "compose",
+    "compose_milli",
+    "split_epsilon",
+    "PrivacyLedger",
+]
+
+EXACT: int = 2**32 - 1
+"""The contract's ``type(uint32).max``: an exact release, or a cap with no budget."""
+
+MAX_MILLI: int = EXACT - 1
+"""Largest milli-epsilon an epsilon release may spend (EXACT itself means exact)."""
+
+
+def validate_epsilon(epsilon: object) -> float:
+    """Return ``epsilon`` as a float, or raise :class:`InvalidEpsilon`.
+
+    Accepts finite positive reals (not ``bool``); ``"exact"`` is not an epsilon.
+    """
+    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)):
+        raise InvalidEpsilon(
+            f"epsilon ({epsilon!r}) must be a positive finite number; use the string "
+            "'exact' only where an exact release is meant",
+            epsilon=epsilon,
+        )
+    value = float(epsilon)
+    if not math.isfinite(value) or value <= 0.0:
+        raise InvalidEpsilon(f"epsilon ({epsilon!r}) must be positive and finite", epsilon=epsilon)
+    return value
+
+
+def to_milli(epsilon: float | str) -> int:
+    """Milli-epsilon the hub posts on chain: ``ceil(epsilon * 1000)``, or ``EXACT``.
+
+    ``epsilon`` is a positive number or the string ``"exact"``. Rounds up, so the chain
+    never records less privacy spent than the release consumed.
+    """
+    if epsilon == "exact":
+        return EXACT
+    value = validate_epsilon(epsilon)
+    milli = math.ceil(Decimal(repr(value)) * 1000)
+    if milli > MAX_MILLI:
+        raise InvalidEpsilon(
+            f"epsilon ({epsilon!r}) is {milli} milli-epsilon, more than a uint32 ledger "
+            f"holds ({MAX_MILLI}); use an exact release instead",
+            epsilon=epsilon,
+        )
+    return milli
+
+
+def from_milli(milli: int) -> float | str:
+    """Inverse of :func:`to_milli` on its image: ``milli / 1000``, or ``"exact"`` for EXACT."""
+    _check_milli(milli, "milli")
+    if milli == EXACT:
+        return "exact"
+    if milli == 0:
+        raise InvalidEpsilon("milli-epsilon (0) is not a release; a release spends at least 1", epsilon=milli)
+    return milli / 1000
+
+
+def compose(epsilons: Iterable[float]) -> float:
+    """Sequential composition of epsilon-DP releases on the same records: the sum."""
+    values = [validate_epsilon(e) for e in epsilons]
+    return math.fsum(values)
+
+
+def compose_milli(millis: Iterable[int]) -> int:
+    """Sequential composition in milli-epsilon; any EXACT part makes the whole EXACT."""
+    total = 0
+    for m in millis:
+        _check_milli(m, "milli")
+        if m == EXACT:
+            return EXACT
+        total += m
+    return total
+
+
+def split_epsilon(epsilon: float, parts: int | Sequence[float]) -> list[float]:
+    """Split ``epsilon`` over parts for sequential composition, consuming all of it.
+
+    ``parts`` is a count (equal split) or positive weights. The returned epsilons sum
+    (in exact arithmetic of the floats) to at most ``epsilon`` and to within a few ulps
+    of it; the last part absorbs the rounding.
+    """
+    eps = validate_epsilon(epsilon)
+    if isinstance(parts, int) and not isinstance(parts, bool):
+        if parts < 1:
+            raise InvalidEpsilon(f"cannot split epsilon over {parts} parts; need at least 1", epsilon=epsilon)
+        weights = [1.0] * parts
+    else:
+        weights = [float(w) for w in parts]
+        if not weights or any(not math.isfinite(w) or w <= 0 for w in weights):
+            raise InvalidEpsilon(f"split weights ({list(parts)!r}) must be positive and finite", epsilon=epsilon)
+    total_w = math.fsum(weights)
+    shares = [eps * w / total_w for w in weights]
+    # make the exact sum <= eps without leaving a visible remainder
+    while math.fsum(shares) > eps:
+        shares[-1] = math.nextafter(shares[-1], 0.0)
+    if any(s <= 0 for s in shares):
+        raise InvalidEpsilon(f"epsilon ({epsilon!r}) is too small to split into {len(shares)} parts", epsilon=epsilon)
+    return shares
+
+
+def _check_milli(milli: object, what: str) -> int:
+    if isinstance(milli, bool) or not isinstance(milli, int) or not 0 <= milli <= EXACT:
+        raise InvalidEpsilon(f"{what} ({milli!r}) must be an integer in [0, {EXACT}] (a uint32)", epsilon=milli)
+    return milli
+
+
+@dataclass
+class PrivacyLedger:
+    """One dataset's privacy budget, kept in step with the contract's ``epsilonSpent``.
+
+    ``cap_milli`` mirrors ``registerDataset``'s ``epsilonCapMilli`` and ``spent_milli``
+    the chain's ``epsilonSpent``. The hub calls :meth:`charge` *before* it draws any
+    noise (a refused charge raises :class:`BudgetExceeded` and changes nothing), and
+    :meth:`sync` with the chain's figure whenever it reads it. The ledger never lowers
+    what it counts as spent: a charge the chain has not yet recorded (the quote is not
+    mined, or was never posted) stays charged, since the release was already drawn.
+
+    Under an EXACT cap nothing is refused and exact releases are allowed; epsilon
+    charges still add up (saturating below EXACT) so the owner can see what was spent.
+    """
+
+    cap_milli: int
+    spent_milli: int = 0
+
+    def __post_init__(self) -> None:
+        _check_milli(self.cap_milli, "cap_milli")
+        _check_milli(self.spent_milli, "spent_milli")
+        if self.cap_milli == 0:
+            raise InvalidEpsilon("cap_milli (0) allows no release; register a positive cap or EXACT", epsilon=0)
+        if not self.is_exact_cap and self.spent_milli > self.cap_milli:
+            raise BudgetExceeded(
+                f"spent_milli ({self.spent_milli}) already exceeds cap_milli ({self.cap_milli})",
+                requested_milli=0, spent_milli=self.spent_milli, cap_milli=self.cap_milli,
+            )
+
+    @property
+    def is_exact_cap(self) -> bool:
+        """True when the dataset has no budget (cap EXACT) and exact releases are allowed."""
+        return self.cap_milli == EXACT
+
+    @property
+    def remaining_milli(self) -> int:
+        """Milli-epsilon still available (EXACT when the cap is EXACT)."""
+        if self.is_exact_cap:
+            return EXACT
+        return self.cap_milli - self.spent_milli
+
+    def can_spend(self, epsilon_milli: int) -> bool:
+        """Whether a release of ``epsilon_milli`` (EXACT for an exact release) is allowed now."""
+        _check_milli(epsilon_milli, "epsilon_milli")
+        if epsilon_milli == 0:
+            return False
+        if self.is_exact_cap:
+            return True
+        if epsilon_milli == EXACT:
+            return False
+        return self.spent_milli + epsilon_milli <= self.cap_milli
+
+    def charge(self, epsilon_milli: int) -> int:
+        """Record a release of ``epsilon_milli``; return the new spent total.
+
+        Raises :class:`BudgetExceeded` (and records nothing) past the cap, or for an
+        exact release under a finite cap, mirroring the contract's rule 3.
+        """
+        _check_milli(epsilon_milli, "epsilon_milli")
+        if epsilon_milli == 0:
+            raise InvalidEpsilon("epsilon_milli (0) is not a release; use to_milli(epsilon)", epsilon=0)
+        if not self.can_spend(epsilon_milli):
+            if epsilon_milli == EXACT:
+                msg = (f"an exact release needs an EXACT cap, but the cap is {self.cap_milli} "
+                       "milli-epsilon; offer an epsilon release instead")
+            else:
+                msg = (f"release of {epsilon_milli} milli-epsilon would bring spent to "
+                       f"{self.spent_milli + epsilon_milli}, past the cap of {self.cap_milli} "
+                       f"({self.remaining_milli} left); offer a smaller epsilon")
+            raise BudgetExceeded(msg, requested_milli=epsilon_milli, spent_milli=self.spent_milli,
+                                 cap_milli=self.cap_milli)
+        if epsilon_milli != EXACT:
+            self.spent_milli = min(self.spent_milli + epsilon_milli, MAX_MILLI)
+        return self.spent_milli
+
+    def sync(self, chain_spent_milli: int, *, chain_cap_milli: int | None = None) -> int:
+        """Adopt the chain's ``epsilonSpent`` (and cap, which may only go down).
+
+        Returns the milli-epsilon charged here but not yet on chain (pending quotes).
+        If the chain shows more spent than this ledger knows, the chain wins.
+        """
+        _check_milli(chain_spent_milli, "chain_spent_milli")
+        if chain_cap_milli is not None:
+            _check_milli(chain_cap_milli, "chain_cap_milli")
+            if chain_cap_milli > self.cap_milli:
+                raise InvalidEpsilon(
+                    f"chain cap ({chain_cap_milli}) is above the ledger's cap ({self.cap_milli}); "
+                    "a cap may only be lowered: rebuild the ledger from the chain",
+                    epsilon=chain_cap_milli,
+                )
+            self.cap_milli = chain_cap_milli
+        pending = max(self.spent_milli - chain_spent_milli, 0)
+        self.spent_milli = max(self.spent_milli, chain_spent_milli)
+        return pending

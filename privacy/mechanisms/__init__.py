@@ -1,0 +1,16 @@
+"""Mechanisms: each takes the schema and epsilon, consumes the whole epsilon, and records
+its name and every parameter the buyer needs to de-bias (docs/privacy.md)."""
+
+from .count_min_sketch import cms_hash, count_min_sketch
+from .exact import release_exact
+from .laplace import clamp_to_bounds, discrete_laplace, laplace
+from .ml import release_ml
+from .randomized_response import randomized_response, randomized_response_bool, rr_prob
+from .table import release_table
+
+__all__ = [
+    "randomized_response_bool", "randomized_response", "rr_prob",
+    "laplace", "discrete_laplace", "clamp_to_bounds",
+    "count_min_sketch", "cms_hash",
+    "release_ml", "release_table", "release_exact",
+]

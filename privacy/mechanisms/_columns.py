@@ -1,0 +1,86 @@
+"""Per-column dispatch shared by the table and ML mechanisms (sequential composition)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ..budget import split_epsilon, validate_epsilon
+from ..errors import InvalidSchema
+from ..schema import Column
+from .count_min_sketch import DEFAULT_DEPTH, DEFAULT_WIDTH, count_min_sketch
+from .laplace import discrete_laplace, laplace
+from .randomized_response import randomized_response, randomized_response_bool
+
+NEIGHBOURING = "replace-one"
+
+
+def encode_categorical(column: Column, values) -> np.ndarray:
+    """Codes ``0..k-1`` of a categorical column's values (by the schema's category list)."""
+    cats = column.categories
+    x = np.asarray(values)
+    if cats == tuple(range(len(cats))) and np.issubdtype(x.dtype, np.integer):
+        codes = x.astype(np.int64)
+        bad = (codes < 0) | (codes >= len(cats))
+    else:
+        index = {c: i for i, c in enumerate(cats)}
+        flat = x.tolist()
+        codes = np.fromiter((index.get(v, -1) for v in flat), dtype=np.int64, count=len(flat))
+        bad = codes < 0
+    if bad.any():
+        raise InvalidSchema(f"column {column.name!r}: {int(bad.sum())} value(s) not among its categories "
+                            f"(e.g. {x[bad][0]!r}); add them to the schema's categories")
+    return codes
+
+
+def resolve_split(names: Sequence[str], epsilon: float, split) -> tuple[list[float], Any]:
+    """Per-column epsilons (summing to the whole epsilon) and the split as recorded."""
+    if split is None:
+        return split_epsilon(epsilon, len(names)), "equal"
+    if isinstance(split, Mapping):
+        missing = set(names) ^ set(split)
+        if missing:
+            raise InvalidSchema(f"split names {sorted(split)} must be exactly the columns {list(names)}")
+        weights = [float(split[n]) for n in names]
+    else:
+        weights = [float(w) for w in split]
+        if len(weights) != len(names):
+            raise InvalidSchema(f"split has {len(weights)} weights for {len(names)} columns {list(names)}")
+    return split_epsilon(epsilon, weights), {n: w for n, w in zip(names, weights)}
+
+
+def release_column(column: Column, values, epsilon: float, *, clamp: bool,
+                   rng: np.random.Generator | None, cms: Mapping[str, Any] | None = None
+                   ) -> tuple[np.ndarray, dict]:
+    """Run the column kind's mechanism at ``epsilon``."""
+    if column.kind == "boolean":
+        return randomized_response_bool(values, epsilon, rng=rng)
+    if column.kind == "categorical":
+        out, params = randomized_response(encode_categorical(column, values), column.k, epsilon, rng=rng)
+        return out, params
+    if column.kind == "float":
+        return laplace(values, column.bounds, epsilon, clamp=clamp, column=column.name, rng=rng)
+    if column.kind == "integer":
+        return discrete_laplace(values, column.bounds, epsilon, clamp=clamp, column=column.name, rng=rng)
+    if column.kind == "string":
+        opts = dict(cms or {})
+        return count_min_sketch(list(values), epsilon, depth=int(opts.get("depth", DEFAULT_DEPTH)),
+                                width=int(opts.get("width", DEFAULT_WIDTH)), rng=rng)
+    raise InvalidSchema(f"column {column.name!r}: no mechanism for kind {column.kind!r}")
+
+
+def check_rows(columns: Mapping[str, Any], names: Sequence[str]) -> int:
+    missing = [n for n in names if n not in columns]
+    if missing:
+        raise InvalidSchema(f"data lack column(s) {missing}; the schema declares {list(names)}")
+    lengths = {n: len(columns[n]) for n in names}
+    if len(set(lengths.values())) > 1:
+        raise InvalidSchema(f"columns have different lengths {lengths}; a table's columns must align")
+    return next(iter(lengths.values())) if lengths else 0
+
+
+def top_params(name: str, epsilon: float, split, per_column: dict, clamp: bool) -> dict:
+    return {"name": name, "epsilon": validate_epsilon(epsilon), "split": split,
+            "neighbouring": NEIGHBOURING, "composition": "sequential", "clamp": bool(clamp),
+            "columns": per_column}
