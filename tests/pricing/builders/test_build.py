@@ -1,0 +1,60 @@
+"""Buyer-side builders: layers read faithfully from torch and sklearn, IHVP solvers agree."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from pricing import UnknownLayer, parse_spec
+from pricing.builders import build_spec, ihvp_cg, ihvp_lissa
+from pricing.proxies import Network
+
+
+def test_builder_reads_sklearn_mlp_hidden_layer(digits_small, digits_model, digits_specs):
+    ds = digits_small
+    spec = parse_spec(digits_specs["feature-newton"])
+    phi = Network.from_spec(spec.layers, spec.tensors, "proxy").forward(ds["x"][:10])
+    m = digits_model
+    expected = np.maximum(ds["x"][:10] @ m.coefs_[0] + m.intercepts_[0], 0)
+    assert np.allclose(phi, expected)
+
+
+def test_builder_reads_torch_sequential(digits_small):
+    ds = digits_small
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3)).double()
+    tr, va = ds["train"], ds["val"]
+    spec = parse_spec(build_spec("influence", model, ds["x"][tr], ds["y"][tr], ds["x"][va], ds["y"][va], classes=3))
+    phi = Network.from_spec(spec.layers, spec.tensors, "proxy").forward(ds["x"][:5])
+    with torch.no_grad():
+        expected = model[:2](torch.as_tensor(ds["x"][:5])).numpy()
+    assert np.allclose(phi, expected)
+    assert [layer["type"] for layer in spec.layers] == ["linear", "tanh"]
+
+
+def test_builder_rejects_a_torch_layer_outside_the_allow_list(digits_small):
+    ds = digits_small
+    model = torch.nn.Sequential(torch.nn.Linear(64, 8), torch.nn.GELU(), torch.nn.Linear(8, 3))
+    with pytest.raises(UnknownLayer, match="GELU"):
+        build_spec("influence", model, ds["x"][:50], ds["y"][:50], ds["x"][50:90], ds["y"][50:90], classes=3)
+
+
+def test_cg_and_lissa_match_the_exact_inverse_hessian_vector_product():
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(12, 12))
+    h = a @ a.T / 12 + 0.5 * np.eye(12)
+    v = rng.normal(size=12)
+    exact = np.linalg.solve(h, v)
+    assert np.allclose(ihvp_cg(lambda u: h @ u, v), exact, atol=1e-8)
+    top = float(np.linalg.eigvalsh(h)[-1])
+    assert np.allclose(ihvp_lissa(lambda u: h @ u, v, scale=1.1 * top, depth=3000), exact, atol=1e-6)
+
+
+def test_builder_influence_solvers_give_the_same_spec_within_tolerance(digits_small, digits_model):
+    ds = digits_small
+    tr, va = ds["train"], ds["val"]
+    args = ("influence", digits_model, ds["x"][tr], ds["y"][tr], ds["x"][va], ds["y"][va])
+    exact = parse_spec(build_spec(*args, classes=3)).tensors["influence.ihvp"]
+    cg = parse_spec(build_spec(*args, classes=3, solver="cg")).tensors["influence.ihvp"]
+    assert np.allclose(cg, exact, rtol=1e-5, atol=1e-8)

@@ -1,0 +1,55 @@
+"""Feature-Newton: exact on ridge, damped on logistic heads, saturating on copies."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pricing import _head, parse_spec
+from pricing.methods import get_method
+from pricing.methods.feature_newton import newton_refit
+
+
+def test_feature_newton_equals_exact_retraining_for_ridge(ridge_problem, ridge_spec, ridge_fit):
+    """The training loss is quadratic, so the surrogate is exact and Newton converges in one step."""
+    p = ridge_problem
+    spec = parse_spec(ridge_spec("feature-newton"))
+    eff = get_method("feature-newton").efficacy(spec, p["x_new"], p["y_new"])
+    n = p["x_train"].shape[0]
+    base = ridge_fit(_head.add_bias(p["x_train"]), p["y_train"], np.ones(n), p["l2"], n)
+    phi = _head.add_bias(np.concatenate([p["x_train"], p["x_new"]]))
+    theta = ridge_fit(phi, np.r_[p["y_train"], p["y_new"]], np.ones(phi.shape[0]), p["l2"], n)
+    loss = lambda t: float(np.mean(0.5 * (_head.add_bias(p["x_val"]) @ t - p["y_val"]) ** 2))
+    assert np.isclose(eff.total, loss(base) - loss(theta), rtol=1e-8)
+
+
+def test_damped_newton_never_increases_the_objective():
+    rng = np.random.default_rng(3)
+    phi = _head.add_bias(rng.normal(size=(30, 4)) * 5)
+    y = rng.integers(0, 3, size=30)  # pure noise labels: an undamped step overshoots
+    w0 = rng.normal(size=(3, 5)) * 0.1
+    h = np.eye(15) * 1e-3
+    def obj(w):
+        d = (w - w0).ravel()
+        return 0.5 * d @ h @ d + _head.losses(phi, y, w, True).sum() / 100
+    values = [obj(newton_refit(phi, y, w0, h, 100.0, True, s)) for s in range(5)]
+    assert all(b <= a + 1e-12 for a, b in zip(values, values[1:]))
+
+
+def test_feature_newton_ranks_clean_above_flipped_digits(digits_small, digits_specs):
+    ds = digits_small
+    spec = parse_spec(digits_specs["feature-newton"])
+    pool = ds["pool"][:60]
+    m = get_method("feature-newton")
+    clean = m.efficacy(spec, ds["x"][pool], ds["y"][pool]).total
+    flipped = m.efficacy(spec, ds["x"][pool], (ds["y"][pool] + 1) % 3).total
+    assert clean > 0 > flipped
+
+
+def test_feature_newton_copies_saturate(digits_small, digits_specs):
+    ds = digits_small
+    spec = parse_spec(digits_specs["feature-newton"])
+    pool = ds["pool"][:20]
+    m = get_method("feature-newton")
+    one = m.efficacy(spec, ds["x"][pool], ds["y"][pool]).total
+    ten = m.efficacy(spec, np.tile(ds["x"][pool], (10, 1)), np.tile(ds["y"][pool], 10)).total
+    assert 0 < ten < 10 * one

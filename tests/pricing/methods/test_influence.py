@@ -1,0 +1,58 @@
+"""Influence (Koh & Liang 2017) on ridge regression, where it has a closed form."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pricing import _head, parse_spec
+from pricing.methods import get_method
+
+
+def _val_loss(p, theta):
+    return float(np.mean(0.5 * (_head.add_bias(p["x_val"]) @ theta - p["y_val"]) ** 2))
+
+
+def test_influence_equals_derivative_of_retrained_validation_loss(ridge_problem, ridge_spec, ridge_fit):
+    """Score of z = -(d/d eps) L_val(theta(eps)) / n where z is added with weight eps (closed form)."""
+    p = ridge_problem
+    spec = parse_spec(ridge_spec("influence"))
+    eff = get_method("influence").efficacy(spec, p["x_new"], p["y_new"])
+    phi = _head.add_bias(np.concatenate([p["x_train"], p["x_new"][:1]]))
+    y = np.concatenate([p["y_train"], p["y_new"][:1]])
+    n = p["x_train"].shape[0]
+    eps = 1e-6
+    base = ridge_fit(phi, y, np.r_[np.ones(n), 0.0], p["l2"], n)
+    bumped = ridge_fit(phi, y, np.r_[np.ones(n), eps], p["l2"], n)
+    derivative = (_val_loss(p, base) - _val_loss(p, bumped)) / eps
+    assert np.isclose(eff.scores[0], derivative, rtol=1e-4)
+
+
+def test_influence_predicts_leave_one_in_retraining(ridge_problem, ridge_spec, ridge_fit):
+    p = ridge_problem
+    spec = parse_spec(ridge_spec("influence"))
+    scores = get_method("influence").efficacy(spec, p["x_new"], p["y_new"]).scores
+    n = p["x_train"].shape[0]
+    base = ridge_fit(_head.add_bias(p["x_train"]), p["y_train"], np.ones(n), p["l2"], n)
+    actual = []
+    for i in range(len(p["y_new"])):
+        phi = _head.add_bias(np.concatenate([p["x_train"], p["x_new"][i:i + 1]]))
+        theta = ridge_fit(phi, np.r_[p["y_train"], p["y_new"][i]], np.ones(n + 1), p["l2"], n)
+        actual.append(_val_loss(p, base) - _val_loss(p, theta))
+    actual = np.array(actual)
+    assert np.corrcoef(scores, actual)[0, 1] > 0.95
+    assert np.all(np.sign(scores) == np.sign(actual))
+    assert np.allclose(scores, actual, rtol=0.5)  # first order: off by O(1/n) for high-leverage records
+
+
+def test_influence_adds_duplicates_linearly(ridge_problem, ridge_spec):
+    p = ridge_problem
+    spec = parse_spec(ridge_spec("influence"))
+    one = get_method("influence").efficacy(spec, p["x_new"][:2], p["y_new"][:2]).total
+    ten = get_method("influence").efficacy(spec, np.tile(p["x_new"][:2], (10, 1)), np.tile(p["y_new"][:2], 10)).total
+    assert np.isclose(ten, 10 * one)
+
+
+def test_influence_total_is_sum_of_scores(ridge_problem, ridge_spec):
+    p = ridge_problem
+    eff = get_method("influence").efficacy(parse_spec(ridge_spec("influence")), p["x_new"], p["y_new"])
+    assert np.isclose(eff.total, eff.scores.sum())

@@ -1,0 +1,88 @@
+"""price(): deterministic replay, duplicates priced once, terms checked against the spec."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+from threadpoolctl import threadpool_limits
+
+from pricing import SchemaMismatch, TermsError, parse_spec, price, write_release
+
+METHODS = ("influence", "group-influence", "feature-newton", "tree", "distilled")
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_price_is_bit_identical_across_runs_and_thread_counts(method, digits_small, digits_specs, release_of, terms):
+    ds = digits_small
+    pool = ds["pool"][:70]
+    release = release_of(ds["x"][pool], ds["y"][pool], 3)
+    results = []
+    for threads in (1, 2, 1):
+        with threadpool_limits(limits=threads):
+            import torch
+            torch.set_num_threads(threads)
+            results.append(price(digits_specs[method], release, terms(method)))
+    a = results[0]
+    for b in results[1:]:
+        assert b.price == a.price and b.efficacy == a.efficacy
+        assert b.scores.tobytes() == a.scores.tobytes()
+    assert a.method == method and a.spec_hash == parse_spec(digits_specs[method]).hash
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1), size=st.integers(1, 40), method=st.sampled_from(METHODS))
+def test_price_replays_any_release_exactly(digits_small, digits_specs, release_of, terms, seed, size, method):
+    ds = digits_small
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(ds["pool"], size=size)
+    labels = np.where(rng.random(size) < 0.3, rng.integers(0, 3, size), ds["y"][pick])
+    release = release_of(ds["x"][pick] + rng.normal(scale=0.1, size=(size, ds["x"].shape[1])), labels, 3)
+    a = price(digits_specs[method], release, terms(method))
+    b = price(bytes(digits_specs[method]), bytes(release), dict(terms(method)))
+    assert (a.price, a.efficacy, a.scores.tobytes()) == (b.price, b.efficacy, b.scores.tobytes())
+    assert 0 <= a.price <= 1_000_000
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_price_of_ten_copies_equals_one_copy(method, digits_small, digits_specs, release_of, terms):
+    ds = digits_small
+    pool = ds["pool"][:30]
+    one = price(digits_specs[method], release_of(ds["x"][pool], ds["y"][pool], 3), terms(method))
+    ten = price(digits_specs[method], release_of(np.tile(ds["x"][pool], (10, 1)), np.tile(ds["y"][pool], 10), 3),
+                terms(method))
+    assert ten.unique_records == one.unique_records == 30
+    assert ten.price == one.price and ten.efficacy == one.efficacy
+    assert np.count_nonzero(ten.scores[30:]) == 0
+
+
+def test_price_flipped_labels_is_no_deal(digits_small, digits_specs, release_of, terms):
+    ds = digits_small
+    pool = ds["pool"][:60]
+    res = price(digits_specs["feature-newton"], release_of(ds["x"][pool], (ds["y"][pool] + 1) % 3, 3),
+                terms("feature-newton"))
+    assert res.efficacy < 0 and res.price == 0
+
+
+def test_price_rejects_terms_for_another_method(digits_small, digits_specs, release_of, terms):
+    ds = digits_small
+    rel = release_of(ds["x"][:5], ds["y"][:5], 3)
+    with pytest.raises(TermsError, match="'influence'.*'tree'"):
+        price(digits_specs["tree"], rel, terms("influence"))
+
+
+def test_price_rejects_terms_naming_another_spec_hash(digits_small, digits_specs, release_of, terms):
+    ds = digits_small
+    rel = release_of(ds["x"][:5], ds["y"][:5], 3)
+    t = {**terms("tree"), "specHash": "0x" + "00" * 32}
+    with pytest.raises(TermsError, match="specHash"):
+        price(digits_specs["tree"], rel, t)
+
+
+def test_price_rejects_release_with_other_columns(digits_small, digits_specs, schema, terms):
+    ds = digits_small
+    s = schema(ds["x"].shape[1], 3)
+    s["features"][0]["name"] = "pixel_zero"
+    rel = write_release(ds["x"][:5], ds["y"][:5], s)
+    with pytest.raises(SchemaMismatch, match="pixel_zero"):
+        price(digits_specs["tree"], rel, terms("tree"))
