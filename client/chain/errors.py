@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from eth_abi import decode
-from eth_utils import function_signature_to_4byte_selector
+from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
 from client.chain.artifacts import load_artifact
 from client.errors import ClientError
@@ -102,6 +102,7 @@ def decode_revert(data: bytes | str | None) -> ContractRevert:
         return UnknownRevert(data, data=data)
     cls, types = entry
     values = decode(types, data[4:]) if types else ()
+    values = tuple(to_checksum_address(v) if t == "address" else v for t, v in zip(types, values))
     return cls(*values, data=data)
 
 

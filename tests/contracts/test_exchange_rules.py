@@ -1,0 +1,417 @@
+"""Every rule of protocol.md's DataExchange and every revert path, one test each."""
+
+from __future__ import annotations
+
+import pytest
+
+from client.chain import State, advance_time, chain_time
+from client.chain.errors import (
+    AmountTooLarge, BudgetExceeded, CapRaised, DatasetNotRegistered, DeadlineNotReached, DeadlinePassed,
+    DealWrongState, ExactReleaseNotAllowed, InvalidOracle, InvalidPrice, KeyMismatch, NotBuyer, NotOracle,
+    NothingToWithdraw, NotSellerOrOracle, QuoteFeeTooHigh, SellerNotRegistered, TermsAlreadyUsed, WrongPayment,
+    ZeroMaxPrice, ZeroSize,
+)
+from client.chain.exchange import ETH, EXACT
+from client.delivery import Commitment
+from tests.contracts.conftest import ACCEPT_WINDOW, CAP_MILLI, DATASET, DISPUTE_WINDOW, ETHER, QUOTE_WINDOW, REVEAL_WINDOW
+from tests.contracts.helpers import MAX_PRICE, PRICE, QUOTE_FEE, open_deal, quote, release, revealed_deal, terms
+
+
+def locked_plus_credits(env, deals: list[int], accounts: list[str], token: str = ETH) -> int:
+    """Rule 8's right-hand side for the given deals and accounts."""
+    locked = sum(MAX_PRICE for d in deals if env.ex.state(d) in (State.OPEN, State.QUOTED, State.ACCEPTED, State.REVEALED))
+    return locked + sum(env.ex.credit(a, token) for a in accounts)
+
+
+# ---------------------------------------------------------------- sellers and datasets
+
+def test_register_seller_emits_oracle_and_can_rotate(env):
+    first = env.ex.register_seller(env.who.stranger, sender=env.who.buyer2)
+    assert first.event("SellerRegistered") == {"seller": env.who.buyer2, "oracle": env.who.stranger}
+    second = env.ex.register_seller(env.who.deployer, sender=env.who.buyer2)
+    assert second.event("SellerRegistered")["oracle"] == env.who.deployer
+
+
+def test_register_seller_rejects_zero_oracle(env):
+    with pytest.raises(InvalidOracle):
+        env.ex.register_seller(ETH, sender=env.who.buyer2)
+
+
+def test_register_dataset_requires_a_registered_seller(env):
+    with pytest.raises(SellerNotRegistered) as err:
+        env.ex.register_dataset(b"\x22" * 32, 1000, sender=env.who.stranger)
+    assert err.value.caller == env.who.stranger
+
+
+def test_register_dataset_may_only_lower_the_cap(env):
+    with pytest.raises(CapRaised) as err:
+        env.ex.register_dataset(DATASET, CAP_MILLI + 1, sender=env.who.seller)
+    assert (err.value.currentCapMilli, err.value.requestedCapMilli) == (CAP_MILLI, CAP_MILLI + 1)
+    lowered = env.ex.register_dataset(DATASET, 1000, sender=env.who.seller)
+    assert lowered.event("DatasetRegistered")["epsilonCapMilli"] == 1000
+    deal = open_deal(env)
+    with pytest.raises(BudgetExceeded):
+        quote(env, deal, epsilon_milli=1001)
+
+
+# ---------------------------------------------------------------- rule 1: escrow
+
+def test_open_deal_locks_exactly_max_price_in_eth_and_numbers_deals(env):
+    before = env.balance()
+    ids = [open_deal(env, label=str(i)) for i in range(3)]
+    assert ids == [1, 2, 3]
+    assert env.ex.deal_count() == 3
+    assert env.balance() - before == 3 * MAX_PRICE
+    assert env.ex.state(2) == State.OPEN
+
+
+def test_deal_opened_event_carries_every_field(env):
+    deal_id, result = env.ex.open_deal(env.who.seller, DATASET, terms("x"), MAX_PRICE, QUOTE_FEE, sender=env.who.buyer)
+    ev = result.event("DealOpened")
+    assert ev["dealId"] == deal_id and ev["buyer"] == env.who.buyer and ev["seller"] == env.who.seller
+    assert ev["datasetId"] == DATASET and ev["termsHash"] == terms("x") and ev["token"] == ETH
+    assert (ev["maxPrice"], ev["quoteFee"]) == (MAX_PRICE, QUOTE_FEE)
+    assert ev["quoteDeadline"] == chain_time(env.w3) + QUOTE_WINDOW
+
+
+@pytest.mark.parametrize("value", [MAX_PRICE - 1, MAX_PRICE + 1, 0])
+def test_open_deal_rejects_a_value_other_than_max_price(env, value):
+    fn = env.ex.contract.functions.openDeal(env.who.seller, DATASET, terms("v"), ETH, MAX_PRICE, QUOTE_FEE)
+    from client.chain.exchange import _send
+    with pytest.raises(WrongPayment) as err:
+        _send(env.w3, fn, env.who.buyer, value)
+    assert (err.value.sent, err.value.expected) == (value, MAX_PRICE)
+    assert env.ex.deal_count() == 0
+
+
+def test_open_deal_rejects_zero_max_price(env):
+    with pytest.raises(ZeroMaxPrice):
+        open_deal(env, max_price=0, quote_fee=0)
+
+
+def test_open_deal_rejects_quote_fee_above_max_price(env):
+    with pytest.raises(QuoteFeeTooHigh) as err:
+        open_deal(env, quote_fee=MAX_PRICE + 1)
+    assert err.value.quoteFee == MAX_PRICE + 1
+
+
+def test_open_deal_rejects_amounts_beyond_128_bits(env, token):
+    with pytest.raises(AmountTooLarge) as err:
+        open_deal(env, max_price=2**128, quote_fee=0, token=token.address)
+    assert err.value.amount == 2**128
+
+
+def test_open_deal_requires_the_dataset_registered_by_that_seller(env):
+    env.ex.register_seller(env.who.stranger, sender=env.who.buyer2)
+    with pytest.raises(DatasetNotRegistered):
+        env.ex.open_deal(env.who.buyer2, DATASET, terms("a"), MAX_PRICE, 0, sender=env.who.buyer)
+    with pytest.raises(DatasetNotRegistered):
+        env.ex.open_deal(env.who.stranger, DATASET, terms("b"), MAX_PRICE, 0, sender=env.who.buyer)
+
+
+def test_open_deal_pulls_exactly_max_price_of_a_token(env, token):
+    before = env.balance(token.address)
+    deal = open_deal(env, token=token.address)
+    assert env.balance(token.address) - before == MAX_PRICE
+    assert env.ex.state(deal) == State.OPEN
+
+
+def test_open_deal_with_a_token_refuses_ether(env, token):
+    fn = env.ex.contract.functions.openDeal(env.who.seller, DATASET, terms("e"), token.address, MAX_PRICE, 0)
+    from client.chain.exchange import _send
+    with pytest.raises(WrongPayment):
+        _send(env.w3, fn, env.who.buyer, 1)
+
+
+# ---------------------------------------------------------------- rule 2: one evaluation per pair
+
+def test_same_terms_twice_reverts_whatever_became_of_the_first(env):
+    deal = open_deal(env, label="once")
+    env.ex.decline(deal, sender=env.who.seller)
+    with pytest.raises(TermsAlreadyUsed) as err:
+        open_deal(env, label="once", buyer=env.who.buyer2)
+    assert err.value.termsHash == terms("once")
+
+
+def test_other_terms_or_other_dataset_may_open(env):
+    open_deal(env, label="one")
+    env.ex.register_dataset(b"\x33" * 32, CAP_MILLI, sender=env.who.seller)
+    assert open_deal(env, label="one", dataset=b"\x33" * 32) == 2
+    assert open_deal(env, label="two") == 3
+
+
+# ---------------------------------------------------------------- rule 3: quote
+
+def test_quote_is_only_by_the_current_oracle(env):
+    deal = open_deal(env)
+    for who in (env.who.seller, env.who.stranger, env.who.buyer):
+        with pytest.raises(NotOracle) as err:
+            env.ex.post_quote(deal, PRICE, 1000, release()[4], sender=who)
+        assert err.value.caller == who
+    env.ex.register_seller(env.who.stranger, sender=env.who.seller)  # rotate
+    with pytest.raises(NotOracle):
+        quote(env, deal)  # the old oracle
+    env.ex.post_quote(deal, PRICE, 1000, release()[4], sender=env.who.stranger)
+    assert env.ex.state(deal) == State.QUOTED
+
+
+@pytest.mark.parametrize("price", [0, MAX_PRICE + 1])
+def test_quote_price_must_be_positive_and_at_most_max_price(env, price):
+    deal = open_deal(env)
+    with pytest.raises(InvalidPrice) as err:
+        quote(env, deal, price=price)
+    assert err.value.maxPrice == MAX_PRICE
+
+
+def test_quote_at_max_price_is_allowed(env):
+    deal = open_deal(env)
+    quote(env, deal, price=MAX_PRICE)
+    assert env.ex.state(deal) == State.QUOTED
+
+
+def test_quote_needs_a_positive_size(env):
+    deal = open_deal(env)
+    good = release()[4]
+    empty = Commitment(good.data_root, good.cipher_root, good.key_commit, 1)
+    object.__setattr__(empty, "size", 0)
+    with pytest.raises(ZeroSize):
+        env.ex.post_quote(deal, PRICE, 1000, empty, sender=env.who.oracle)
+
+
+def test_quote_after_the_quote_deadline_reverts(env):
+    deal = open_deal(env)
+    advance_time(env.w3, QUOTE_WINDOW)
+    with pytest.raises(DeadlinePassed):
+        quote(env, deal)
+
+
+def test_quote_spends_epsilon_at_once_and_refuses_past_the_cap(env):
+    first, second, third = (open_deal(env, label=str(i)) for i in range(3))
+    result = env.ex.post_quote(first, PRICE, 3000, release()[4], sender=env.who.oracle)
+    assert result.event("Quoted")["epsilonMilli"] == 3000
+    assert env.ex.epsilon_spent(env.who.seller, DATASET) == 3000
+    with pytest.raises(BudgetExceeded) as err:
+        quote(env, second, epsilon_milli=2001)
+    assert (err.value.spentMilli, err.value.requestedMilli, err.value.capMilli) == (3000, 2001, CAP_MILLI)
+    quote(env, second, epsilon_milli=2000)  # exactly the cap fits
+    assert env.ex.epsilon_spent(env.who.seller, DATASET) == CAP_MILLI
+    with pytest.raises(BudgetExceeded):
+        quote(env, third, epsilon_milli=1)
+
+
+def test_epsilon_stays_spent_when_the_buyer_rejects(env):
+    deal = open_deal(env)
+    quote(env, deal, epsilon_milli=1500)
+    env.ex.reject(deal, sender=env.who.buyer)
+    assert env.ex.epsilon_spent(env.who.seller, DATASET) == 1500
+
+
+def test_exact_release_needs_an_exact_dataset(env):
+    deal = open_deal(env)
+    with pytest.raises(ExactReleaseNotAllowed):
+        quote(env, deal, epsilon_milli=EXACT)
+
+
+def test_exact_release_on_an_exact_dataset_marks_the_ledger_spent(env):
+    exact_ds = b"\x44" * 32
+    env.ex.register_dataset(exact_ds, EXACT, sender=env.who.seller)
+    deal = open_deal(env, dataset=exact_ds)
+    quote(env, deal, epsilon_milli=EXACT)
+    assert env.ex.epsilon_spent(env.who.seller, exact_ds) == EXACT
+
+
+def test_quote_on_a_quoted_deal_reverts_with_its_state(env):
+    deal = open_deal(env)
+    quote(env, deal)
+    with pytest.raises(DealWrongState) as err:
+        quote(env, deal)
+    assert (err.value.dealId, err.value.state) == (deal, State.QUOTED)
+
+
+def test_quote_on_an_unknown_deal_reverts(env):
+    with pytest.raises(DealWrongState) as err:
+        quote(env, 99)
+    assert err.value.state == State.NONE
+
+
+# ---------------------------------------------------------------- rule 4: accept / reject
+
+def test_accept_is_by_the_buyer_before_the_accept_deadline(env):
+    deal = open_deal(env)
+    quote(env, deal)
+    with pytest.raises(NotBuyer):
+        env.ex.accept(deal, sender=env.who.stranger)
+    result = env.ex.accept(deal, sender=env.who.buyer)
+    assert result.event("Accepted")["revealDeadline"] == chain_time(env.w3) + REVEAL_WINDOW
+    assert env.ex.state(deal) == State.ACCEPTED
+
+
+def test_accept_after_the_accept_deadline_reverts(env):
+    deal = open_deal(env)
+    quote(env, deal)
+    advance_time(env.w3, ACCEPT_WINDOW)
+    with pytest.raises(DeadlinePassed):
+        env.ex.accept(deal, sender=env.who.buyer)
+
+
+def test_reject_credits_the_quote_fee_to_the_seller_and_the_rest_to_the_buyer(env):
+    deal = open_deal(env)
+    quote(env, deal)
+    with pytest.raises(NotBuyer):
+        env.ex.reject(deal, sender=env.who.seller)
+    result = env.ex.reject(deal, sender=env.who.buyer)
+    assert result.event("Refunded") == {"dealId": deal, "toBuyer": MAX_PRICE - QUOTE_FEE, "toSeller": QUOTE_FEE}
+    assert [name for name, _ in result.events] == ["Rejected", "Refunded"]
+    assert env.ex.credit(env.who.seller) == QUOTE_FEE
+    assert env.ex.credit(env.who.buyer) == MAX_PRICE - QUOTE_FEE
+    assert env.ex.state(deal) == State.REFUNDED
+
+
+def test_reject_after_the_accept_deadline_reverts(env):
+    deal = open_deal(env)
+    quote(env, deal)
+    advance_time(env.w3, ACCEPT_WINDOW)
+    with pytest.raises(DeadlinePassed):
+        env.ex.reject(deal, sender=env.who.buyer)
+
+
+def test_a_lapsed_quote_refunds_like_a_rejection(env):
+    deal = open_deal(env)
+    quote(env, deal)
+    with pytest.raises(DeadlineNotReached):
+        env.ex.refund(deal, sender=env.who.stranger)
+    advance_time(env.w3, ACCEPT_WINDOW)
+    result = env.ex.refund(deal, sender=env.who.stranger)
+    assert result.event("Refunded") == {"dealId": deal, "toBuyer": MAX_PRICE - QUOTE_FEE, "toSeller": QUOTE_FEE}
+
+
+# ---------------------------------------------------------------- rule 5: reveal
+
+def test_reveal_checks_the_key_commitment(env):
+    deal = open_deal(env)
+    _, key, _, _, commitment = release()
+    quote(env, deal, commitment=commitment)
+    env.ex.accept(deal, sender=env.who.buyer)
+    with pytest.raises(KeyMismatch):
+        env.ex.reveal_key(deal, bytes(32), sender=env.who.oracle)
+    with pytest.raises(NotSellerOrOracle):
+        env.ex.reveal_key(deal, key, sender=env.who.buyer)
+    result = env.ex.reveal_key(deal, key, sender=env.who.seller)
+    ev = result.event("KeyRevealed")
+    assert ev["key"] == key and ev["disputeDeadline"] == chain_time(env.w3) + DISPUTE_WINDOW
+    assert env.ex.state(deal) == State.REVEALED
+
+
+def test_reveal_after_the_reveal_deadline_reverts_and_the_buyer_is_refunded(env):
+    deal = open_deal(env)
+    _, key, _, _, commitment = release()
+    quote(env, deal, commitment=commitment)
+    env.ex.accept(deal, sender=env.who.buyer)
+    advance_time(env.w3, REVEAL_WINDOW)
+    with pytest.raises(DeadlinePassed):
+        env.ex.reveal_key(deal, key, sender=env.who.oracle)
+    result = env.ex.refund(deal, sender=env.who.stranger)
+    assert result.event("Refunded") == {"dealId": deal, "toBuyer": MAX_PRICE, "toSeller": 0}
+
+
+def test_reveal_before_accept_reverts(env):
+    deal = open_deal(env)
+    _, key, _, _, commitment = release()
+    quote(env, deal, commitment=commitment)
+    with pytest.raises(DealWrongState):
+        env.ex.reveal_key(deal, key, sender=env.who.oracle)
+
+
+# ---------------------------------------------------------------- rule 7: settlement and refunds
+
+def test_confirm_credits_price_to_the_seller_and_the_rest_to_the_buyer(env):
+    deal, *_ = revealed_deal(env)
+    with pytest.raises(NotBuyer):
+        env.ex.confirm(deal, sender=env.who.seller)
+    result = env.ex.confirm(deal, sender=env.who.buyer)
+    assert result.event("Settled") == {"dealId": deal, "price": PRICE, "refund": MAX_PRICE - PRICE}
+    assert env.ex.credit(env.who.seller) == PRICE
+    assert env.ex.credit(env.who.buyer) == MAX_PRICE - PRICE
+    assert env.ex.state(deal) == State.SETTLED
+    with pytest.raises(DealWrongState):
+        env.ex.confirm(deal, sender=env.who.buyer)
+
+
+def test_finalize_waits_for_the_dispute_window_then_anyone_settles(env):
+    deal, *_ = revealed_deal(env)
+    with pytest.raises(DeadlineNotReached):
+        env.ex.finalize(deal, sender=env.who.stranger)
+    advance_time(env.w3, DISPUTE_WINDOW)
+    env.ex.finalize(deal, sender=env.who.stranger)
+    assert env.ex.state(deal) == State.SETTLED
+
+
+def test_no_quote_in_time_refunds_the_buyer_in_full(env):
+    deal = open_deal(env)
+    with pytest.raises(DeadlineNotReached):
+        env.ex.refund(deal, sender=env.who.stranger)
+    advance_time(env.w3, QUOTE_WINDOW)
+    result = env.ex.refund(deal, sender=env.who.stranger)
+    assert result.event("Refunded") == {"dealId": deal, "toBuyer": MAX_PRICE, "toSeller": 0}
+
+
+@pytest.mark.parametrize("settle", ["confirm", "none"])
+def test_refund_does_not_apply_to_revealed_or_settled_deals(env, settle):
+    deal, *_ = revealed_deal(env)
+    if settle == "confirm":
+        env.ex.confirm(deal, sender=env.who.buyer)
+    advance_time(env.w3, DISPUTE_WINDOW)
+    with pytest.raises(DealWrongState):
+        env.ex.refund(deal, sender=env.who.stranger)
+
+
+def test_decline_is_by_seller_or_oracle_while_open(env):
+    deal = open_deal(env)
+    with pytest.raises(NotSellerOrOracle):
+        env.ex.decline(deal, sender=env.who.buyer)
+    result = env.ex.decline(deal, sender=env.who.oracle)
+    assert [name for name, _ in result.events] == ["Declined", "Refunded"]
+    assert env.ex.credit(env.who.buyer) == MAX_PRICE
+    quoted = open_deal(env, label="q")
+    quote(env, quoted)
+    with pytest.raises(DealWrongState):
+        env.ex.decline(quoted, sender=env.who.seller)
+
+
+def test_withdraw_pays_the_credit_once(env):
+    deal, *_ = revealed_deal(env)
+    env.ex.confirm(deal, sender=env.who.buyer)
+    before = env.w3.eth.get_balance(env.who.seller)
+    result = env.ex.withdraw(sender=env.who.seller)
+    assert result.event("Withdrawn") == {"account": env.who.seller, "token": ETH, "amount": PRICE}
+    gas_cost = result.gas_used * env.w3.eth.get_transaction(result.tx_hash)["gasPrice"]
+    assert env.w3.eth.get_balance(env.who.seller) == before + PRICE - gas_cost
+    with pytest.raises(NothingToWithdraw):
+        env.ex.withdraw(sender=env.who.seller)
+
+
+def test_token_deal_settles_and_withdraws_in_the_token(env, token):
+    deal, *_ = revealed_deal(env, token=token.address)
+    env.ex.confirm(deal, sender=env.who.buyer)
+    assert env.ex.credit(env.who.seller, token.address) == PRICE
+    env.ex.withdraw(token.address, sender=env.who.seller)
+    assert token.functions.balanceOf(env.who.seller).call() == PRICE
+    assert env.balance(token.address) == MAX_PRICE - PRICE
+
+
+# ---------------------------------------------------------------- rule 8: conservation
+
+def test_balance_equals_locked_plus_credits_through_every_ending(env):
+    accounts = [env.who.seller, env.who.buyer, env.who.oracle]
+    settled, *_ = revealed_deal(env, label="s")
+    declined = open_deal(env, label="d")
+    rejected = open_deal(env, label="r")
+    quote(env, rejected)
+    deals = [settled, declined, rejected]
+    assert env.balance() == locked_plus_credits(env, deals, accounts)
+    env.ex.confirm(settled, sender=env.who.buyer)
+    env.ex.decline(declined, sender=env.who.seller)
+    env.ex.reject(rejected, sender=env.who.buyer)
+    assert env.balance() == locked_plus_credits(env, deals, accounts) == 3 * MAX_PRICE
+    env.ex.withdraw(sender=env.who.buyer)
+    assert env.balance() == locked_plus_credits(env, deals, accounts)
