@@ -44,6 +44,7 @@ from .release import Release
 __all__ = [
     "Estimate", "TARGETS",
     "proportion_from_reports", "histogram_from_reports", "mean_from_noisy", "frequency_from_sketch",
+    "cms_variance", "sketch_f2",
     "combine", "estimate_proportion", "estimate_histogram", "estimate_mean", "estimate_frequency",
 ]
 
@@ -149,26 +150,55 @@ def mean_from_noisy(values, *, scale: float, noise: str = "laplace", target: str
     return Estimate(float(x.mean()), var, n)
 
 
+def cms_variance(n: int, f: float, f2: float, *, epsilon: float, depth: int, width: int) -> float:
+    """Variance of the CMS count estimate of a value with count ``f`` among ``n`` records
+    whose squared counts sum to ``f2``, over privacy coins, hash choice and hash family::
+
+        (m/(m-1))^2 * ( n (c^2-1)/4                          privacy coins
+                        + (n - f)(1/m)(1 - 1/m)               collisions
+                        + (f2 - f^2 - (n - f))(1/(k m))(1 - 1/m) )   records sharing a value and a row
+    """
+    _, c = cms_constants(epsilon)
+    m, k = width, depth
+    shared = max(f2 - f * f - (n - f), 0.0)
+    return (m / (m - 1)) ** 2 * (n * (c * c - 1) / 4 + (n - f) * (1 / m) * (1 - 1 / m)
+                                 + shared / (k * m) * (1 - 1 / m))
+
+
+def sketch_f2(sketch, *, epsilon: float, rows: int) -> float:
+    """Unbiased estimate of ``sum_d f(d)^2`` from the sketch, clipped to its range ``[n, n^2]``.
+
+    ``E[sum M^2] = k^2 (A + m n (c^2-1)/4)`` with ``A = sum_{j,l} a_{jl}^2`` and
+    ``E[A] = F2/k + n(1 - 1/k) + (n^2 - F2)/(k m)``; solved for ``F2``.
+    """
+    M = np.asarray(sketch, dtype=np.float64)
+    k, m = M.shape
+    n = rows
+    _, c = cms_constants(epsilon)
+    A = float(np.sum(M * M)) / (k * k) - m * n * (c * c - 1) / 4
+    f2 = (A - n * (1 - 1 / k) - n * n / (k * m)) / (1 / k - 1 / (k * m))
+    return float(min(max(f2, n), float(n) * n))
+
+
 def frequency_from_sketch(sketch, value: str, *, epsilon: float, depth: int, width: int, salt: str | bytes,
                           rows: int) -> Estimate:
     """Unbiased count of ``value`` from Apple's private count-min sketch.
 
-    ``f^ = m/(m-1) * ((1/k) sum_j M[j, h_j(value)] - n/m)``. Variance, over the privacy
-    coins and the random hash family:
-    ``(m/(m-1))^2 * (n (c^2 - 1)/4 + (n - f)(1/m)(1 - 1/m))``, ``f`` plugged in from the
-    estimate (clipped to [0, n]); a further term ``sum_{d'} f(d')^2 / (k m)`` from
-    records sharing a value and a hash index is neglected (docs/privacy.md).
+    ``f^ = m/(m-1) * ((1/k) sum_j M[j, h_j(value)] - n/m)``, unbiased over the privacy
+    coins, the hash choice and the random hash family (a fresh salt per release). The
+    variance is :func:`cms_variance` with ``f`` (clipped to [0, n]) and ``sum f^2``
+    (:func:`sketch_f2`) plugged in from the same sketch.
     """
     M = np.asarray(sketch, dtype=np.float64)
     if M.shape != (depth, width):
         raise InvalidRelease(f"sketch has shape {M.shape}; metadata says [{depth}, {width}]")
     salt_b = bytes.fromhex(salt) if isinstance(salt, str) else salt
-    _, c = cms_constants(epsilon)
     m, k, n = width, depth, rows
     total = sum(M[j, cms_hash(value, j, m, salt_b)] for j in range(k)) / k
     f = m / (m - 1) * (total - n / m)
     f_c = min(max(f, 0.0), float(n))
-    var = (m / (m - 1)) ** 2 * (n * (c * c - 1) / 4 + (n - f_c) * (1 / m) * (1 - 1 / m))
+    f2 = max(sketch_f2(M, epsilon=epsilon, rows=n), f_c * f_c)
+    var = cms_variance(n, f_c, f2, epsilon=epsilon, depth=k, width=m)
     return Estimate(float(f), float(var), n)
 
 

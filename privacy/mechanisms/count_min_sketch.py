@@ -49,7 +49,7 @@ DEFAULT_WIDTH = 1024
 
 def cms_hash(value: str, j: int, width: int, salt: bytes) -> int:
     """``h_j(value)`` of the release's hash family."""
-    digest = hashlib.sha256(salt + j.to_bytes(4, "big") + str(value).encode("utf-8")).digest()
+    digest = hashlib.sha256(salt + int(j).to_bytes(4, "big") + str(value).encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") % width
 
 

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, settings
 
 from privacy import Column, Schema
 
 Z = 5.0
 
-settings.register_profile("privacy", max_examples=60, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("privacy")
+# Hypothesis settings come from the suite-wide profile in tests/conftest.py.
 
 
 @pytest.fixture
