@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 from typing import Sequence
 
 import numpy as np
@@ -41,7 +40,8 @@ import numpy as np
 from ..budget import validate_epsilon
 from ..errors import InvalidSchema
 
-__all__ = ["DEFAULT_DEPTH", "DEFAULT_WIDTH", "cms_hash", "cms_constants", "count_min_sketch"]
+__all__ = ["DEFAULT_DEPTH", "DEFAULT_WIDTH", "cms_hash", "cms_constants", "count_min_sketch",
+           "count_min_sketch_codes"]
 
 DEFAULT_DEPTH = 64
 DEFAULT_WIDTH = 1024
@@ -69,26 +69,33 @@ def count_min_sketch(values: Sequence[str], epsilon: float, *, depth: int = DEFA
     Parameters recorded: ``name="count-min-sketch"``, ``epsilon``, ``depth``, ``width``,
     ``salt`` (hex), ``hash="sha256"``, ``rows`` (n), ``flip``, ``c``, ``sampler="numpy"``.
     """
+    index: dict[str, int] = {}
+    codes = np.fromiter((index.setdefault(str(v), len(index)) for v in values), dtype=np.int64, count=len(values))
+    return count_min_sketch_codes(codes, list(index), epsilon, depth=depth, width=width, salt=salt, rng=rng)
+
+
+def count_min_sketch_codes(codes, distinct: Sequence[str], epsilon: float, *, depth: int = DEFAULT_DEPTH,
+                           width: int = DEFAULT_WIDTH, salt: bytes | None = None,
+                           rng: np.random.Generator | None = None) -> tuple[np.ndarray, dict]:
+    """:func:`count_min_sketch` of the column ``distinct[codes]`` (already factorised: faster)."""
     eps = validate_epsilon(epsilon)
     if not (isinstance(depth, int) and depth >= 1 and isinstance(width, int) and width >= 2):
         raise InvalidSchema(f"count-min sketch needs depth >= 1 and width >= 2, got depth={depth}, width={width}")
     rng = np.random.default_rng() if rng is None else rng
     if salt is None:
-        salt = rng.bytes(16) if rng is not None else os.urandom(16)
-    n = len(values)
+        salt = rng.bytes(16)
+    codes = np.asarray(codes, dtype=np.int64)
+    n = codes.size
     flip, c = cms_constants(eps)
     js = rng.integers(0, depth, size=n)
-    # hash each distinct (value, j) pair once
-    cache: dict[tuple[str, int], int] = {}
-    ls = np.empty(n, dtype=np.int64)
-    for i, (v, j) in enumerate(zip(values, js.tolist())):
-        key = (v, j)
-        h = cache.get(key)
-        if h is None:
-            h = cache[key] = cms_hash(v, j, width, salt)
-        ls[i] = h
-    a = np.zeros((depth, width), dtype=np.int64)
-    np.add.at(a, (js, ls), 1)
+    if len(distinct) * depth <= 2 * n:  # small domain: hash every (value, j) once
+        table = np.array([[cms_hash(v, j, width, salt) for j in range(depth)] for v in distinct],
+                         dtype=np.int64).reshape(len(distinct), depth)
+        ls = table[codes, js] if n else np.zeros(0, dtype=np.int64)
+    else:  # large domain: hash only each record's chosen j
+        ls = np.fromiter((cms_hash(distinct[u], j, width, salt) for u, j in zip(codes.tolist(), js.tolist())),
+                         dtype=np.int64, count=n)
+    a = np.bincount(js * width + ls, minlength=depth * width).reshape(depth, width).astype(np.int64)
     n_j = a.sum(axis=1, keepdims=True)
     b1 = rng.binomial(a, flip)
     b2 = rng.binomial(n_j - a, flip)

@@ -108,8 +108,9 @@ def discrete_laplace(values, bounds, epsilon: float, *, clamp: bool = False, col
         out = np.asarray(meas(x.tolist()), dtype=np.int64) if x.size else x.copy()
         sampler = "opendp"
     else:
-        alpha = math.exp(-1.0 / scale)
-        g = rng.geometric(1.0 - alpha, size=(2,) + x.shape)  # support 1, 2, ...
+        # floor(Exp(rate 1/scale)) is geometric on {0, 1, ...} with ratio e^(-1/scale);
+        # the difference of two independent ones is the discrete Laplace
+        g = np.floor(rng.standard_exponential(size=(2,) + x.shape) * scale).astype(np.int64)
         out = x + (g[0] - g[1])
         sampler = "numpy"
     params = {"name": "discrete-laplace", "epsilon": eps, "scale": scale, "sensitivity": sensitivity,
