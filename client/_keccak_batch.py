@@ -390,6 +390,20 @@ def _absorb_kernel(lanes, blocks, out):
 # ------------------------------------------------------------------ Python-facing wrappers
 
 
+# Chunks per work item handed to a thread. Dynamic scheduling (rather than numba's
+# default of one equal share per thread) keeps both cores busy when one of them is
+# also serving another process: a static split waits for the slower thread.
+_CHUNKS_PER_TASK = 16
+
+
+def _run_dynamic(kernel, *args) -> None:
+    old = numba.set_parallel_chunksize(_CHUNKS_PER_TASK)
+    try:
+        kernel(*args)
+    finally:
+        numba.set_parallel_chunksize(old)
+
+
 def _lanes(buf, what: str) -> np.ndarray:
     """A writable uint64 lane view of a bytes-like object (copied only if read-only)."""
     arr = np.frombuffer(buf, dtype=np.uint8)
@@ -426,7 +440,7 @@ def encode_chunks(plain, first: int, key: bytes, salt: bytes) -> tuple[memoryvie
     cipher = np.empty_like(p)
     pleaves = np.empty(4 * k, dtype=np.uint64)
     cleaves = np.empty(4 * k, dtype=np.uint64)
-    _encode_kernel(p, np.uint64(first), _key_template(key), _lanes(bytearray(salt), "salt"), cipher, pleaves, cleaves)
+    _run_dynamic(_encode_kernel, p, np.uint64(first), _key_template(key), _lanes(bytearray(salt), "salt"), cipher, pleaves, cleaves)
     return memoryview(cipher).cast("B"), pleaves.tobytes(), cleaves.tobytes()
 
 
@@ -436,7 +450,7 @@ def decrypt_chunks(cipher, first: int, key: bytes, salt: bytes) -> tuple[memoryv
     k = c.size // _CHUNK_LANES
     plain = np.empty_like(c)
     pleaves = np.empty(4 * k, dtype=np.uint64)
-    _decrypt_kernel(c, np.uint64(first), _key_template(key), _lanes(bytearray(salt), "salt"), plain, pleaves)
+    _run_dynamic(_decrypt_kernel, c, np.uint64(first), _key_template(key), _lanes(bytearray(salt), "salt"), plain, pleaves)
     return memoryview(plain).cast("B"), pleaves.tobytes()
 
 
@@ -444,7 +458,7 @@ def chunk_hashes(data) -> bytes:
     """``keccak`` of every 1024-byte chunk of ``data``, concatenated (the cipher leaves)."""
     d = _chunk_lanes(data, "data")
     out = np.empty(d.size // 32, dtype=np.uint64)
-    _chunk_hash_kernel(d, out)
+    _run_dynamic(_chunk_hash_kernel, d, out)
     return out.tobytes()
 
 

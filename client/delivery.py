@@ -39,10 +39,6 @@ from client.errors import (
 )
 from client.merkle import MerkleBuilder, merkle_proof, tree_depth, verify_proof
 
-try:  # the compiled kernels are an accelerator, never a requirement
-    from client import _keccak_batch as _kb
-except Exception:  # pragma: no cover - numba missing or broken
-    _kb = None
 
 __all__ = [
     "CHUNK",
@@ -130,8 +126,26 @@ def _plain_leaf(salt: bytes, index: int, chunk: bytes | memoryview) -> bytes:
 # ---------------------------------------------------------------- block engines
 
 
+_kb = None  # client._keccak_batch once loaded: importing numba costs ~0.2 s, so only when a block needs it
+_kb_tried = False
+
+
+def _batch_engine():
+    """The compiled kernels module, or None if numba is unavailable (the eth_hash loop is then used)."""
+    global _kb, _kb_tried
+    if not _kb_tried:
+        _kb_tried = True
+        try:  # an accelerator, never a requirement
+            from client import _keccak_batch
+
+            _kb = _keccak_batch if _keccak_batch.AVAILABLE else None
+        except Exception:  # pragma: no cover - numba missing or broken
+            _kb = None
+    return _kb
+
+
 def _use_batch(k: int) -> bool:
-    return _kb is not None and _kb.AVAILABLE and k >= _BATCH_MIN_CHUNKS
+    return k >= _BATCH_MIN_CHUNKS and _batch_engine() is not None
 
 
 def _encode_block(plain: memoryview, i0: int, key: bytes, salt: bytes) -> tuple[bytes, bytes, bytes]:

@@ -73,7 +73,7 @@ def engine(request, monkeypatch):
     if request.param == "python":
         monkeypatch.setattr(delivery, "_BATCH_MIN_CHUNKS", 1 << 62)
     else:
-        if delivery._kb is None or not delivery._kb.AVAILABLE:
+        if delivery._batch_engine() is None:
             pytest.skip("compiled batch keccak unavailable (numba missing); the eth_hash path is covered")
         monkeypatch.setattr(delivery, "_BATCH_MIN_CHUNKS", 1)
     return request.param
