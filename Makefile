@@ -21,8 +21,10 @@ $(VENV)/.stamp: pyproject.toml
 	ln -sf ../../tools/solc $(VENV)/bin/solc
 	touch $@
 
+# `npm ci` refuses this lock: anvil's binaries for other platforms are not served by the
+# registry reachable here, so they cannot be locked; `npm install` honours the lock as is.
 node_modules/.stamp: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
 $(ARTIFACT): $(VENV)/.stamp node_modules/.stamp $(SOL) brownie-config.yaml tools/build_contracts.py tools/solc.js
