@@ -81,3 +81,21 @@ def test_honest_deal_settles_on_anvil_and_reverts_decode(anvil_url):
     before = w3.eth.get_balance(ex.address)
     ex.withdraw(sender=seller)
     assert before - w3.eth.get_balance(ex.address) == 5 * 10**17
+
+
+def test_cli_audit_replays_a_deal_on_anvil(anvil_url):
+    from typer.testing import CliRunner
+
+    from client.cli import app
+
+    w3 = connect(url=anvil_url)
+    deployer, seller, oracle, buyer = w3.eth.accounts[4:8]
+    ex = Exchange.deploy(w3, sender=deployer)
+    ex.register_seller(oracle, sender=seller)
+    ex.register_dataset(b"\x77" * 32, 3000, sender=seller)
+    deal, _ = ex.open_deal(seller, b"\x77" * 32, b"\x88" * 32, 10**18, 0, sender=buyer)
+    ex.decline(deal, sender=seller)
+    result = CliRunner().invoke(app, ["audit", "--address", ex.address, "--url", anvil_url])
+    assert result.exit_code == 0, result.output
+    assert "1 deals from" in result.output and "REFUNDED" in result.output
+    assert "matches the chain" in result.output
