@@ -359,10 +359,12 @@ def _keystream_kernel(template, first, count, out):
             out[4 * c + t] = st[t]
 
 
-@_jit(parallel=True)
+@_jit()
 def _pairs_kernel(nodes, out):
+    # Serial on purpose: one permutation per pair is too little work to pay for waking a
+    # thread team, and under load a parallel region per Merkle level costs more than it saves.
     m = nodes.shape[0] // 8
-    for c in prange(m):
+    for c in range(m):
         st = np.zeros(25, np.uint64)
         for t in range(8):
             st[t] = nodes[8 * c + t]
