@@ -9,13 +9,21 @@ a few Newton steps with Armijo backtracking (an undamped step overshoots on nois
 Boyd & Vandenberghe 2004, sec. 9.5). Efficacy = probe loss at theta* minus at the new theta.
 Because the bundle's loss stays exact, mislabelled records cannot pull the head far, and
 repeated records meet a fit that already explains them (the gain saturates).
+
+With ``refit_scaler`` = 1 the buyer declares that it refits its input standardisation on the
+merged data (as a scikit-learn ``Pipeline`` does): the hub then recomputes the first
+``standardize`` layer from its shipped mean and scale, n_train and the bundle (exact pooled
+moments), and prices with the shifted features, so rows that wreck the scaler (e.g.
+out-of-distribution columns) lower the probe loss reduction as they lower the real model's.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import cho_factor, cho_solve
 
 from .. import _head
+from ..errors import SpecError
 from .base import Efficacy, HeadMethod
 
 __all__ = ["FeatureNewton", "newton_refit"]
@@ -23,7 +31,7 @@ __all__ = ["FeatureNewton", "newton_refit"]
 
 def newton_refit(phi: np.ndarray, y: np.ndarray, w0: np.ndarray, h_train: np.ndarray, n: float,
                  classification: bool, steps: int) -> np.ndarray:
-    """Damped Newton on J(theta); returns the refitted head W [k, q]."""
+    """Damped Newton on J(theta); returns the refitted head W [k, q] (Cholesky: J is convex)."""
     k, q = w0.shape
     t0 = w0.ravel()
 
@@ -36,7 +44,7 @@ def newton_refit(phi: np.ndarray, y: np.ndarray, w0: np.ndarray, h_train: np.nda
         wm = theta.reshape(k, q)
         g = h_train @ (theta - t0) + _head.grad_sum(phi, y, wm, classification) / n
         h = h_train + _head.hessian_sum(phi, wm, classification) / n
-        step = -np.linalg.solve(h, g)
+        step = -cho_solve(cho_factor(h, lower=True, check_finite=False), g, check_finite=False)
         slope = float(g @ step)
         if slope >= 0:
             break
@@ -58,7 +66,28 @@ class FeatureNewton(HeadMethod):
 
     name = "feature-newton"
     uses_probe = True
-    defaults = {"n_train": 0.0, "steps": 3.0}
+    defaults = {"n_train": 0.0, "steps": 3.0, "refit_scaler": 0.0}
+
+    def check_manifest(self, manifest, tensors, *, d, classes):
+        super().check_manifest(manifest, tensors, d=d, classes=classes)
+        layers = manifest.get("proxy", {}).get("layers", [])
+        if manifest.get("hyper", {}).get("refit_scaler") and not (layers and layers[0].get("type") == "standardize"):
+            raise SpecError("hyper.refit_scaler needs the proxy to start with a 'standardize' layer")
+
+    @staticmethod
+    def _refit_features(spec, x: np.ndarray, extra: np.ndarray) -> tuple:
+        """Feature maps (old, new): new uses the first scaler refitted on n_train rows plus x."""
+        from ..proxies import Network
+
+        net = Network.from_spec(spec.layers, spec.tensors, "proxy")
+        new = net.copy()
+        mean, scale = net.params[0]["mean"], net.params[0]["scale"]
+        n, m = spec.hyper["n_train"], x.shape[0]
+        mu = (n * mean + x.sum(axis=0)) / (n + m)
+        var = (n * (scale**2 + mean**2) + (x**2).sum(axis=0)) / (n + m) - mu**2
+        sd = np.sqrt(np.maximum(var, 0.0))
+        new.params[0] = {"mean": mu, "scale": np.where(sd > 1e-12 * np.maximum(1.0, np.abs(mu)), sd, scale)}
+        return (lambda z: _head.add_bias(net.forward(z))), (lambda z: _head.add_bias(new.forward(z)))
 
     def tensor_shapes(self, manifest, *, d, width, classes, hyper):
         shapes = super().tensor_shapes(manifest, d=d, width=width, classes=classes, hyper=hyper)
@@ -67,15 +96,21 @@ class FeatureNewton(HeadMethod):
         return shapes
 
     def _efficacy(self, spec, x, y):
-        phi, w0 = self.features(spec, x), self.head(spec)
+        w0 = self.head(spec)
         px, py = self.probe(spec)
-        probe_phi = self.features(spec, px)
+        if spec.hyper["refit_scaler"]:
+            old, new = self._refit_features(spec, x, px)
+            phi, probe_old, probe_phi = new(x), old(px), new(px)
+        else:
+            phi = self.features(spec, x)
+            probe_old = probe_phi = self.features(spec, px)
         n, cls = spec.hyper["n_train"], spec.classification
         h_train = spec.tensors["newton.hessian"]
         w = newton_refit(phi, y, w0, h_train, n, cls, int(spec.hyper["steps"]))
-        total = _head.mean_loss(probe_phi, py, w0, cls) - _head.mean_loss(probe_phi, py, w, cls)
+        total = _head.mean_loss(probe_old, py, w0, cls) - _head.mean_loss(probe_phi, py, w, cls)
         # per-record attribution: influence at the refitted head (Koh & Liang 2017 at theta_U)
         g_probe = _head.grad_sum(probe_phi, py, w, cls) / probe_phi.shape[0]
         h = h_train + _head.hessian_sum(phi, w, cls) / n
-        scores = _head.record_grads(phi, y, w, cls) @ np.linalg.solve(h, g_probe) / n
+        s = cho_solve(cho_factor(h, lower=True, check_finite=False), g_probe, check_finite=False)
+        scores = _head.record_grads(phi, y, w, cls) @ s / n
         return Efficacy(float(total), scores)

