@@ -40,7 +40,7 @@ from pathlib import Path
 
 from eth_hash.auto import keccak
 
-from client import delivery
+from client import _keccak_batch, delivery
 from client.delivery import decrypt_and_check, encode_bytes, encode_file, verify_download
 
 TARGET = 0.10
@@ -190,11 +190,9 @@ def _paired(raw_fn, fn, nbytes: int, raw_bytes: int, repeat: int) -> dict:
 
 
 def run(mib: int, repeat: int, small_mib: int, baseline_mib: int) -> dict:
-    import numba
-
     size = mib * MiB
     key = secrets.token_bytes(32)
-    threads = numba.get_num_threads()
+    threads = _keccak_batch.get_threads()
     res: dict = {"bytes": size, "repeat": repeat, "threads": threads, "cpus": os.cpu_count()}
     res["warmup_s"] = _warm_up()
     with tempfile.TemporaryDirectory(prefix="spartacus-bench-") as tmp:
@@ -212,12 +210,12 @@ def run(mib: int, repeat: int, small_mib: int, baseline_mib: int) -> dict:
         com = _encode(d, key)
         res["encoder"] = _paired(raw, lambda: _encode(d, key), size, size, repeat)
         res["verifier"] = _paired(raw, lambda: _verify(d, key, com), size, size, repeat)
-        numba.set_num_threads(1)
+        _keccak_batch.set_threads(1)
         try:
             res["encoder_1thread"] = _paired(raw, lambda: _encode(d, key), size, size, repeat)
             res["verifier_1thread"] = _paired(raw, lambda: _verify(d, key, com), size, size, repeat)
         finally:
-            numba.set_num_threads(threads)
+            _keccak_batch.set_threads(threads)
         # the per-call Python loop on a slice, scaled by bytes
         bsize = res["baseline_bytes"] = baseline_mib * MiB
         b = d / "base"
@@ -253,7 +251,7 @@ def run(mib: int, repeat: int, small_mib: int, baseline_mib: int) -> dict:
 def report(res: dict) -> None:
     raw = res["raw_MBps"]
     print(f"Delivery encoding throughput over {res['bytes'] // MiB} MiB "
-          f"({res['cpus']} CPUs, numba threads {res['threads']}, {res['repeat']} paired runs, medians)")
+          f"({res['cpus']} CPUs, kernel threads {res['threads']}, {res['repeat']} paired runs, medians)")
     print(f"kernel warm-up (cache load or JIT compile): {res['warmup_s']:.2f} s; "
           f"raw keccak {raw:.1f} MB/s median, {res['raw_best_MBps']:.1f} best")
     print()

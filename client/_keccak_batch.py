@@ -12,8 +12,10 @@ The state is 25 little-endian 64-bit lanes; chunks are read and written as lanes
 (1024 bytes = 128 lanes, and the 1064-byte plain-leaf message is 133 whole lanes), so
 no message is ever assembled in memory: each kernel feeds the sponge straight from
 the caller's buffers. The permutation is Keccak-f[1600] with the 25 lanes held in
-locals (the round body is unrolled; the 24 rounds are a loop), and the chunk loops run
-on every core with ``prange``.
+locals (the round body is unrolled; the 24 rounds are a loop). Each call runs on every
+core: the kernels take a range of items and release the GIL, and :func:`_parallel`
+hands slices of the call to a small pool of threads (:func:`set_threads`; default
+``NUMBA_NUM_THREADS`` or the CPU count).
 
 Compiled code is cached (``cache=True``): in ``client/__pycache__`` when that is
 writable, else numba's user-wide cache (``NUMBA_CACHE_DIR`` if set, otherwise
@@ -29,8 +31,11 @@ Keccak[r=1088, c=512] with the original 0x01 domain padding).
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -42,11 +47,12 @@ __all__ = [
     "decrypt_chunks",
     "chunk_hashes",
     "hash_pairs",
+    "set_threads",
+    "get_threads",
 ]
 
 try:
     import numba
-    from numba import prange
 except Exception:  # pragma: no cover - numba is a declared dependency
     numba = None
 
@@ -313,11 +319,17 @@ def _hash_chunk(st, data, base, out, ob):
         out[ob + t] = st[t]
 
 
-@_jit(parallel=True)
-def _encode_kernel(plain, first, template, salt, cipher, pleaves, cleaves):
-    k = plain.shape[0] // 128
-    for c in prange(k):
-        st = np.empty(25, np.uint64)
+# The kernels below work on a range [lo, hi) of their items and release the GIL, so that
+# _parallel can hand slices of one call to several threads. (A numba ``prange`` team was
+# measured first: on a machine shared with other jobs its threads spin at every region's
+# barrier, and the verifier lost 40 % of its CPU efficiency with two threads; threads that
+# block in the OS cost nothing while they wait.)
+
+
+@_jit()
+def _encode_range(plain, first, template, salt, cipher, pleaves, cleaves, lo, hi):
+    st = np.empty(25, np.uint64)
+    for c in range(lo, hi):
         i = np.uint64(first + c)
         base = 128 * c
         for j in range(32):
@@ -328,11 +340,10 @@ def _encode_kernel(plain, first, template, salt, cipher, pleaves, cleaves):
         _hash_chunk(st, cipher, base, cleaves, 4 * c)
 
 
-@_jit(parallel=True)
-def _decrypt_kernel(cipher, first, template, salt, plain, pleaves):
-    k = cipher.shape[0] // 128
-    for c in prange(k):
-        st = np.empty(25, np.uint64)
+@_jit()
+def _decrypt_range(cipher, first, template, salt, plain, pleaves, lo, hi):
+    st = np.empty(25, np.uint64)
+    for c in range(lo, hi):
         i = np.uint64(first + c)
         base = 128 * c
         for j in range(32):
@@ -342,30 +353,28 @@ def _decrypt_kernel(cipher, first, template, salt, plain, pleaves):
         _hash_plain_leaf(st, salt, _bswap64(i), plain, base, pleaves, 4 * c)
 
 
-@_jit(parallel=True)
-def _chunk_hash_kernel(data, out):
-    k = data.shape[0] // 128
-    for c in prange(k):
-        st = np.empty(25, np.uint64)
+@_jit()
+def _chunk_hash_range(data, out, lo, hi):
+    st = np.empty(25, np.uint64)
+    for c in range(lo, hi):
         _hash_chunk(st, data, 128 * c, out, 4 * c)
 
 
-@_jit(parallel=True)
-def _keystream_kernel(template, first, count, out):
-    for c in prange(count):
-        st = np.empty(25, np.uint64)
-        _keystream_word(st, template, np.uint64(first) + np.uint64(c))
+@_jit()
+def _keystream_range(template, first, out, lo, hi):
+    st = np.empty(25, np.uint64)
+    for c in range(lo, hi):
+        _keystream_word(st, template, first + np.uint64(c))
         for t in range(4):
             out[4 * c + t] = st[t]
 
 
 @_jit()
-def _pairs_kernel(nodes, out):
-    # Serial on purpose: one permutation per pair is too little work to pay for waking a
-    # thread team, and under load a parallel region per Merkle level costs more than it saves.
-    m = nodes.shape[0] // 8
-    for c in range(m):
-        st = np.zeros(25, np.uint64)
+def _pairs_range(nodes, out, lo, hi):
+    st = np.empty(25, np.uint64)
+    for c in range(lo, hi):
+        for t in range(25):
+            st[t] = _ZERO
         for t in range(8):
             st[t] = nodes[8 * c + t]
         st[8] = _ONE
@@ -375,12 +384,13 @@ def _pairs_kernel(nodes, out):
             out[4 * c + t] = st[t]
 
 
-@_jit(parallel=True)
-def _absorb_kernel(lanes, blocks, out):
-    """Hash each row of already padded lanes (``blocks`` × 17 per row)."""
-    m = lanes.shape[0]
-    for r in prange(m):
-        st = np.zeros(25, np.uint64)
+@_jit()
+def _absorb_range(lanes, blocks, out, lo, hi):
+    """Hash rows lo..hi-1 of already padded lanes (``blocks`` × 17 per row)."""
+    st = np.empty(25, np.uint64)
+    for r in range(lo, hi):
+        for t in range(25):
+            st[t] = _ZERO
         for blk in range(blocks):
             for t in range(17):
                 st[t] ^= lanes[r, 17 * blk + t]
@@ -389,21 +399,56 @@ def _absorb_kernel(lanes, blocks, out):
             out[r, t] = st[t]
 
 
-# ------------------------------------------------------------------ Python-facing wrappers
+# ------------------------------------------------------------------ threads
+
+_threads: int = max(1, int(os.environ.get("NUMBA_NUM_THREADS") or os.cpu_count() or 1))
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+# Work items per thread per call: more than one, so that a thread slowed by another
+# process's job leaves its remaining items to the others instead of stalling the call.
+_ITEMS_PER_THREAD = 4
 
 
-# Chunks per work item handed to a thread. Dynamic scheduling (rather than numba's
-# default of one equal share per thread) keeps both cores busy when one of them is
-# also serving another process: a static split waits for the slower thread.
-_CHUNKS_PER_TASK = 16
+def set_threads(n: int) -> int:
+    """Use ``n`` threads for the kernels (default: NUMBA_NUM_THREADS or the CPU count); return the old value."""
+    global _threads
+    if n < 1:
+        raise ValueError(f"threads ({n}) must be at least 1")
+    old, _threads = _threads, int(n)
+    return old
 
 
-def _run_dynamic(kernel, *args) -> None:
-    old = numba.set_parallel_chunksize(_CHUNKS_PER_TASK)
-    try:
-        kernel(*args)
-    finally:
-        numba.set_parallel_chunksize(old)
+def get_threads() -> int:
+    """Threads the kernels use."""
+    return _threads
+
+
+def _get_pool(n: int) -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool._max_workers < n:  # grow only; idle workers cost nothing
+            old, _pool = _pool, ThreadPoolExecutor(max_workers=n, thread_name_prefix="keccak-batch")
+            if old is not None:
+                old.shutdown(wait=False)
+        return _pool
+
+
+def _parallel(kernel, items: int, weight: int, *args) -> None:
+    """Run ``kernel(*args, lo, hi)`` over ``[0, items)`` split across the threads.
+
+    ``weight`` is the number of permutations per item: calls with less than about a
+    millisecond of work run in the calling thread.
+    """
+    threads = _threads
+    if threads == 1 or items * weight < 4096:
+        kernel(*args, 0, items)
+        return
+    parts = min(items, threads * _ITEMS_PER_THREAD)
+    bounds = [items * k // parts for k in range(parts + 1)]
+    pool = _get_pool(threads)
+    futures = [pool.submit(kernel, *args, lo, hi) for lo, hi in zip(bounds, bounds[1:])]
+    for f in futures:
+        f.result()
 
 
 def _lanes(buf, what: str) -> np.ndarray:
@@ -442,7 +487,7 @@ def encode_chunks(plain, first: int, key: bytes, salt: bytes) -> tuple[memoryvie
     cipher = np.empty_like(p)
     pleaves = np.empty(4 * k, dtype=np.uint64)
     cleaves = np.empty(4 * k, dtype=np.uint64)
-    _run_dynamic(_encode_kernel, p, np.uint64(first), _key_template(key), _lanes(bytearray(salt), "salt"), cipher, pleaves, cleaves)
+    _parallel(_encode_range, k, 48, p, np.uint64(first), _key_template(key), _lanes(bytearray(salt), "salt"), cipher, pleaves, cleaves)
     return memoryview(cipher).cast("B"), pleaves.tobytes(), cleaves.tobytes()
 
 
@@ -452,7 +497,7 @@ def decrypt_chunks(cipher, first: int, key: bytes, salt: bytes) -> tuple[memoryv
     k = c.size // _CHUNK_LANES
     plain = np.empty_like(c)
     pleaves = np.empty(4 * k, dtype=np.uint64)
-    _run_dynamic(_decrypt_kernel, c, np.uint64(first), _key_template(key), _lanes(bytearray(salt), "salt"), plain, pleaves)
+    _parallel(_decrypt_range, k, 40, c, np.uint64(first), _key_template(key), _lanes(bytearray(salt), "salt"), plain, pleaves)
     return memoryview(plain).cast("B"), pleaves.tobytes()
 
 
@@ -460,7 +505,7 @@ def chunk_hashes(data) -> bytes:
     """``keccak`` of every 1024-byte chunk of ``data``, concatenated (the cipher leaves)."""
     d = _chunk_lanes(data, "data")
     out = np.empty(d.size // 32, dtype=np.uint64)
-    _run_dynamic(_chunk_hash_kernel, d, out)
+    _parallel(_chunk_hash_range, d.size // _CHUNK_LANES, 8, d, out)
     return out.tobytes()
 
 
@@ -469,7 +514,7 @@ def keystream_words(key: bytes, first: int, count: int) -> bytes:
     if first < 0 or first + count > 1 << 64:
         raise ValueError(f"word indices {first}..{first + count - 1} must fit in a uint64")
     out = np.empty(4 * count, dtype=np.uint64)
-    _keystream_kernel(_key_template(key), np.uint64(first), count, out)
+    _parallel(_keystream_range, count, 1, _key_template(key), np.uint64(first), out)
     return out.tobytes()
 
 
@@ -479,7 +524,7 @@ def hash_pairs(level) -> bytes:
     if nodes.size % 8:
         raise ValueError(f"a level of pairs must be a multiple of 64 bytes, got {nodes.size * 8}")
     out = np.empty(nodes.size // 2, dtype=np.uint64)
-    _pairs_kernel(nodes, out)
+    _parallel(_pairs_range, nodes.size // 8, 1, nodes, out)
     return out.tobytes()
 
 
@@ -495,5 +540,5 @@ def keccak256_batch(messages: np.ndarray) -> np.ndarray:
     padded[:, length] ^= 0x01
     padded[:, -1] ^= 0x80
     out = np.empty((m, 4), dtype=np.uint64)
-    _absorb_kernel(padded.view(_LANE), blocks, out)
+    _parallel(_absorb_range, m, blocks, padded.view(_LANE), blocks, out)
     return out.view(np.uint8).reshape(m, 32)

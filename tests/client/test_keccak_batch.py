@@ -82,6 +82,36 @@ def test_hash_pairs_equal_eth_hash(pairs, seed):
     assert kb.hash_pairs(level) == b"".join(keccak(level[k : k + 64]) for k in range(0, len(level), 64))
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_split_across_threads_gives_the_same_bytes(threads):
+    rng = np.random.default_rng(threads)
+    plain = bytearray(rng.integers(0, 256, size=300 * 1024, dtype=np.uint8).tobytes())
+    key, first = bytes(range(32)), 12345
+    salt = keccak(b"\x01" + key)
+    old = kb.set_threads(threads)
+    try:
+        cipher, pleaves, cleaves = kb.encode_chunks(plain, first, key, salt)
+        back, leaves2 = kb.decrypt_chunks(bytearray(cipher), first, key, salt)
+        level = bytes(plain[: 64 * 5000])
+        pairs = kb.hash_pairs(level)
+        words = kb.keystream_words(key, 7, 5000)
+    finally:
+        kb.set_threads(old)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(delivery, "_BATCH_MIN_CHUNKS", 1 << 62)
+        want = delivery._encode_block(memoryview(plain), first, key, salt)
+    assert (bytes(cipher), pleaves, cleaves) == want
+    assert bytes(back) == bytes(plain) and leaves2 == pleaves
+    assert kb.chunk_hashes(bytes(cipher)) == cleaves
+    assert pairs == b"".join(keccak(level[k : k + 64]) for k in range(0, len(level), 64))
+    assert words == b"".join(keccak(b"\x02" + key + w.to_bytes(32, "big")) for w in range(7, 5007))
+
+
+def test_set_threads_rejects_zero():
+    with pytest.raises(ValueError, match=r"threads \(0\) must be at least 1"):
+        kb.set_threads(0)
+
+
 def test_wrappers_reject_misshapen_input():
     with pytest.raises(ValueError, match="whole 1024-byte chunks"):
         kb.chunk_hashes(bytes(1000))
