@@ -37,7 +37,7 @@ import numpy as np
 from scipy.stats import norm
 
 from .errors import InvalidRelease, PrivacyError
-from .mechanisms.count_min_sketch import cms_constants, cms_hash
+from .mechanisms.count_min_sketch import cms_constants, cms_hashes
 from .mechanisms.laplace import discrete_laplace_variance
 from .release import Release
 
@@ -194,7 +194,7 @@ def frequency_from_sketch(sketch, value: str, *, epsilon: float, depth: int, wid
         raise InvalidRelease(f"sketch has shape {M.shape}; metadata says [{depth}, {width}]")
     salt_b = bytes.fromhex(salt) if isinstance(salt, str) else salt
     m, k, n = width, depth, rows
-    total = sum(M[j, cms_hash(value, j, m, salt_b)] for j in range(k)) / k
+    total = float(M[np.arange(k), cms_hashes(value, k, m, salt_b)].sum()) / k
     f = m / (m - 1) * (total - n / m)
     f_c = min(max(f, 0.0), float(n))
     f2 = max(sketch_f2(M, epsilon=epsilon, rows=n), f_c * f_c)

@@ -21,9 +21,11 @@ exactly the distribution of the aggregate of the client algorithm, at ``2 * dept
 width`` binomial draws instead of ``n * width`` coin flips. OpenDP has no CMS, so this is
 written by hand on a ``numpy.random.Generator`` (seeded if given, else OS entropy).
 
-Hash family: ``h_j(d) = int.from_bytes(sha256(salt || uint32_be(j) || utf8(d))[:8], "big") mod width``,
-with a fresh 16-byte ``salt`` per release (recorded in hex), so collisions differ from
-release to release and the estimator is unbiased across releases as well.
+Hash family: ``h_j(d) = uint64_be(shake_256(salt || utf8(d)).digest(8 * depth)[8j : 8j + 8]) mod width``
+(one extendable-output call gives all ``depth`` hashes of a value; Apple index a SHA-256
+family by ``j``, equivalent for our purpose), with a fresh 16-byte ``salt`` per release
+(recorded in hex), so collisions differ from release to release and the estimator is
+unbiased across releases as well.
 
 Citation: Apple Differential Privacy Team, "Learning with Privacy at Scale", Apple Machine
 Learning Journal 1(8), 2017 (Algorithms 1-3).
@@ -40,17 +42,24 @@ import numpy as np
 from ..budget import validate_epsilon
 from ..errors import InvalidSchema
 
-__all__ = ["DEFAULT_DEPTH", "DEFAULT_WIDTH", "cms_hash", "cms_constants", "count_min_sketch",
+__all__ = ["DEFAULT_DEPTH", "DEFAULT_WIDTH", "cms_hash", "cms_hashes", "cms_constants", "count_min_sketch",
            "count_min_sketch_codes"]
 
 DEFAULT_DEPTH = 64
 DEFAULT_WIDTH = 1024
 
 
+def cms_hashes(value: str, depth: int, width: int, salt: bytes) -> np.ndarray:
+    """``[h_0(value), ..., h_{depth-1}(value)]`` of the release's hash family, in one SHAKE-256 call:
+    ``h_j(v) = uint64_be(shake_256(salt || utf8(v)).digest(8 * depth)[8j : 8j + 8]) mod width``."""
+    digest = hashlib.shake_256(salt + str(value).encode("utf-8")).digest(8 * depth)
+    return (np.frombuffer(digest, dtype=">u8") % np.uint64(width)).astype(np.int64)
+
+
 def cms_hash(value: str, j: int, width: int, salt: bytes) -> int:
-    """``h_j(value)`` of the release's hash family."""
-    digest = hashlib.sha256(salt + int(j).to_bytes(4, "big") + str(value).encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") % width
+    """``h_j(value)`` of the release's hash family (see :func:`cms_hashes`)."""
+    digest = hashlib.shake_256(salt + str(value).encode("utf-8")).digest(8 * (int(j) + 1))
+    return int.from_bytes(digest[-8:], "big") % width
 
 
 def cms_constants(epsilon: float) -> tuple[float, float]:
@@ -67,7 +76,7 @@ def count_min_sketch(values: Sequence[str], epsilon: float, *, depth: int = DEFA
     """Apple's private CMS of a string column; returns (float64 sketch ``[depth, width]``, parameters).
 
     Parameters recorded: ``name="count-min-sketch"``, ``epsilon``, ``depth``, ``width``,
-    ``salt`` (hex), ``hash="sha256"``, ``rows`` (n), ``flip``, ``c``, ``sampler="numpy"``.
+    ``salt`` (hex), ``hash="shake256"``, ``rows`` (n), ``flip``, ``c``, ``sampler="numpy"``.
     """
     index: dict[str, int] = {}
     codes = np.fromiter((index.setdefault(str(v), len(index)) for v in values), dtype=np.int64, count=len(values))
@@ -89,8 +98,8 @@ def count_min_sketch_codes(codes, distinct: Sequence[str], epsilon: float, *, de
     flip, c = cms_constants(eps)
     js = rng.integers(0, depth, size=n)
     if len(distinct) * depth <= 2 * n:  # small domain: hash every (value, j) once
-        table = np.array([[cms_hash(v, j, width, salt) for j in range(depth)] for v in distinct],
-                         dtype=np.int64).reshape(len(distinct), depth)
+        table = (np.stack([cms_hashes(v, depth, width, salt) for v in distinct]) if distinct
+                 else np.zeros((0, depth), dtype=np.int64))
         ls = table[codes, js] if n else np.zeros(0, dtype=np.int64)
     else:  # large domain: hash only each record's chosen j
         ls = np.fromiter((cms_hash(distinct[u], j, width, salt) for u, j in zip(codes.tolist(), js.tolist())),
@@ -102,5 +111,5 @@ def count_min_sketch_codes(codes, distinct: Sequence[str], epsilon: float, *, de
     s = a - 2 * b1 - (n_j - a) + 2 * b2  # sum of the +-1 reports per cell
     sketch = depth * ((c / 2.0) * s + n_j / 2.0)
     params = {"name": "count-min-sketch", "epsilon": eps, "depth": depth, "width": width,
-              "salt": salt.hex(), "hash": "sha256", "rows": n, "flip": flip, "c": c, "sampler": "numpy"}
+              "salt": salt.hex(), "hash": "shake256", "rows": n, "flip": flip, "c": c, "sampler": "numpy"}
     return sketch.astype(np.float64), params

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from privacy import frequency_from_sketch
 from privacy.mechanisms import cms_hash, count_min_sketch
+from privacy.mechanisms.count_min_sketch import cms_hashes
 from privacy.mechanisms.count_min_sketch import cms_constants
 
 
@@ -16,6 +17,12 @@ from privacy.mechanisms.count_min_sketch import cms_constants
 def test_hash_is_deterministic_and_in_range(value, j, width, salt):
     h = cms_hash(value, j, width, salt)
     assert 0 <= h < width and h == cms_hash(value, j, width, salt)
+
+
+@given(st.text(max_size=20), st.integers(1, 100), st.integers(2, 5000), st.binary(min_size=16, max_size=16))
+def test_all_row_hashes_at_once_agree_with_each_row_hash(value, depth, width, salt):
+    hs = cms_hashes(value, depth, width, salt)
+    assert hs.tolist() == [cms_hash(value, j, width, salt) for j in range(depth)]
 
 
 def _apple_client_sketch(values, eps, depth, width, salt, rng):
