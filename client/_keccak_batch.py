@@ -31,7 +31,6 @@ Keccak[r=1088, c=512] with the original 0x01 domain padding).
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import warnings
@@ -401,7 +400,7 @@ def _absorb_range(lanes, blocks, out, lo, hi):
 
 # ------------------------------------------------------------------ threads
 
-_threads: int = max(1, int(os.environ.get("NUMBA_NUM_THREADS") or os.cpu_count() or 1))
+_threads: int = max(1, numba.config.NUMBA_NUM_THREADS if numba is not None else 1)
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 # Work items per thread per call: more than one, so that a thread slowed by another
@@ -449,6 +448,9 @@ def _parallel(kernel, items: int, weight: int, *args) -> None:
     futures = [pool.submit(kernel, *args, lo, hi) for lo, hi in zip(bounds, bounds[1:])]
     for f in futures:
         f.result()
+
+
+# ------------------------------------------------------------------ Python-facing wrappers
 
 
 def _lanes(buf, what: str) -> np.ndarray:
