@@ -30,8 +30,9 @@ __all__ = ["FeatureNewton", "newton_refit"]
 
 
 def newton_refit(phi: np.ndarray, y: np.ndarray, w0: np.ndarray, h_train: np.ndarray, n: float,
-                 classification: bool, steps: int) -> np.ndarray:
-    """Damped Newton on J(theta); returns the refitted head W [k, q] (Cholesky: J is convex)."""
+                 classification: bool, steps: int, *, return_factor: bool = False):
+    """Damped Newton on J(theta); returns the refitted head W [k, q] (Cholesky: J is convex),
+    and with `return_factor` also the Cholesky factor of the last Hessian used (or None)."""
     k, q = w0.shape
     t0 = w0.ravel()
 
@@ -40,11 +41,13 @@ def newton_refit(phi: np.ndarray, y: np.ndarray, w0: np.ndarray, h_train: np.nda
         return 0.5 * float(d @ h_train @ d) + float(_head.losses(phi, y, theta.reshape(k, q), classification).sum()) / n
 
     theta, f = t0.copy(), objective(t0)
+    fac = None
     for _ in range(steps):
         wm = theta.reshape(k, q)
         g = h_train @ (theta - t0) + _head.grad_sum(phi, y, wm, classification) / n
         h = h_train + _head.hessian_sum(phi, wm, classification) / n
-        step = -cho_solve(cho_factor(h, lower=True, check_finite=False), g, check_finite=False)
+        fac = cho_factor(h, lower=True, check_finite=False)
+        step = -cho_solve(fac, g, check_finite=False)
         slope = float(g @ step)
         if slope >= 0:
             break
@@ -58,7 +61,7 @@ def newton_refit(phi: np.ndarray, y: np.ndarray, w0: np.ndarray, h_train: np.nda
         else:
             break
         theta, f = cand, f_new
-    return theta.reshape(k, q)
+    return (theta.reshape(k, q), fac) if return_factor else theta.reshape(k, q)
 
 
 class FeatureNewton(HeadMethod):
@@ -106,11 +109,13 @@ class FeatureNewton(HeadMethod):
             probe_old = probe_phi = self.features(spec, px)
         n, cls = spec.hyper["n_train"], spec.classification
         h_train = spec.tensors["newton.hessian"]
-        w = newton_refit(phi, y, w0, h_train, n, cls, int(spec.hyper["steps"]))
+        w, fac = newton_refit(phi, y, w0, h_train, n, cls, int(spec.hyper["steps"]), return_factor=True)
         total = _head.mean_loss(probe_old, py, w0, cls) - _head.mean_loss(probe_phi, py, w, cls)
-        # per-record attribution: influence at the refitted head (Koh & Liang 2017 at theta_U)
+        # per-record attribution: influence at the refitted head (Koh & Liang 2017 at theta_U),
+        # with the last Newton Hessian (one factorisation fewer; it is within one step of theta_U)
         g_probe = _head.grad_sum(probe_phi, py, w, cls) / probe_phi.shape[0]
-        h = h_train + _head.hessian_sum(phi, w, cls) / n
-        s = cho_solve(cho_factor(h, lower=True, check_finite=False), g_probe, check_finite=False)
+        if fac is None:
+            fac = cho_factor(h_train + _head.hessian_sum(phi, w, cls) / n, lower=True, check_finite=False)
+        s = cho_solve(fac, g_probe, check_finite=False)
         scores = _head.record_grads(phi, y, w, cls) @ s / n
         return Efficacy(float(total), scores)
