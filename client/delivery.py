@@ -250,11 +250,13 @@ def _blocks(f: BinaryIO, record: int, n: int, what: str, block_chunks: int) -> I
             raise ChunkCountMismatch(what, n * record, i * record + got, n)
         yield i, mv[: k * record]
         i += k
-    extra = f.read(1)
-    if extra:
+    if f.read(1):
         rest = _remaining_length(f)
-        got = n * record + 1 + (rest if rest is not None else len(f.read()))
-        raise ChunkCountMismatch(what, n * record, got, n)
+        if rest is None:  # count what is left without holding it
+            rest = 0
+            while piece := f.read(1 << 20):
+                rest += len(piece)
+        raise ChunkCountMismatch(what, n * record, n * record + 1 + rest, n)
 
 
 # ---------------------------------------------------------------- commitment
