@@ -92,3 +92,12 @@ def test_opendp_ml_release_smoke(ml_schema, ml_data, rng, within):
     r = release_ml(data["features"], data["label"], ml_schema, 6.0)
     assert {p["sampler"] for p in r.mechanism["columns"].values()} == {"opendp"}
     assert within(estimate_mean(r, "age"), data["features"][:, 0].mean())
+
+
+def test_pricing_package_reads_an_ml_release(ml_schema, ml_data, rng):
+    pricing_release = pytest.importorskip("pricing.release")
+    data = ml_data(rng, 40)
+    blob = release_ml(data["features"], data["label"], ml_schema, 1.0, rng=rng).to_bytes()
+    parsed = pricing_release.read_release(blob)
+    assert parsed.features.shape == (40, 2) and parsed.label.dtype == np.int64
+    assert parsed.meta["mechanism"]["name"] == "ml-laplace-rr"

@@ -10,7 +10,7 @@ from scipy.stats import norm
 
 from privacy import InvalidSchema, proportion_from_reports, histogram_from_reports
 from privacy.mechanisms import randomized_response, randomized_response_bool, rr_prob
-from privacy.mechanisms._opendp import rr_bool_measurement, rr_measurement
+from privacy.mechanisms._opendp import opendp_coins, rr_bool_measurement, rr_measurement
 
 Z_PRIV = 4.0  # one-sided z for the empirical privacy check (false alarm ~3e-5 per output value)
 
@@ -69,11 +69,29 @@ def test_empirical_privacy_check_catches_a_mechanism_that_overspends():
     assert max_ratio_lower_bound(counts[0], counts[1], runs) > eps
 
 
-def test_empirical_privacy_opendp_rr_bool():
-    runs, eps = 12_000, 1.0
-    counts = [np.bincount(randomized_response_bool(np.full(runs, x, dtype=bool), eps)[0], minlength=2)
-              for x in (False, True)]
+@pytest.mark.parametrize("k, eps", [(2, 1.0), (5, 1.0), (3, 0.3)])
+def test_empirical_privacy_opendp_rr_output_frequencies_within_e_eps(k, eps):
+    runs = 200_000
+    counts = [np.bincount(randomized_response(np.full(runs, x), k, eps)[0], minlength=k) for x in (0, 1)]
     assert max_ratio_lower_bound(counts[0], counts[1], runs) <= eps
+    observed = math.log(counts[0][0] / counts[1][0])
+    assert abs(observed - eps) <= Z_PRIV * math.sqrt(1 / counts[0][0] + 1 / counts[1][0])
+
+
+@pytest.mark.parametrize("prob", [0.05, 0.3, 0.5, 0.73, 0.99])
+def test_opendp_coins_come_up_true_with_the_asked_probability(prob):
+    n = 400_000
+    share = opendp_coins(n, prob).mean()
+    assert abs(share - prob) <= 5 * math.sqrt(prob * (1 - prob) / n)
+
+
+def test_opendp_per_element_and_vectorised_rr_agree_in_distribution():
+    runs, eps = 4000, 1.0
+    meas, prob = rr_bool_measurement(rr_prob(eps), eps)
+    per_element = np.mean([meas(True) for _ in range(runs)])
+    vectorised = randomized_response_bool(np.ones(runs, dtype=bool), eps)[0].mean()
+    assert abs(per_element - vectorised) <= 5 * math.sqrt(2 * prob * (1 - prob) / runs)
+    assert abs(vectorised - prob) <= 5 * math.sqrt(prob * (1 - prob) / runs)
 
 
 @pytest.mark.parametrize("eps", [0.5, 2.0])
