@@ -9,12 +9,13 @@ empirical MSE against the data's true value compared with the closed-form varian
 (dataset target). Target: MSE / theory within 1.1x. The ratio's own standard error is
 ``sqrt(2 / reps)`` (it is a mean of ``reps`` squared errors), printed beside it.
 
-Writes ``benchmarks/results/privacy_estimators.txt`` and
-``benchmarks/results/privacy_error_vs_epsilon.png``.
+Writes ``benchmarks/results/privacy_estimators.txt`` (the table), ``.json`` (the rows)
+and ``benchmarks/results/privacy_error_vs_epsilon.png``.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -177,29 +178,31 @@ def plot(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(SIZES), figsize=(15, 4.5), sharey=True)
+    fig, axes = plt.subplots(1, len(SIZES), figsize=(16, 4.8), sharey=True)
     # error on a common scale: RMSE as a fraction of what the statistic ranges over
     norm = {"proportion (RR bool)": lambda n: 1.0, "histogram (RR k=4)": lambda n: 1.0,
             "mean (Laplace)": lambda n: 100.0, "mean (discrete Laplace)": lambda n: 10.0,
             "frequency (CMS)": lambda n: float(n)}
+    markers = ("o", "s", "^", "v", "D")
     for ax, n in zip(axes, SIZES):
         for i, name in enumerate(ESTIMATORS):
             sel = sorted((r for r in rows if r["estimator"] == name and r["n"] == n), key=lambda r: r["epsilon"])
             eps = [r["epsilon"] for r in sel]
             emp = [math.sqrt(r["mse"]) / norm[name](n) for r in sel]
             th = [math.sqrt(r["theory"]) / norm[name](n) for r in sel]
-            ax.plot(eps, th, "-", color=f"C{i}", label=f"{name} theory")
-            ax.plot(eps, emp, "o", color=f"C{i}", label=f"{name} empirical")
+            ax.plot(eps, th, "-", color=f"C{i}", label=f"{name}: closed form" if n == SIZES[0] else None)
+            ax.plot(eps, emp, markers[i], color=f"C{i}", mfc="none", ms=8,
+                    label=f"{name}: simulated" if n == SIZES[0] else None)
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xticks(EPSILONS, [str(e) for e in EPSILONS])
         ax.set_title(f"n = {n:,}")
         ax.set_xlabel("epsilon")
         ax.grid(True, which="both", alpha=0.3)
-    axes[0].set_ylabel("RMSE / range of the statistic")
-    axes[-1].legend(fontsize=7, loc="lower left")
-    fig.suptitle("Buyer's estimator error against epsilon (lines: closed form, dots: simulation)")
-    fig.tight_layout()
+    axes[0].set_ylabel("RMSE / range of the statistic\n(proportions: 1, means: bounds, CMS: n)")
+    fig.legend(loc="center right", fontsize=8, frameon=False)
+    fig.suptitle("Buyer's estimator error against epsilon (lines: closed-form variance, markers: simulation)")
+    fig.tight_layout(rect=(0, 0, 0.8, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
@@ -217,6 +220,7 @@ def main() -> None:
               f"seeded)\n\n{table}\n\n{survey}\n\nplot: {png.relative_to(RESULTS.parent.parent)}\n"
               f"wall time {time.perf_counter() - t0:.0f} s on {workers} worker(s)\n")
     (RESULTS / "privacy_estimators.txt").write_text(report)
+    (RESULTS / "privacy_estimators.json").write_text(json.dumps(rows, indent=1) + "\n")
     print(report)
 
 
