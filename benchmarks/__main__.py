@@ -8,6 +8,7 @@ status is non-zero if any failed.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 import time
 import traceback
@@ -34,6 +35,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    import importlib.util
-
     sys.exit(main(sys.argv[1:]))

@@ -287,11 +287,17 @@ def test_a_lapsed_quote_refunds_like_a_rejection(env):
 
 # ---------------------------------------------------------------- rule 5: reveal
 
-def test_reveal_checks_the_key_commitment(env):
+def accepted_deal(env) -> tuple[int, bytes]:
+    """A deal in state Accepted and its key."""
     deal = open_deal(env)
     _, key, _, _, commitment = release()
     quote(env, deal, commitment=commitment)
     env.ex.accept(deal, sender=env.who.buyer)
+    return deal, key
+
+
+def test_reveal_checks_the_key_commitment(env):
+    deal, key = accepted_deal(env)
     with pytest.raises(KeyMismatch):
         env.ex.reveal_key(deal, bytes(32), sender=env.who.oracle)
     with pytest.raises(NotSellerOrOracle):
@@ -303,10 +309,7 @@ def test_reveal_checks_the_key_commitment(env):
 
 
 def test_reveal_after_the_reveal_deadline_reverts_and_the_buyer_is_refunded(env):
-    deal = open_deal(env)
-    _, key, _, _, commitment = release()
-    quote(env, deal, commitment=commitment)
-    env.ex.accept(deal, sender=env.who.buyer)
+    deal, key = accepted_deal(env)
     advance_time(env.w3, REVEAL_WINDOW)
     with pytest.raises(DeadlinePassed):
         env.ex.reveal_key(deal, key, sender=env.who.oracle)
