@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from typing import Iterable, Sequence
 
 from .errors import BudgetExceeded, InvalidEpsilon
@@ -109,9 +110,9 @@ def compose_milli(millis: Iterable[int]) -> int:
 def split_epsilon(epsilon: float, parts: int | Sequence[float]) -> list[float]:
     """Split ``epsilon`` over parts for sequential composition, consuming all of it.
 
-    ``parts`` is a count (equal split) or positive weights. The returned epsilons sum
-    (in exact arithmetic of the floats) to at most ``epsilon`` and to within a few ulps
-    of it; the last part absorbs the rounding.
+    ``parts`` is a count (equal split) or positive weights. The returned epsilons sum,
+    in exact rational arithmetic of the floats, to at most ``epsilon`` and to within a
+    few ulps of it; the last part absorbs the rounding.
     """
     eps = validate_epsilon(epsilon)
     if isinstance(parts, int) and not isinstance(parts, bool):
@@ -124,8 +125,9 @@ def split_epsilon(epsilon: float, parts: int | Sequence[float]) -> list[float]:
             raise InvalidEpsilon(f"split weights ({list(parts)!r}) must be positive and finite", epsilon=epsilon)
     total_w = math.fsum(weights)
     shares = [eps * w / total_w for w in weights]
-    # make the exact sum <= eps without leaving a visible remainder
-    while math.fsum(shares) > eps:
+    # make the exact (rational) sum <= eps without leaving a visible remainder
+    budget = Fraction(eps)
+    while sum(map(Fraction, shares)) > budget:
         shares[-1] = math.nextafter(shares[-1], 0.0)
     if any(s <= 0 for s in shares):
         raise InvalidEpsilon(f"epsilon ({epsilon!r}) is too small to split into {len(shares)} parts", epsilon=epsilon)
@@ -211,6 +213,18 @@ class PrivacyLedger:
                                  cap_milli=self.cap_milli)
         if epsilon_milli != EXACT:
             self.spent_milli = min(self.spent_milli + epsilon_milli, MAX_MILLI)
+        return self.spent_milli
+
+    def refund(self, epsilon_milli: int) -> int:
+        """Undo a :meth:`charge` whose release was never produced (the mechanism raised
+        before returning anything, so nothing about the data left it). Never call it for
+        a release that was drawn: a drawn release is spent whether or not it is quoted."""
+        _check_milli(epsilon_milli, "epsilon_milli")
+        if epsilon_milli != EXACT:
+            if epsilon_milli > self.spent_milli:
+                raise InvalidEpsilon(f"refund of {epsilon_milli} exceeds spent_milli ({self.spent_milli})",
+                                     epsilon=epsilon_milli)
+            self.spent_milli -= epsilon_milli
         return self.spent_milli
 
     def sync(self, chain_spent_milli: int, *, chain_cap_milli: int | None = None) -> int:

@@ -19,7 +19,7 @@ import numpy as np
 from scipy.stats import norm
 
 from .budget import PrivacyLedger, split_epsilon, to_milli, validate_epsilon
-from .errors import InvalidSchema, UnknownMechanism
+from .errors import InvalidSchema, PrivacyError, UnknownMechanism
 from .mechanisms._columns import resolve_split
 from .mechanisms.count_min_sketch import DEFAULT_DEPTH, DEFAULT_WIDTH, cms_constants
 from .mechanisms.exact import release_exact
@@ -184,16 +184,22 @@ def draw_release(offer: Offer, schema: Schema, data: Mapping[str, Any], *, ledge
 
     ``data`` holds ``features`` ([n, d]) and ``label`` for ML offers, or one entry per
     column for table offers. The charge comes first: :class:`~privacy.errors.BudgetExceeded`
-    is raised before any noise is drawn or any data read. A charged release whose
-    mechanism then fails (bad data) stays charged, the conservative side.
+    is raised before any noise is drawn or any data read. If the mechanism then refuses
+    the data (out of bounds, bad schema), it returns nothing and the charge is refunded.
     ``rng=None`` (production) uses OpenDP's samplers; pass a seeded Generator only to simulate.
     """
-    ledger.charge(offer.epsilon_milli)
-    schema = offer.apply_bounds(schema)
-    if offer.mechanism == "exact":
-        return release_exact(data, schema)
-    if offer.mechanism == "ml-laplace-rr":
-        return release_ml(data["features"], data.get("label"), schema, validate_epsilon(offer.epsilon),
-                          split=offer.split, clamp=offer.clamp, rng=rng)
-    return release_table(data, schema, validate_epsilon(offer.epsilon), split=offer.split, clamp=offer.clamp,
-                         cms=offer.cms, rng=rng)
+    milli = offer.epsilon_milli
+    ledger.charge(milli)
+    try:
+        schema = offer.apply_bounds(schema)
+        if offer.mechanism == "exact":
+            return release_exact(data, schema)
+        if offer.mechanism == "ml-laplace-rr":
+            return release_ml(data["features"], data.get("label"), schema, validate_epsilon(offer.epsilon),
+                              split=offer.split, clamp=offer.clamp, rng=rng)
+        return release_table(data, schema, validate_epsilon(offer.epsilon), split=offer.split,
+                             clamp=offer.clamp, cms=offer.cms, rng=rng)
+    except (PrivacyError, ValueError, KeyError, TypeError):
+        # nothing was returned, so nothing about the data left: the charge is undone
+        ledger.refund(milli)
+        raise

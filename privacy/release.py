@@ -104,6 +104,10 @@ class Release:
         rows = meta.get("rows")
         if not isinstance(rows, int) or rows < 0:
             raise InvalidRelease(f"release rows ({rows!r}) must be a non-negative integer")
+        for name, t in tensors.items():
+            sketch = name.startswith("col:") and t.ndim == 2
+            if not sketch and (t.ndim == 0 or t.shape[0] != rows):
+                raise InvalidRelease(f"tensor {name!r} has shape {list(t.shape)}; metadata says {rows} rows")
         return cls(tensors=tensors, schema=schema, rows=rows, mechanism=meta.get("mechanism", {}))
 
 

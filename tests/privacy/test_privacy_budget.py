@@ -6,7 +6,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from privacy import (EXACT, BudgetExceeded, InvalidEpsilon, Offer, PrivacyLedger, compose, compose_milli,
+from privacy import (EXACT, BudgetExceeded, InvalidEpsilon, Offer, OutOfBounds, PrivacyLedger, compose, compose_milli,
                      draw_release, from_milli, split_epsilon, to_milli)
 from privacy.budget import MAX_MILLI
 
@@ -73,7 +73,7 @@ def test_split_epsilon_consumes_all_but_never_more(eps, weights):
     shares = split_epsilon(eps, weights)
     assume(all(s > 0 for s in shares))
     total = sum(Fraction(s) for s in shares)
-    assert total <= Fraction(eps) * (1 + Fraction(len(shares), 2**52))
+    assert total <= Fraction(eps)
     assert float(total) == pytest.approx(eps, rel=1e-12)
     ratio = [s / w for s, w in zip(shares, weights)]
     assert max(ratio) == pytest.approx(min(ratio), rel=1e-9)
@@ -164,3 +164,19 @@ def test_draw_release_charges_the_ceiling_milli(ml_schema, rng, ml_data):
     assert ledger.spent_milli == 334
     assert release.epsilon == 0.3333
     assert np.isfinite(release.tensors["features"]).all()
+
+
+def test_draw_release_refunds_when_the_mechanism_refuses_the_data(ml_schema, ml_data, rng):
+    data = ml_data(rng, 20)
+    data["features"][0, 0] = 1000.0  # outside age's bounds, no clamp
+    ledger = PrivacyLedger(cap_milli=2000)
+    with pytest.raises(OutOfBounds):
+        draw_release(Offer(price_rule={}, epsilon=1.0), ml_schema, data, ledger=ledger, rng=rng)
+    assert ledger.spent_milli == 0
+
+
+def test_refund_cannot_go_below_zero():
+    ledger = PrivacyLedger(cap_milli=2000)
+    ledger.charge(10)
+    with pytest.raises(InvalidEpsilon, match="exceeds"):
+        ledger.refund(11)

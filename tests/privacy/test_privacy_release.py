@@ -60,3 +60,12 @@ def test_unknown_column_is_refused_with_the_known_names(ml_schema, ml_data, rng)
     r = release_ml(data["features"], data["label"], ml_schema, 1.0, rng=rng)
     with pytest.raises(ValueError, match="age"):
         r.column("height")
+
+
+def test_tensor_rows_disagreeing_with_metadata_are_refused():
+    from safetensors.numpy import save
+    meta = canonical_json({"format": FORMAT, "rows": 3, "schema": {"features": [{"name": "x", "bounds": [0, 1]}]},
+                           "mechanism": {"name": "exact", "epsilon": "exact"}})
+    blob = save({"features": np.zeros((2, 1))}, metadata={"spartacus": meta})
+    with pytest.raises(InvalidRelease, match="3 rows"):
+        Release.from_bytes(blob)
