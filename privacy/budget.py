@@ -127,8 +127,13 @@ def split_epsilon(epsilon: float, parts: int | Sequence[float]) -> list[float]:
     shares = [eps * w / total_w for w in weights]
     # make the exact (rational) sum <= eps without leaving a visible remainder
     budget = Fraction(eps)
-    while sum(map(Fraction, shares)) > budget:
-        shares[-1] = math.nextafter(shares[-1], 0.0)
+    excess = sum(map(Fraction, shares)) - budget
+    if excess > 0:
+        target = Fraction(shares[-1]) - excess
+        last = float(target)
+        if Fraction(last) > target:  # float() rounded up: step down one ulp
+            last = math.nextafter(last, 0.0)
+        shares[-1] = last
     if any(s <= 0 for s in shares):
         raise InvalidEpsilon(f"epsilon ({epsilon!r}) is too small to split into {len(shares)} parts", epsilon=epsilon)
     return shares

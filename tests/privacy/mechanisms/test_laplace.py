@@ -112,6 +112,14 @@ def test_empirical_privacy_opendp_discrete_laplace_point_masses():
     assert _max_log_ratio_lower_bound(a, b, edges) <= eps
 
 
+def test_empirical_privacy_opendp_float_laplace_bin_frequencies():
+    runs, eps = 20_000, 1.0
+    a, params = laplace(np.zeros(runs), (0.0, 1.0), eps)
+    b, _ = laplace(np.ones(runs), (0.0, 1.0), eps)
+    assert params["sampler"] == "opendp"
+    assert _max_log_ratio_lower_bound(a, b, np.linspace(-4, 5, 19)) <= eps
+
+
 @pytest.mark.parametrize("kind", ["laplace", "discrete-laplace"])
 def test_mean_is_unbiased_and_variance_closed_form_over_seeded_releases(kind):
     rng = np.random.default_rng(31)
