@@ -157,7 +157,10 @@ class PrivacyLedger:
     mined, or was never posted) stays charged, since the release was already drawn.
 
     Under an EXACT cap nothing is refused and exact releases are allowed; epsilon
-    charges still add up (saturating below EXACT) so the owner can see what was spent.
+    charges still add up (saturating below EXACT) so the owner can see what was spent,
+    and an exact release sets the spent figure to EXACT for good, exactly as the
+    contract's ledger does ("fully disclosed"). As on chain, a cap lowered below what
+    was already spent is valid and simply refuses every further charge.
     """
 
     cap_milli: int
@@ -168,11 +171,7 @@ class PrivacyLedger:
         _check_milli(self.spent_milli, "spent_milli")
         if self.cap_milli == 0:
             raise InvalidEpsilon("cap_milli (0) allows no release; register a positive cap or EXACT", epsilon=0)
-        if not self.is_exact_cap and self.spent_milli > self.cap_milli:
-            raise BudgetExceeded(
-                f"spent_milli ({self.spent_milli}) already exceeds cap_milli ({self.cap_milli})",
-                requested_milli=0, spent_milli=self.spent_milli, cap_milli=self.cap_milli,
-            )
+        self._spent_before_exact: int | None = None
 
     @property
     def is_exact_cap(self) -> bool:
@@ -184,7 +183,7 @@ class PrivacyLedger:
         """Milli-epsilon still available (EXACT when the cap is EXACT)."""
         if self.is_exact_cap:
             return EXACT
-        return self.cap_milli - self.spent_milli
+        return max(0, self.cap_milli - self.spent_milli)
 
     def can_spend(self, epsilon_milli: int) -> bool:
         """Whether a release of ``epsilon_milli`` (EXACT for an exact release) is allowed now."""
@@ -216,7 +215,11 @@ class PrivacyLedger:
                        f"({self.remaining_milli} left); offer a smaller epsilon")
             raise BudgetExceeded(msg, requested_milli=epsilon_milli, spent_milli=self.spent_milli,
                                  cap_milli=self.cap_milli)
-        if epsilon_milli != EXACT:
+        if epsilon_milli == EXACT:
+            if self.spent_milli != EXACT:
+                self._spent_before_exact = self.spent_milli
+            self.spent_milli = EXACT
+        elif self.spent_milli != EXACT:
             self.spent_milli = min(self.spent_milli + epsilon_milli, MAX_MILLI)
         return self.spent_milli
 
@@ -225,7 +228,10 @@ class PrivacyLedger:
         before returning anything, so nothing about the data left it). Never call it for
         a release that was drawn: a drawn release is spent whether or not it is quoted."""
         _check_milli(epsilon_milli, "epsilon_milli")
-        if epsilon_milli != EXACT:
+        if epsilon_milli == EXACT:
+            if self._spent_before_exact is not None:
+                self.spent_milli, self._spent_before_exact = self._spent_before_exact, None
+        elif self.spent_milli != EXACT:
             if epsilon_milli > self.spent_milli:
                 raise InvalidEpsilon(f"refund of {epsilon_milli} exceeds spent_milli ({self.spent_milli})",
                                      epsilon=epsilon_milli)

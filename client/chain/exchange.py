@@ -7,6 +7,7 @@ every revert surfaces as the contract's custom error of the same name
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Sequence
@@ -104,8 +105,24 @@ def _revert_data(err: BaseException) -> bytes:
                 arg = arg.args[0]
             if isinstance(arg, (bytes, bytearray)):
                 return bytes(arg)
+            if isinstance(arg, str):
+                literal = _bytes_literal(arg)
+                if literal is not None:
+                    return literal
         current = current.__cause__ or current.__context__
     return b""
+
+
+def _bytes_literal(text: str) -> bytes | None:
+    """eth-tester's eth_call reports revert data as the repr of a bytes object; parse it back."""
+    start = text.find("b'") if "b'" in text else text.find('b"')
+    if start < 0:
+        return None
+    try:
+        value = ast.literal_eval(text[start:])
+    except (ValueError, SyntaxError):
+        return None
+    return value if isinstance(value, bytes) else None
 
 
 def deploy_contract(w3: Web3, name: str, *args: Any, sender: Sender) -> Contract:

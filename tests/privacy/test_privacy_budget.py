@@ -109,9 +109,17 @@ def test_ledger_refuses_exact_release_under_finite_cap():
 
 def test_ledger_with_exact_cap_allows_everything():
     ledger = PrivacyLedger(cap_milli=EXACT)
-    assert ledger.charge(EXACT) == 0
     assert ledger.charge(5000) == 5000
     assert ledger.can_spend(MAX_MILLI)
+    assert ledger.charge(MAX_MILLI) == MAX_MILLI  # epsilon charges saturate below EXACT
+
+
+def test_ledger_exact_release_marks_the_dataset_fully_spent_like_the_contract():
+    ledger = PrivacyLedger(cap_milli=EXACT)
+    ledger.charge(700)
+    assert ledger.charge(EXACT) == EXACT
+    assert ledger.charge(5000) == EXACT  # stays fully disclosed
+    assert ledger.refund(EXACT) == 700   # a refused exact release restores the figure
 
 
 def test_ledger_sync_adopts_chain_and_reports_pending():
@@ -127,11 +135,13 @@ def test_ledger_sync_adopts_chain_and_reports_pending():
         ledger.sync(1500, chain_cap_milli=2500)
 
 
-def test_ledger_rejects_zero_cap_and_spent_above_cap():
+def test_ledger_rejects_zero_cap_and_refuses_every_charge_once_spent_is_above_a_lowered_cap():
     with pytest.raises(InvalidEpsilon):
         PrivacyLedger(cap_milli=0)
+    lowered = PrivacyLedger(cap_milli=10, spent_milli=11)  # as on chain after registerDataset lowered the cap
+    assert lowered.remaining_milli == 0
     with pytest.raises(BudgetExceeded):
-        PrivacyLedger(cap_milli=10, spent_milli=11)
+        lowered.charge(1)
 
 
 class _Untouchable(dict):
