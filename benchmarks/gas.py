@@ -19,6 +19,7 @@ from rich.table import Table
 from client.chain import Exchange, connect
 from client.chain.exchange import deploy_contract
 from client.delivery import CHUNK, Commitment, Complaint, encode_bytes
+from client.merkle import root_from_proof
 
 __all__ = ["main", "measure"]
 
@@ -26,14 +27,6 @@ ETHER = 10**18
 STEPS = ("openDeal", "postQuote", "accept", "revealKey", "confirm")
 TARGET_DEAL = 380_000
 TARGET_COMPLAINT_20 = 110_000
-
-
-def _root(leaf: bytes, index: int, proof: list[bytes]) -> bytes:
-    h = leaf
-    for sibling in proof:
-        h = keccak(h + sibling) if index & 1 == 0 else keccak(sibling + h)
-        index >>= 1
-    return h
 
 
 def _calldata_floor(data: bytes) -> int:
@@ -65,7 +58,7 @@ class _Bench:
         chunk, plain_leaf, key = secrets.token_bytes(CHUNK), secrets.token_bytes(32), secrets.token_bytes(32)
         cipher_proof = [secrets.token_bytes(32) for _ in range(depth)]
         data_proof = [secrets.token_bytes(32) for _ in range(depth)]
-        commitment = Commitment(_root(plain_leaf, index, data_proof), _root(keccak(chunk), index, cipher_proof),
+        commitment = Commitment(root_from_proof(plain_leaf, index, data_proof), root_from_proof(keccak(chunk), index, cipher_proof),
                                 keccak(b"\x00" + key), n * CHUNK)
         deal_id, _ = self.ex.open_deal(self.seller, self.dataset, secrets.token_bytes(32), ETHER, 0, sender=self.buyer)
         self.ex.post_quote(deal_id, ETHER // 2, 0, commitment, sender=self.oracle)

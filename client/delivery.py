@@ -37,7 +37,7 @@ from client.errors import (
     KeyCommitMismatch,
     TruncatedInput,
 )
-from client.merkle import MerkleBuilder, merkle_proof, tree_depth, verify_proof
+from client.merkle import MerkleBuilder, merkle_proof, root_from_proof, tree_depth, verify_proof
 
 
 __all__ = [
@@ -472,18 +472,10 @@ def build_complaint(cipher: Source, leaves: Source, index: int, commitment: Comm
     data_proof = merkle_proof(plain_leaves, index)
     cipher_proof = merkle_proof(cipher_leaves, index)
     if not verify_proof(plain_leaf, index, data_proof, commitment.data_root):
-        raise DataRootMismatch(commitment.data_root, _root_from(plain_leaf, index, data_proof))
+        raise DataRootMismatch(commitment.data_root, root_from_proof(plain_leaf, index, data_proof))
     if not verify_proof(cipher_leaves[index * LEAF : (index + 1) * LEAF], index, cipher_proof, commitment.cipher_root):
-        raise CipherRootMismatch(commitment.cipher_root, _root_from(keccak(chunk), index, cipher_proof))
+        raise CipherRootMismatch(commitment.cipher_root, root_from_proof(keccak(chunk), index, cipher_proof))
     return Complaint(index, chunk, cipher_proof, plain_leaf, data_proof)
-
-
-def _root_from(leaf: bytes, index: int, proof: list[bytes]) -> bytes:
-    node = leaf
-    for sib in proof:
-        node = keccak(node + sib) if index & 1 == 0 else keccak(sib + node)
-        index >>= 1
-    return node
 
 
 def judge_complaint(complaint: Complaint, key: bytes, commitment: Commitment) -> str:

@@ -28,6 +28,7 @@ __all__ = [
     "merkle_levels",
     "merkle_proof",
     "verify_proof",
+    "root_from_proof",
     "MerkleBuilder",
 ]
 
@@ -140,11 +141,16 @@ def verify_proof(leaf: bytes, index: int, proof: Sequence[bytes], root: bytes) -
         return False
     if not 0 <= index < (1 << len(proof)):
         return False
+    return root_from_proof(leaf, index, proof) == bytes(root)
+
+
+def root_from_proof(leaf: bytes, index: int, proof: Sequence[bytes]) -> bytes:
+    """The root that ``proof`` (siblings from the leaf up) leads to from ``leaf`` at ``index``."""
     node = bytes(leaf)
     for sib in proof:
         node = keccak(node + bytes(sib)) if index & 1 == 0 else keccak(bytes(sib) + node)
         index >>= 1
-    return node == bytes(root)
+    return node
 
 
 class MerkleBuilder:
