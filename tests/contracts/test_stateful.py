@@ -303,19 +303,23 @@ class DataExchangeMachine(RuleBasedStateMachine):
         return {deal.seller, self.oracles[deal.seller]}
 
     def _do(self, forbidden: Forbidden, sender: str, fn: str, *args: Any, value: int = 0) -> bytes | None:
+        shown = tuple(a.hex()[:16] + "…" if isinstance(a, bytes) else "[…]" if isinstance(a, list) else a for a in args)
+        return self._run(forbidden, sender, fn, shown, args, value)
+
+    def _run(self, forbidden: Forbidden, sender: str, fn: str, shown: tuple, args: tuple, value: int) -> bytes | None:
         """Run `fn` as the model predicts: forbidden (a non-empty list) must revert with one of
         its errors; allowed must succeed and is then mined. Returns eth_call's output if mined."""
         try:
             out = self.chain.call(sender, fn, *args, value=value)
         except ContractRevert as err:
-            assert forbidden, f"the model allows {fn}{args} from {sender} but the contract reverted with {err}"
+            assert forbidden, f"the model allows {fn}{shown} from {sender} but the contract reverted with {err}"
             names = [name for name, _ in forbidden]
-            assert err.error_name in names, f"{fn}{args}: reverted with {err}, the rules it breaks say one of {forbidden}"
+            assert err.error_name in names, f"{fn}{shown}: reverted with {err}, the rules it breaks say one of {forbidden}"
             for name, fields in forbidden:
                 if name == err.error_name and all(getattr(err, k) == v for k, v in fields.items()):
                     return None
-            raise AssertionError(f"{fn}{args}: reverted with {err}, expected fields {forbidden}") from None
-        assert not forbidden, f"{fn}{args} from {sender} succeeded but the model forbids it: {forbidden}"
+            raise AssertionError(f"{fn}{shown}: reverted with {err}, expected fields {forbidden}") from None
+        assert not forbidden, f"{fn}{shown} from {sender} succeeded but the model forbids it: {forbidden}"
         self.receipt = self.chain.send(sender, fn, *args, value=value)
         self.dirty = True
         return out
@@ -361,13 +365,20 @@ class DataExchangeMachine(RuleBasedStateMachine):
             spent = next(got)
             assert spent == self.ledgers[seller, dataset][1], f"epsilonSpent({seller}, {dataset.hex()}): chain {spent}, model {self.ledgers[seller, dataset][1]}"
 
-    @initialize(prices=st.tuples(st.integers(1, 10**21), st.integers(1, 10**21)))
-    def two_open_deals(self, prices: tuple[int, int]) -> None:
-        """Every example starts with a live deal in ETH and one in the token, so steps are not
-        spent getting there."""
+    @initialize(prices=st.tuples(st.integers(1, 10**21), st.integers(1, 10**21)), stage=st.integers(0, 3),
+                kind=st.sampled_from(("honest", "tampered")))
+    def two_live_deals(self, prices: tuple[int, int], stage: int, kind: str) -> None:
+        """Every example starts with an open deal in ETH and a deal in the token taken to a
+        random stage (Open, Quoted, Accepted or Revealed), so steps are not spent getting there."""
         self.open_deal("buyer", "seller", DATASETS[0], TERMS[0], "eth", prices[0], "part", "exact")
         self.open_deal("buyer2", "seller", DATASETS[1], TERMS[1], "token", prices[1], "part", "exact")
-        assert [d.state for d in self.deals] == [OPEN, OPEN]
+        if stage >= 1:
+            self.post_quote("proper", 1, "valid", 500, 1000, kind)
+        if stage >= 2:
+            self.accept("proper", 0)
+        if stage >= 3:
+            self.reveal_key("proper", 0, True)
+        assert [d.state for d in self.deals] == [OPEN, (OPEN, QUOTED, ACCEPTED, REVEALED)[stage]]
 
     # -- sellers and datasets ------------------------------------------------------
 
@@ -644,10 +655,29 @@ class DataExchangeMachine(RuleBasedStateMachine):
         at = [d for d in self.deals if d.state == deal.state].index(deal)
         if at >= 10:
             return
-        lapse = choice == 1 if deal.state != REVEALED else choice == 3
-        if lapse:
-            self.chain.travel_to(deal.deadline)
-            (self.finalize if deal.state == REVEALED else self.refund)(ACTORS[pick % len(ACTORS)], at)
+        if deal.state == REVEALED:
+            if choice < 2:
+                self.complain("proper", at, deal.kind, TAMPERED_INDEX)
+            elif choice == 2:
+                self.complain("proper", at, deal.kind, index)
+            elif choice in (3, 4, 5):  # the dispute window ends: anyone finalizes, a late complaint fails
+                self.chain.travel_to(deal.deadline + (index % 2))
+                if choice == 3:
+                    self.finalize(ACTORS[pick % len(ACTORS)], at)
+                else:
+                    self.complain("proper", at, deal.kind, TAMPERED_INDEX)
+            else:
+                self.confirm("proper", at)
+        elif choice in (1, 4):  # the phase lapses: anyone refunds, the late proper action fails
+            self.chain.travel_to(deal.deadline + (index % 2))
+            if choice == 1:
+                self.refund(ACTORS[pick % len(ACTORS)], at)
+            elif deal.state == OPEN:
+                self.post_quote("proper", at, "valid", fraction, 0, "honest")
+            elif deal.state == QUOTED:
+                self.accept("proper", at)
+            else:
+                self.reveal_key("proper", at, True)
         elif deal.state == OPEN:
             if choice == 0:
                 self.decline("proper", at)
@@ -656,12 +686,8 @@ class DataExchangeMachine(RuleBasedStateMachine):
                 self.post_quote("proper", at, "valid", fraction, epsilon, "tampered" if choice in (3, 6) else "honest")
         elif deal.state == QUOTED:
             (self.reject if choice == 0 else self.accept)("proper", at)
-        elif deal.state == ACCEPTED:
-            self.reveal_key("proper", at, choice != 0)
-        elif choice < 3:
-            self.complain("proper", at, deal.kind, TAMPERED_INDEX if choice < 2 else index)
         else:
-            self.confirm("proper", at)
+            self.reveal_key("proper", at, choice != 0)
 
     # The happy path again, under other names: Hypothesis picks rules uniformly, and a deal
     # needs four or five proper steps in a row to reach complain / confirm / finalize.
