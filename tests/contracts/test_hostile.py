@@ -55,10 +55,8 @@ def _calldata(env: Env, fn: str, *args) -> bytes:
 def _revert_bytes(err: BaseException) -> bytes:
     """The revert data eth-tester puts, as a bytes repr, into TransactionFailed's message."""
     message = str(err.args[0]) if err.args else ""
-    start = message.find("b'") if "b'" in message else message.find('b"')
-    if start < 0:
-        return b""
-    return ast.literal_eval(message[start:])
+    starts = [i for i in (message.find("b'"), message.find('b"')) if i >= 0]
+    return ast.literal_eval(message[min(starts):]) if starts else b""
 
 
 def _fund(env: Env, account: str, wei: int = 10**17) -> None:
