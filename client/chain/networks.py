@@ -58,12 +58,17 @@ def chain_time(w3: Web3) -> int:
 
 
 def advance_time(w3: Web3, seconds: int) -> int:
-    """Move the test chain's clock forward by `seconds` and mine a block; return the new time."""
+    """Move a test chain's clock so the next transaction is at least `seconds` later than it
+    would have been; return the latest block's time. `seconds` = 0 changes nothing."""
+    if seconds < 0:
+        raise NetworkError(f"seconds ({seconds}) must be >= 0: a chain's clock cannot go back")
+    if seconds == 0:
+        return chain_time(w3)
     provider = w3.provider
     if isinstance(provider, EthereumTesterProvider):
         tester = provider.ethereum_tester
-        target = chain_time(w3) + int(seconds)
-        tester.time_travel(target)
+        pending = int(w3.eth.get_block("pending")["timestamp"])
+        tester.time_travel(pending + int(seconds))  # mines a block; the next one is at pending + seconds
         return chain_time(w3)
     w3.provider.make_request("evm_increaseTime", [int(seconds)])
     w3.provider.make_request("evm_mine", [])

@@ -418,3 +418,33 @@ def test_balance_equals_locked_plus_credits_through_every_ending(env):
     assert env.balance() == locked_plus_credits(env, deals, accounts) == 3 * MAX_PRICE
     env.ex.withdraw(sender=env.who.buyer)
     assert env.balance() == locked_plus_credits(env, deals, accounts)
+
+
+# ---------------------------------------------------------------- the test clock itself
+
+@pytest.mark.parametrize("seconds", [0, 1, 2, 3600])
+def test_advance_time_moves_the_next_transaction_by_exactly_that_much(env, seconds):
+    before = env.w3.eth.get_block("pending")["timestamp"]
+    advance_time(env.w3, seconds)
+    deal = open_deal(env, label=f"clock{seconds}")
+    assert env.ex.events()[-1][1]["quoteDeadline"] - QUOTE_WINDOW == before + seconds
+    assert env.ex.state(deal) == State.OPEN
+
+
+def _next_tx_at(env, timestamp: int) -> None:
+    """Make the next transaction's block timestamp exactly `timestamp`."""
+    advance_time(env.w3, timestamp - env.w3.eth.get_block("pending")["timestamp"])
+
+
+def test_deadline_boundary_is_exact(env):
+    deal = open_deal(env)
+    deadline = env.ex.events()[-1][1]["quoteDeadline"]
+    _next_tx_at(env, deadline - 1)
+    quote(env, deal)  # one second before the deadline: still allowed
+    assert env.ex.state(deal) == State.QUOTED
+    late = open_deal(env, label="late")
+    _next_tx_at(env, env.ex.events()[-1][1]["quoteDeadline"])
+    with pytest.raises(DeadlinePassed):
+        quote(env, late)  # at the deadline: too late
+    env.ex.refund(late, sender=env.who.stranger)  # and from the deadline on, refundable
+    assert env.ex.state(late) == State.REFUNDED
