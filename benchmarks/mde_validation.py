@@ -69,6 +69,7 @@ class Report:
     n_val: int
     n_bundles: int
     seeds: int
+    alpha: float
     best_method: str
     best_spearman: float
     retrain_seconds: float
@@ -134,15 +135,15 @@ def make_bundles(x_tr, y_tr, x_pool, y_pool, classes: int, rng: np.random.Genera
     return out
 
 
-def _real_model(seed: int, hidden: int, max_iter: int):
+def _real_model(seed: int, hidden: int, max_iter: int, alpha: float = 1e-3):
     from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    return make_pipeline(StandardScaler(), MLPClassifier((hidden,), alpha=1e-3, max_iter=max_iter, random_state=seed))
+    return make_pipeline(StandardScaler(), MLPClassifier((hidden,), alpha=alpha, max_iter=max_iter, random_state=seed))
 
 
-def _fit_loss(x, y, x_val, y_val, classes, seed, hidden, max_iter) -> tuple[float, float]:
+def _fit_loss(x, y, x_val, y_val, classes, seed, hidden, max_iter, alpha=1e-3) -> tuple[float, float]:
     """(validation log-loss, fit seconds) of the real model trained on (x, y) with `seed`."""
     from sklearn.metrics import log_loss
     from threadpoolctl import threadpool_limits
@@ -150,7 +151,7 @@ def _fit_loss(x, y, x_val, y_val, classes, seed, hidden, max_iter) -> tuple[floa
     warnings.filterwarnings("ignore")
     with threadpool_limits(limits=1):
         t = time.perf_counter()
-        model = _real_model(seed, hidden, max_iter).fit(x, y)
+        model = _real_model(seed, hidden, max_iter, alpha).fit(x, y)
         dt = time.perf_counter() - t
         loss = log_loss(y_val, model.predict_proba(x_val), labels=list(range(classes)))
     return float(loss), dt
@@ -168,7 +169,7 @@ def validate(x: np.ndarray, y: np.ndarray, *, task: str = "classification", seed
              n_train: int = 500, n_val: int = 500, sizes: Sequence[int] = (25, 50, 100, 200, 400),
              seeds: int = 3, hidden: int = 64, max_iter: int = 200, l2: float = 1e-2,
              methods: Sequence[str] = METHODS, jobs: int = 2, progress: bool = True,
-             refit_scaler: bool = True) -> Report:
+             refit_scaler: bool = True, alphas: Sequence[float] = (1e-3, 1e-2, 1e-1, 1.0)) -> Report:
     """Price candidate bundles with every method and compare with retraining the real model."""
     from joblib import Parallel, delayed
     from tqdm import tqdm
@@ -184,8 +185,14 @@ def validate(x: np.ndarray, y: np.ndarray, *, task: str = "classification", seed
     x_tr, y_tr, x_va, y_va = x[tr], y[tr], x[va], y[va]
     bundles = make_bundles(x_tr, y_tr, x[pool], y[pool], classes, rng, sizes)
 
-    # the buyer: its real model and one spec per method (built at home)
-    real = _real_model(0, hidden, max_iter).fit(x_tr, y_tr)
+    # the buyer: its real model, its weight decay chosen on its own validation set as any
+    # buyer would (an untuned MLP on a few hundred rows is so overfit that the "gain" of a
+    # bundle measures regularisation, not information), and one spec per method
+    from sklearn.metrics import log_loss
+
+    fits = {a: _real_model(0, hidden, max_iter, a).fit(x_tr, y_tr) for a in alphas}
+    alpha = min(alphas, key=lambda a: log_loss(y_va, fits[a].predict_proba(x_va), labels=list(range(classes))))
+    real = fits[alpha]
     # the real pipeline refits its StandardScaler on merged data; feature-newton is told so
     specs = {m: build_spec(m, real, x_tr, y_tr, x_va, y_va, classes=classes, l2=l2, seed=seed,
                            hyper={"refit_scaler": 1.0} if m == "feature-newton" and refit_scaler else None)
@@ -215,7 +222,7 @@ def validate(x: np.ndarray, y: np.ndarray, *, task: str = "classification", seed
     def run(i, s):
         xb = x_tr if i < 0 else np.concatenate([x_tr, bundles[i].x])
         yb = y_tr if i < 0 else np.concatenate([y_tr, bundles[i].y])
-        return _fit_loss(xb, yb, x_va, y_va, classes, s, hidden, max_iter)
+        return _fit_loss(xb, yb, x_va, y_va, classes, s, hidden, max_iter, alpha)
 
     out = Parallel(n_jobs=jobs, return_as="generator")(delayed(run)(i, s) for i, s in tasks)
     results = list(tqdm(out, total=len(tasks), desc=f"{name}: retrain", disable=not progress, leave=False))
@@ -245,7 +252,7 @@ def validate(x: np.ndarray, y: np.ndarray, *, task: str = "classification", seed
             own_copies_pct=float(np.mean([_pct(e, [i]) for i in own])), price_seconds=med,
             speedup=retrain_seconds / med, efficacy=[float(v) for v in e], prices=list(prc[m]))
     best = max(per.values(), key=lambda r: r.spearman)
-    return Report(dataset=name, n_train=n_train, n_val=n_val, n_bundles=len(bundles), seeds=seeds,
+    return Report(dataset=name, n_train=n_train, n_val=n_val, n_bundles=len(bundles), seeds=seeds, alpha=alpha,
                   best_method=best.method, best_spearman=best.spearman, retrain_seconds=retrain_seconds,
                   own_copies_true_pct=float(np.mean([_pct(gain, [i]) for i in own])), methods=per, kinds=kinds,
                   names=[b.name for b in bundles], true_gain=[float(g) for g in gain])
@@ -302,7 +309,7 @@ def _table(reports: list[Report]) -> str:
                 f"{r.copies_ratio_raw:>7.2f}{r.own_copies_pct:>6.2f}{rep.own_copies_true_pct:>6.2f}"
                 f"{1000 * r.price_seconds:>8.1f}{r.speedup:>8.0f}{(r.speedup / b.speedup if b else float('nan')):>7.2f}")
         lines.append(f"{'':<14}best: {rep.best_method} rho {rep.best_spearman:.2f}; one retraining "
-                     f"{rep.retrain_seconds:.2f} s; {rep.n_bundles} bundles x {rep.seeds} seeds")
+                     f"{rep.retrain_seconds:.2f} s; {rep.n_bundles} bundles x {rep.seeds} seeds; MLP alpha {rep.alpha:g}")
     lines.append("rho: Spearman vs true val-loss gain; xbase: ratio to first-order influence; rho_cl: clean bundles only;"
                  " noise%/flip50%: highest price percentile of those bundles (target <= 0.20); 10x/1x: price of ten"
                  " copies over one through price() (dedup); raw: the method alone without dedup; own%p / own%t: price"
