@@ -54,8 +54,10 @@ class MethodResult:
     copies_ratio: float  # price of 10 copies / price of one copy, through price() (deduplicates)
     copies_ratio_raw: float  # efficacy of 10 copies / one copy with the method alone, no dedup
     own_copies_pct: float  # mean price percentile of the buyer's own records
-    price_seconds: float  # median time of one price() call
-    speedup: float  # one retraining of the real model / one price() call
+    price_seconds: float  # median time of one price() call from spec bytes (parse + keccak + MDE + curve)
+    speedup: float  # one retraining of the real model / one price() call from bytes
+    mde_seconds: float = float("nan")  # median time of price() on a spec parsed once at upload
+    speedup_parsed: float = float("nan")  # one retraining / price() on the parsed spec
     efficacy: list[float] = field(default_factory=list)
     prices: list[int] = field(default_factory=list)
 
@@ -204,6 +206,8 @@ def validate(x: np.ndarray, y: np.ndarray, *, task: str = "classification", seed
     eff = {m: np.zeros(len(bundles)) for m in methods}
     prc = {m: [0] * len(bundles) for m in methods}
     secs = {m: [] for m in methods}
+    secs_parsed = {m: [] for m in methods}
+    parsed = {m: parse_spec(specs[m]) for m in methods}
     bar = tqdm(total=len(bundles) * len(methods), desc=f"{name}: price", disable=not progress, leave=False)
     for b_i, b in enumerate(bundles):
         release = write_release(b.x, b.y, schema)
@@ -212,6 +216,9 @@ def validate(x: np.ndarray, y: np.ndarray, *, task: str = "classification", seed
             t = time.perf_counter()
             res = price(specs[m], release, terms)
             secs[m].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            price(parsed[m], release, terms)
+            secs_parsed[m].append(time.perf_counter() - t)
             eff[m][b_i], prc[m][b_i] = res.efficacy, res.price
             bar.update()
     bar.close()
@@ -243,14 +250,15 @@ def validate(x: np.ndarray, y: np.ndarray, *, task: str = "classification", seed
         method = get_method(m)
         raw_one = method.efficacy(spec, bundles[one].x, bundles[one].y).total
         raw_ten = method.efficacy(spec, bundles[ten].x, bundles[ten].y).total
-        med = float(np.median(secs[m]))
+        med, med_parsed = float(np.median(secs[m])), float(np.median(secs_parsed[m]))
         per[m] = MethodResult(
             method=m, spearman=float(spearmanr(e, gain)[0]), spearman_clean=float(spearmanr(e[clean], gain[clean])[0]),
             noise_pct=_pct(e, noise), flip50_pct=_pct(e, flip50),
             copies_ratio=(prc[m][ten] / prc[m][one]) if prc[m][one] > 0 else float("nan"),
             copies_ratio_raw=(raw_ten / raw_one) if raw_one > 0 else float("nan"),
             own_copies_pct=float(np.mean([_pct(e, [i]) for i in own])), price_seconds=med,
-            speedup=retrain_seconds / med, efficacy=[float(v) for v in e], prices=list(prc[m]))
+            speedup=retrain_seconds / med, mde_seconds=med_parsed, speedup_parsed=retrain_seconds / med_parsed,
+            efficacy=[float(v) for v in e], prices=list(prc[m]))
     best = max(per.values(), key=lambda r: r.spearman)
     return Report(dataset=name, n_train=n_train, n_val=n_val, n_bundles=len(bundles), seeds=seeds, alpha=alpha,
                   best_method=best.method, best_spearman=best.spearman, retrain_seconds=retrain_seconds,
@@ -298,7 +306,7 @@ def _plot(report: Report, path: Path) -> None:
 
 def _table(reports: list[Report]) -> str:
     head = (f"{'dataset':<14}{'method':<16}{'rho':>6}{'xbase':>7}{'rho_cl':>7}{'noise%':>7}{'flip50%':>8}"
-            f"{'10x/1x':>7}{'raw':>7}{'own%p':>6}{'own%t':>6}{'ms':>8}{'speed':>8}{'xbase':>7}")
+            f"{'10x/1x':>7}{'raw':>7}{'own%p':>6}{'own%t':>6}{'ms':>7}{'speed':>7}{'xbase':>6}{'ms*':>6}{'speed*':>7}")
     lines = [head, "-" * len(head)]
     for rep in reports:
         b = rep.methods.get(BASELINE)
@@ -307,13 +315,15 @@ def _table(reports: list[Report]) -> str:
                 f"{rep.dataset:<14}{m:<16}{r.spearman:>6.2f}{(r.spearman / b.spearman if b else float('nan')):>7.2f}"
                 f"{r.spearman_clean:>7.2f}{r.noise_pct:>7.2f}{r.flip50_pct:>8.2f}{r.copies_ratio:>7.2f}"
                 f"{r.copies_ratio_raw:>7.2f}{r.own_copies_pct:>6.2f}{rep.own_copies_true_pct:>6.2f}"
-                f"{1000 * r.price_seconds:>8.1f}{r.speedup:>8.0f}{(r.speedup / b.speedup if b else float('nan')):>7.2f}")
+                f"{1000 * r.price_seconds:>7.1f}{r.speedup:>7.0f}{(r.speedup / b.speedup if b else float('nan')):>6.2f}"
+                f"{1000 * r.mde_seconds:>6.1f}{r.speedup_parsed:>7.0f}")
         lines.append(f"{'':<14}best: {rep.best_method} rho {rep.best_spearman:.2f}; one retraining "
                      f"{rep.retrain_seconds:.2f} s; {rep.n_bundles} bundles x {rep.seeds} seeds; MLP alpha {rep.alpha:g}")
     lines.append("rho: Spearman vs true val-loss gain; xbase: ratio to first-order influence; rho_cl: clean bundles only;"
                  " noise%/flip50%: highest price percentile of those bundles (target <= 0.20); 10x/1x: price of ten"
                  " copies over one through price() (dedup); raw: the method alone without dedup; own%p / own%t: price"
-                 " / true-gain percentile of copies of the buyer's own records; speed: one retraining / one price().")
+                 " / true-gain percentile of copies of the buyer's own records; ms / speed: one price() from spec bytes, and one"
+                 " retraining of the real model over it; ms* / speed*: the same with the spec parsed and hashed once at upload.")
     return "\n".join(lines)
 
 

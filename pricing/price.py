@@ -59,10 +59,15 @@ def efficacy_of(spec: Spec, x: np.ndarray, y: np.ndarray) -> tuple[float, np.nda
     return eff.total, scores, int(keep.shape[0])
 
 
-def price(spec_bytes: bytes, release_bytes: bytes, terms: Mapping[str, Any], *,
+def price(spec_bytes: bytes | Spec, release_bytes: bytes, terms: Mapping[str, Any], *,
           max_bytes: int = DEFAULT_MAX_BYTES) -> PriceResult:
-    """curve(MDE(spec, release)) as shared/protocol.md "Release and pricing" defines it."""
-    spec = parse_spec(spec_bytes, max_bytes=max_bytes)
+    """curve(MDE(spec, release)) as shared/protocol.md "Release and pricing" defines it.
+
+    `spec_bytes` may also be a `Spec` that `parse_spec` returned earlier (the hub parses and
+    hashes a bundle once, when it is uploaded); the result is the same either way."""
+    spec = spec_bytes if isinstance(spec_bytes, Spec) else parse_spec(spec_bytes, max_bytes=max_bytes)
+    if not isinstance(terms, Mapping):
+        raise TermsError(f"terms must be a mapping (the parsed terms document), got {type(terms).__name__}")
     pricing = terms.get("pricing")
     if not isinstance(pricing, Mapping) or "curve" not in pricing:
         raise TermsError("terms need 'pricing': {'method': ..., 'curve': {...}}")

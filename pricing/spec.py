@@ -173,6 +173,9 @@ def parse_spec(bundle: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Spec:
     hyper = dict(method.defaults)
     for k, v in hyper_in.items():
         hyper[k] = _finite_number(f"hyper.{k}", v)
+    for key in ("seeds", "dedup"):
+        if not isinstance(manifest.get(key, {}), Mapping):
+            raise SpecError(f"manifest {key} must be an object, got {manifest.get(key)!r}")
     for k, v in manifest.get("seeds", {}).items():
         if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < 2**63:
             raise SpecError(f"seeds.{k} must be a non-negative int, got {v!r}")

@@ -40,7 +40,9 @@ def test_price_replays_any_release_exactly(digits_small, digits_specs, release_o
     release = release_of(ds["x"][pick] + rng.normal(scale=0.1, size=(size, ds["x"].shape[1])), labels, 3)
     a = price(digits_specs[method], release, terms(method))
     b = price(bytes(digits_specs[method]), bytes(release), dict(terms(method)))
+    c = price(parse_spec(digits_specs[method]), release, terms(method))  # parsed once, at upload
     assert (a.price, a.efficacy, a.scores.tobytes()) == (b.price, b.efficacy, b.scores.tobytes())
+    assert (a.price, a.efficacy, a.scores.tobytes(), a.spec_hash) == (c.price, c.efficacy, c.scores.tobytes(), c.spec_hash)
     assert 0 <= a.price <= 1_000_000
 
 

@@ -164,3 +164,18 @@ def test_spec_parser_raises_only_spec_errors_on_corrupted_bytes(ridge_spec, data
     # a corruption that still parses must still satisfy every invariant
     for arr in spec.tensors.values():
         assert np.isfinite(arr).all()
+
+
+@pytest.mark.parametrize("key", ["seeds", "dedup"])
+def test_spec_rejects_seeds_or_dedup_that_are_not_objects(ridge_spec, key):
+    manifest, tensors = _parts(ridge_spec("influence"))
+    manifest[key] = [1, 2]
+    with pytest.raises(SpecError, match=f"manifest {key} must be an object"):
+        parse_spec(_raw(manifest, tensors))
+
+
+def test_spec_rejects_negative_seed(ridge_spec):
+    manifest, tensors = _parts(ridge_spec("influence"))
+    manifest["seeds"] = {"finetune": -1}
+    with pytest.raises(SpecError, match="seeds.finetune"):
+        parse_spec(_raw(manifest, tensors))
