@@ -15,6 +15,8 @@ merged data (as a scikit-learn ``Pipeline`` does): the hub then recomputes the f
 ``standardize`` layer from its shipped mean and scale, n_train and the bundle (exact pooled
 moments), and prices with the shifted features, so rows that wreck the scaler (e.g.
 out-of-distribution columns) lower the probe loss reduction as they lower the real model's.
+``frozen_hessian`` = 1 factorises the Hessian once and reuses it for every step (the chord
+method: cheaper, slightly less accurate).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ __all__ = ["FeatureNewton", "newton_refit"]
 
 
 def newton_refit(phi: np.ndarray, y: np.ndarray, w0: np.ndarray, h_train: np.ndarray, n: float,
-                 classification: bool, steps: int, *, return_factor: bool = False):
+                 classification: bool, steps: int, *, return_factor: bool = False, frozen: bool = False):
     """Damped Newton on J(theta); returns the refitted head W [k, q] (Cholesky: J is convex),
     and with `return_factor` also the Cholesky factor of the last Hessian used (or None)."""
     k, q = w0.shape
@@ -45,8 +47,9 @@ def newton_refit(phi: np.ndarray, y: np.ndarray, w0: np.ndarray, h_train: np.nda
     for _ in range(steps):
         wm = theta.reshape(k, q)
         g = h_train @ (theta - t0) + _head.grad_sum(phi, y, wm, classification) / n
-        h = h_train + _head.hessian_sum(phi, wm, classification) / n
-        fac = cho_factor(h, lower=True, check_finite=False)
+        if fac is None or not frozen:  # frozen: the chord method, one factorisation for all steps
+            h = h_train + _head.hessian_sum(phi, wm, classification) / n
+            fac = cho_factor(h, lower=True, check_finite=False)
         step = -cho_solve(fac, g, check_finite=False)
         slope = float(g @ step)
         if slope >= 0:
@@ -69,7 +72,7 @@ class FeatureNewton(HeadMethod):
 
     name = "feature-newton"
     uses_probe = True
-    defaults = {"n_train": 0.0, "steps": 3.0, "refit_scaler": 0.0}
+    defaults = {"n_train": 0.0, "steps": 3.0, "refit_scaler": 0.0, "frozen_hessian": 0.0}
 
     def check_manifest(self, manifest, tensors, *, d, classes):
         super().check_manifest(manifest, tensors, d=d, classes=classes)
@@ -109,7 +112,8 @@ class FeatureNewton(HeadMethod):
             probe_old = probe_phi = self.features(spec, px)
         n, cls = spec.hyper["n_train"], spec.classification
         h_train = spec.tensors["newton.hessian"]
-        w, fac = newton_refit(phi, y, w0, h_train, n, cls, int(spec.hyper["steps"]), return_factor=True)
+        w, fac = newton_refit(phi, y, w0, h_train, n, cls, int(spec.hyper["steps"]), return_factor=True,
+                              frozen=bool(spec.hyper["frozen_hessian"]))
         total = _head.mean_loss(probe_old, py, w0, cls) - _head.mean_loss(probe_phi, py, w, cls)
         # per-record attribution: influence at the refitted head (Koh & Liang 2017 at theta_U),
         # with the last Newton Hessian (one factorisation fewer; it is within one step of theta_U)
