@@ -282,7 +282,7 @@ def _plot(report: Report, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     kinds = sorted(set(report.kinds))
-    colors = {k: plt.cm.tab10(i % 10) for i, k in enumerate(kinds)}
+    colors = {k: plt.cm.tab20(i % 20) for i, k in enumerate(kinds)}
     fig, axes = plt.subplots(1, len(report.methods), figsize=(4 * len(report.methods), 3.8))
     gain = np.array(report.true_gain)
     for ax, (m, r) in zip(np.atleast_1d(axes), report.methods.items()):
