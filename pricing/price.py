@@ -13,13 +13,14 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ._threads import one_thread
 from .curves import apply_curve, parse_max_price
 from .errors import TermsError
 from .methods import get_method
 from .release import read_release
 from .spec import DEFAULT_MAX_BYTES, Spec, parse_spec
 
-__all__ = ["PriceResult", "price", "efficacy_of", "dedup_index"]
+__all__ = ["PriceResult", "price", "efficacy_of", "dedup_index", "one_thread"]
 
 
 @dataclass(frozen=True)
@@ -36,23 +37,27 @@ class PriceResult:
 
 def dedup_index(x: np.ndarray, y: np.ndarray, tol: float = 0.0) -> np.ndarray:
     """Sorted indices of the first record of each duplicate group (same label, and features
-    equal, or equal on a grid of step `tol`)."""
+    equal, or equal on a grid of step `tol`).
+
+    Exact equality of the rows' float64 bytes (after folding -0.0 into 0.0; releases hold no
+    NaN), found with a dict of row bytes: linear in the release, where `np.unique(axis=0)`
+    sorts rows lexicographically (13 ms for 400 MNIST rows)."""
     if x.shape[0] == 0:
         return np.zeros(0, dtype=np.int64)
-    key = x + 0.0  # folds -0.0 into 0.0
+    key = np.asarray(x, dtype=np.float64) + 0.0  # folds -0.0 into 0.0
     if tol > 0:
-        key = np.floor(key / tol + 0.5)
-    rows = np.concatenate([key, np.asarray(y, dtype=np.float64)[:, None]], axis=1)
-    _, first = np.unique(rows, axis=0, return_index=True)
-    return np.sort(first)
+        key = np.floor(key / tol + 0.5) + 0.0
+    rows = np.ascontiguousarray(np.concatenate([key, np.asarray(y, dtype=np.float64)[:, None] + 0.0], axis=1))
+    first: dict[bytes, int] = {}
+    for i, row in enumerate(rows):
+        first.setdefault(row.tobytes(), i)
+    return np.fromiter(first.values(), dtype=np.int64, count=len(first))  # insertion order = sorted
 
 
 def efficacy_of(spec: Spec, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray, int]:
     """(efficacy, per-record scores, unique records) of records under a parsed spec."""
-    from threadpoolctl import threadpool_limits
-
     keep = dedup_index(x, y, spec.dedup_tol)
-    with threadpool_limits(limits=1):
+    with one_thread():
         eff = get_method(spec.method).efficacy(spec, x[keep], y[keep])
     scores = np.zeros(x.shape[0])
     scores[keep] = eff.scores

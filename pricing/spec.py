@@ -54,6 +54,11 @@ class Spec:
     hash: str
     size: int
     hyper: dict[str, float] = field(default_factory=dict)
+    # what a method derives from the spec alone (feature maps, the probe's loss at theta*,
+    # factorisations), computed on the first quote and reused: the hub parses a bundle once,
+    # at upload, and quotes many releases against it. Deterministic functions of the
+    # tensors, computed with BLAS on one thread like the rest of pricing.
+    cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def method(self) -> str:

@@ -26,17 +26,65 @@ from scipy.linalg import cho_factor, cho_solve
 
 from .. import _head
 from ..errors import SpecError
+from ..proxies import Network
 from .base import Efficacy, HeadMethod
 
-__all__ = ["FeatureNewton", "newton_refit"]
+__all__ = ["FeatureNewton", "newton_refit", "pcg"]
+
+
+PRECOND_DTYPE = np.float32  # the preconditioner and the training Hessian inside CG only
+
+
+def _bundle_hvp(phi: np.ndarray, prob: np.ndarray | None, v: np.ndarray, k: int, q: int) -> np.ndarray:
+    """Sum over records of the loss Hessian times v, without forming it: for softmax,
+    sum_i (diag(p_i) - p_i p_i') (V phi_i) phi_i'; for least squares phi' phi V'."""
+    z = phi @ v.reshape(k, q).T
+    if prob is not None:
+        z = prob * (z - (prob * z).sum(axis=1, keepdims=True))
+    return (z.T @ phi).ravel()
+
+
+def pcg(matvec, b: np.ndarray, precond: np.ndarray, *, rtol: float = 1e-10, max_iter: int | None = None) -> np.ndarray:
+    """Preconditioned conjugate gradients for A x = b (A symmetric positive definite), with an
+    explicit preconditioner matrix M ~ A^-1 (Hestenes & Stiefel 1952; Nocedal & Wright 2006,
+    alg. 5.3). Stops when |r| <= rtol |b| or after max_iter (default 2 len(b): finite precision loses
+    the n-step termination) iterations."""
+    x = np.zeros_like(b)
+    r = b.copy()
+    z = (precond @ r.astype(precond.dtype)).astype(np.float64)
+    d = z.copy()
+    rz = float(r @ z)
+    stop = rtol * float(np.sqrt(b @ b))
+    for _ in range(max_iter or 2 * b.shape[0]):
+        if float(np.sqrt(r @ r)) <= stop:
+            break
+        ad = matvec(d)
+        dad = float(d @ ad)
+        if dad <= 0:
+            break
+        alpha = rz / dad
+        x += alpha * d
+        r -= alpha * ad
+        z = (precond @ r.astype(precond.dtype)).astype(np.float64)
+        rz_new = float(r @ z)
+        d = z + (rz_new / rz) * d
+        rz = rz_new
+    return x
 
 
 def newton_refit(phi: np.ndarray, y: np.ndarray, w0: np.ndarray, h_train: np.ndarray, n: float,
-                 classification: bool, steps: int, *, return_factor: bool = False, frozen: bool = False):
+                 classification: bool, steps: int, *, return_factor: bool = False, frozen: bool = False,
+                 h_inv: np.ndarray | None = None, h_cg: np.ndarray | None = None, cg_tol: float = 1e-5):
     """Damped Newton on J(theta); returns the refitted head W [k, q] (Cholesky: J is convex),
-    and with `return_factor` also the Cholesky factor of the last Hessian used (or None)."""
+    and with `return_factor` also the Cholesky factor of the last Hessian used (or None).
+
+    With `h_inv` (the inverse of `h_train`), each Newton system is solved by conjugate
+    gradients preconditioned with it (truncated / Newton-CG: Nocedal & Wright 2006, ch. 7):
+    Hessian-vector products of the bundle cost O(m k q) instead of forming and factorising a
+    P x P Hessian; the factor returned is then None."""
     k, q = w0.shape
     t0 = w0.ravel()
+    c_h = h_train if h_cg is None else h_cg
 
     def objective(theta: np.ndarray) -> float:
         d = theta - t0
@@ -47,10 +95,14 @@ def newton_refit(phi: np.ndarray, y: np.ndarray, w0: np.ndarray, h_train: np.nda
     for _ in range(steps):
         wm = theta.reshape(k, q)
         g = h_train @ (theta - t0) + _head.grad_sum(phi, y, wm, classification) / n
-        if fac is None or not frozen:  # frozen: the chord method, one factorisation for all steps
-            h = h_train + _head.hessian_sum(phi, wm, classification) / n
-            fac = cho_factor(h, lower=True, check_finite=False)
-        step = -cho_solve(fac, g, check_finite=False)
+        if h_inv is not None:
+            prob = _head._softmax(phi @ wm.T) if classification else None
+            step = -pcg(lambda v: (c_h @ v.astype(c_h.dtype)).astype(np.float64) + _bundle_hvp(phi, prob, v, k, q) / n, g, h_inv, rtol=cg_tol)
+        else:
+            if fac is None or not frozen:  # frozen: the chord method, one factorisation for all steps
+                h = h_train + _head.hessian_sum(phi, wm, classification) / n
+                fac = cho_factor(h, lower=True, check_finite=False)
+            step = -cho_solve(fac, g, check_finite=False)
         slope = float(g @ step)
         if slope >= 0:
             break
@@ -72,28 +124,58 @@ class FeatureNewton(HeadMethod):
 
     name = "feature-newton"
     uses_probe = True
-    defaults = {"n_train": 0.0, "steps": 3.0, "refit_scaler": 0.0, "frozen_hessian": 0.0}
+    defaults = {"n_train": 0.0, "steps": 3.0, "refit_scaler": 0.0, "frozen_hessian": 0.0, "solver": 1.0,
+                "cg_tol": 1e-5}
 
     def check_manifest(self, manifest, tensors, *, d, classes):
         super().check_manifest(manifest, tensors, d=d, classes=classes)
         layers = manifest.get("proxy", {}).get("layers", [])
         if manifest.get("hyper", {}).get("refit_scaler") and not (layers and layers[0].get("type") == "standardize"):
             raise SpecError("hyper.refit_scaler needs the proxy to start with a 'standardize' layer")
+        solver = manifest.get("hyper", {}).get("solver", self.defaults["solver"])
+        if solver not in (0, 1):
+            raise SpecError(f"hyper.solver must be 0 (Cholesky) or 1 (conjugate gradients), got {solver!r}")
+        tol = manifest.get("hyper", {}).get("cg_tol", self.defaults["cg_tol"])
+        if not 0 < tol < 1:
+            raise SpecError(f"hyper.cg_tol must be in (0, 1), got {tol!r}")
 
     @staticmethod
-    def _refit_features(spec, x: np.ndarray, extra: np.ndarray) -> tuple:
-        """Feature maps (old, new): new uses the first scaler refitted on n_train rows plus x."""
+    def _prepared(spec) -> dict:
+        """What depends on the spec alone, computed once per parsed spec (`Spec.cache`): the
+        proxy network, the probe's features and loss at theta*, and (solver "cg") the inverse
+        of the training Hessian."""
+        c = spec.cache.get("feature-newton")
+        if c is not None:
+            return c
+        from .._threads import one_thread
         from ..proxies import Network
 
-        net = Network.from_spec(spec.layers, spec.tensors, "proxy")
-        new = net.copy()
+        with one_thread():
+            net = Network.from_spec(spec.layers, spec.tensors, "proxy")
+            w0 = spec.tensors["head.weight"]
+            px, py = HeadMethod.probe(spec)
+            probe_old = _head.add_bias(net.forward(px))
+            c = {"net": net, "probe_old": probe_old, "probe_loss0": _head.mean_loss(probe_old, py, w0, spec.classification)}
+            if spec.hyper["solver"] == 1.0:
+                h = spec.tensors["newton.hessian"]
+                fac = cho_factor(h, lower=True, check_finite=False)
+                inv = cho_solve(fac, np.eye(h.shape[0]), check_finite=False)
+                c["h_inv"] = (0.5 * (inv + inv.T)).astype(PRECOND_DTYPE)
+                c["h32"] = h.astype(PRECOND_DTYPE)
+        spec.cache["feature-newton"] = c
+        return c
+
+    @staticmethod
+    def _refit_net(spec, net, x: np.ndarray):
+        """The proxy with its first scaler refitted on n_train rows plus x (exact pooled moments)."""
+        new = Network(list(net.kinds), list(net.params))  # shares the unchanged layers
         mean, scale = net.params[0]["mean"], net.params[0]["scale"]
         n, m = spec.hyper["n_train"], x.shape[0]
         mu = (n * mean + x.sum(axis=0)) / (n + m)
         var = (n * (scale**2 + mean**2) + (x**2).sum(axis=0)) / (n + m) - mu**2
         sd = np.sqrt(np.maximum(var, 0.0))
         new.params[0] = {"mean": mu, "scale": np.where(sd > 1e-12 * np.maximum(1.0, np.abs(mu)), sd, scale)}
-        return (lambda z: _head.add_bias(net.forward(z))), (lambda z: _head.add_bias(new.forward(z)))
+        return new
 
     def tensor_shapes(self, manifest, *, d, width, classes, hyper):
         shapes = super().tensor_shapes(manifest, d=d, width=width, classes=classes, hyper=hyper)
@@ -102,24 +184,33 @@ class FeatureNewton(HeadMethod):
         return shapes
 
     def _efficacy(self, spec, x, y):
+        c = self._prepared(spec)
         w0 = self.head(spec)
         px, py = self.probe(spec)
+        probe_old = c["probe_old"]
         if spec.hyper["refit_scaler"]:
-            old, new = self._refit_features(spec, x, px)
-            phi, probe_old, probe_phi = new(x), old(px), new(px)
+            new = self._refit_net(spec, c["net"], x)
+            phi, probe_phi = _head.add_bias(new.forward(x)), _head.add_bias(new.forward(px))
         else:
-            phi = self.features(spec, x)
-            probe_old = probe_phi = self.features(spec, px)
+            phi, probe_phi = _head.add_bias(c["net"].forward(x)), probe_old
         n, cls = spec.hyper["n_train"], spec.classification
         h_train = spec.tensors["newton.hessian"]
+        h_inv, c_h = c.get("h_inv"), c.get("h32")
         w, fac = newton_refit(phi, y, w0, h_train, n, cls, int(spec.hyper["steps"]), return_factor=True,
-                              frozen=bool(spec.hyper["frozen_hessian"]))
-        total = _head.mean_loss(probe_old, py, w0, cls) - _head.mean_loss(probe_phi, py, w, cls)
+                              frozen=bool(spec.hyper["frozen_hessian"]), h_inv=h_inv, h_cg=c_h,
+                              cg_tol=spec.hyper["cg_tol"])
+        total = c["probe_loss0"] - _head.mean_loss(probe_phi, py, w, cls)
         # per-record attribution: influence at the refitted head (Koh & Liang 2017 at theta_U),
         # with the last Newton Hessian (one factorisation fewer; it is within one step of theta_U)
         g_probe = _head.grad_sum(probe_phi, py, w, cls) / probe_phi.shape[0]
-        if fac is None:
-            fac = cho_factor(h_train + _head.hessian_sum(phi, w, cls) / n, lower=True, check_finite=False)
-        s = cho_solve(fac, g_probe, check_finite=False)
-        scores = _head.record_grads(phi, y, w, cls) @ s / n
+        k, q = w.shape
+        if h_inv is not None:
+            prob = _head._softmax(phi @ w.T) if cls else None
+            s = pcg(lambda v: (c_h @ v.astype(c_h.dtype)).astype(np.float64) + _bundle_hvp(phi, prob, v, k, q) / n, g_probe, h_inv, rtol=spec.hyper["cg_tol"])
+        else:
+            if fac is None:
+                fac = cho_factor(h_train + _head.hessian_sum(phi, w, cls) / n, lower=True, check_finite=False)
+            s = cho_solve(fac, g_probe, check_finite=False)
+        # record_grads(phi, y, w) @ s without the [m, P] matrix: sum_c r_ic (phi_i . s_c)
+        scores = (_head._residual(phi, y, w, cls) * (phi @ s.reshape(k, q).T)).sum(axis=1) / n
         return Efficacy(float(total), scores)
