@@ -22,17 +22,16 @@ method: cheaper, slightly less accurate).
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve
+from scipy.linalg import blas, cho_factor, cho_solve, lapack
 
 from .. import _head
-from ..errors import SpecError
+from ..errors import PricingError, SpecError
 from ..proxies import Network
 from .base import Efficacy, HeadMethod
 
 __all__ = ["FeatureNewton", "newton_refit", "pcg"]
 
 
-PRECOND_DTYPE = np.float32  # the preconditioner and the training Hessian inside CG only
 
 
 def _bundle_hvp(phi: np.ndarray, prob: np.ndarray | None, v: np.ndarray, k: int, q: int) -> np.ndarray:
@@ -44,14 +43,14 @@ def _bundle_hvp(phi: np.ndarray, prob: np.ndarray | None, v: np.ndarray, k: int,
     return (z.T @ phi).ravel()
 
 
-def pcg(matvec, b: np.ndarray, precond: np.ndarray, *, rtol: float = 1e-10, max_iter: int | None = None) -> np.ndarray:
-    """Preconditioned conjugate gradients for A x = b (A symmetric positive definite), with an
-    explicit preconditioner matrix M ~ A^-1 (Hestenes & Stiefel 1952; Nocedal & Wright 2006,
-    alg. 5.3). Stops when |r| <= rtol |b| or after max_iter (default 2 len(b): finite precision loses
+def pcg(matvec, b: np.ndarray, precond, *, rtol: float = 1e-10, max_iter: int | None = None) -> np.ndarray:
+    """Preconditioned conjugate gradients for A x = b (A symmetric positive definite), with
+    `precond(r)` applying a symmetric positive definite M ~ A^-1 (Hestenes & Stiefel 1952;
+    Nocedal & Wright 2006, alg. 5.3). Stops when |r| <= rtol |b| or after max_iter (default 2 len(b): finite precision loses
     the n-step termination) iterations."""
     x = np.zeros_like(b)
     r = b.copy()
-    z = (precond @ r.astype(precond.dtype)).astype(np.float64)
+    z = precond(r)
     d = z.copy()
     rz = float(r @ z)
     stop = rtol * float(np.sqrt(b @ b))
@@ -65,7 +64,7 @@ def pcg(matvec, b: np.ndarray, precond: np.ndarray, *, rtol: float = 1e-10, max_
         alpha = rz / dad
         x += alpha * d
         r -= alpha * ad
-        z = (precond @ r.astype(precond.dtype)).astype(np.float64)
+        z = precond(r)
         rz_new = float(r @ z)
         d = z + (rz_new / rz) * d
         rz = rz_new
@@ -74,17 +73,18 @@ def pcg(matvec, b: np.ndarray, precond: np.ndarray, *, rtol: float = 1e-10, max_
 
 def newton_refit(phi: np.ndarray, y: np.ndarray, w0: np.ndarray, h_train: np.ndarray, n: float,
                  classification: bool, steps: int, *, return_factor: bool = False, frozen: bool = False,
-                 h_inv: np.ndarray | None = None, h_cg: np.ndarray | None = None, cg_tol: float = 1e-5):
+                 h_inv=None, h_cg=None, cg_tol: float = 1e-4):
     """Damped Newton on J(theta); returns the refitted head W [k, q] (Cholesky: J is convex),
     and with `return_factor` also the Cholesky factor of the last Hessian used (or None).
 
-    With `h_inv` (the inverse of `h_train`), each Newton system is solved by conjugate
+    With `h_inv` (a function applying the inverse of `h_train`; `h_cg`, optional, applies
+    `h_train` itself inside CG), each Newton system is solved by conjugate
     gradients preconditioned with it (truncated / Newton-CG: Nocedal & Wright 2006, ch. 7):
     Hessian-vector products of the bundle cost O(m k q) instead of forming and factorising a
     P x P Hessian; the factor returned is then None."""
     k, q = w0.shape
     t0 = w0.ravel()
-    c_h = h_train if h_cg is None else h_cg
+    c_h = (lambda v: h_train @ v) if h_cg is None else h_cg
 
     def objective(theta: np.ndarray) -> float:
         d = theta - t0
@@ -97,7 +97,7 @@ def newton_refit(phi: np.ndarray, y: np.ndarray, w0: np.ndarray, h_train: np.nda
         g = h_train @ (theta - t0) + _head.grad_sum(phi, y, wm, classification) / n
         if h_inv is not None:
             prob = _head._softmax(phi @ wm.T) if classification else None
-            step = -pcg(lambda v: (c_h @ v.astype(c_h.dtype)).astype(np.float64) + _bundle_hvp(phi, prob, v, k, q) / n, g, h_inv, rtol=cg_tol)
+            step = -pcg(lambda v: c_h(v) + _bundle_hvp(phi, prob, v, k, q) / n, g, h_inv, rtol=cg_tol)
         else:
             if fac is None or not frozen:  # frozen: the chord method, one factorisation for all steps
                 h = h_train + _head.hessian_sum(phi, wm, classification) / n
@@ -125,7 +125,7 @@ class FeatureNewton(HeadMethod):
     name = "feature-newton"
     uses_probe = True
     defaults = {"n_train": 0.0, "steps": 3.0, "refit_scaler": 0.0, "frozen_hessian": 0.0, "solver": 1.0,
-                "cg_tol": 1e-5}
+                "cg_tol": 1e-4}
 
     def check_manifest(self, manifest, tensors, *, d, classes):
         super().check_manifest(manifest, tensors, d=d, classes=classes)
@@ -158,10 +158,15 @@ class FeatureNewton(HeadMethod):
             c = {"net": net, "probe_old": probe_old, "probe_loss0": _head.mean_loss(probe_old, py, w0, spec.classification)}
             if spec.hyper["solver"] == 1.0:
                 h = spec.tensors["newton.hessian"]
-                fac = cho_factor(h, lower=True, check_finite=False)
-                inv = cho_solve(fac, np.eye(h.shape[0]), check_finite=False)
-                c["h_inv"] = (0.5 * (inv + inv.T)).astype(PRECOND_DTYPE)
-                c["h32"] = h.astype(PRECOND_DTYPE)
+                low, info = lapack.dpotrf(h, lower=1)  # Cholesky, then the inverse from it (LAPACK potri)
+                if info == 0:
+                    low, info = lapack.dpotri(low, lower=1)
+                if info != 0:
+                    raise PricingError("newton.hessian is not positive definite; rebuild the spec")
+                # float32, lower triangles only, applied with BLAS symv: no symmetrising copy
+                inv32, h32 = np.asfortranarray(low, dtype=np.float32), np.asfortranarray(h, dtype=np.float32)
+                c["h_inv"] = lambda r: blas.ssymv(1.0, inv32, r, lower=1).astype(np.float64)
+                c["h32"] = lambda v: blas.ssymv(1.0, h32, v, lower=1).astype(np.float64)
         spec.cache["feature-newton"] = c
         return c
 
@@ -206,7 +211,7 @@ class FeatureNewton(HeadMethod):
         k, q = w.shape
         if h_inv is not None:
             prob = _head._softmax(phi @ w.T) if cls else None
-            s = pcg(lambda v: (c_h @ v.astype(c_h.dtype)).astype(np.float64) + _bundle_hvp(phi, prob, v, k, q) / n, g_probe, h_inv, rtol=spec.hyper["cg_tol"])
+            s = pcg(lambda v: c_h(v) + _bundle_hvp(phi, prob, v, k, q) / n, g_probe, h_inv, rtol=spec.hyper["cg_tol"])
         else:
             if fac is None:
                 fac = cho_factor(h_train + _head.hessian_sum(phi, w, cls) / n, lower=True, check_finite=False)

@@ -53,9 +53,10 @@ def test_pcg_solves_spd_system_with_a_rough_preconditioner():
     a = a @ a.T + 0.1 * np.eye(40)
     b = rng.normal(size=40)
     m = np.diag(1.0 / np.diag(a)).astype(np.float32)
-    x = pcg(lambda v: a @ v, b, m, rtol=1e-8)
+    pre = lambda r: (m @ r.astype(np.float32)).astype(np.float64)
+    x = pcg(lambda v: a @ v, b, pre, rtol=1e-8)
     assert np.linalg.norm(a @ x - b) <= 1e-8 * np.linalg.norm(b)
-    assert np.linalg.norm(a @ pcg(lambda v: a @ v, b, m, rtol=1e-2) - b) > 1e-8 * np.linalg.norm(b)
+    assert np.linalg.norm(a @ pcg(lambda v: a @ v, b, pre, rtol=1e-2) - b) > 1e-8 * np.linalg.norm(b)
 
 
 def test_newton_cg_matches_cholesky_newton():
@@ -67,8 +68,9 @@ def test_newton_cg_matches_cholesky_newton():
     g = rng.normal(size=(21, 21))
     h = g @ g.T / 21 + 0.05 * np.eye(21)
     exact = newton_refit(phi, y, w0, h, 80.0, True, 3)
-    inv = np.linalg.inv(h).astype(np.float32)
-    cg = newton_refit(phi, y, w0, h, 80.0, True, 3, h_inv=inv, h_cg=h.astype(np.float32), cg_tol=1e-10)
+    inv, h32 = np.linalg.inv(h).astype(np.float32), h.astype(np.float32)
+    cg = newton_refit(phi, y, w0, h, 80.0, True, 3, h_inv=lambda r: (inv @ r.astype(np.float32)).astype(np.float64),
+                      h_cg=lambda v: (h32 @ v.astype(np.float32)).astype(np.float64), cg_tol=1e-10)
     assert np.allclose(cg, exact, rtol=1e-6, atol=1e-8)
     assert not np.allclose(w0, exact)
 
@@ -120,3 +122,13 @@ def test_parsed_spec_with_warm_cache_prices_bit_for_bit_as_bytes(method, digits_
 def test_feature_newton_rejects_bad_solver_settings(ridge_spec, hyper):
     with pytest.raises(SpecError, match="solver|cg_tol"):
         ridge_spec("feature-newton", **hyper)
+
+
+def test_feature_newton_cg_rejects_a_hessian_that_is_not_positive_definite(digits_small, digits_specs):
+    from pricing import PricingError
+
+    ds = digits_small
+    spec = parse_spec(digits_specs["feature-newton"])
+    spec.tensors["newton.hessian"] = -np.eye(spec.tensors["newton.hessian"].shape[0])
+    with pytest.raises(PricingError, match="positive definite"):
+        get_method("feature-newton").efficacy(spec, ds["x"][ds["pool"][:5]], ds["y"][ds["pool"][:5]])
