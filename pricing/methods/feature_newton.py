@@ -43,21 +43,27 @@ def _bundle_hvp(phi: np.ndarray, prob: np.ndarray | None, v: np.ndarray, k: int,
     return (z.T @ phi).ravel()
 
 
-def pcg(matvec, b: np.ndarray, precond, *, rtol: float = 1e-10, max_iter: int | None = None) -> np.ndarray:
+def pcg(matvec, b: np.ndarray, precond, *, rtol: float = 1e-10, max_iter: int | None = None,
+        carry_h: bool = False) -> np.ndarray:
     """Preconditioned conjugate gradients for A x = b (A symmetric positive definite), with
     `precond(r)` applying a symmetric positive definite M ~ A^-1 (Hestenes & Stiefel 1952;
-    Nocedal & Wright 2006, alg. 5.3). Stops when |r| <= rtol |b| or after max_iter (default 2 len(b): finite precision loses
-    the n-step termination) iterations."""
+    Nocedal & Wright 2006, alg. 5.3). Stops when |r| <= rtol |b| or after max_iter (default
+    2 len(b): finite precision loses the n-step termination) iterations.
+
+    With `carry_h`, A = M^-1 + B and `matvec` applies B alone: M^-1 d is carried by a
+    recursion instead of computed (d = z + beta d_prev and M^-1 z = r, so M^-1 d =
+    r + beta M^-1 d_prev), one matrix-vector product per iteration fewer."""
     x = np.zeros_like(b)
     r = b.copy()
     z = precond(r)
     d = z.copy()
+    hd = r.copy() if carry_h else None
     rz = float(r @ z)
     stop = rtol * float(np.sqrt(b @ b))
     for _ in range(max_iter or 2 * b.shape[0]):
         if float(np.sqrt(r @ r)) <= stop:
             break
-        ad = matvec(d)
+        ad = matvec(d) + hd if carry_h else matvec(d)
         dad = float(d @ ad)
         if dad <= 0:
             break
@@ -66,9 +72,21 @@ def pcg(matvec, b: np.ndarray, precond, *, rtol: float = 1e-10, max_iter: int | 
         r -= alpha * ad
         z = precond(r)
         rz_new = float(r @ z)
-        d = z + (rz_new / rz) * d
+        beta = rz_new / rz
+        d = z + beta * d
+        if carry_h:
+            hd = r + beta * hd
         rz = rz_new
     return x
+
+
+def _solve(phi, prob, b, k, q, n, h_inv, h_cg, tol):
+    """(H + H_U / n)^-1 b by PCG preconditioned with h_inv; without h_cg, H is taken as the
+    inverse of h_inv and carried by recursion (Newton's fixed point is set by the exact
+    float64 gradient, so a Hessian accurate to float32 only changes the path to it)."""
+    if h_cg is None:
+        return pcg(lambda v: _bundle_hvp(phi, prob, v, k, q) / n, b, h_inv, rtol=tol, carry_h=True)
+    return pcg(lambda v: h_cg(v) + _bundle_hvp(phi, prob, v, k, q) / n, b, h_inv, rtol=tol)
 
 
 def newton_refit(phi: np.ndarray, y: np.ndarray, w0: np.ndarray, h_train: np.ndarray, n: float,
@@ -84,7 +102,7 @@ def newton_refit(phi: np.ndarray, y: np.ndarray, w0: np.ndarray, h_train: np.nda
     P x P Hessian; the factor returned is then None."""
     k, q = w0.shape
     t0 = w0.ravel()
-    c_h = (lambda v: h_train @ v) if h_cg is None else h_cg
+    c_h = h_cg
 
     def objective(theta: np.ndarray) -> float:
         d = theta - t0
@@ -97,7 +115,7 @@ def newton_refit(phi: np.ndarray, y: np.ndarray, w0: np.ndarray, h_train: np.nda
         g = h_train @ (theta - t0) + _head.grad_sum(phi, y, wm, classification) / n
         if h_inv is not None:
             prob = _head._softmax(phi @ wm.T) if classification else None
-            step = -pcg(lambda v: c_h(v) + _bundle_hvp(phi, prob, v, k, q) / n, g, h_inv, rtol=cg_tol)
+            step = -_solve(phi, prob, g, k, q, n, h_inv, c_h, cg_tol)
         else:
             if fac is None or not frozen:  # frozen: the chord method, one factorisation for all steps
                 h = h_train + _head.hessian_sum(phi, wm, classification) / n
@@ -164,9 +182,9 @@ class FeatureNewton(HeadMethod):
                 if info != 0:
                     raise PricingError("newton.hessian is not positive definite; rebuild the spec")
                 # float32, lower triangles only, applied with BLAS symv: no symmetrising copy
-                inv32, h32 = np.asfortranarray(low, dtype=np.float32), np.asfortranarray(h, dtype=np.float32)
+                inv32 = np.asfortranarray(low, dtype=np.float32)
                 c["h_inv"] = lambda r: blas.ssymv(1.0, inv32, r, lower=1).astype(np.float64)
-                c["h32"] = lambda v: blas.ssymv(1.0, h32, v, lower=1).astype(np.float64)
+                c["h32"] = None  # H inside CG: carried by recursion as the inverse of h_inv
         spec.cache["feature-newton"] = c
         return c
 
@@ -211,7 +229,7 @@ class FeatureNewton(HeadMethod):
         k, q = w.shape
         if h_inv is not None:
             prob = _head._softmax(phi @ w.T) if cls else None
-            s = pcg(lambda v: c_h(v) + _bundle_hvp(phi, prob, v, k, q) / n, g_probe, h_inv, rtol=spec.hyper["cg_tol"])
+            s = _solve(phi, prob, g_probe, k, q, n, h_inv, c_h, spec.hyper["cg_tol"])
         else:
             if fac is None:
                 fac = cho_factor(h_train + _head.hessian_sum(phi, w, cls) / n, lower=True, check_finite=False)

@@ -132,3 +132,17 @@ def test_feature_newton_cg_rejects_a_hessian_that_is_not_positive_definite(digit
     spec.tensors["newton.hessian"] = -np.eye(spec.tensors["newton.hessian"].shape[0])
     with pytest.raises(PricingError, match="positive definite"):
         get_method("feature-newton").efficacy(spec, ds["x"][ds["pool"][:5]], ds["y"][ds["pool"][:5]])
+
+
+def test_pcg_carrying_h_by_recursion_solves_h_plus_b():
+    rng = np.random.default_rng(5)
+    g = rng.normal(size=(30, 30))
+    h = g @ g.T / 30 + 0.1 * np.eye(30)
+    u = rng.normal(size=(30, 8))
+    bmat = u @ u.T
+    b = rng.normal(size=30)
+    hinv = np.linalg.inv(h)
+    x = pcg(lambda v: bmat @ v, b, lambda r: hinv @ r, rtol=1e-12, carry_h=True)
+    assert np.allclose((h + bmat) @ x, b, atol=1e-9)
+    wrong = pcg(lambda v: bmat @ v, b, lambda r: hinv @ r, rtol=1e-12)  # B alone is singular: not the answer
+    assert not np.allclose((h + bmat) @ wrong, b, atol=1e-3)
