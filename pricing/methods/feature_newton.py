@@ -104,15 +104,17 @@ def newton_refit(phi: np.ndarray, y: np.ndarray, w0: np.ndarray, h_train: np.nda
     t0 = w0.ravel()
     c_h = h_cg
 
-    def objective(theta: np.ndarray) -> float:
-        d = theta - t0
-        return 0.5 * float(d @ h_train @ d) + float(_head.losses(phi, y, theta.reshape(k, q), classification).sum()) / n
+    def data_term(theta: np.ndarray) -> float:
+        return float(_head.losses(phi, y, theta.reshape(k, q), classification).sum()) / n
 
-    theta, f = t0.copy(), objective(t0)
+    # the quadratic part along the search line, from two products per step (no P x P product
+    # per trial point): d = theta - theta*, |d|_H^2 and H d are updated as theta moves
+    theta, hd, quad = t0.copy(), np.zeros_like(t0), 0.0
+    f = data_term(theta)
     fac = None
     for _ in range(steps):
         wm = theta.reshape(k, q)
-        g = h_train @ (theta - t0) + _head.grad_sum(phi, y, wm, classification) / n
+        g = hd + _head.grad_sum(phi, y, wm, classification) / n
         if h_inv is not None:
             prob = _head._softmax(phi @ wm.T) if classification else None
             step = -_solve(phi, prob, g, k, q, n, h_inv, c_h, cg_tol)
@@ -124,16 +126,19 @@ def newton_refit(phi: np.ndarray, y: np.ndarray, w0: np.ndarray, h_train: np.nda
         slope = float(g @ step)
         if slope >= 0:
             break
+        hs = h_train @ step
+        ds, ss = float((theta - t0) @ hs), float(step @ hs)
         t = 1.0
         for _ in range(30):
             cand = theta + t * step
-            f_new = objective(cand)
+            quad_new = quad + 2.0 * t * ds + t * t * ss
+            f_new = 0.5 * quad_new + data_term(cand)
             if f_new <= f + 1e-4 * t * slope:
                 break
             t *= 0.5
         else:
             break
-        theta, f = cand, f_new
+        theta, f, quad, hd = cand, f_new, quad_new, hd + t * hs
     return (theta.reshape(k, q), fac) if return_factor else theta.reshape(k, q)
 
 
