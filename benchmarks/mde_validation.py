@@ -323,7 +323,8 @@ def _table(reports: list[Report]) -> str:
                  " noise%/flip50%: highest price percentile of those bundles (target <= 0.20); 10x/1x: price of ten"
                  " copies over one through price() (dedup); raw: the method alone without dedup; own%p / own%t: price"
                  " / true-gain percentile of copies of the buyer's own records; ms / speed: one price() from spec bytes, and one"
-                 " retraining of the real model over it; ms* / speed*: the same with the spec parsed and hashed once at upload.")
+                 " retraining of the real model over it; ms* / speed*: the same with the spec parsed and hashed once at upload"
+                 " (the hub's figure: it parses and hashes a spec once, at PUT /v1/specs, and quotes against it).")
     return "\n".join(lines)
 
 
