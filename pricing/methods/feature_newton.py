@@ -158,6 +158,8 @@ class FeatureNewton(HeadMethod):
         solver = manifest.get("hyper", {}).get("solver", self.defaults["solver"])
         if solver not in (0, 1):
             raise SpecError(f"hyper.solver must be 0 (Cholesky) or 1 (conjugate gradients), got {solver!r}")
+        if manifest.get("hyper", {}).get("frozen_hessian") and solver == 1:
+            raise SpecError("hyper.frozen_hessian (chord steps on a Cholesky factor) needs hyper.solver = 0")
         tol = manifest.get("hyper", {}).get("cg_tol", self.defaults["cg_tol"])
         if not 0 < tol < 1:
             raise SpecError(f"hyper.cg_tol must be in (0, 1), got {tol!r}")

@@ -118,10 +118,14 @@ def test_parsed_spec_with_warm_cache_prices_bit_for_bit_as_bytes(method, digits_
         assert "feature-newton" in spec.cache
 
 
-@pytest.mark.parametrize("hyper", [{"solver": 2.0}, {"cg_tol": 0.0}, {"cg_tol": 1.5}])
+@pytest.mark.parametrize("hyper", [{"solver": 2.0}, {"cg_tol": 0.0}, {"cg_tol": 1.5}, {"frozen_hessian": 1.0}])
 def test_feature_newton_rejects_bad_solver_settings(ridge_spec, hyper):
     with pytest.raises(SpecError, match="solver|cg_tol"):
         ridge_spec("feature-newton", **hyper)
+
+
+def test_feature_newton_chord_steps_still_parse_with_the_cholesky_solver(ridge_spec):
+    assert parse_spec(ridge_spec("feature-newton", frozen_hessian=1.0, solver=0.0)).hyper["frozen_hessian"] == 1.0
 
 
 def test_feature_newton_cg_rejects_a_hessian_that_is_not_positive_definite(digits_small, digits_specs):
