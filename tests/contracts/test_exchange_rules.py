@@ -246,12 +246,14 @@ def test_accept_is_by_the_buyer_before_the_accept_deadline(env):
     assert env.ex.state(deal) == State.ACCEPTED
 
 
-def test_accept_after_the_accept_deadline_reverts(env):
+@pytest.mark.parametrize("answer", ["accept", "reject"])
+def test_answering_a_quote_after_the_accept_deadline_reverts(env, answer):
     deal = open_deal(env)
     quote(env, deal)
     advance_time(env.w3, ACCEPT_WINDOW)
-    with pytest.raises(DeadlinePassed):
-        env.ex.accept(deal, sender=env.who.buyer)
+    with pytest.raises(DeadlinePassed) as err:
+        getattr(env.ex, answer)(deal, sender=env.who.buyer)
+    assert err.value.dealId == deal
 
 
 def test_reject_credits_the_quote_fee_to_the_seller_and_the_rest_to_the_buyer(env):
@@ -265,14 +267,6 @@ def test_reject_credits_the_quote_fee_to_the_seller_and_the_rest_to_the_buyer(en
     assert env.ex.credit(env.who.seller) == QUOTE_FEE
     assert env.ex.credit(env.who.buyer) == MAX_PRICE - QUOTE_FEE
     assert env.ex.state(deal) == State.REFUNDED
-
-
-def test_reject_after_the_accept_deadline_reverts(env):
-    deal = open_deal(env)
-    quote(env, deal)
-    advance_time(env.w3, ACCEPT_WINDOW)
-    with pytest.raises(DeadlinePassed):
-        env.ex.reject(deal, sender=env.who.buyer)
 
 
 def test_a_lapsed_quote_refunds_like_a_rejection(env):
