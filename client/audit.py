@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from client.chain.exchange import EXACT, Exchange, State
+from client.errors import ClientError
 
 __all__ = ["AuditError", "AuditReport", "DealRecord", "check_against_chain", "replay"]
-
-from client.errors import ClientError
 
 
 class AuditError(ClientError, ValueError):

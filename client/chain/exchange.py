@@ -22,7 +22,7 @@ from client.chain.artifacts import load_artifact
 from client.chain.errors import ContractRevert, decode_revert
 from client.delivery import Commitment, Complaint
 
-__all__ = ["ETH", "EXACT", "Exchange", "Sender", "State", "TxResult", "deploy_contract"]
+__all__ = ["ETH", "EXACT", "Exchange", "Sender", "State", "TxResult", "deploy_contract", "send_call"]
 
 ETH = "0x0000000000000000000000000000000000000000"
 EXACT = 2**32 - 1
@@ -62,8 +62,10 @@ def _address_of(sender: Sender) -> str:
     return sender.address if isinstance(sender, LocalAccount) else Web3.to_checksum_address(sender)
 
 
-def _send(w3: Web3, call: Any, sender: Sender, value: int = 0, gas: int | None = None) -> dict:
-    """Send a contract call (built function or constructor) from `sender`; decode any revert.
+def send_call(w3: Web3, call: Any, sender: Sender, value: int = 0, gas: int | None = None) -> dict:
+    """Send any built contract call or constructor from `sender` with `value`; return the receipt.
+
+    Every revert is raised as the custom error of the same name (`client.chain.errors`).
 
     With `gas` given, the call is first simulated with eth_call (to surface a revert with its
     data) and then sent with that gas limit, which skips gas estimation's repeated runs.
@@ -129,7 +131,7 @@ def deploy_contract(w3: Web3, name: str, *args: Any, sender: Sender) -> Contract
     """Deploy compiled contract `name` with constructor `args`; return the bound contract."""
     art = load_artifact(name)
     factory = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
-    receipt = _send(w3, factory.constructor(*args), sender)
+    receipt = send_call(w3, factory.constructor(*args), sender)
     return w3.eth.contract(address=receipt["contractAddress"], abi=art["abi"])
 
 
@@ -161,7 +163,7 @@ class Exchange:
     # -- transactions ---------------------------------------------------------------
 
     def _tx(self, fn: str, *args: Any, sender: Sender, value: int = 0) -> TxResult:
-        receipt = _send(self.w3, getattr(self.contract.functions, fn)(*args), sender, value, self.gas_limit)
+        receipt = send_call(self.w3, getattr(self.contract.functions, fn)(*args), sender, value, self.gas_limit)
         return TxResult(receipt["transactionHash"].to_0x_hex(), int(receipt["gasUsed"]), self._decode_events(receipt))
 
     def _decode_events(self, receipt: dict) -> list[tuple[str, dict[str, Any]]]:

@@ -26,7 +26,7 @@ from client.chain.errors import (
     WrongPayment,
     decode_revert,
 )
-from client.chain.exchange import ETH, State, _send, deploy_contract
+from client.chain.exchange import ETH, State, deploy_contract, send_call
 from client.delivery import encode_bytes
 from tests.contracts.conftest import CAP_MILLI, DATASET, Env
 
@@ -320,7 +320,7 @@ def test_reentrant_token_cannot_open_a_deal_during_withdraw(env: Env) -> None:
 
 def _exec(env: Env, receiver, fn: str, *args, value: int = 0) -> dict:
     """Have `receiver` (a RevertingReceiver) call the exchange; reverts surface as custom errors."""
-    return _send(env.w3, receiver.functions.exec(env.ex.address, _calldata(env, fn, *args)), env.who.deployer, value)
+    return send_call(env.w3, receiver.functions.exec(env.ex.address, _calldata(env, fn, *args)), env.who.deployer, value)
 
 
 def test_reverting_buyer_cannot_withdraw_but_keeps_credit_and_seller_withdraws(env: Env) -> None:
