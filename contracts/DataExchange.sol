@@ -346,9 +346,7 @@ contract DataExchange is ReentrancyGuardTransient {
      */
     function accept(uint256 dealId) external {
         Deal storage deal = _deals[dealId];
-        _requireState(dealId, deal, State.Quoted);
-        _requireBuyer(dealId, deal);
-        _requireBefore(dealId, deal);
+        _requireBuyerInTime(dealId, deal, State.Quoted);
         uint64 revealDeadline = uint64(block.timestamp) + _revealWindow;
         deal.state = State.Accepted;
         deal.deadline = uint40(revealDeadline);
@@ -361,9 +359,7 @@ contract DataExchange is ReentrancyGuardTransient {
      */
     function reject(uint256 dealId) external {
         Deal storage deal = _deals[dealId];
-        _requireState(dealId, deal, State.Quoted);
-        _requireBuyer(dealId, deal);
-        _requireBefore(dealId, deal);
+        _requireBuyerInTime(dealId, deal, State.Quoted);
         emit Rejected(dealId);
         _refundQuoteFee(dealId, deal);
     }
@@ -402,9 +398,7 @@ contract DataExchange is ReentrancyGuardTransient {
         bytes32[] calldata dataProof
     ) external {
         Deal storage deal = _deals[dealId];
-        _requireState(dealId, deal, State.Revealed);
-        _requireBuyer(dealId, deal);
-        _requireBefore(dealId, deal);
+        _requireBuyerInTime(dealId, deal, State.Revealed);
         _requireMisbehaviour(dealId, deal, index, cipherChunk, cipherProof, plainLeaf, dataProof);
         emit Complained(dealId, index);
         _refund(dealId, deal, deal.maxPrice, 0);
@@ -498,6 +492,13 @@ contract DataExchange is ReentrancyGuardTransient {
 
     function _requireBuyer(uint256 dealId, Deal storage deal) private view {
         if (msg.sender != deal.buyer) revert NotBuyer(dealId, msg.sender);
+    }
+
+    /// @dev The buyer's own actions (accept, reject, complain): right state, right caller, before the deadline.
+    function _requireBuyerInTime(uint256 dealId, Deal storage deal, State expected) private view {
+        _requireState(dealId, deal, expected);
+        _requireBuyer(dealId, deal);
+        _requireBefore(dealId, deal);
     }
 
     function _requireSellerOrOracle(uint256 dealId, Deal storage deal) private view {
