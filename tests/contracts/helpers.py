@@ -40,6 +40,13 @@ def quote(env: Env, deal_id: int, *, price: int = PRICE, epsilon_milli: int = 10
     return commitment
 
 
+def quoted_deal(env: Env, **open_kwargs) -> int:
+    """A deal in state Quoted with the default price and epsilon."""
+    deal_id = open_deal(env, **open_kwargs)
+    quote(env, deal_id)
+    return deal_id
+
+
 def revealed_deal(env: Env, *, label: str = "t", size: int = 5000, **open_kwargs) -> tuple[int, bytes, bytes, bytes, Commitment]:
     """A deal in state Revealed; returns (dealId, key, cipher, leaves, commitment)."""
     deal_id = open_deal(env, label=label, **open_kwargs)

@@ -13,7 +13,9 @@ from client.chain.errors import (
 )
 from client.chain.exchange import ETH, EXACT, send_call
 from tests.contracts.conftest import ACCEPT_WINDOW, CAP_MILLI, DATASET, DISPUTE_WINDOW, ETHER, QUOTE_WINDOW, REVEAL_WINDOW
-from tests.contracts.helpers import MAX_PRICE, PRICE, QUOTE_FEE, open_deal, quote, release, revealed_deal, terms
+from tests.contracts.helpers import (
+    MAX_PRICE, PRICE, QUOTE_FEE, open_deal, quote, quoted_deal, release, revealed_deal, terms,
+)
 
 
 def locked_plus_credits(env, deals: list[int], accounts: list[str], token: str = ETH) -> int:
@@ -217,8 +219,7 @@ def test_exact_release_on_an_exact_dataset_marks_the_ledger_spent(env):
 
 
 def test_quote_on_a_quoted_deal_reverts_with_its_state(env):
-    deal = open_deal(env)
-    quote(env, deal)
+    deal = quoted_deal(env)
     with pytest.raises(DealWrongState) as err:
         quote(env, deal)
     assert (err.value.dealId, err.value.state) == (deal, State.QUOTED)
@@ -233,8 +234,7 @@ def test_quote_on_an_unknown_deal_reverts(env):
 # ---------------------------------------------------------------- rule 4: accept / reject
 
 def test_accept_is_by_the_buyer_before_the_accept_deadline(env):
-    deal = open_deal(env)
-    quote(env, deal)
+    deal = quoted_deal(env)
     with pytest.raises(NotBuyer):
         env.ex.accept(deal, sender=env.who.stranger)
     result = env.ex.accept(deal, sender=env.who.buyer)
@@ -244,8 +244,7 @@ def test_accept_is_by_the_buyer_before_the_accept_deadline(env):
 
 @pytest.mark.parametrize("answer", ["accept", "reject"])
 def test_answering_a_quote_after_the_accept_deadline_reverts(env, answer):
-    deal = open_deal(env)
-    quote(env, deal)
+    deal = quoted_deal(env)
     advance_time(env.w3, ACCEPT_WINDOW)
     with pytest.raises(DeadlinePassed) as err:
         getattr(env.ex, answer)(deal, sender=env.who.buyer)
@@ -253,8 +252,7 @@ def test_answering_a_quote_after_the_accept_deadline_reverts(env, answer):
 
 
 def test_reject_credits_the_quote_fee_to_the_seller_and_the_rest_to_the_buyer(env):
-    deal = open_deal(env)
-    quote(env, deal)
+    deal = quoted_deal(env)
     with pytest.raises(NotBuyer):
         env.ex.reject(deal, sender=env.who.seller)
     result = env.ex.reject(deal, sender=env.who.buyer)
@@ -266,8 +264,7 @@ def test_reject_credits_the_quote_fee_to_the_seller_and_the_rest_to_the_buyer(en
 
 
 def test_a_lapsed_quote_refunds_like_a_rejection(env):
-    deal = open_deal(env)
-    quote(env, deal)
+    deal = quoted_deal(env)
     with pytest.raises(DeadlineNotReached):
         env.ex.refund(deal, sender=env.who.stranger)
     advance_time(env.w3, ACCEPT_WINDOW)
