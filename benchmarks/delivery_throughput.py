@@ -271,7 +271,7 @@ def report(res: dict) -> None:
         tgt = f"{target:8.2f}" if target is not None else " " * 8
         print(f"{name:36}{r['MBps']:8.1f}{r['ratio']:8.3f}{tgt}  {verdict:13}{r['cpu_ratio']:15.3f}{r['load']:6.1f}")
     ceiling1 = RAW_PERMS_PER_CHUNK / PERMS_PER_CHUNK
-    print(f"(÷ raw: throughput over raw keccak measured just before, per run; CPU-time ÷ raw: the same per CPU-second,")
+    print("(÷ raw: throughput over raw keccak measured just before, per run; CPU-time ÷ raw: the same per CPU-second,")
     print(f" insensitive to other processes on the machine; load: 1-min load average; the Python loop ran on a "
           f"{res['baseline_bytes'] // MiB} MiB slice, scaled.)")
     print(f"ceiling from the permutation count: {ceiling1:.3f} of raw per core, {res['cpus'] * ceiling1:.3f} on {res['cpus']} cores")

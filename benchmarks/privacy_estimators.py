@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from privacy import (Column, Schema, estimate_histogram, estimate_proportion, frequency_from_sketch,
+from privacy import (Column, Schema, estimate_proportion, frequency_from_sketch,
                      histogram_from_reports, mean_from_noisy, proportion_from_reports, release_table)
 from privacy.estimators import cms_variance
 from privacy.mechanisms import discrete_laplace, laplace, randomized_response, randomized_response_bool, rr_prob

@@ -9,7 +9,6 @@ web3's EthereumTesterProvider, no node, no network.
 from __future__ import annotations
 
 import hashlib
-import io
 import secrets
 import tempfile
 from pathlib import Path

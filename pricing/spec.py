@@ -20,7 +20,7 @@ from eth_hash.auto import keccak
 from ._safetensors import read_safetensors, write_safetensors
 from .errors import (
     BadDtype, BadShape, BundleTooLarge, MalformedBundle, MissingTensor, NonFiniteValue,
-    SchemaMismatch, SpecError, UnknownMethod,
+    SchemaMismatch, SpecError,
 )
 from .proxies import layer_tensor_shapes
 

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 import numpy as np
 from scipy.stats import norm
 
-from .budget import PrivacyLedger, split_epsilon, to_milli, validate_epsilon
+from .budget import PrivacyLedger, to_milli, validate_epsilon
 from .errors import InvalidSchema, PrivacyError, UnknownMechanism
 from .mechanisms._columns import resolve_split
 from .mechanisms.count_min_sketch import DEFAULT_DEPTH, DEFAULT_WIDTH, cms_constants

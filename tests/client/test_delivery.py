@@ -160,24 +160,14 @@ def _cheating_download(cheating, release_of):
     return bytes(bad), leaves, key, com
 
 
-def test_cheating_seller_complaint_at_index_2_is_proven(cheating):
-    com = Commitment(
-        h(cheating["dataRoot"]), h(cheating["cipherRoot"]), key_commit(h(cheating["key"])), cheating["size"]
-    )
-    probe = probe_complaint(cheating["probe"])
-    assert probe.index == 2
-    assert judge_complaint(probe, h(cheating["key"]), com) == "proven"
-    assert check_complaint(probe, h(cheating["key"]), com) is True
-
-
-def test_cheating_seller_complaint_at_honest_index_1_is_refused(cheating):
-    com = Commitment(
-        h(cheating["dataRoot"]), h(cheating["cipherRoot"]), key_commit(h(cheating["key"])), cheating["size"]
-    )
-    honest = probe_complaint(cheating["honestProbe"])
-    assert honest.index == 1
-    assert judge_complaint(honest, h(cheating["key"]), com) == "honest"
-    assert check_complaint(honest, h(cheating["key"]), com) is False
+@pytest.mark.parametrize(("probe_name", "index", "verdict"), [("probe", 2, "proven"), ("honestProbe", 1, "honest")])
+def test_cheating_seller_complaint_is_proven_at_index_2_and_refused_at_1(cheating, probe_name, index, verdict):
+    key = h(cheating["key"])
+    com = Commitment(h(cheating["dataRoot"]), h(cheating["cipherRoot"]), key_commit(key), cheating["size"])
+    complaint = probe_complaint(cheating[probe_name])
+    assert complaint.index == index
+    assert judge_complaint(complaint, key, com) == verdict
+    assert check_complaint(complaint, key, com) is (verdict == "proven")
 
 
 def test_cheating_seller_download_is_caught_and_complaint_rebuilt(cheating, release_of, engine):

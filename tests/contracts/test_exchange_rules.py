@@ -12,7 +12,7 @@ from client.chain.errors import (
     ZeroMaxPrice, ZeroSize,
 )
 from client.chain.exchange import ETH, EXACT, send_call
-from tests.contracts.conftest import ACCEPT_WINDOW, CAP_MILLI, DATASET, DISPUTE_WINDOW, ETHER, QUOTE_WINDOW, REVEAL_WINDOW
+from tests.contracts.conftest import ACCEPT_WINDOW, CAP_MILLI, DATASET, DISPUTE_WINDOW, QUOTE_WINDOW, REVEAL_WINDOW
 from tests.contracts.helpers import (
     MAX_PRICE, PRICE, QUOTE_FEE, open_deal, quote, quoted_deal, release, revealed_deal, terms,
 )

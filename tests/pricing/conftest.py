@@ -125,3 +125,21 @@ def terms_for(method: str, curve: dict | None = None, max_price: str = "1000000"
 def terms():
     """terms(method, curve=None, max_price="1000000") -> a terms mapping with the pricing section."""
     return terms_for
+
+
+@pytest.fixture(scope="session")
+def clean_vs_flipped(digits_small, digits_specs):
+    """clean_vs_flipped(method, n) -> (efficacy of n clean pool records, of the same with every label shifted)."""
+    from pricing.methods import get_method
+    from pricing.spec import parse_spec
+
+    def totals(method: str, n: int) -> tuple[float, float]:
+        ds = digits_small
+        spec = parse_spec(digits_specs[method])
+        pool = ds["pool"][:n]
+        m = get_method(method)
+        clean = m.efficacy(spec, ds["x"][pool], ds["y"][pool]).total
+        flipped = m.efficacy(spec, ds["x"][pool], (ds["y"][pool] + 1) % 3).total
+        return clean, flipped
+
+    return totals

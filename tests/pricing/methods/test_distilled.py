@@ -8,13 +8,8 @@ from pricing import parse_spec
 from pricing.methods import get_method
 
 
-def test_distilled_prefers_clean_to_flipped(digits_small, digits_specs):
-    ds = digits_small
-    spec = parse_spec(digits_specs["distilled"])
-    pool = ds["pool"][:80]
-    m = get_method("distilled")
-    clean = m.efficacy(spec, ds["x"][pool], ds["y"][pool]).total
-    flipped = m.efficacy(spec, ds["x"][pool], (ds["y"][pool] + 1) % 3).total
+def test_distilled_prefers_clean_to_flipped(clean_vs_flipped):
+    clean, flipped = clean_vs_flipped("distilled", 80)
     assert clean > flipped and flipped < 0
 
 

@@ -40,13 +40,8 @@ def test_damped_newton_never_increases_the_objective(frozen):
     assert all(b <= a + 1e-12 for a, b in zip(values, values[1:]))
 
 
-def test_feature_newton_ranks_clean_above_flipped_digits(digits_small, digits_specs):
-    ds = digits_small
-    spec = parse_spec(digits_specs["feature-newton"])
-    pool = ds["pool"][:60]
-    m = get_method("feature-newton")
-    clean = m.efficacy(spec, ds["x"][pool], ds["y"][pool]).total
-    flipped = m.efficacy(spec, ds["x"][pool], (ds["y"][pool] + 1) % 3).total
+def test_feature_newton_ranks_clean_above_flipped_digits(clean_vs_flipped):
+    clean, flipped = clean_vs_flipped("feature-newton", 60)
     assert clean > 0 > flipped
 
 

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.stats import norm
 
 from privacy import InvalidSchema, proportion_from_reports, histogram_from_reports
 from privacy.mechanisms import randomized_response, randomized_response_bool, rr_prob
