@@ -16,7 +16,7 @@ from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 from client.chain.artifacts import load_artifact
 from client.errors import ClientError
 
-__all__ = ["ContractRevert", "UnknownRevert", "decode_revert", "revert_class"]
+__all__ = ["ContractRevert", "NoRevertData", "UnknownRevert", "decode_revert", "revert_class"]
 
 
 class ContractRevert(ClientError, RuntimeError):
@@ -42,6 +42,22 @@ class UnknownRevert(ContractRevert):
     """Raised when revert data matches no custom error of the known contracts."""
 
     error_name = "UnknownRevert"
+
+
+class NoRevertData(ContractRevert):
+    """Raised when a call or transaction fails without revert data: out of gas, a call to an
+    address with no code, or an invalid opcode. Nothing changed on chain."""
+
+    error_name = "NoRevertData"
+
+    def __init__(self, *, gas_limit: int | None = None, gas_used: int | None = None, tx_hash: str | None = None) -> None:
+        super().__init__(data=b"")
+        self.gas_limit, self.gas_used, self.tx_hash = gas_limit, gas_used, tx_hash
+        where = f"transaction {tx_hash} was mined but failed" if tx_hash else "the call failed"
+        used = f" after {gas_used:,} of {gas_limit:,} gas" if gas_used is not None and gas_limit else ""
+        limit = f" with a gas limit of {gas_limit:,}" if gas_limit and gas_used is None else ""
+        self.args = (f"{where}{used}{limit} and left no revert data: it ran out of gas (raise the gas limit), "
+                     "called an address with no code, or hit an invalid opcode; nothing changed on chain",)
 
 
 def _show(value: Any) -> str:

@@ -19,10 +19,10 @@ from eth_tester.exceptions import TransactionFailed
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
 
 from client.chain.artifacts import load_artifact
-from client.chain.errors import ContractRevert, decode_revert
+from client.chain.errors import NoRevertData, decode_revert
 from client.delivery import Commitment, Complaint
 
-__all__ = ["ETH", "EXACT", "Exchange", "Sender", "State", "TxResult", "deploy_contract", "send_call"]
+__all__ = ["ETH", "EXACT", "Exchange", "Sender", "State", "TxResult", "deploy_contract", "send_call", "wait_for_success"]
 
 ETH = "0x0000000000000000000000000000000000000000"
 EXACT = 2**32 - 1
@@ -84,10 +84,19 @@ def send_call(w3: Web3, call: Any, sender: Sender, value: int = 0, gas: int | No
         else:
             tx_hash = call.transact(params)
     except (ContractCustomError, ContractLogicError, ContractPanicError, TransactionFailed) as err:
-        raise decode_revert(_revert_data(err)) from None
+        data = _revert_data(err)
+        if not data:
+            raise NoRevertData(gas_limit=gas) from None
+        raise decode_revert(data) from None
+    return wait_for_success(w3, tx_hash)
+
+
+def wait_for_success(w3: Web3, tx_hash: Any) -> dict:
+    """Wait for `tx_hash` to be mined; return its receipt, or raise NoRevertData if it failed."""
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash)
     if receipt["status"] != 1:
-        raise ContractRevert(data=b"")
+        gas_limit = int(w3.eth.get_transaction(tx_hash)["gas"])
+        raise NoRevertData(gas_limit=gas_limit, gas_used=int(receipt["gasUsed"]), tx_hash=receipt["transactionHash"].to_0x_hex())
     return receipt
 
 

@@ -11,7 +11,7 @@ from client.chain.errors import (
     NothingToWithdraw, NotSellerOrOracle, QuoteFeeTooHigh, SellerNotRegistered, TermsAlreadyUsed, WrongPayment,
     ZeroMaxPrice, ZeroSize,
 )
-from client.chain.exchange import ETH, EXACT, send_call
+from client.chain.exchange import ETH, EXACT, send_call, wait_for_success
 from tests.contracts.conftest import ACCEPT_WINDOW, CAP_MILLI, DATASET, DISPUTE_WINDOW, QUOTE_WINDOW, REVEAL_WINDOW
 from tests.contracts.helpers import (
     MAX_PRICE, PRICE, QUOTE_FEE, open_deal, quote, quoted_deal, release, revealed_deal, terms,
@@ -435,3 +435,21 @@ def test_deadline_boundary_is_exact(env):
         quote(env, late)  # at the deadline: too late
     env.ex.refund(late, sender=env.who.stranger)  # and from the deadline on, refundable
     assert env.ex.state(late) == State.REFUNDED
+
+
+
+@pytest.mark.parametrize("mined", [False, True])
+def test_a_failure_without_revert_data_says_what_to_check(env, mined):
+    from client.chain.errors import NoRevertData
+
+    fn = env.ex.contract.functions.registerSeller(env.who.oracle)
+    if not mined:  # the preflight eth_call runs out of gas
+        with pytest.raises(NoRevertData) as err:
+            send_call(env.w3, fn, env.who.buyer2, gas=23_500)
+        assert err.value.gas_limit == 23_500 and err.value.tx_hash is None
+    else:  # a transaction mined with too little gas
+        tx_hash = fn.transact({"from": env.who.buyer2, "gas": 23_500})
+        with pytest.raises(NoRevertData) as err:
+            wait_for_success(env.w3, tx_hash)
+        assert err.value.tx_hash == tx_hash.to_0x_hex() and err.value.gas_used == 23_500
+    assert "raise the gas limit" in str(err.value)
