@@ -11,7 +11,7 @@ from ..errors import SpecError, UnknownMethod
 from ..methods import METHODS
 from ..proxies import Network
 from ..spec import make_spec
-from .extract import hidden_layers, predictor
+from .extract import head_l2, hidden_layers, predictor
 
 __all__ = ["build_spec", "ihvp_cg", "ihvp_lissa"]
 
@@ -118,15 +118,15 @@ def _distil(teacher: np.ndarray, x: np.ndarray, d: int, k: int, hidden: int, see
 
 def build_spec(method: str, model: Any, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
                y_val: np.ndarray, *, classes: int, feature_names: Sequence[str] | None = None,
-               label_name: str = "label", l2: float = 1e-2, rank: int = 64, solver: str = "exact",
+               label_name: str = "label", l2: float | None = None, rank: int = 64, solver: str = "exact",
                probe: tuple[np.ndarray, np.ndarray] | None = None, seed: int = 0,
                hyper: dict[str, float] | None = None, dedup_tol: float = 0.0,
                tree_samples: int = 2000, tree_leaves: int = 64, student_hidden: int = 32,
                student_epochs: int = 300) -> bytes:
     """Spec bundle for `method` from the buyer's model and data (classes=0 for regression).
 
-    Head methods refit a linear head on the model's hidden features with L2 `l2`; the
-    probe set shipped is `probe`, else the validation set."""
+    Head methods refit a linear head on the model's hidden features with L2 `l2` (default: the
+    model's own weight decay, `head_l2`); the probe set shipped is `probe`, else the validation set."""
     if method not in METHODS:
         raise UnknownMethod(method, tuple(METHODS))
     x_train, x_val = np.asarray(x_train, np.float64), np.asarray(x_val, np.float64)
@@ -143,6 +143,7 @@ def build_spec(method: str, model: Any, x_train: np.ndarray, y_train: np.ndarray
     rng = np.random.Generator(np.random.PCG64(seed))
 
     if method in ("influence", "group-influence", "feature-newton"):
+        l2 = head_l2(model, n) if l2 is None else float(l2)
         layer_list, tensors = _layers_to_spec(hidden_layers(model, x_train), "proxy")
         manifest["proxy"] = {"layers": layer_list}
         net = Network.from_spec(layer_list, tensors, "proxy")

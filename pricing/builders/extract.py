@@ -14,7 +14,9 @@ import numpy as np
 from ..errors import UnknownLayer
 from ..proxies import LAYERS
 
-__all__ = ["hidden_layers", "predictor"]
+__all__ = ["hidden_layers", "predictor", "head_l2"]
+
+DEFAULT_L2 = 1e-2
 
 _SK_ACT = {"relu": "relu", "tanh": "tanh", "logistic": "sigmoid"}
 
@@ -106,3 +108,16 @@ def predictor(model: Any, classes: int) -> Callable[[np.ndarray], np.ndarray]:
     if classes:
         return lambda x: np.asarray(model.predict_proba(x), dtype=np.float64)
     return lambda x: np.asarray(model.predict(x), dtype=np.float64).reshape(-1, 1)
+
+
+def head_l2(model: Any, n_train: int) -> float:
+    """The L2 strength of the model's own objective in the head's units, (1/n) sum l + (l2/2)|w|^2:
+    a scikit-learn MLP's `alpha` / n (its penalty is alpha/(2n) |W|^2), else DEFAULT_L2. A head
+    refitted with it is the model's own output layer at the optimum, as influence assumes."""
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+    from sklearn.pipeline import Pipeline
+
+    last = model.steps[-1][1] if isinstance(model, Pipeline) else model
+    if isinstance(last, (MLPClassifier, MLPRegressor)) and n_train > 0:
+        return float(last.alpha) / n_train
+    return DEFAULT_L2

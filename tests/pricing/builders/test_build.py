@@ -58,3 +58,32 @@ def test_builder_influence_solvers_give_the_same_spec_within_tolerance(digits_sm
     exact = parse_spec(build_spec(*args, classes=3)).tensors["influence.ihvp"]
     cg = parse_spec(build_spec(*args, classes=3, solver="cg")).tensors["influence.ihvp"]
     assert np.allclose(cg, exact, rtol=1e-5, atol=1e-8)
+
+
+def test_default_head_l2_is_the_models_own_weight_decay(digits_small):
+    """With L2 = alpha / n the refitted head is the MLP's own output layer (the optimum of the
+    same objective on the same features), which is what influence-style methods assume."""
+    import warnings
+
+    from sklearn.neural_network import MLPClassifier
+
+    from pricing import _head
+    from pricing.builders.extract import head_l2
+
+    ds = digits_small
+    tr, va = ds["train"], ds["val"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = MLPClassifier((8,), alpha=1.0, solver="lbfgs", tol=1e-10, max_iter=5000, random_state=0)
+        model.fit(ds["x"][tr], ds["y"][tr])
+    assert head_l2(model, len(tr)) == pytest.approx(1.0 / len(tr))
+    assert head_l2(torch.nn.Sequential(torch.nn.Linear(2, 2)), len(tr)) == 1e-2
+
+    def gap(**kw):
+        spec = parse_spec(build_spec("feature-newton", model, ds["x"][tr], ds["y"][tr], ds["x"][va], ds["y"][va],
+                                     classes=3, **kw))
+        phi = _head.add_bias(Network.from_spec(spec.layers, spec.tensors, "proxy").forward(ds["x"][va]))
+        return float(np.abs(_head._softmax(phi @ spec.tensors["head.weight"].T) - model.predict_proba(ds["x"][va])).max())
+
+    assert gap() < 0.02  # the model's own objective: the head is its output layer
+    assert gap(l2=1e-4) > 2 * gap()  # another L2 gives another head
