@@ -1,0 +1,62 @@
+"""The MDE validation harness: its ground truth is sane and its figures are what they claim."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy.stats import spearmanr
+
+from benchmarks._mde_data import load
+from benchmarks.mde_validation import split_half_reliability, validate
+
+
+@pytest.fixture(scope="module")
+def small_report():
+    x, y = load("breast_cancer")
+    return validate(x, y, name="bc-small", n_train=100, n_val=150, sizes=(10, 20, 40, 80), seeds=2,
+                    methods=("influence", "feature-newton"), jobs=1, progress=False, max_iter=300)
+
+
+@pytest.mark.slow
+def test_report_figures_are_computed_from_its_own_columns(small_report):
+    r = small_report
+    gain = np.asarray(r.true_gain)
+    assert len(gain) == r.n_bundles == len(r.kinds) == len(r.true_gain_per_seed)
+    assert np.allclose(np.mean(r.true_gain_per_seed, axis=1), gain)
+    for m, res in r.methods.items():
+        assert len(res.efficacy) == r.n_bundles
+        assert res.spearman == pytest.approx(spearmanr(res.efficacy, gain)[0])
+    assert r.best_spearman == max(res.spearman for res in r.methods.values())
+    assert r.alpha in (1e-2, 1e-1, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0)
+
+
+@pytest.mark.slow
+def test_ground_truth_punishes_flipped_labels(small_report):
+    """Retraining must see what everyone knows: half the labels flipped hurts, clean data does not."""
+    r = small_report
+    gain = np.asarray(r.true_gain)
+    kinds = np.asarray(r.kinds)
+    assert gain[kinds == "flip50"].max() < gain[kinds == "clean"].mean()
+    assert gain[kinds == "flip50"].max() < 0
+
+
+@pytest.mark.slow
+def test_feature_newton_tracks_the_ground_truth(small_report):
+    fn = small_report.methods["feature-newton"]
+    assert fn.spearman > 0.5
+    assert fn.flip50_pct <= 0.2
+
+
+@given(st.lists(st.floats(-1, 1, allow_nan=False), min_size=4, max_size=30, unique=True),
+       st.integers(2, 6))
+def test_reliability_is_one_when_every_seed_agrees(signal, seeds):
+    gains = np.repeat(np.asarray(signal)[:, None], seeds, axis=1)
+    assert split_half_reliability(gains) == pytest.approx(1.0)
+
+
+def test_reliability_of_pure_seed_noise_is_near_zero():
+    gains = np.random.default_rng(0).normal(size=(400, 6))
+    assert abs(split_half_reliability(gains)) < 0.2
+    assert np.isnan(split_half_reliability(gains[:, :1]))
