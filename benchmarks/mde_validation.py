@@ -31,7 +31,7 @@ from pricing.builders import build_spec
 __all__ = ["MethodResult", "Report", "validate", "make_bundles", "main"]
 
 RESULTS = Path(__file__).resolve().parent / "results"
-METHODS = ("influence", "group-influence", "tree", "distilled", "feature-newton")
+METHODS = ("influence", "group-influence", "tree", "distilled", "feature-newton", "network-newton")
 BASELINE = "influence"
 # the buyer's weight-decay grid: wide enough that the choice is never at its edge on these data
 ALPHAS = (1e-2, 1e-1, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0)

@@ -11,7 +11,8 @@ from ..errors import SpecError, UnknownMethod
 from ..methods import METHODS
 from ..proxies import Network
 from ..spec import make_spec
-from .extract import head_l2, hidden_layers, predictor
+from .curvature import network_curvature
+from .extract import head_l2, hidden_layers, network_layers, predictor
 
 __all__ = ["build_spec", "ihvp_cg", "ihvp_lissa"]
 
@@ -174,6 +175,13 @@ def build_spec(method: str, model: Any, x_train: np.ndarray, y_train: np.ndarray
         else:
             tensors["newton.hessian"] = hess
             tensors["probe.features"], tensors["probe.label"] = px, py
+    elif method == "network-newton":
+        layer_list, tensors = _layers_to_spec(network_layers(model), "proxy")
+        manifest["proxy"] = {"layers": layer_list}
+        net = Network.from_spec(layer_list, tensors, "proxy")
+        decay = (head_l2(model, n) if l2 is None else float(l2)) * n  # the model's own penalty, in sum units
+        tensors.update(network_curvature(net, x_train, y_train, weight_decay=decay, rank=rank, seed=seed))
+        tensors["probe.features"], tensors["probe.label"] = px, py
     elif method == "tree":
         if not classes:
             raise SpecError("the tree method needs a classification model (classes >= 2)")

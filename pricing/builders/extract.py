@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import UnknownLayer
 from ..proxies import LAYERS
 
-__all__ = ["hidden_layers", "predictor", "head_l2"]
+__all__ = ["hidden_layers", "network_layers", "predictor", "head_l2"]
 
 DEFAULT_L2 = 1e-2
 
@@ -64,6 +64,27 @@ def _sklearn_layers(model: Any) -> list[tuple[str, dict[str, np.ndarray]]] | Non
                     raise UnknownLayer(model.activation, LAYERS)
             else:
                 layers.append((act, {}))
+    return layers
+
+
+def network_layers(model: Any) -> list[tuple[str, dict[str, np.ndarray]]]:
+    """All of the model's layers, the last linear one giving the logits; a model whose layers
+    cannot be read (not a torch Sequential or a scikit-learn MLP pipeline) raises SpecError."""
+    from ..errors import SpecError
+
+    layers = None
+    try:
+        import torch.nn as nn
+
+        if isinstance(model, nn.Sequential):
+            layers = _torch_layers(model)
+    except ImportError:  # pragma: no cover - torch is a project dependency
+        pass
+    if layers is None:
+        layers = _sklearn_layers(model)
+    if not layers or layers[-1][0] != "linear":
+        raise SpecError(f"network-newton needs a network whose layers can be read (a torch nn.Sequential ending in "
+                        f"Linear, or a scikit-learn MLP, optionally after a StandardScaler), got {type(model).__name__}")
     return layers
 
 

@@ -8,12 +8,13 @@ from .distilled import Distilled
 from .feature_newton import FeatureNewton
 from .group_influence import GroupInfluence
 from .influence import Influence
+from .network_newton import NetworkNewton
 from .tree import TreeExtraction
 
 __all__ = ["METHODS", "get_method", "Efficacy", "PricingMethod", "HeadMethod"]
 
 METHODS: dict[str, PricingMethod] = {
-    m.name: m for m in (Influence(), GroupInfluence(), TreeExtraction(), Distilled(), FeatureNewton())
+    m.name: m for m in (Influence(), GroupInfluence(), TreeExtraction(), Distilled(), FeatureNewton(), NetworkNewton())
 }
 
 

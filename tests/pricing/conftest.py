@@ -104,7 +104,7 @@ def digits_specs(digits_small, digits_model):
     tr, va = ds["train"], ds["val"]
     return {m: build_spec(m, digits_model, ds["x"][tr], ds["y"][tr], ds["x"][va], ds["y"][va], classes=3, l2=1e-2,
                           tree_samples=300, student_epochs=100, rank=16)
-            for m in ("influence", "group-influence", "feature-newton", "tree", "distilled")}
+            for m in ("influence", "group-influence", "feature-newton", "tree", "distilled", "network-newton")}
 
 
 @pytest.fixture(scope="session")

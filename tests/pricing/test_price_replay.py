@@ -9,7 +9,7 @@ from threadpoolctl import threadpool_limits
 
 from pricing import SchemaMismatch, TermsError, parse_spec, price, write_release
 
-METHODS = ("influence", "group-influence", "feature-newton", "tree", "distilled")
+METHODS = ("influence", "group-influence", "feature-newton", "tree", "distilled", "network-newton")
 
 
 @pytest.mark.parametrize("method", METHODS)

@@ -102,7 +102,7 @@ def test_feature_newton_cg_default_agrees_with_cholesky_on_digits(digits_small, 
         assert np.allclose(a.scores, ref, rtol=1e-3, atol=1e-4 * np.abs(ref).max())
 
 
-@pytest.mark.parametrize("method", ["feature-newton", "influence", "distilled"])
+@pytest.mark.parametrize("method", ["feature-newton", "influence", "distilled", "network-newton"])
 def test_parsed_spec_with_warm_cache_prices_bit_for_bit_as_bytes(method, digits_small, digits_specs, release_of, terms):
     ds = digits_small
     spec = parse_spec(digits_specs[method])

@@ -1,0 +1,157 @@
+"""Gauss-Newton calculus on a whole proxy network: flat parameters, the log-loss and its
+gradient, products with the generalised Gauss-Newton matrix (GGN) and its exact diagonal.
+
+The network's last layer is linear and gives the logits: K of them (softmax), or one for a
+two-class model (logistic, as a scikit-learn MLP has). Parameters are flattened layer by
+layer, each linear layer as (weight.ravel(), bias). The GGN of a sum of log-losses is
+sum_i J_i' H_i J_i (J_i the Jacobian of record i's logits, H_i the loss Hessian in logit
+space; Schraudolph 2002, Martens 2010): positive semi-definite, so Newton systems on it are
+solved by conjugate gradients.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .proxies import Network
+
+__all__ = ["linear_layers", "flat", "with_flat", "loss_grad", "jvp", "ggn_vp", "ggn_diag", "probabilities"]
+
+
+def linear_layers(net: Network) -> list[int]:
+    """Indices of the trainable (linear) layers, in order."""
+    return [i for i, k in enumerate(net.kinds) if k == "linear"]
+
+
+def flat(net: Network) -> np.ndarray:
+    """The network's trainable parameters as one float64 vector."""
+    parts = []
+    for i in linear_layers(net):
+        parts += [net.params[i]["weight"].ravel(), net.params[i]["bias"]]
+    return np.concatenate(parts)
+
+
+def _split(net: Network, v: np.ndarray) -> dict[int, dict[str, np.ndarray]]:
+    out, o = {}, 0
+    for i in linear_layers(net):
+        w = net.params[i]["weight"]
+        out[i] = {"weight": v[o:o + w.size].reshape(w.shape), "bias": v[o + w.size:o + w.size + w.shape[0]]}
+        o += w.size + w.shape[0]
+    return out
+
+
+def with_flat(net: Network, theta: np.ndarray) -> Network:
+    """A network of the same layers with parameters `theta` (other layers shared)."""
+    new = dict(_split(net, theta))
+    return Network(list(net.kinds), [new.get(i, p) for i, p in enumerate(net.params)])
+
+
+def probabilities(logits: np.ndarray) -> np.ndarray:
+    """Class probabilities [m, K]: softmax, or [1 - s, s] for a single logistic logit."""
+    if logits.shape[1] == 1:
+        s = 1.0 / (1.0 + np.exp(-logits[:, 0]))
+        return np.stack([1.0 - s, s], axis=1)
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _loss_and_residual(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Summed log-loss and its gradient wrt the logits."""
+    m = y.shape[0]
+    if logits.shape[1] == 1:
+        z = logits[:, 0]
+        loss = float(np.sum(np.logaddexp(0.0, z) - y * z))
+        return loss, (1.0 / (1.0 + np.exp(-z)) - y)[:, None]
+    z = logits - logits.max(axis=1, keepdims=True)
+    lse = np.log(np.exp(z).sum(axis=1))
+    loss = float(np.sum(lse - z[np.arange(m), y]))
+    r = np.exp(z - lse[:, None])
+    r[np.arange(m), y] -= 1.0
+    return loss, r
+
+
+def loss_grad(net: Network, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray, list[np.ndarray], np.ndarray]:
+    """(summed log-loss, its flat gradient, each layer's input, the logits) on records (x, y)."""
+    logits, acts = net.forward(x, keep=True)
+    loss, r = _loss_and_residual(logits, y)
+    grads = net.backward(acts, r)
+    g = np.concatenate([np.concatenate([grads[i]["weight"].ravel(), grads[i]["bias"]]) for i in linear_layers(net)])
+    return loss, g, acts, logits
+
+
+def mean_loss(net: Network, x: np.ndarray, y: np.ndarray) -> float:
+    """Mean log-loss of the network on (x, y)."""
+    return _loss_and_residual(net.forward(x), y)[0] / y.shape[0]
+
+
+def jvp(net: Network, acts: list[np.ndarray], v: np.ndarray) -> np.ndarray:
+    """J v: the change of every record's logits [m, K] along parameter direction v."""
+    dv = _split(net, v)
+    t = None  # tangent of the current activations; the input itself does not move
+    for i, (kind, p, a) in enumerate(zip(net.kinds, net.params, acts)):
+        if kind == "linear":
+            out = a @ dv[i]["weight"].T + dv[i]["bias"]
+            t = out if t is None else t @ p["weight"].T + out
+        elif t is None:
+            continue
+        elif kind == "standardize":
+            t = t / p["scale"]
+        elif kind == "relu":
+            t = t * (a > 0)
+        elif kind == "tanh":
+            t = t * (1.0 - np.tanh(a) ** 2)
+        elif kind == "sigmoid":
+            s = 1.0 / (1.0 + np.exp(-a))
+            t = t * s * (1.0 - s)
+    return t
+
+
+def _h_out(logits: np.ndarray, dz: np.ndarray) -> np.ndarray:
+    """The log-loss Hessian in logit space applied record by record: H_i dz_i."""
+    if logits.shape[1] == 1:
+        s = 1.0 / (1.0 + np.exp(-logits))
+        return s * (1.0 - s) * dz
+    p = probabilities(logits)
+    return p * (dz - (p * dz).sum(axis=1, keepdims=True))
+
+
+def ggn_vp(net: Network, acts: list[np.ndarray], logits: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """sum_i J_i' H_i J_i v without forming the GGN (one forward-mode and one reverse pass)."""
+    grads = net.backward(acts, _h_out(logits, jvp(net, acts, v)))
+    return np.concatenate([np.concatenate([grads[i]["weight"].ravel(), grads[i]["bias"]]) for i in linear_layers(net)])
+
+
+def ggn_diag(net: Network, x: np.ndarray) -> np.ndarray:
+    """The exact diagonal of sum_i J_i' H_i J_i: for each column c of a square root of H_i
+    (H_i = sum_c c c'), back-propagate c record by record and add the squares of the
+    per-record gradients, which for a linear layer are outer products g_i a_i'."""
+    logits, acts = net.forward(x, keep=True)
+    if logits.shape[1] == 1:
+        s = 1.0 / (1.0 + np.exp(-logits))
+        roots = [np.sqrt(s * (1.0 - s))]
+    else:
+        p = probabilities(logits)
+        eye = np.eye(p.shape[1])
+        roots = [np.sqrt(p[:, [c]]) * (eye[c] - p) for c in range(p.shape[1])]
+    lin = linear_layers(net)
+    diag = {i: {"weight": np.zeros_like(net.params[i]["weight"]), "bias": np.zeros_like(net.params[i]["bias"])} for i in lin}
+    for g in roots:
+        for i in range(len(net.kinds) - 1, -1, -1):
+            kind, p_, a = net.kinds[i], net.params[i], acts[i]
+            if kind == "linear":
+                diag[i]["weight"] += (g**2).T @ (a**2)
+                diag[i]["bias"] += (g**2).sum(axis=0)
+                if i == lin[0]:
+                    break
+                g = g @ p_["weight"]
+            elif kind == "standardize":
+                g = g / p_["scale"]
+            elif kind == "relu":
+                g = g * (a > 0)
+            elif kind == "tanh":
+                g = g * (1.0 - np.tanh(a) ** 2)
+            elif kind == "sigmoid":
+                sg = 1.0 / (1.0 + np.exp(-a))
+                g = g * sg * (1.0 - sg)
+    return np.concatenate([np.concatenate([diag[i]["weight"].ravel(), diag[i]["bias"]]) for i in lin])

@@ -1,0 +1,37 @@
+"""Buyer side: the curvature model of a whole network's training objective that network-newton
+ships, top eigenpairs of the GGN plus its exact diagonal (the training data stay home)."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.sparse.linalg import LinearOperator, eigsh
+
+from .. import _netcurv as nc
+from ..proxies import Network
+
+__all__ = ["network_curvature"]
+
+
+def network_curvature(net: Network, x_train: np.ndarray, y_train: np.ndarray, *, weight_decay: float, rank: int,
+                      seed: int = 0) -> dict[str, np.ndarray]:
+    """Tensors for H = sum_i J_i' H_i J_i + weight_decay on the weights (sum units, so a
+    scikit-learn MLP's `alpha` itself): `curvature.eigvecs` [P, r] and `curvature.eigvals` [r]
+    (Lanczos, top r), `curvature.diag` [P]. A floor of 1e-9 of the largest diagonal entry
+    keeps every direction (e.g. the unregularised biases) positive definite."""
+    logits, acts = net.forward(np.asarray(x_train, np.float64), keep=True)
+    del y_train  # the GGN of the log-loss does not depend on the labels
+    theta = nc.flat(net)
+    mask = np.concatenate([np.concatenate([np.ones(net.params[i]["weight"].size), np.zeros(net.params[i]["bias"].size)])
+                           for i in nc.linear_layers(net)])
+    diag_data = nc.ggn_diag(net, x_train)
+    reg = weight_decay * mask
+    reg = reg + 1e-9 * max(float((diag_data + reg).max()), 1e-12)
+    p = theta.size
+    r = max(1, min(int(rank), p - 2))
+    op = LinearOperator((p, p), matvec=lambda v: nc.ggn_vp(net, acts, logits, np.ravel(v)) + reg * np.ravel(v),
+                        dtype=np.float64)
+    v0 = np.random.default_rng(seed).normal(size=p)
+    vals, vecs = eigsh(op, k=r, which="LA", v0=v0, tol=1e-8)
+    order = np.argsort(vals)[::-1]
+    return {"curvature.eigvals": np.ascontiguousarray(vals[order]), "curvature.eigvecs": np.ascontiguousarray(vecs[:, order]),
+            "curvature.diag": diag_data + reg}

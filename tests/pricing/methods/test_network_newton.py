@@ -1,0 +1,144 @@
+"""Network-Newton: the whole network refitted against the buyer's curvature model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import minimize
+
+from pricing import SpecError, make_spec, parse_spec
+from pricing import _netcurv as nc
+from pricing.builders.curvature import network_curvature
+from pricing.methods import get_method
+from pricing.methods.network_newton import Curvature, NetworkNewton, network_refit
+from pricing.proxies import Network
+
+
+def _problem(seed=0, k=3, m=12):
+    rng = np.random.default_rng(seed)
+    net = Network(["linear", "tanh", "linear"], [{"weight": rng.normal(size=(4, 3)), "bias": rng.normal(size=4)}, {},
+                                                 {"weight": rng.normal(size=(k, 4)), "bias": rng.normal(size=k)}])
+    x_tr = rng.normal(size=(40, 3))
+    x = rng.normal(size=(m, 3))
+    y = rng.integers(0, max(k, 2), size=m)
+    return net, x_tr, x, y
+
+
+def _objective(net, x, y, theta0, curv):
+    def f(theta):
+        d = theta - theta0
+        loss, g, _, _ = nc.loss_grad(nc.with_flat(net, theta), x, y)
+        return 0.5 * d @ (curv @ d) + loss, curv @ d + g
+    return f
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_gauss_newton_reaches_the_minimiser_of_the_surrogate(k):
+    net, x_tr, x, y = _problem(k=k)
+    t = network_curvature(net, x_tr, None, weight_decay=1.0, rank=8)
+    curv = Curvature(t["curvature.eigvecs"], t["curvature.eigvals"], t["curvature.diag"])
+    theta0 = nc.flat(net)
+    f = _objective(net, x, y, theta0, curv)
+    ours = network_refit(net, x, y, theta0, curv, 100, cg_iters=50, cg_tol=1e-8)
+    ref = minimize(f, theta0, jac=True, method="L-BFGS-B", options={"gtol": 1e-10, "maxiter": 5000}).x
+    assert f(ours)[0] == pytest.approx(f(ref)[0], rel=1e-7, abs=1e-9)
+    assert np.linalg.norm(f(ours)[1]) < 1e-4 * np.linalg.norm(f(theta0)[1])
+
+
+def test_each_gauss_newton_step_lowers_the_objective():
+    net, x_tr, x, y = _problem(seed=4)
+    t = network_curvature(net, x_tr, None, weight_decay=0.1, rank=6)
+    curv = Curvature(t["curvature.eigvecs"], t["curvature.eigvals"], t["curvature.diag"])
+    theta0 = nc.flat(net)
+    f = _objective(net, x, y, theta0, curv)
+    values = [f(network_refit(net, x, y, theta0, curv, s, cg_iters=5))[0] for s in range(6)]
+    assert values[-1] < values[0]
+    assert all(b <= a + 1e-12 for a, b in zip(values, values[1:]))
+
+
+def test_builder_curvature_is_the_top_of_the_ggn_spectrum():
+    net, x_tr, _, _ = _problem()
+    logits, acts = net.forward(x_tr, keep=True)
+    p = nc.flat(net).size
+    mask = np.concatenate([np.ones(12), np.zeros(4), np.ones(12), np.zeros(3)])
+    h = np.stack([nc.ggn_vp(net, acts, logits, e) for e in np.eye(p)], axis=1) + np.diag(2.0 * mask)
+    t = network_curvature(net, x_tr, None, weight_decay=2.0, rank=5)
+    v, ev = t["curvature.eigvecs"], t["curvature.eigvals"]
+    assert np.allclose(v.T @ v, np.eye(5), atol=1e-8)
+    assert np.allclose(ev, np.sort(np.linalg.eigvalsh(h))[::-1][:5], rtol=1e-6)
+    assert np.allclose(t["curvature.diag"], np.diag(h), rtol=1e-6, atol=1e-6)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31), r=st.integers(1, 5))
+def test_curvature_preconditioner_inverts_it_when_the_diagonal_is_flat(seed, r):
+    rng = np.random.default_rng(seed)
+    v = np.linalg.qr(rng.normal(size=(9, r)))[0]
+    curv = Curvature(v, rng.uniform(0.5, 5, size=r), np.full(9, rng.uniform(0.1, 3)))
+    x = rng.normal(size=9)
+    assert np.allclose(curv @ curv.inv(x), x, atol=1e-9)
+    assert float(x @ (curv @ x)) > 0
+
+
+def test_network_newton_ranks_clean_above_flipped_digits(clean_vs_flipped):
+    clean, flipped = clean_vs_flipped("network-newton", 60)
+    assert clean > 0 > flipped
+
+
+def test_network_newton_copies_do_not_add_up(digits_small, digits_specs):
+    """Alone (price() also drops exact duplicates) ten copies are worth far less than ten times one."""
+    ds = digits_small
+    spec = parse_spec(digits_specs["network-newton"])
+    pool = ds["pool"][:20]
+    m = get_method("network-newton")
+    one = m.efficacy(spec, ds["x"][pool], ds["y"][pool]).total
+    ten = m.efficacy(spec, np.tile(ds["x"][pool], (10, 1)), np.tile(ds["y"][pool], 10)).total
+    assert one > 0 and 0 < ten < 0.5 * 10 * one
+
+
+def _spec(net, x_tr, classes, **over):
+    from pricing.builders.build import _layers_to_spec
+
+    layers = [(k, p) for k, p in zip(net.kinds, net.params)]
+    layer_list, tensors = _layers_to_spec(layers, "proxy")
+    tensors.update(network_curvature(net, x_tr, None, weight_decay=1.0, rank=4))
+    tensors["probe.features"], tensors["probe.label"] = x_tr[:5], np.arange(5) % classes
+    tensors.update(over.pop("tensors", {}))
+    manifest = {"method": "network-newton", "proxy": {"layers": layer_list}, "hyper": over.pop("hyper", {}),
+                "schema": {"features": [{"name": f"x{i}"} for i in range(3)],
+                           "label": {"name": "y", "kind": "categorical", "classes": classes}}}
+    return make_spec(manifest, tensors)
+
+
+def test_network_newton_spec_parses_and_prices():
+    net, x_tr, x, y = _problem()
+    spec = parse_spec(_spec(net, x_tr, 3))
+    eff = NetworkNewton().efficacy(spec, x, y)
+    assert np.isfinite(eff.total) and eff.scores.shape == (len(y),)
+
+
+@pytest.mark.parametrize("classes,over,match", [
+    (4, {}, "logits"),
+    (3, {"hyper": {"steps": 0.0}}, "steps"),
+    (3, {"hyper": {"cg_iters": 2.5}}, "cg_iters"),
+    (3, {"hyper": {"cg_tol": 1.0}}, "cg_tol"),
+    (3, {"tensors": {"curvature.eigvals": -np.ones(4)}}, "positive"),
+    (3, {"tensors": {"probe.label": np.array([0, 1, 2, 3, 0])}}, "probe.label"),
+])
+def test_network_newton_rejects_bad_specs_one_by_one(classes, over, match):
+    net, x_tr, _, _ = _problem()
+    with pytest.raises(SpecError, match=match):
+        parse_spec(_spec(net, x_tr, classes, **over))
+
+
+def test_network_newton_builder_needs_readable_layers(digits_small):
+    from sklearn.ensemble import RandomForestClassifier
+
+    from pricing.builders import build_spec
+
+    ds = digits_small
+    model = RandomForestClassifier(n_estimators=3, random_state=0).fit(ds["x"][:60], ds["y"][:60])
+    with pytest.raises(SpecError, match="network-newton needs a network"):
+        build_spec("network-newton", model, ds["x"][:60], ds["y"][:60], ds["x"][60:90], ds["y"][60:90], classes=3)
