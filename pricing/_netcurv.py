@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .proxies import Network
+from .proxies import Network, pointwise_grad
 
 __all__ = ["linear_layers", "flat", "with_flat", "loss_grad", "jvp", "ggn_vp", "ggn_diag", "probabilities"]
 
@@ -93,17 +93,8 @@ def jvp(net: Network, acts: list[np.ndarray], v: np.ndarray) -> np.ndarray:
         if kind == "linear":
             out = a @ dv[i]["weight"].T + dv[i]["bias"]
             t = out if t is None else t @ p["weight"].T + out
-        elif t is None:
-            continue
-        elif kind == "standardize":
-            t = t / p["scale"]
-        elif kind == "relu":
-            t = t * (a > 0)
-        elif kind == "tanh":
-            t = t * (1.0 - np.tanh(a) ** 2)
-        elif kind == "sigmoid":
-            s = 1.0 / (1.0 + np.exp(-a))
-            t = t * s * (1.0 - s)
+        elif t is not None:
+            t = pointwise_grad(kind, p, a, t)  # elementwise layers: the same factor forward and back
     return t
 
 
@@ -145,13 +136,6 @@ def ggn_diag(net: Network, x: np.ndarray) -> np.ndarray:
                 if i == lin[0]:
                     break
                 g = g @ p_["weight"]
-            elif kind == "standardize":
-                g = g / p_["scale"]
-            elif kind == "relu":
-                g = g * (a > 0)
-            elif kind == "tanh":
-                g = g * (1.0 - np.tanh(a) ** 2)
-            elif kind == "sigmoid":
-                sg = 1.0 / (1.0 + np.exp(-a))
-                g = g * sg * (1.0 - sg)
+            else:
+                g = pointwise_grad(kind, p_, a, g)
     return np.concatenate([np.concatenate([diag[i]["weight"].ravel(), diag[i]["bias"]]) for i in lin])

@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import BadShape, MissingTensor, SpecError, UnknownLayer
 
-__all__ = ["LAYERS", "Network", "layer_tensor_shapes"]
+__all__ = ["LAYERS", "Network", "layer_tensor_shapes", "pointwise_grad"]
 
 LAYERS: tuple[str, ...] = ("linear", "relu", "tanh", "sigmoid", "standardize")
 _PARAMS = {"linear": ("weight", "bias"), "standardize": ("mean", "scale")}
@@ -40,6 +40,20 @@ def layer_tensor_shapes(layers: Sequence[Mapping], d_in: int, prefix: str) -> tu
             shapes[f"{prefix}.{i}.mean"] = (width,)
             shapes[f"{prefix}.{i}.scale"] = (width,)
     return shapes, width
+
+
+def pointwise_grad(kind: str, params: Mapping[str, np.ndarray], a: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """g times the derivative of a parameter-free (or fixed) elementwise layer at its input a."""
+    if kind == "standardize":
+        return g / params["scale"]
+    if kind == "relu":
+        return g * (a > 0)
+    if kind == "tanh":
+        return g * (1.0 - np.tanh(a) ** 2)
+    if kind == "sigmoid":
+        s = 1.0 / (1.0 + np.exp(-a))
+        return g * s * (1.0 - s)
+    raise UnknownLayer(kind, LAYERS)
 
 
 @dataclass
@@ -100,13 +114,6 @@ class Network:
             if kind == "linear":
                 grads[i] = {"weight": g.T @ a, "bias": g.sum(axis=0)}
                 g = g @ p["weight"]
-            elif kind == "standardize":
-                g = g / p["scale"]
-            elif kind == "relu":
-                g = g * (a > 0)
-            elif kind == "tanh":
-                g = g * (1.0 - np.tanh(a) ** 2)
-            elif kind == "sigmoid":
-                s = 1.0 / (1.0 + np.exp(-a))
-                g = g * s * (1.0 - s)
+            else:
+                g = pointwise_grad(kind, p, a, g)
         return grads

@@ -67,21 +67,24 @@ def _sklearn_layers(model: Any) -> list[tuple[str, dict[str, np.ndarray]]] | Non
     return layers
 
 
+def _read_layers(model: Any) -> list[tuple[str, dict[str, np.ndarray]]] | None:
+    """All layers of a torch nn.Sequential or a scikit-learn MLP (pipeline); None for other models."""
+    try:
+        import torch.nn as nn
+
+        if isinstance(model, nn.Sequential):
+            return _torch_layers(model)
+    except ImportError:  # pragma: no cover - torch is a project dependency
+        pass
+    return _sklearn_layers(model)
+
+
 def network_layers(model: Any) -> list[tuple[str, dict[str, np.ndarray]]]:
     """All of the model's layers, the last linear one giving the logits; a model whose layers
     cannot be read (not a torch Sequential or a scikit-learn MLP pipeline) raises SpecError."""
     from ..errors import SpecError
 
-    layers = None
-    try:
-        import torch.nn as nn
-
-        if isinstance(model, nn.Sequential):
-            layers = _torch_layers(model)
-    except ImportError:  # pragma: no cover - torch is a project dependency
-        pass
-    if layers is None:
-        layers = _sklearn_layers(model)
+    layers = _read_layers(model)
     if not layers or layers[-1][0] != "linear":
         raise SpecError(f"network-newton needs a network whose layers can be read (a torch nn.Sequential ending in "
                         f"Linear, or a scikit-learn MLP, optionally after a StandardScaler), got {type(model).__name__}")
@@ -91,16 +94,7 @@ def network_layers(model: Any) -> list[tuple[str, dict[str, np.ndarray]]]:
 def hidden_layers(model: Any, x_train: np.ndarray) -> list[tuple[str, dict[str, np.ndarray]]]:
     """The model's layers up to (not including) its last linear layer: the feature extractor.
     A model without readable layers gets a standardisation of x_train instead."""
-    layers = None
-    try:
-        import torch.nn as nn
-
-        if isinstance(model, nn.Sequential):
-            layers = _torch_layers(model)
-    except ImportError:  # pragma: no cover - torch is a project dependency
-        pass
-    if layers is None:
-        layers = _sklearn_layers(model)
+    layers = _read_layers(model)
     if layers is None:
         sd = x_train.std(axis=0)
         return [("standardize", {"mean": x_train.mean(axis=0), "scale": np.where(sd > 0, sd, 1.0)})]
