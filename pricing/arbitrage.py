@@ -53,6 +53,8 @@ def _cheapest_cover(target: Fraction, items: list[tuple[Fraction, int]], bound: 
         if i == len(items):
             return
         iv, p = items[i]
+        if cost + remaining * p / iv >= best[0]:  # LP bound: items are sorted by price per unit, so none is cheaper
+            return
         top = math.ceil(remaining / iv)
         for c in range(top, -1, -1):
             counts[i] = c
