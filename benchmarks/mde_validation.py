@@ -65,6 +65,8 @@ class MethodResult:
     speedup_parsed: float = float("nan")  # one retraining / price() on the parsed spec
     efficacy: list[float] = field(default_factory=list)
     prices: list[int] = field(default_factory=list)
+    ood_pct: float = float("nan")  # mean price percentile of the out-of-distribution (scrambled) bundles
+    near_dup_pct: float = float("nan")  # mean price percentile of near-duplicates of the buyer's records
 
 
 @dataclass
@@ -88,6 +90,8 @@ class Report:
     true_gain_per_seed: list[list[float]] = field(default_factory=list)  # [bundle][seed]
     reliability: float = float("nan")  # split-half rho of the true gain, Spearman-Brown corrected
     reliability_clean: float = float("nan")  # the same on the clean bundles alone
+    ood_true_pct: float = float("nan")  # mean true-gain percentile of the out-of-distribution bundles
+    near_dup_true_pct: float = float("nan")  # mean true-gain percentile of the near-duplicates
 
     @property
     def spearman(self) -> dict[str, float]:
@@ -265,6 +269,8 @@ def validate(x: np.ndarray, y: np.ndarray, *, task: str = "classification", seed
     kinds = [b.kind for b in bundles]
     idx = lambda pred: [i for i, k in enumerate(kinds) if pred(k)]
     clean, noise, flip50, own = idx(lambda k: k == "clean"), idx(lambda k: k == "noise"), idx(lambda k: k == "flip50"), idx(lambda k: k == "own-copy")
+    ood, near = idx(lambda k: k == "ood"), idx(lambda k: k == "near-dup")
+    mean_pct = lambda v, ids: float(np.mean([_pct(v, [i]) for i in ids])) if ids else float("nan")
     one = next(i for i, b in enumerate(bundles) if b.kind == "clean" and bundles[-1].name.startswith(b.name + "-x"))
     ten = len(bundles) - 1
     per: dict[str, MethodResult] = {}
@@ -282,14 +288,15 @@ def validate(x: np.ndarray, y: np.ndarray, *, task: str = "classification", seed
             copies_ratio_raw=(raw_ten / raw_one) if raw_one > 0 else float("nan"),
             own_copies_pct=float(np.mean([_pct(e, [i]) for i in own])), price_seconds=med,
             speedup=retrain_seconds / med, mde_seconds=med_parsed, speedup_parsed=retrain_seconds / med_parsed,
-            efficacy=[float(v) for v in e], prices=list(prc[m]))
+            efficacy=[float(v) for v in e], prices=list(prc[m]), ood_pct=mean_pct(e, ood), near_dup_pct=mean_pct(e, near))
     best = max(per.values(), key=lambda r: r.spearman)
     return Report(dataset=name, n_train=n_train, n_val=n_val, n_bundles=len(bundles), seeds=seeds, alpha=alpha,
                   best_method=best.method, best_spearman=best.spearman, retrain_seconds=retrain_seconds,
                   own_copies_true_pct=float(np.mean([_pct(gain, [i]) for i in own])), methods=per, kinds=kinds,
                   names=[b.name for b in bundles], true_gain=[float(g) for g in gain],
                   true_gain_per_seed=per_seed.tolist(), reliability=split_half_reliability(per_seed),
-                  reliability_clean=split_half_reliability(per_seed[clean]))
+                  reliability_clean=split_half_reliability(per_seed[clean]),
+                  ood_true_pct=mean_pct(gain, ood), near_dup_true_pct=mean_pct(gain, near))
 
 
 CONFIGS = {
@@ -332,7 +339,7 @@ def _plot(report: Report, path: Path) -> None:
 
 def _table(reports: list[Report]) -> str:
     head = (f"{'dataset':<14}{'method':<16}{'rho':>6}{'xbase':>7}{'rho_cl':>7}{'noise%':>7}{'flip50%':>8}"
-            f"{'10x/1x':>7}{'raw':>7}{'own%p':>6}{'own%t':>6}{'ms':>7}{'speed':>7}{'xbase':>6}{'ms*':>6}{'speed*':>7}")
+            f"{'10x/1x':>7}{'raw':>7}{'own%p':>6}{'own%t':>6}{'ood%p':>6}{'ood%t':>6}{'nd%p':>6}{'nd%t':>6}{'ms':>7}{'speed':>7}{'xbase':>6}{'ms*':>6}{'speed*':>7}")
     lines = [head, "-" * len(head)]
     for rep in reports:
         b = rep.methods.get(BASELINE)
@@ -341,6 +348,7 @@ def _table(reports: list[Report]) -> str:
                 f"{rep.dataset:<14}{m:<16}{r.spearman:>6.2f}{(r.spearman / b.spearman if b else float('nan')):>7.2f}"
                 f"{r.spearman_clean:>7.2f}{r.noise_pct:>7.2f}{r.flip50_pct:>8.2f}{r.copies_ratio:>7.2f}"
                 f"{r.copies_ratio_raw:>7.2f}{r.own_copies_pct:>6.2f}{rep.own_copies_true_pct:>6.2f}"
+                f"{r.ood_pct:>6.2f}{rep.ood_true_pct:>6.2f}{r.near_dup_pct:>6.2f}{rep.near_dup_true_pct:>6.2f}"
                 f"{1000 * r.price_seconds:>7.1f}{r.speedup:>7.0f}{(r.speedup / b.speedup if b else float('nan')):>6.2f}"
                 f"{1000 * r.mde_seconds:>6.1f}{r.speedup_parsed:>7.0f}")
         lines.append(f"{'':<14}best: {rep.best_method} rho {rep.best_spearman:.2f}; one retraining "
@@ -349,7 +357,8 @@ def _table(reports: list[Report]) -> str:
     lines.append("rho: Spearman vs true val-loss gain; xbase: ratio to first-order influence; rho_cl: clean bundles only;"
                  " noise%/flip50%: highest price percentile of those bundles (target <= 0.20); 10x/1x: price of ten"
                  " copies over one through price() (dedup); raw: the method alone without dedup; own%p / own%t: price"
-                 " / true-gain percentile of copies of the buyer's own records; ms / speed: one price() from spec bytes, and one"
+                 " / true-gain percentile of copies of the buyer's own records; ood%p / ood%t, nd%p / nd%t: the same for"
+                 " out-of-distribution (scrambled) rows and near-duplicates of the buyer's records; ms / speed: one price() from spec bytes, and one"
                  " retraining of the real model over it; ms* / speed*: the same with the spec parsed and hashed once at upload"
                  " (the hub's figure: it parses and hashes a spec once, at PUT /v1/specs, and quotes against it);"
                  " truth reliability: split-half rho of the true gains over seeds, Spearman-Brown corrected (the noise"

@@ -29,6 +29,10 @@ def test_report_figures_are_computed_from_its_own_columns(small_report):
         assert len(res.efficacy) == r.n_bundles
         assert res.spearman == pytest.approx(spearmanr(res.efficacy, gain)[0])
     assert r.best_spearman == max(res.spearman for res in r.methods.values())
+    ood = [i for i, k in enumerate(r.kinds) if k == "ood"]
+    ranks = np.argsort(np.argsort(gain, kind="stable"), kind="stable") / (len(gain) - 1)
+    assert r.ood_true_pct == pytest.approx(np.mean(ranks[ood]))
+    assert all(0 <= res.ood_pct <= 1 and 0 <= res.near_dup_pct <= 1 for res in r.methods.values())
     assert r.alpha in (1e-2, 1e-1, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0)
 
 
