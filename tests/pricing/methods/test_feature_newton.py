@@ -45,16 +45,6 @@ def test_feature_newton_ranks_clean_above_flipped_digits(clean_vs_flipped):
     assert clean > 0 > flipped
 
 
-def test_feature_newton_copies_saturate(digits_small, digits_specs):
-    ds = digits_small
-    spec = parse_spec(digits_specs["feature-newton"])
-    pool = ds["pool"][:20]
-    m = get_method("feature-newton")
-    one = m.efficacy(spec, ds["x"][pool], ds["y"][pool]).total
-    ten = m.efficacy(spec, np.tile(ds["x"][pool], (10, 1)), np.tile(ds["y"][pool], 10)).total
-    assert 0 < ten < 10 * one
-
-
 def test_feature_newton_refit_scaler_needs_a_standardize_layer(ridge_spec):
     import pytest
     from pricing import SpecError
