@@ -27,10 +27,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _netcurv as nc
+from .._cg import pcg
 from ..errors import PricingError, SpecError
 from ..proxies import Network, layer_tensor_shapes
 from .base import Efficacy, PricingMethod
-from .feature_newton import pcg
 
 __all__ = ["NetworkNewton", "Curvature", "network_refit"]
 

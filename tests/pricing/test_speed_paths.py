@@ -10,7 +10,8 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from pricing import SpecError, parse_spec, price
 from pricing._threads import one_thread
 from pricing.methods import get_method
-from pricing.methods.feature_newton import newton_refit, pcg
+from pricing._cg import pcg
+from pricing.methods.feature_newton import newton_refit
 from pricing.price import dedup_index
 
 
