@@ -15,7 +15,8 @@ import numpy as np
 
 from .proxies import Network, pointwise_grad
 
-__all__ = ["linear_layers", "flat", "with_flat", "loss_grad", "jvp", "ggn_vp", "ggn_diag", "probabilities"]
+__all__ = ["linear_layers", "flat", "with_flat", "loss_and_residual", "loss_grad", "mean_loss", "jvp", "ggn_vp", "ggn_diag",
+           "probabilities"]
 
 
 def linear_layers(net: Network) -> list[int]:
@@ -56,7 +57,7 @@ def probabilities(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _loss_and_residual(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+def loss_and_residual(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     """Summed log-loss and its gradient wrt the logits."""
     m = y.shape[0]
     if logits.shape[1] == 1:
@@ -74,7 +75,7 @@ def _loss_and_residual(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.nda
 def loss_grad(net: Network, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray, list[np.ndarray], np.ndarray]:
     """(summed log-loss, its flat gradient, each layer's input, the logits) on records (x, y)."""
     logits, acts = net.forward(x, keep=True)
-    loss, r = _loss_and_residual(logits, y)
+    loss, r = loss_and_residual(logits, y)
     grads = net.backward(acts, r)
     g = np.concatenate([np.concatenate([grads[i]["weight"].ravel(), grads[i]["bias"]]) for i in linear_layers(net)])
     return loss, g, acts, logits
@@ -82,7 +83,7 @@ def loss_grad(net: Network, x: np.ndarray, y: np.ndarray) -> tuple[float, np.nda
 
 def mean_loss(net: Network, x: np.ndarray, y: np.ndarray) -> float:
     """Mean log-loss of the network on (x, y)."""
-    return _loss_and_residual(net.forward(x), y)[0] / y.shape[0]
+    return loss_and_residual(net.forward(x), y)[0] / y.shape[0]
 
 
 def jvp(net: Network, acts: list[np.ndarray], v: np.ndarray) -> np.ndarray:

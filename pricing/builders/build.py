@@ -180,7 +180,7 @@ def build_spec(method: str, model: Any, x_train: np.ndarray, y_train: np.ndarray
         manifest["proxy"] = {"layers": layer_list}
         net = Network.from_spec(layer_list, tensors, "proxy")
         decay = (head_l2(model, n) if l2 is None else float(l2)) * n  # the model's own penalty, in sum units
-        tensors.update(network_curvature(net, x_train, y_train, weight_decay=decay, rank=rank, seed=seed))
+        tensors.update(network_curvature(net, x_train, weight_decay=decay, rank=rank, seed=seed))
         tensors["probe.features"], tensors["probe.label"] = px, py
     elif method == "tree":
         if not classes:

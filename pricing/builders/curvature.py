@@ -12,14 +12,14 @@ from ..proxies import Network
 __all__ = ["network_curvature"]
 
 
-def network_curvature(net: Network, x_train: np.ndarray, y_train: np.ndarray, *, weight_decay: float, rank: int,
+def network_curvature(net: Network, x_train: np.ndarray, *, weight_decay: float, rank: int,
                       seed: int = 0) -> dict[str, np.ndarray]:
     """Tensors for H = sum_i J_i' H_i J_i + weight_decay on the weights (sum units, so a
     scikit-learn MLP's `alpha` itself): `curvature.eigvecs` [P, r] and `curvature.eigvals` [r]
     (Lanczos, top r), `curvature.diag` [P]. A floor of 1e-9 of the largest diagonal entry
-    keeps every direction (e.g. the unregularised biases) positive definite."""
+    keeps every direction (e.g. the unregularised biases) positive definite. The labels are not
+    needed: the GGN of the log-loss does not depend on them."""
     logits, acts = net.forward(np.asarray(x_train, np.float64), keep=True)
-    del y_train  # the GGN of the log-loss does not depend on the labels
     theta = nc.flat(net)
     mask = np.concatenate([np.concatenate([np.ones(net.params[i]["weight"].size), np.zeros(net.params[i]["bias"].size)])
                            for i in nc.linear_layers(net)])

@@ -144,12 +144,12 @@ class NetworkNewton(PricingMethod):
         px, py = spec.tensors["probe.features"], c["probe_y"]
         new = nc.with_flat(net, theta)
         after = nc.mean_loss(new, px, py)
+        if not np.isfinite(after):
+            raise PricingError("network-newton diverged; the spec's curvature is ill-conditioned")
         # per-record attribution: influence at the refit, s = H~^-1 grad(probe loss), score_i = grad l_i . s
         _, g_probe, _, _ = nc.loss_grad(new, px, py)
         s = c["curv"].inv(g_probe / py.shape[0])
         logits, acts = new.forward(x, keep=True)
-        _, resid = nc._loss_and_residual(logits, y)
+        _, resid = nc.loss_and_residual(logits, y)
         scores = (resid * nc.jvp(new, acts, s)).sum(axis=1)
-        if not np.isfinite(after):
-            raise PricingError("network-newton diverged; the spec's curvature is ill-conditioned")
         return Efficacy(float(c["probe_loss0"] - after), scores)

@@ -37,7 +37,7 @@ def _objective(net, x, y, theta0, curv):
 @pytest.mark.parametrize("k", [1, 3])
 def test_gauss_newton_reaches_the_minimiser_of_the_surrogate(k):
     net, x_tr, x, y = _problem(k=k)
-    t = network_curvature(net, x_tr, None, weight_decay=1.0, rank=8)
+    t = network_curvature(net, x_tr, weight_decay=1.0, rank=8)
     curv = Curvature(t["curvature.eigvecs"], t["curvature.eigvals"], t["curvature.diag"])
     theta0 = nc.flat(net)
     f = _objective(net, x, y, theta0, curv)
@@ -49,7 +49,7 @@ def test_gauss_newton_reaches_the_minimiser_of_the_surrogate(k):
 
 def test_each_gauss_newton_step_lowers_the_objective():
     net, x_tr, x, y = _problem(seed=4)
-    t = network_curvature(net, x_tr, None, weight_decay=0.1, rank=6)
+    t = network_curvature(net, x_tr, weight_decay=0.1, rank=6)
     curv = Curvature(t["curvature.eigvecs"], t["curvature.eigvals"], t["curvature.diag"])
     theta0 = nc.flat(net)
     f = _objective(net, x, y, theta0, curv)
@@ -64,7 +64,7 @@ def test_builder_curvature_is_the_top_of_the_ggn_spectrum():
     p = nc.flat(net).size
     mask = np.concatenate([np.ones(12), np.zeros(4), np.ones(12), np.zeros(3)])
     h = np.stack([nc.ggn_vp(net, acts, logits, e) for e in np.eye(p)], axis=1) + np.diag(2.0 * mask)
-    t = network_curvature(net, x_tr, None, weight_decay=2.0, rank=5)
+    t = network_curvature(net, x_tr, weight_decay=2.0, rank=5)
     v, ev = t["curvature.eigvecs"], t["curvature.eigvals"]
     assert np.allclose(v.T @ v, np.eye(5), atol=1e-8)
     assert np.allclose(ev, np.sort(np.linalg.eigvalsh(h))[::-1][:5], rtol=1e-6)
@@ -105,7 +105,7 @@ def _spec(net, x_tr, classes, **over):
 
     layers = [(k, p) for k, p in zip(net.kinds, net.params)]
     layer_list, tensors = _layers_to_spec(layers, "proxy")
-    tensors.update(network_curvature(net, x_tr, None, weight_decay=1.0, rank=4))
+    tensors.update(network_curvature(net, x_tr, weight_decay=1.0, rank=4))
     tensors["probe.features"], tensors["probe.label"] = x_tr[:5], np.arange(5) % classes
     tensors.update(over.pop("tensors", {}))
     manifest = {"method": "network-newton", "proxy": {"layers": layer_list}, "hyper": over.pop("hyper", {}),
