@@ -112,9 +112,13 @@ class NetworkNewton(PricingMethod):
                 raise SpecError(f"hyper.{key} must be an integer in [1, 100], got {v!r}")
         if not 0 < hyper.get("cg_tol", self.defaults["cg_tol"]) < 1:
             raise SpecError(f"hyper.cg_tol must be in (0, 1), got {hyper.get('cg_tol')!r}")
-        vals, diag = tensors["curvature.eigvals"], tensors["curvature.diag"]
-        if vals.size and vals.min() <= 0 or diag.min(initial=1.0) <= 0:
+        vecs, vals, diag = tensors["curvature.eigvecs"], tensors["curvature.eigvals"], tensors["curvature.diag"]
+        if vals.min(initial=1.0) <= 0 or diag.min(initial=1.0) <= 0:
             raise SpecError("curvature.eigvals and curvature.diag must be positive (add the weight decay)")
+        gram_err = float(np.abs(vecs.T @ vecs - np.eye(vecs.shape[1])).max(initial=0.0))
+        if gram_err > 1e-6:  # else H~ need not be positive definite and the refit is meaningless
+            raise SpecError(f"curvature.eigvecs must be orthonormal columns (|V'V - I| = {gram_err:.2g}); "
+                            "ship the eigenvectors as the eigensolver returns them")
         lab = tensors["probe.label"]
         if lab.min(initial=0) < 0 or lab.max(initial=0) >= classes or not np.all(lab == np.round(lab)):
             raise SpecError(f"probe.label must hold class indices in [0, {classes})")

@@ -128,6 +128,8 @@ def test_network_newton_spec_parses_and_prices():
     (3, {"hyper": {"cg_tol": 1.0}}, "cg_tol"),
     (3, {"tensors": {"curvature.eigvals": -np.ones(4)}}, "positive"),
     (3, {"tensors": {"probe.label": np.array([0, 1, 2, 3, 0])}}, "probe.label"),
+    (3, {"tensors": {"curvature.diag": np.zeros(31)}}, "positive"),
+    (3, {"tensors": {"curvature.eigvecs": np.ones((31, 4))}}, "orthonormal"),
 ])
 def test_network_newton_rejects_bad_specs_one_by_one(classes, over, match):
     net, x_tr, _, _ = _problem()
