@@ -58,3 +58,17 @@ def test_arbitrage_check_agrees_with_pairs_and_monotonicity(offers):
         assert not report.ok
     if report.ok:
         assert not beaten
+
+
+def test_cheap_noisy_offers_do_not_exhaust_the_search():
+    """Regression (found by Hypothesis): covering epsilon 4 with epsilon-0.25 offers takes 256
+    copies, and without a lower bound on what the rest must cost the search gave up past its
+    state limit. 256 copies at 3 (768) do not beat 485; four at 3 do beat 420 and 833."""
+    offers = [(4.0, 485), (0.25, 17), (0.5, 420), (0.5, 833), (0.25, 3)]
+    report = check_arbitrage_free(offers, limit=20_000)
+    sub = sorted(v for v in report.violations if v.startswith("not subadditive"))
+    assert sub == [
+        "not subadditive: epsilon 0.25 costs 17, but noisier offers with as much inverse variance cost 3 in total",
+        "not subadditive: epsilon 0.5 costs 420, but noisier offers with as much inverse variance cost 12 in total",
+        "not subadditive: epsilon 0.5 costs 833, but noisier offers with as much inverse variance cost 12 in total",
+    ]
