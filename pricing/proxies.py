@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import BadShape, MissingTensor, SpecError, UnknownLayer
 
-__all__ = ["LAYERS", "Network", "layer_tensor_shapes", "pointwise_grad"]
+__all__ = ["LAYERS", "Network", "layer_tensor_shapes", "pointwise_grad", "pooled_moments"]
 
 LAYERS: tuple[str, ...] = ("linear", "relu", "tanh", "sigmoid", "standardize")
 _PARAMS = {"linear": ("weight", "bias"), "standardize": ("mean", "scale")}
@@ -40,6 +40,18 @@ def layer_tensor_shapes(layers: Sequence[Mapping], d_in: int, prefix: str) -> tu
             shapes[f"{prefix}.{i}.mean"] = (width,)
             shapes[f"{prefix}.{i}.scale"] = (width,)
     return shapes, width
+
+
+def pooled_moments(mean: np.ndarray, var: np.ndarray, scale: np.ndarray, n: float,
+                   x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and scale of a standardisation refitted on n rows of the shipped mean and
+    variance plus the rows x (exact pooled moments); a column still without spread keeps its
+    shipped scale (as scikit-learn's StandardScaler keeps 1)."""
+    m = x.shape[0]
+    mu = (n * mean + x.sum(axis=0)) / (n + m)
+    second = (n * (var + mean**2) + (x**2).sum(axis=0)) / (n + m)
+    sd = np.sqrt(np.maximum(second - mu**2, 0.0))
+    return mu, np.where(sd > 1e-12 * np.maximum(1.0, np.abs(mu)), sd, scale)
 
 
 def pointwise_grad(kind: str, params: Mapping[str, np.ndarray], a: np.ndarray, g: np.ndarray) -> np.ndarray:

@@ -195,5 +195,7 @@ def build_spec(method: str, model: Any, x_train: np.ndarray, y_train: np.ndarray
         manifest["proxy"] = {"layers": layer_list}
         tensors["probe.features"], tensors["probe.label"] = px, py
     h.update(hyper or {})
+    if h.get("refit_scaler") and method == "feature-newton":
+        tensors["scaler.var"] = np.asarray(x_train, np.float64).var(axis=0)  # the pooled moments need it
     manifest["hyper"] = h
     return make_spec(manifest, tensors)

@@ -27,7 +27,7 @@ from scipy.linalg import blas, cho_factor, cho_solve, lapack
 from .. import _head
 from .._cg import pcg
 from ..errors import PricingError, SpecError
-from ..proxies import Network
+from ..proxies import Network, pooled_moments
 from .base import Efficacy, HeadMethod
 
 __all__ = ["FeatureNewton", "newton_refit"]
@@ -161,18 +161,17 @@ class FeatureNewton(HeadMethod):
     def _refit_net(spec, net, x: np.ndarray):
         """The proxy with its first scaler refitted on n_train rows plus x (exact pooled moments)."""
         new = Network(list(net.kinds), list(net.params))  # shares the unchanged layers
-        mean, scale = net.params[0]["mean"], net.params[0]["scale"]
-        n, m = spec.hyper["n_train"], x.shape[0]
-        mu = (n * mean + x.sum(axis=0)) / (n + m)
-        var = (n * (scale**2 + mean**2) + (x**2).sum(axis=0)) / (n + m) - mu**2
-        sd = np.sqrt(np.maximum(var, 0.0))
-        new.params[0] = {"mean": mu, "scale": np.where(sd > 1e-12 * np.maximum(1.0, np.abs(mu)), sd, scale)}
+        first = net.params[0]
+        mu, sd = pooled_moments(first["mean"], spec.tensors["scaler.var"], first["scale"], spec.hyper["n_train"], x)
+        new.params[0] = {"mean": mu, "scale": sd}
         return new
 
     def tensor_shapes(self, manifest, *, d, width, classes, hyper):
         shapes = super().tensor_shapes(manifest, d=d, width=width, classes=classes, hyper=hyper)
         p = (classes or 1) * (width + 1)
         shapes["newton.hessian"] = (p, p)
+        if hyper.get("refit_scaler"):
+            shapes["scaler.var"] = (d,)  # the training variance: a zero-variance column's scale says 1
         return shapes
 
     def _efficacy(self, spec, x, y):

@@ -64,6 +64,8 @@ def ridge_spec(ridge_problem, schema):
             h["residual"] = 1.0
         elif method == "feature-newton":
             tensors.update({"newton.hessian": hess, "probe.features": p["x_val"], "probe.label": p["y_val"]})
+            if hyper.get("refit_scaler"):
+                tensors["scaler.var"] = p["x_train"].var(axis=0)
         h.update(hyper)
         manifest = {"method": method, "schema": _schema(p["d"], 0), "proxy": {"layers": []}, "hyper": h}
         return make_spec(manifest, tensors)

@@ -75,3 +75,29 @@ def test_feature_newton_refit_scaler_prices_down_rows_that_wreck_the_scaler(digi
     x, y = ds["x"][pool], ds["y"][pool]
     assert np.isclose(m.efficacy(refit, x, y).total, m.efficacy(plain, x, y).total, rtol=0.5)
     assert m.efficacy(refit, 50 * x, y).total < min(0.0, m.efficacy(plain, 50 * x, y).total)
+
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 40), m=st.integers(1, 40), constant=st.integers(0, 3))
+def test_pooled_moments_are_the_scaler_a_pipeline_refits_on_merged_rows(seed, n, m, constant):
+    """The hub's pooled mean and scale equal scikit-learn's StandardScaler refitted on the
+    training rows plus the bundle, columns the training set holds constant included (their
+    shipped scale is 1, their variance 0: using scale**2 as the variance was the old bug)."""
+    from sklearn.preprocessing import StandardScaler
+
+    from pricing.proxies import pooled_moments
+
+    rng = np.random.default_rng(seed)
+    train = rng.normal(size=(n, 5)) * rng.uniform(0.1, 10, size=5)
+    train[:, :constant] = 0.0  # constant columns: StandardScaler ships scale 1
+    bundle = rng.normal(size=(m, 5))
+    bundle[: m // 2, :1] = 0.0
+    first = StandardScaler().fit(train)
+    mu, sd = pooled_moments(first.mean_, train.var(axis=0), first.scale_, float(n), bundle)
+    refit = StandardScaler().fit(np.concatenate([train, bundle]))
+    assert np.allclose(mu, refit.mean_, rtol=1e-9, atol=1e-12)
+    assert np.allclose(sd, refit.scale_, rtol=1e-7, atol=1e-12)
