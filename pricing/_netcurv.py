@@ -11,6 +11,8 @@ solved by conjugate gradients.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from .proxies import Network, pointwise_grad
@@ -19,9 +21,14 @@ __all__ = ["linear_layers", "flat", "with_flat", "loss_and_residual", "loss_grad
            "probabilities"]
 
 
-def linear_layers(net: Network) -> list[int]:
+def linear_layers(net: Network) -> tuple[int, ...]:
     """Indices of the trainable (linear) layers, in order."""
-    return [i for i, k in enumerate(net.kinds) if k == "linear"]
+    return _linear_indices(tuple(net.kinds))
+
+
+@lru_cache(maxsize=64)
+def _linear_indices(kinds: tuple[str, ...]) -> tuple[int, ...]:
+    return tuple(i for i, k in enumerate(kinds) if k == "linear")
 
 
 def flat(net: Network) -> np.ndarray:

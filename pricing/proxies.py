@@ -121,11 +121,13 @@ class Network:
         """Gradients of sum(grad_out * output) wrt each trainable tensor (linear layers only)."""
         grads: list[dict[str, np.ndarray]] = [{} for _ in self.kinds]
         g = grad_out
-        for i in range(len(self.kinds) - 1, -1, -1):
+        first = self.kinds.index("linear") if "linear" in self.kinds else len(self.kinds)
+        for i in range(len(self.kinds) - 1, first - 1, -1):  # nothing below the first linear layer trains
             kind, p, a = self.kinds[i], self.params[i], acts[i]
             if kind == "linear":
                 grads[i] = {"weight": g.T @ a, "bias": g.sum(axis=0)}
-                g = g @ p["weight"]
+                if i > first:
+                    g = g @ p["weight"]
             else:
                 g = pointwise_grad(kind, p, a, g)
         return grads
