@@ -17,7 +17,7 @@ import numpy as np
 
 from .proxies import Network, pointwise_grad
 
-__all__ = ["linear_layers", "flat", "with_flat", "loss_and_residual", "loss_grad", "mean_loss", "jvp", "ggn_vp", "ggn_diag",
+__all__ = ["linear_layers", "flat", "with_flat", "loss_and_residual", "loss_grad", "flat_grad", "mean_loss", "jvp", "ggn_vp", "ggn_diag",
            "probabilities"]
 
 
@@ -83,9 +83,13 @@ def loss_grad(net: Network, x: np.ndarray, y: np.ndarray) -> tuple[float, np.nda
     """(summed log-loss, its flat gradient, each layer's input, the logits) on records (x, y)."""
     logits, acts = net.forward(x, keep=True)
     loss, r = loss_and_residual(logits, y)
-    grads = net.backward(acts, r)
-    g = np.concatenate([np.concatenate([grads[i]["weight"].ravel(), grads[i]["bias"]]) for i in linear_layers(net)])
-    return loss, g, acts, logits
+    return loss, flat_grad(net, acts, r), acts, logits
+
+
+def flat_grad(net: Network, acts: list[np.ndarray], grad_out: np.ndarray) -> np.ndarray:
+    """The flat gradient of sum(grad_out * output) from a forward pass's layer inputs."""
+    grads = net.backward(acts, grad_out)
+    return np.concatenate([np.concatenate([grads[i]["weight"].ravel(), grads[i]["bias"]]) for i in linear_layers(net)])
 
 
 def mean_loss(net: Network, x: np.ndarray, y: np.ndarray) -> float:
@@ -117,8 +121,7 @@ def _h_out(logits: np.ndarray, dz: np.ndarray) -> np.ndarray:
 
 def ggn_vp(net: Network, acts: list[np.ndarray], logits: np.ndarray, v: np.ndarray) -> np.ndarray:
     """sum_i J_i' H_i J_i v without forming the GGN (one forward-mode and one reverse pass)."""
-    grads = net.backward(acts, _h_out(logits, jvp(net, acts, v)))
-    return np.concatenate([np.concatenate([grads[i]["weight"].ravel(), grads[i]["bias"]]) for i in linear_layers(net)])
+    return flat_grad(net, acts, _h_out(logits, jvp(net, acts, v)))
 
 
 def ggn_diag(net: Network, x: np.ndarray) -> np.ndarray:

@@ -90,16 +90,19 @@ def network_refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray
         d = theta - theta0
         ds, ss, quad = float(d @ hs), float(step @ hs), float(d @ hd)
         t = 1.0
-        for _ in range(30):
+        for _ in range(30):  # Armijo backtracking on forward passes; the gradient only once accepted
             cand = theta + t * step
-            loss_c, g_c, acts_c, logits_c = nc.loss_grad(nc.with_flat(net, cand), x, y)
+            cand_net = nc.with_flat(net, cand)
+            logits_c, acts_c = cand_net.forward(x, keep=True)
+            loss_c, resid_c = nc.loss_and_residual(logits_c, y)
             f_new = 0.5 * (quad + 2.0 * t * ds + t * t * ss) + loss_c
             if f_new <= f + 1e-4 * t * slope:
                 break
             t *= 0.5
         else:
             break
-        theta, hd, f, g_b, acts, logits = cand, hd + t * hs, f_new, g_c, acts_c, logits_c
+        g_b = nc.flat_grad(cand_net, acts_c, resid_c)
+        theta, hd, f, acts, logits = cand, hd + t * hs, f_new, acts_c, logits_c
     return theta
 
 
