@@ -12,12 +12,13 @@ solved by conjugate gradients.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Callable
 
 import numpy as np
 
 from .proxies import Network, pointwise_grad
 
-__all__ = ["linear_layers", "flat", "with_flat", "loss_and_residual", "loss_grad", "flat_grad", "mean_loss", "jvp", "ggn_vp", "ggn_diag",
+__all__ = ["linear_layers", "flat", "with_flat", "loss_and_residual", "loss_grad", "flat_grad", "mean_loss", "jvp", "ggn_operator", "ggn_vp", "ggn_diag",
            "probabilities"]
 
 
@@ -110,18 +111,57 @@ def jvp(net: Network, acts: list[np.ndarray], v: np.ndarray) -> np.ndarray:
     return t
 
 
-def _h_out(logits: np.ndarray, dz: np.ndarray) -> np.ndarray:
-    """The log-loss Hessian in logit space applied record by record: H_i dz_i."""
+def ggn_operator(net: Network, acts: list[np.ndarray], logits: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """v -> sum_i J_i' H_i J_i v at a fixed forward pass, without forming the GGN (one
+    forward-mode and one reverse pass a product). What does not depend on v, each
+    elementwise layer's derivative and the loss Hessian's probabilities, is computed once
+    here, so a CG solve of many products pays for it once."""
+    lin = linear_layers(net)
+    first = lin[0]
+    slopes = {i: pointwise_grad(kind, p, a, np.ones_like(a))
+              for i, (kind, p, a) in enumerate(zip(net.kinds, net.params, acts)) if kind != "linear" and i > first}
     if logits.shape[1] == 1:
         s = 1.0 / (1.0 + np.exp(-logits))
-        return s * (1.0 - s) * dz
-    p = probabilities(logits)
-    return p * (dz - (p * dz).sum(axis=1, keepdims=True))
+        w = s * (1.0 - s)
+        h_out = lambda dz: w * dz
+    else:
+        prob = probabilities(logits)
+        h_out = lambda dz: prob * (dz - (prob * dz).sum(axis=1, keepdims=True))
+    layout = []
+    o = 0
+    for i in lin:
+        wt = net.params[i]["weight"]
+        layout.append((i, o, o + wt.size, o + wt.size + wt.shape[0], wt.shape))
+        o += wt.size + wt.shape[0]
+
+    def product(v: np.ndarray) -> np.ndarray:
+        t = None  # the tangent of the activations: J v, layer by layer
+        for i, lo, mid, hi, shape in layout:
+            out = acts[i] @ v[lo:mid].reshape(shape).T + v[mid:hi]
+            t = out if t is None else t @ net.params[i]["weight"].T + out
+            for j in range(i + 1, len(net.kinds)):
+                if net.kinds[j] == "linear":
+                    break
+                t = t * slopes[j]
+        g = h_out(t)
+        res = np.empty_like(v)
+        for i, lo, mid, hi, shape in reversed(layout):
+            res[lo:mid] = (g.T @ acts[i]).ravel()
+            res[mid:hi] = g.sum(axis=0)
+            if i > first:
+                g = g @ net.params[i]["weight"]
+                for j in range(i - 1, first, -1):
+                    if net.kinds[j] == "linear":
+                        break
+                    g = g * slopes[j]
+        return res
+
+    return product
 
 
 def ggn_vp(net: Network, acts: list[np.ndarray], logits: np.ndarray, v: np.ndarray) -> np.ndarray:
     """sum_i J_i' H_i J_i v without forming the GGN (one forward-mode and one reverse pass)."""
-    return flat_grad(net, acts, _h_out(logits, jvp(net, acts, v)))
+    return ggn_operator(net, acts, logits)(v)
 
 
 def ggn_diag(net: Network, x: np.ndarray) -> np.ndarray:

@@ -81,8 +81,7 @@ def network_refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray
         cur = nc.with_flat(net, theta)
         # (H~ + GGN_U) step = -g; CG carries H~ d by recursion, so each iteration applies only
         # the bundle's GGN and the preconditioner H~^-1
-        step = -pcg(lambda v: nc.ggn_vp(cur, acts, logits, v), g, curv.inv, rtol=cg_tol, max_iter=cg_iters,
-                    carry_h=True)
+        step = -pcg(nc.ggn_operator(cur, acts, logits), g, curv.inv, rtol=cg_tol, max_iter=cg_iters, carry_h=True)
         slope = float(g @ step)
         if not slope < 0:
             break

@@ -40,10 +40,22 @@ def _ggn(net: Network, x: np.ndarray) -> np.ndarray:
     return np.einsum("mkp,mkl,mlq->pq", jac, hs, jac)
 
 
-@pytest.mark.parametrize("k_out,act", [(3, "relu"), (1, "tanh"), (4, "sigmoid")])
+def _deep_net(k_out: int, seed: int = 0) -> Network:
+    """Two hidden layers with a second scaler between them: every layer kind in one stack."""
+    rng = np.random.default_rng(seed)
+    return Network(["standardize", "linear", "tanh", "standardize", "linear", "relu", "linear", "sigmoid", "linear"],
+                   [{"mean": rng.normal(size=4), "scale": rng.uniform(0.5, 2, size=4)},
+                    {"weight": rng.normal(size=(5, 4)), "bias": rng.normal(size=5)}, {},
+                    {"mean": rng.normal(size=5) * 0.1, "scale": rng.uniform(0.5, 2, size=5)},
+                    {"weight": rng.normal(size=(3, 5)), "bias": rng.normal(size=3)}, {},
+                    {"weight": rng.normal(size=(4, 3)), "bias": rng.normal(size=4)}, {},
+                    {"weight": rng.normal(size=(k_out, 4)), "bias": rng.normal(size=k_out)}])
+
+
+@pytest.mark.parametrize("k_out,act", [(3, "relu"), (1, "tanh"), (4, "sigmoid"), (3, "deep"), (1, "deep")])
 def test_ggn_products_and_diagonal_match_explicit_jacobians(k_out, act):
     rng = np.random.default_rng(1)
-    net = _net(k_out, act)
+    net = _deep_net(k_out) if act == "deep" else _net(k_out, act)
     x = rng.normal(size=(7, 4))
     g = _ggn(net, x)
     logits, acts = net.forward(x, keep=True)
