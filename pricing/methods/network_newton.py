@@ -48,7 +48,7 @@ class Curvature:
 
     def __init__(self, vecs: np.ndarray, vals: np.ndarray, diag: np.ndarray):
         self.v, self.ev, self.d = vecs, vals, diag
-        self.v32 = np.ascontiguousarray(vecs, dtype=np.float32)
+        self.v32t = np.ascontiguousarray(vecs.T, dtype=np.float32)  # [r, P]: row-major reads of V' x
         self.dinv = 1.0 / diag
         self.g = vecs.T @ (diag[:, None] * vecs)  # V' D V
         self.k = vecs.T @ (self.dinv[:, None] * vecs)  # V' D^-1 V
@@ -61,11 +61,17 @@ class Curvature:
         return dx - self.d * vc + w
 
     def inv(self, r: np.ndarray) -> np.ndarray:
-        """H~^-1 r to float32 accuracy (a preconditioner: CG's answer does not depend on it)."""
-        dr = self.dinv * r
-        c, vdr = (self.v32.T @ np.stack([r, dr], axis=1).astype(np.float32)).T.astype(np.float64)
-        rhs = np.stack([c / self.ev, c + self.kinv @ (vdr - self.k @ c)], axis=1).astype(np.float32)
-        a, u = (self.v32 @ rhs).T
+        """H~^-1 r to float32 accuracy (a preconditioner: CG's answer does not depend on it).
+        With c = V'r: V diag(1/ev) c + D^-1 (r - V c - V K^-1 (V'D^-1 r - K c)), and
+        c + K^-1 (V'D^-1 r - K c) = K^-1 V'D^-1 r."""
+        x = np.empty((r.shape[0], 2), dtype=np.float32)
+        x[:, 0] = r
+        x[:, 1] = self.dinv * r
+        c, vdr = (self.v32t @ x).T
+        rhs = np.empty((c.shape[0], 2), dtype=np.float32)
+        rhs[:, 0] = c / self.ev
+        rhs[:, 1] = self.kinv @ vdr.astype(np.float64)
+        a, u = (self.v32t.T @ rhs).T
         return a + self.dinv * (r - u)
 
 
