@@ -181,6 +181,7 @@ def build_spec(method: str, model: Any, x_train: np.ndarray, y_train: np.ndarray
         net = Network.from_spec(layer_list, tensors, "proxy")
         decay = (head_l2(model, n) if l2 is None else float(l2)) * n  # the model's own penalty, in sum units
         tensors.update(network_curvature(net, x_train, weight_decay=decay, rank=rank, seed=seed))
+        h["n_train"], h["weight_decay"] = float(n), decay  # what a refitted scaler's penalty needs
         tensors["probe.features"], tensors["probe.label"] = px, py
     elif method == "tree":
         if not classes:
@@ -195,7 +196,7 @@ def build_spec(method: str, model: Any, x_train: np.ndarray, y_train: np.ndarray
         manifest["proxy"] = {"layers": layer_list}
         tensors["probe.features"], tensors["probe.label"] = px, py
     h.update(hyper or {})
-    if h.get("refit_scaler") and method == "feature-newton":
+    if h.get("refit_scaler") and method in ("feature-newton", "network-newton"):
         tensors["scaler.var"] = np.asarray(x_train, np.float64).var(axis=0)  # the pooled moments need it
     manifest["hyper"] = h
     return make_spec(manifest, tensors)

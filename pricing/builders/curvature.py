@@ -28,7 +28,8 @@ def network_curvature(net: Network, x_train: np.ndarray, *, weight_decay: float,
     reg = reg + 1e-9 * max(float((diag_data + reg).max()), 1e-12)
     p = theta.size
     r = max(1, min(int(rank), p - 2))
-    op = LinearOperator((p, p), matvec=lambda v: nc.ggn_vp(net, acts, logits, np.ravel(v)) + reg * np.ravel(v),
+    ggn = nc.ggn_operator(net, acts, logits)
+    op = LinearOperator((p, p), matvec=lambda v: ggn(np.ravel(v)) + reg * np.ravel(v),
                         dtype=np.float64)
     v0 = np.random.default_rng(seed).normal(size=p)
     vals, vecs = eigsh(op, k=r, which="LA", v0=v0, tol=1e-8)

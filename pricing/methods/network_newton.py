@@ -29,10 +29,10 @@ import numpy as np
 from .. import _netcurv as nc
 from .._cg import pcg
 from ..errors import PricingError, SpecError
-from ..proxies import Network, layer_tensor_shapes
+from ..proxies import Network, layer_tensor_shapes, pooled_moments
 from .base import Efficacy, PricingMethod
 
-__all__ = ["NetworkNewton", "Curvature", "network_refit"]
+__all__ = ["NetworkNewton", "Curvature", "network_refit", "scaler_penalty"]
 
 
 class Curvature:
@@ -76,31 +76,39 @@ class Curvature:
 
 
 def network_refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray, curv: Curvature, steps: int,
-                  *, cg_iters: int = 10, cg_tol: float = 1e-3) -> np.ndarray:
-    """Damped Gauss-Newton on J(theta) from theta0; returns the refitted parameters."""
+                  *, cg_iters: int = 10, cg_tol: float = 1e-3, penalty: np.ndarray | None = None) -> np.ndarray:
+    """Damped Gauss-Newton on J(theta) + 1/2 theta' diag(penalty) theta from theta0; returns the
+    refitted parameters. The penalty is the change of weight decay that a scaler refitted on
+    the merged rows brings (`scaler_penalty`); None for a pipeline that keeps its scaler."""
+    pen = np.zeros_like(theta0) if penalty is None else penalty
     theta = theta0.copy()
     hd = np.zeros_like(theta0)  # H~ (theta - theta0), carried along the steps
     loss, g_b, acts, logits = nc.loss_grad(nc.with_flat(net, theta), x, y)
-    f = loss
+    f = loss + 0.5 * float(theta @ (pen * theta))
     for _ in range(steps):
-        g = hd + g_b
+        g = hd + pen * theta + g_b
         cur = nc.with_flat(net, theta)
-        # (H~ + GGN_U) step = -g; CG carries H~ d by recursion, so each iteration applies only
-        # the bundle's GGN and the preconditioner H~^-1
-        step = -pcg(nc.ggn_operator(cur, acts, logits), g, curv.inv, rtol=cg_tol, max_iter=cg_iters, carry_h=True)
+        # (H~ + diag(pen) + GGN_U) step = -g; CG carries H~ d by recursion, so each iteration
+        # applies only the bundle's GGN, the penalty and the preconditioner H~^-1
+        ggn = nc.ggn_operator(cur, acts, logits)
+        matvec = ggn if penalty is None else (lambda v: pen * v + ggn(v))
+        step = -pcg(matvec, g, curv.inv, rtol=cg_tol, max_iter=cg_iters, carry_h=True)
         slope = float(g @ step)
         if not slope < 0:
             break
         hs = curv @ step
         d = theta - theta0
-        ds, ss, quad = float(d @ hs), float(step @ hs), float(d @ hd)
+        # J along theta + t step: 1/2 (qa + 2 t qb + t^2 qc) + the bundle's loss
+        qa = float(d @ hd) + float(theta @ (pen * theta))
+        qb = float(d @ hs) + float(theta @ (pen * step))
+        qc = float(step @ hs) + float(step @ (pen * step))
         t = 1.0
         for _ in range(30):  # Armijo backtracking on forward passes; the gradient only once accepted
             cand = theta + t * step
             cand_net = nc.with_flat(net, cand)
             logits_c, acts_c = cand_net.forward(x, keep=True)
             loss_c, resid_c = nc.loss_and_residual(logits_c, y)
-            f_new = 0.5 * (quad + 2.0 * t * ds + t * t * ss) + loss_c
+            f_new = 0.5 * (qa + 2.0 * t * qb + t * t * qc) + loss_c
             if f_new <= f + 1e-4 * t * slope:
                 break
             t *= 0.5
@@ -111,17 +119,34 @@ def network_refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray
     return theta
 
 
+def scaler_penalty(net: Network, train_var: np.ndarray, n_train: float, weight_decay: float,
+                   x: np.ndarray) -> np.ndarray:
+    """The weight decay that a scaler refitted on the merged rows puts on the first linear
+    layer, in the shipped coordinates. W1 (x - mu) / s + b1 computes what W1' (x - mu') / s' +
+    b1' does with W1'[:, j] = W1[:, j] s'_j / s_j (and b1' = b1 + W1 (mu' - mu) / s), so the
+    network's function class is unchanged and only the decay wd |W1'|^2 = wd sum_j (s'_j /
+    s_j)^2 |W1[:, j]|^2 differs: the returned vector is wd ((s'/s)^2 - 1) on W1's entries."""
+    mean, scale = net.params[0]["mean"], net.params[0]["scale"]
+    _, new_scale = pooled_moments(mean, train_var, scale, n_train, x)
+    w1 = net.params[1]["weight"]
+    pen = np.zeros(nc.flat(net).shape[0])
+    pen[:w1.size] = weight_decay * np.tile((new_scale / scale) ** 2 - 1.0, w1.shape[0])
+    return pen
+
+
 class NetworkNewton(PricingMethod):
     """Probe-loss reduction after Gauss-Newton refitting of the whole network (classification)."""
 
     name = "network-newton"
-    defaults = {"steps": 8.0, "cg_iters": 20.0, "cg_tol": 1e-3}
+    defaults = {"steps": 8.0, "cg_iters": 20.0, "cg_tol": 1e-3, "refit_scaler": 0.0, "n_train": 0.0,
+                "weight_decay": 0.0}
 
     def tensor_shapes(self, manifest, *, d, width, classes, hyper):
         shapes, _ = layer_tensor_shapes(manifest.get("proxy", {}).get("layers", []), d, "proxy")
         p = sum(int(np.prod(s)) for k, s in shapes.items() if k.endswith((".weight", ".bias")))
         return {"curvature.eigvecs": (p, "rank"), "curvature.eigvals": ("rank",), "curvature.diag": (p,),
-                "probe.features": ("probe", d), "probe.label": ("probe",)}
+                "probe.features": ("probe", d), "probe.label": ("probe",),
+                **({"scaler.var": (d,)} if hyper.get("refit_scaler") else {})}
 
     def check_manifest(self, manifest, tensors, *, d, classes):
         layers = manifest.get("proxy", {}).get("layers", [])
@@ -137,6 +162,14 @@ class NetworkNewton(PricingMethod):
             v = hyper.get(key, self.defaults[key])
             if v != int(v) or not 1 <= v <= 100:
                 raise SpecError(f"hyper.{key} must be an integer in [1, 100], got {v!r}")
+        if hyper.get("refit_scaler"):
+            if len(layers) < 2 or layers[0].get("type") != "standardize" or layers[1].get("type") != "linear":
+                raise SpecError("hyper.refit_scaler needs the network to start with a 'standardize' then a 'linear' layer")
+            if not hyper.get("n_train", 0) > 0 or not hyper.get("weight_decay", 0) >= 0:
+                raise SpecError("hyper.refit_scaler needs hyper.n_train > 0 (the buyer's training rows) and "
+                                "hyper.weight_decay >= 0 (the weights' L2 in sum units, a scikit-learn MLP's alpha)")
+            if tensors["scaler.var"].min(initial=0.0) < 0:
+                raise SpecError("scaler.var is the training variance per column and cannot be negative")
         if not 0 < hyper.get("cg_tol", self.defaults["cg_tol"]) < 1:
             raise SpecError(f"hyper.cg_tol must be in (0, 1), got {hyper.get('cg_tol')!r}")
         vecs, vals, diag = tensors["curvature.eigvecs"], tensors["curvature.eigvals"], tensors["curvature.diag"]
@@ -170,8 +203,10 @@ class NetworkNewton(PricingMethod):
     def _efficacy(self, spec, x, y):
         c = self._prepared(spec)
         net, h = c["net"], spec.hyper
+        pen = (scaler_penalty(net, spec.tensors["scaler.var"], h["n_train"], h["weight_decay"], x)
+               if h["refit_scaler"] else None)
         theta = network_refit(net, x, y, c["theta0"], c["curv"], int(h["steps"]), cg_iters=int(h["cg_iters"]),
-                              cg_tol=h["cg_tol"])
+                              cg_tol=h["cg_tol"], penalty=pen)
         px, py = spec.tensors["probe.features"], c["probe_y"]
         new = nc.with_flat(net, theta)
         after = nc.mean_loss(new, px, py)

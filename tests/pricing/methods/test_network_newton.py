@@ -154,3 +154,86 @@ def test_network_newton_builder_needs_readable_layers(digits_small):
     model = RandomForestClassifier(n_estimators=3, random_state=0).fit(ds["x"][:60], ds["y"][:60])
     with pytest.raises(SpecError, match="network-newton needs a network"):
         build_spec("network-newton", model, ds["x"][:60], ds["y"][:60], ds["x"][60:90], ds["y"][60:90], classes=3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31), constant=st.integers(0, 2), m=st.integers(1, 30))
+def test_scaler_penalty_is_the_weight_decay_of_the_refitted_pipeline(seed, constant, m):
+    """A scaler refitted on the merged rows only reparametrises the first layer: the network with
+    the new scaler and W1' = W1 s'/s, b1' = b1 + W1 (mu' - mu)/s computes the same function, and
+    the shipped decay plus the penalty is exactly the decay of W1' (columns constant in training
+    included: shipped scale 1, variance 0)."""
+    from pricing.methods.network_newton import scaler_penalty
+    from pricing.proxies import pooled_moments
+
+    rng = np.random.default_rng(seed)
+    x_tr = rng.normal(size=(20, 4)) * rng.uniform(0.5, 3, size=4) + rng.normal(size=4)
+    x_tr[:, :constant] = 0.0
+    mean, var = x_tr.mean(axis=0), x_tr.var(axis=0)
+    scale = np.where(var > 0, np.sqrt(var), 1.0)
+    w1, b1 = rng.normal(size=(5, 4)), rng.normal(size=5)
+    net = Network(["standardize", "linear", "tanh", "linear"],
+                  [{"mean": mean, "scale": scale}, {"weight": w1, "bias": b1}, {},
+                   {"weight": rng.normal(size=(3, 5)), "bias": rng.normal(size=3)}])
+    x = rng.normal(size=(m, 4)) * 4
+    wd = float(rng.uniform(0.1, 10))
+    pen = scaler_penalty(net, var, 20.0, wd, x)
+    mu2, s2 = pooled_moments(mean, var, scale, 20.0, x)
+    w1b = w1 * (s2 / scale)[None, :]
+    refit = Network(list(net.kinds), [{"mean": mu2, "scale": s2}, {"weight": w1b, "bias": b1 + w1 @ ((mu2 - mean) / scale)},
+                                      {}, net.params[3]])
+    z = rng.normal(size=(7, 4)) * 3
+    assert np.allclose(net.forward(z), refit.forward(z), rtol=1e-9, atol=1e-9)
+    theta = nc.flat(net)
+    assert np.isclose(0.5 * wd * np.sum(w1**2) + 0.5 * theta @ (pen * theta), 0.5 * wd * np.sum(w1b**2), rtol=1e-9)
+    assert not pen[w1.size:].any()  # biases and later layers: no decay change
+
+
+@pytest.mark.parametrize("hyper,tensors,match", [
+    ({"refit_scaler": 1.0, "n_train": 40.0, "weight_decay": 1.0}, {"scaler.var": np.ones(3)}, "standardize"),
+])
+def test_network_newton_refit_scaler_needs_a_leading_scaler(hyper, tensors, match):
+    net, x_tr, _, _ = _problem()
+    with pytest.raises(SpecError, match=match):
+        parse_spec(_spec(net, x_tr, 3, hyper=hyper, tensors=tensors))
+
+
+@pytest.fixture(scope="module")
+def pipeline_specs(digits_small):
+    """network-newton specs of one scaler + MLP pipeline, declaring the scaler refit or not."""
+    import warnings
+
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from pricing.builders import build_spec
+
+    ds = digits_small
+    tr, va = ds["train"], ds["val"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = make_pipeline(StandardScaler(), MLPClassifier((16,), alpha=1.0, max_iter=300, random_state=0))
+        model.fit(ds["x"][tr], ds["y"][tr])
+    args = ("network-newton", model, ds["x"][tr], ds["y"][tr], ds["x"][va], ds["y"][va])
+    return {flag: parse_spec(build_spec(*args, classes=3, rank=8, hyper={"refit_scaler": float(flag)})) for flag in (0, 1)}
+
+
+@pytest.mark.parametrize("hyper,match", [({"n_train": 0.0}, "n_train"), ({"weight_decay": -1.0}, "weight_decay")])
+def test_network_newton_refit_scaler_needs_the_training_size_and_decay(pipeline_specs, hyper, match):
+    spec = pipeline_specs[1]
+    manifest = dict(spec.manifest, hyper={**spec.manifest["hyper"], **hyper})
+    with pytest.raises(SpecError, match=match):
+        parse_spec(make_spec(manifest, spec.tensors))
+
+
+def test_network_newton_refit_scaler_prices_down_rows_that_wreck_the_scaler(digits_small, pipeline_specs):
+    """Rows 50x off scale barely move a kept scaler's refit (the first layer could absorb them),
+    but a refitted scaler shrinks every column, which costs the whole network: the declared
+    refit prices them lower, while rows on the training scale price about the same."""
+    ds = digits_small
+    m = get_method("network-newton")
+    x, y = ds["x"][ds["pool"][:40]], ds["y"][ds["pool"][:40]]
+    plain, refit = pipeline_specs[0], pipeline_specs[1]
+    assert np.isclose(m.efficacy(refit, x, y).total, m.efficacy(plain, x, y).total, rtol=0.5)
+    assert m.efficacy(refit, 50 * x, y).total < m.efficacy(plain, 50 * x, y).total
