@@ -42,13 +42,13 @@ class Curvature:
     the rest, so H~^-1 = V diag(1/ev) V' + (P D P)^+ and the second term is a r x r solve:
     (P D P)^+ r = D^-1 (P r - V K^-1 V' D^-1 P r) with K = V' D^-1 V. Each product reads V
     twice (a [P, r] matrix against two vectors at once), the cost that dominates a refit; the
-    inverse, which only preconditions, reads a float32 copy (half the memory traffic), while
-    H~ itself, which enters the objective, stays float64.
+    inverse reads a row-major copy of V' (contiguous rows for the projection). Everything is
+    float64, as shared/protocol.md requires of pricing.
     """
 
     def __init__(self, vecs: np.ndarray, vals: np.ndarray, diag: np.ndarray):
         self.v, self.ev, self.d = vecs, vals, diag
-        self.v32t = np.ascontiguousarray(vecs.T, dtype=np.float32)  # [r, P]: row-major reads of V' x
+        self.vt = np.ascontiguousarray(vecs.T)  # [r, P]: row-major reads of V' x
         self.dinv = 1.0 / diag
         self.g = vecs.T @ (diag[:, None] * vecs)  # V' D V
         self.k = vecs.T @ (self.dinv[:, None] * vecs)  # V' D^-1 V
@@ -56,22 +56,21 @@ class Curvature:
 
     def __matmul__(self, x: np.ndarray) -> np.ndarray:
         dx = self.d * x
-        c, vdx = (self.v.T @ np.stack([x, dx], axis=1)).T
-        vc, w = (self.v @ np.stack([c, self.ev * c - vdx + self.g @ c], axis=1)).T
+        c, vdx = (self.vt @ np.stack([x, dx], axis=1)).T
+        vc, w = (self.vt.T @ np.stack([c, self.ev * c - vdx + self.g @ c], axis=1)).T
         return dx - self.d * vc + w
 
     def inv(self, r: np.ndarray) -> np.ndarray:
-        """H~^-1 r to float32 accuracy (a preconditioner: CG's answer does not depend on it).
-        With c = V'r: V diag(1/ev) c + D^-1 (r - V c - V K^-1 (V'D^-1 r - K c)), and
-        c + K^-1 (V'D^-1 r - K c) = K^-1 V'D^-1 r."""
-        x = np.empty((r.shape[0], 2), dtype=np.float32)
+        """H~^-1 r. With c = V'r: V diag(1/ev) c + D^-1 (r - V c - V K^-1 (V'D^-1 r - K c)),
+        and c + K^-1 (V'D^-1 r - K c) = K^-1 V'D^-1 r."""
+        x = np.empty((r.shape[0], 2))
         x[:, 0] = r
         x[:, 1] = self.dinv * r
-        c, vdr = (self.v32t @ x).T
-        rhs = np.empty((c.shape[0], 2), dtype=np.float32)
+        c, vdr = (self.vt @ x).T
+        rhs = np.empty((c.shape[0], 2))
         rhs[:, 0] = c / self.ev
-        rhs[:, 1] = self.kinv @ vdr.astype(np.float64)
-        a, u = (self.v32t.T @ rhs).T
+        rhs[:, 1] = self.kinv @ vdr
+        a, u = (self.vt.T @ rhs).T
         return a + self.dinv * (r - u)
 
 
