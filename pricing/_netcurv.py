@@ -18,8 +18,8 @@ import numpy as np
 
 from .proxies import Network, pointwise_grad
 
-__all__ = ["linear_layers", "flat", "with_flat", "loss_and_residual", "loss_grad", "flat_grad", "mean_loss", "jvp", "ggn_operator", "ggn_vp", "ggn_diag",
-           "probabilities"]
+__all__ = ["linear_layers", "flat", "with_flat", "loss_and_residual", "loss_grad", "flat_grad", "mean_loss", "jvp",
+           "ggn_operator", "ggn_vp", "ggn_diag", "probabilities"]
 
 
 def linear_layers(net: Network) -> tuple[int, ...]:
