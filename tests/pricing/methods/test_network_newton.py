@@ -236,3 +236,14 @@ def test_network_newton_refit_scaler_prices_down_rows_that_wreck_the_scaler(digi
     plain, refit = pipeline_specs[0], pipeline_specs[1]
     assert np.isclose(m.efficacy(refit, x, y).total, m.efficacy(plain, x, y).total, rtol=0.5)
     assert m.efficacy(refit, 50 * x, y).total < m.efficacy(plain, 50 * x, y).total
+
+
+def test_network_newton_refit_scaler_survives_rows_that_shrink_every_scale(digits_small, pipeline_specs):
+    """Rows all at the training mean shrink every refitted scale, so the penalty is negative
+    (the decay on W1 falls to wd (s'/s)^2): the refit must stay bounded and price them."""
+    ds = digits_small
+    tr = ds["train"]
+    x = np.tile(ds["x"][tr].mean(axis=0), (len(tr), 1))
+    y = np.arange(len(tr)) % 3
+    eff = get_method("network-newton").efficacy(pipeline_specs[1], x, y)
+    assert np.isfinite(eff.total) and np.all(np.isfinite(eff.scores))
