@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import BadShape, MissingTensor, SpecError, UnknownLayer
 
-__all__ = ["LAYERS", "Network", "layer_tensor_shapes", "pointwise_grad", "pooled_moments"]
+__all__ = ["LAYERS", "Network", "layer_tensor_shapes", "pointwise_grad", "pooled_moments", "check_scaler_refit"]
 
 LAYERS: tuple[str, ...] = ("linear", "relu", "tanh", "sigmoid", "standardize")
 _PARAMS = {"linear": ("weight", "bias"), "standardize": ("mean", "scale")}
@@ -52,6 +52,15 @@ def pooled_moments(mean: np.ndarray, var: np.ndarray, scale: np.ndarray, n: floa
     second = (n * (var + mean**2) + (x**2).sum(axis=0)) / (n + m)
     sd = np.sqrt(np.maximum(second - mu**2, 0.0))
     return mu, np.where(sd > 1e-12 * np.maximum(1.0, np.abs(mu)), sd, scale)
+
+
+def check_scaler_refit(layers: Sequence[Mapping], train_var: np.ndarray) -> None:
+    """What a declared scaler refit (`hyper.refit_scaler`) needs of any method: a leading
+    'standardize' layer to refit and the training variance it was fitted on."""
+    if not layers or layers[0].get("type") != "standardize":
+        raise SpecError("hyper.refit_scaler needs the network to start with a 'standardize' layer (the scaler to refit)")
+    if train_var.min(initial=0.0) < 0:
+        raise SpecError("scaler.var is the training variance per column and cannot be negative")
 
 
 def pointwise_grad(kind: str, params: Mapping[str, np.ndarray], a: np.ndarray, g: np.ndarray) -> np.ndarray:

@@ -27,7 +27,7 @@ from scipy.linalg import blas, cho_factor, cho_solve, lapack
 from .. import _head
 from .._cg import pcg
 from ..errors import PricingError, SpecError
-from ..proxies import Network, pooled_moments
+from ..proxies import Network, check_scaler_refit, pooled_moments
 from .base import Efficacy, HeadMethod
 
 __all__ = ["FeatureNewton", "newton_refit"]
@@ -115,8 +115,8 @@ class FeatureNewton(HeadMethod):
     def check_manifest(self, manifest, tensors, *, d, classes):
         super().check_manifest(manifest, tensors, d=d, classes=classes)
         layers = manifest.get("proxy", {}).get("layers", [])
-        if manifest.get("hyper", {}).get("refit_scaler") and not (layers and layers[0].get("type") == "standardize"):
-            raise SpecError("hyper.refit_scaler needs the proxy to start with a 'standardize' layer")
+        if manifest.get("hyper", {}).get("refit_scaler"):
+            check_scaler_refit(layers, tensors["scaler.var"])
         solver = manifest.get("hyper", {}).get("solver", self.defaults["solver"])
         if solver not in (0, 1):
             raise SpecError(f"hyper.solver must be 0 (Cholesky) or 1 (conjugate gradients), got {solver!r}")

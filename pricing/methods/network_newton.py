@@ -29,7 +29,7 @@ import numpy as np
 from .. import _netcurv as nc
 from .._cg import pcg
 from ..errors import PricingError, SpecError
-from ..proxies import Network, layer_tensor_shapes, pooled_moments
+from ..proxies import Network, check_scaler_refit, layer_tensor_shapes, pooled_moments
 from .base import Efficacy, PricingMethod
 
 __all__ = ["NetworkNewton", "Curvature", "network_refit", "scaler_penalty"]
@@ -162,13 +162,12 @@ class NetworkNewton(PricingMethod):
             if v != int(v) or not 1 <= v <= 100:
                 raise SpecError(f"hyper.{key} must be an integer in [1, 100], got {v!r}")
         if hyper.get("refit_scaler"):
-            if len(layers) < 2 or layers[0].get("type") != "standardize" or layers[1].get("type") != "linear":
-                raise SpecError("hyper.refit_scaler needs the network to start with a 'standardize' then a 'linear' layer")
+            check_scaler_refit(layers, tensors["scaler.var"])
+            if len(layers) < 2 or layers[1].get("type") != "linear":
+                raise SpecError("hyper.refit_scaler needs the 'standardize' layer to feed a 'linear' one (its decay changes)")
             if not hyper.get("n_train", 0) > 0 or not hyper.get("weight_decay", 0) >= 0:
                 raise SpecError("hyper.refit_scaler needs hyper.n_train > 0 (the buyer's training rows) and "
                                 "hyper.weight_decay >= 0 (the weights' L2 in sum units, a scikit-learn MLP's alpha)")
-            if tensors["scaler.var"].min(initial=0.0) < 0:
-                raise SpecError("scaler.var is the training variance per column and cannot be negative")
         if not 0 < hyper.get("cg_tol", self.defaults["cg_tol"]) < 1:
             raise SpecError(f"hyper.cg_tol must be in (0, 1), got {hyper.get('cg_tol')!r}")
         vecs, vals, diag = tensors["curvature.eigvecs"], tensors["curvature.eigvals"], tensors["curvature.diag"]

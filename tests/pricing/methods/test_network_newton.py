@@ -247,3 +247,28 @@ def test_network_newton_refit_scaler_survives_rows_that_shrink_every_scale(digit
     y = np.arange(len(tr)) % 3
     eff = get_method("network-newton").efficacy(pipeline_specs[1], x, y)
     assert np.isfinite(eff.total) and np.all(np.isfinite(eff.scores))
+
+
+def test_refit_scaler_refuses_a_negative_training_variance_in_both_newton_methods(digits_small, pipeline_specs):
+    """One check serves both methods: a shipped `scaler.var` below zero is a malformed spec."""
+    import warnings
+
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from pricing.builders import build_spec
+
+    ds = digits_small
+    tr, va = ds["train"], ds["val"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = make_pipeline(StandardScaler(), MLPClassifier((8,), max_iter=100, random_state=0)).fit(ds["x"][tr], ds["y"][tr])
+    fn = parse_spec(build_spec("feature-newton", model, ds["x"][tr], ds["y"][tr], ds["x"][va], ds["y"][va], classes=3,
+                               hyper={"refit_scaler": 1.0}))
+    for spec in (fn, pipeline_specs[1]):
+        bad = dict(spec.tensors)
+        bad["scaler.var"] = spec.tensors["scaler.var"].copy()
+        bad["scaler.var"][0] = -1.0
+        with pytest.raises(SpecError, match="scaler.var.*negative"):
+            parse_spec(make_spec(spec.manifest, bad))
