@@ -26,14 +26,13 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from pricing import get_method, parse_spec, price, write_release
-from pricing.builders import build_spec
+from pricing.builders import SCALER_AWARE, build_spec
 
 __all__ = ["MethodResult", "Report", "validate", "make_bundles", "main"]
 
 RESULTS = Path(__file__).resolve().parent / "results"
 METHODS = ("influence", "group-influence", "tree", "distilled", "feature-newton", "network-newton")
 BASELINE = "influence"
-SCALER_AWARE = ("feature-newton", "network-newton")  # methods that model a scaler refitted on merged rows
 # the buyer's weight-decay grid: wide enough that the choice is never at its edge on these data
 ALPHAS = (1e-2, 1e-1, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0)
 TERMS_CURVE = {"kind": "linear", "slope": "1000000000"}

@@ -3,6 +3,6 @@ the buyer's own training and validation data, which never leave the buyer."""
 
 from __future__ import annotations
 
-from .build import build_spec, ihvp_cg, ihvp_lissa
+from .build import SCALER_AWARE, build_spec, ihvp_cg, ihvp_lissa
 
-__all__ = ["build_spec", "ihvp_cg", "ihvp_lissa"]
+__all__ = ["build_spec", "ihvp_cg", "ihvp_lissa", "SCALER_AWARE"]

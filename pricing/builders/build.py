@@ -14,7 +14,10 @@ from ..spec import make_spec
 from .curvature import network_curvature
 from .extract import head_l2, hidden_layers, network_layers, predictor
 
-__all__ = ["build_spec", "ihvp_cg", "ihvp_lissa"]
+__all__ = ["build_spec", "ihvp_cg", "ihvp_lissa", "SCALER_AWARE"]
+
+# methods that can model a scaler refitted on the merged rows (hyper.refit_scaler, scaler.var)
+SCALER_AWARE: tuple[str, ...] = ("feature-newton", "network-newton")
 
 
 def ihvp_cg(hvp: Callable[[np.ndarray], np.ndarray], v: np.ndarray, *, tol: float = 1e-10,
@@ -196,7 +199,7 @@ def build_spec(method: str, model: Any, x_train: np.ndarray, y_train: np.ndarray
         manifest["proxy"] = {"layers": layer_list}
         tensors["probe.features"], tensors["probe.label"] = px, py
     h.update(hyper or {})
-    if h.get("refit_scaler") and method in ("feature-newton", "network-newton"):
+    if h.get("refit_scaler") and method in SCALER_AWARE:
         tensors["scaler.var"] = np.asarray(x_train, np.float64).var(axis=0)  # the pooled moments need it
     manifest["hyper"] = h
     return make_spec(manifest, tensors)
