@@ -26,6 +26,7 @@ from scipy.linalg import blas, cho_factor, cho_solve, lapack
 
 from .. import _head
 from .._cg import pcg
+from .._linesearch import armijo
 from ..errors import PricingError, SpecError
 from ..proxies import Network, check_scaler_refit, pooled_moments
 from .base import Efficacy, HeadMethod
@@ -90,17 +91,15 @@ def newton_refit(phi: np.ndarray, y: np.ndarray, w0: np.ndarray, h_train: np.nda
             break
         hs = h_train @ step
         ds, ss = float((theta - t0) @ hs), float(step @ hs)
-        t = 1.0
-        for _ in range(30):
-            cand = theta + t * step
-            quad_new = quad + 2.0 * t * ds + t * t * ss
-            f_new = 0.5 * quad_new + data_term(cand)
-            if f_new <= f + 1e-4 * t * slope:
-                break
-            t *= 0.5
-        else:
+        def trial(t: float):
+            cand, quad_new = theta + t * step, quad + 2.0 * t * ds + t * t * ss
+            return 0.5 * quad_new + data_term(cand), (cand, quad_new)
+
+        accepted = armijo(trial, f, slope)
+        if accepted is None:
             break
-        theta, f, quad, hd = cand, f_new, quad_new, hd + t * hs
+        t, f, (theta, quad) = accepted
+        hd = hd + t * hs
     return (theta.reshape(k, q), fac) if return_factor else theta.reshape(k, q)
 
 

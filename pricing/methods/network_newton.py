@@ -28,6 +28,7 @@ import numpy as np
 
 from .. import _netcurv as nc
 from .._cg import pcg
+from .._linesearch import armijo
 from ..errors import PricingError, SpecError
 from ..proxies import Network, check_scaler_refit, layer_tensor_shapes, pooled_moments
 from .base import Efficacy, PricingMethod
@@ -101,20 +102,19 @@ def network_refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray
         qa = float(d @ hd) + float(theta @ (pen * theta))
         qb = float(d @ hs) + float(theta @ (pen * step))
         qc = float(step @ hs) + float(step @ (pen * step))
-        t = 1.0
-        for _ in range(30):  # Armijo backtracking on forward passes; the gradient only once accepted
+        def trial(t: float):  # a forward pass only; the gradient once a trial is accepted
             cand = theta + t * step
             cand_net = nc.with_flat(net, cand)
             logits_c, acts_c = cand_net.forward(x, keep=True)
             loss_c, resid_c = nc.loss_and_residual(logits_c, y)
-            f_new = 0.5 * (qa + 2.0 * t * qb + t * t * qc) + loss_c
-            if f_new <= f + 1e-4 * t * slope:
-                break
-            t *= 0.5
-        else:
+            return 0.5 * (qa + 2.0 * t * qb + t * t * qc) + loss_c, (cand, cand_net, logits_c, acts_c, resid_c)
+
+        accepted = armijo(trial, f, slope)
+        if accepted is None:
             break
-        g_b = nc.flat_grad(cand_net, acts_c, resid_c)
-        theta, hd, f, acts, logits = cand, hd + t * hs, f_new, acts_c, logits_c
+        t, f, (theta, cand_net, logits, acts, resid) = accepted
+        g_b = nc.flat_grad(cand_net, acts, resid)
+        hd = hd + t * hs
     return theta
 
 
