@@ -64,3 +64,21 @@ def test_reliability_of_pure_seed_noise_is_near_zero():
     gains = np.random.default_rng(0).normal(size=(400, 6))
     assert abs(split_half_reliability(gains)) < 0.2
     assert np.isnan(split_half_reliability(gains[:, :1]))
+
+
+@pytest.mark.slow
+def test_summary_counts_the_splits_that_meet_every_target(small_report):
+    from dataclasses import replace
+
+    from benchmarks.mde_validation import meets_targets, summary_table
+
+    fn = small_report.methods["feature-newton"]
+    good = replace(fn, spearman=0.9, spearman_clean=0.8, noise_pct=0.1, flip50_pct=0.1, copies_ratio=1.0,
+                   speedup_parsed=100.0)
+    bad = replace(good, noise_pct=0.3)
+    assert all(meets_targets(good).values())
+    assert meets_targets(bad) == {**meets_targets(good), "noise": False}
+    reps = [replace(small_report, split=s, methods={"feature-newton": r}) for s, r in ((0, good), (2, bad), (3, good))]
+    row = next(line for line in summary_table(reps).splitlines() if "feature-newton" in line)
+    assert row.split()[-1] == "2/3"
+    assert "0.30" in row  # the worst noise% of the three splits
