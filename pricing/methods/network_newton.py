@@ -18,8 +18,10 @@ backtracking; efficacy = probe loss at theta* minus probe loss at the refit (Koh
 2019 and Basu et al. 2020 for group effects; Martens 2010 for GGN-CG). A bundle's
 records enter only through Jacobian-vector products, so a quote costs a few dozen passes of
 the bundle through the network. A buyer whose pipeline refits its input scaler on merged data
-needs nothing more: the first layer absorbs the new scaling exactly (W1 diag(s'/s) and a
-shifted bias compute the same function), so the hub keeps the shipped scaler.
+declares `hyper.refit_scaler`: the first layer absorbs the new scaling in its function but
+not in its weight decay, and the hub adds the difference (`scaler_penalty`). The refit is
+truncated by design (4 steps of up to 10 CG iterations by default): docs/pricing.md,
+"Choosing the budget".
 """
 
 from __future__ import annotations
