@@ -196,6 +196,29 @@ def _pct(values: np.ndarray, idx: Sequence[int]) -> float:
     return float(np.max(ranks[list(idx)]))
 
 
+def method_variant(label: str) -> tuple[str, dict[str, float]]:
+    """A method label as the report uses it: a method name, or `name@key=value:key=value`
+    for the method with those hyper-parameters (`network-newton@steps=4:cg_iters=10`), so
+    budgets can be compared against one ground truth in one run."""
+    base, _, rest = label.partition("@")
+    extra = {}
+    for item in filter(None, rest.split(":")):
+        key, _, value = item.partition("=")
+        try:
+            extra[key] = float(value) if key else float("")  # float("") raises, as a missing "=" does
+        except ValueError:
+            raise ValueError(f"method variant {label!r}: write name@key=value:key=value with numeric values") from None
+    return base, extra
+
+
+def copies_ratio(ten: int, one: int) -> float:
+    """Price of ten copies over one copy; nan when both price 0 (nothing to compare), inf when
+    one copy prices 0 and ten do not (the worst case, not a pass)."""
+    if one > 0:
+        return ten / one
+    return float("nan") if ten == 0 else float("inf")
+
+
 def validate(x: np.ndarray, y: np.ndarray, *, task: str = "classification", seed: int = 0, name: str = "data",
              n_train: int = 500, n_val: int = 500, sizes: Sequence[int] = (25, 50, 100, 200, 400),
              seeds: int = 6, hidden: int = 64, max_iter: int = 1000, l2: float | None = None,
@@ -229,9 +252,10 @@ def validate(x: np.ndarray, y: np.ndarray, *, task: str = "classification", seed
     alpha = min(alphas, key=lambda a: log_loss(y_va, fits[a].predict_proba(x_va), labels=list(range(classes))))
     real = fits[alpha]
     # the real pipeline refits its StandardScaler on merged data; the Newton methods are told so
-    specs = {m: build_spec(m, real, x_tr, y_tr, x_va, y_va, classes=classes, l2=l2, seed=seed,
-                           hyper={"refit_scaler": 1.0} if m in SCALER_AWARE and refit_scaler else None)
-             for m in methods}
+    variants = {m: method_variant(m) for m in methods}
+    specs = {m: build_spec(base, real, x_tr, y_tr, x_va, y_va, classes=classes, l2=l2, seed=seed,
+                           hyper={**({"refit_scaler": 1.0} if base in SCALER_AWARE and refit_scaler else {}), **extra})
+             for m, (base, extra) in variants.items()}
     schema = {"features": [{"name": f"x{i}"} for i in range(x.shape[1])],
               "label": {"name": "y", "kind": "categorical", "classes": classes}}
 
@@ -245,7 +269,7 @@ def validate(x: np.ndarray, y: np.ndarray, *, task: str = "classification", seed
     for b_i, b in enumerate(bundles):
         release = write_release(b.x, b.y, schema)
         for m in methods:
-            terms = {"pricing": {"method": m, "curve": TERMS_CURVE}, "maxPrice": MAX_PRICE}
+            terms = {"pricing": {"method": variants[m][0], "curve": TERMS_CURVE}, "maxPrice": MAX_PRICE}
             t = time.perf_counter()
             res = price(specs[m], release, terms)
             secs[m].append(time.perf_counter() - t)
@@ -283,14 +307,14 @@ def validate(x: np.ndarray, y: np.ndarray, *, task: str = "classification", seed
     for m in methods:
         e = eff[m]
         spec = parse_spec(specs[m])
-        method = get_method(m)
+        method = get_method(variants[m][0])
         raw_one = method.efficacy(spec, bundles[one].x, bundles[one].y).total
         raw_ten = method.efficacy(spec, bundles[ten].x, bundles[ten].y).total
         med, med_parsed = float(np.median(secs[m])), float(np.median(secs_parsed[m]))
         per[m] = MethodResult(
             method=m, spearman=float(spearmanr(e, gain)[0]), spearman_clean=float(spearmanr(e[clean], gain[clean])[0]),
             noise_pct=_pct(e, noise), flip50_pct=_pct(e, flip50),
-            copies_ratio=(prc[m][ten] / prc[m][one]) if prc[m][one] > 0 else float("nan"),
+            copies_ratio=copies_ratio(prc[m][ten], prc[m][one]),
             copies_ratio_raw=(raw_ten / raw_one) if raw_one > 0 else float("nan"),
             own_copies_pct=float(np.mean([_pct(e, [i]) for i in own])), price_seconds=med,
             speedup=retrain_seconds / med, mde_seconds=med_parsed, speedup_parsed=retrain_seconds / med_parsed,
@@ -442,6 +466,16 @@ def _plot_splits(reports: list[Report], path: Path) -> None:
     plt.close(fig)
 
 
+def _csv(kind):
+    """An argparse type: a comma-separated list of `kind`, with an error that names the bad item."""
+    def parse(text: str) -> list:
+        try:
+            return [kind(item) for item in text.split(",") if item]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected a comma-separated list of {kind.__name__}") from None
+    return parse
+
+
 def main(argv: Sequence[str] | None = None) -> list[Report]:
     """Run the validation on the shipped real data sets and several splits; print the tables,
     save PNGs and a report."""
@@ -451,12 +485,20 @@ def main(argv: Sequence[str] | None = None) -> list[Report]:
     ap.add_argument("--datasets", default="digits,breast_cancer,mnist5k,adult")
     ap.add_argument("--seeds", type=int, default=None, help="retraining seeds (default: 6)")
     ap.add_argument("--out", type=Path, default=RESULTS)
-    ap.add_argument("--splits", default=",".join(map(str, SPLITS)),
+    ap.add_argument("--methods", type=_csv(str), default=list(METHODS),
+                    help="methods to price, comma-separated; name@key=value:key=value prices a method with those "
+                         "hyper-parameters (the budget choice: --splits 1 --methods network-newton@steps=4:cg_iters=10,...)")
+    ap.add_argument("--splits", type=_csv(int), default=list(SPLITS),
                     help="seeds of the train/validation/pool split and the bundles, comma-separated (default "
                          f"{','.join(map(str, SPLITS))}; {DEV_SPLIT} is the split the budgets were chosen on)")
     args = ap.parse_args(argv)
+    try:
+        for label in args.methods:
+            method_variant(label)
+    except ValueError as e:
+        ap.error(str(e))
     args.out.mkdir(parents=True, exist_ok=True)
-    splits = [int(s) for s in args.splits.split(",")]
+    splits = args.splits
     reports = []
     t0 = time.perf_counter()
     for split in splits:
@@ -465,7 +507,7 @@ def main(argv: Sequence[str] | None = None) -> list[Report]:
             cfg = dict(CONFIGS.get(name, {}))
             seeds = args.seeds or cfg.pop("seeds", 6)
             cfg.pop("seeds", None)
-            rep = validate(x, y, task="classification", seed=split, name=name, seeds=seeds, **cfg)
+            rep = validate(x, y, task="classification", seed=split, name=name, seeds=seeds, methods=args.methods, **cfg)
             reports.append(rep)
             _plot(rep, args.out / (f"mde_{name}.png" if split == splits[0] else f"mde_{name}_split{split}.png"))
             print(f"split {split}\n" + _table([rep]), flush=True)

@@ -9,14 +9,14 @@ from hypothesis import strategies as st
 from scipy.stats import spearmanr
 
 from benchmarks._mde_data import load
-from benchmarks.mde_validation import split_half_reliability, validate
+from benchmarks.mde_validation import copies_ratio, method_variant, split_half_reliability, validate
 
 
 @pytest.fixture(scope="module")
 def small_report():
     x, y = load("breast_cancer")
     return validate(x, y, name="bc-small", n_train=100, n_val=150, sizes=(10, 20, 40, 80), seeds=2,
-                    methods=("influence", "feature-newton"), jobs=1, progress=False, max_iter=300)
+                    methods=("influence", "feature-newton", "feature-newton@steps=1"), jobs=1, progress=False, max_iter=300)
 
 
 @pytest.mark.slow
@@ -78,7 +78,29 @@ def test_summary_counts_the_splits_that_meet_every_target(small_report):
     bad = replace(good, noise_pct=0.3)
     assert all(meets_targets(good).values())
     assert meets_targets(bad) == {**meets_targets(good), "noise": False}
+    assert not meets_targets(replace(good, copies_ratio=float("inf")))["copies"]
     reps = [replace(small_report, split=s, methods={"feature-newton": r}) for s, r in ((0, good), (2, bad), (3, good))]
     row = next(line for line in summary_table(reps).splitlines() if "feature-newton" in line)
     assert row.split()[-1] == "2/3"
     assert "0.30" in row  # the worst noise% of the three splits
+
+
+@pytest.mark.slow
+def test_a_method_variant_is_priced_with_its_own_hyper_parameters(small_report):
+    """`name@key=value` is the method with those hyper-parameters, against the same truth."""
+    default, one_step = small_report.methods["feature-newton"], small_report.methods["feature-newton@steps=1"]
+    assert default.efficacy != one_step.efficacy
+
+
+def test_method_variant_parses_hyper_parameters_and_names_a_malformed_one():
+    assert method_variant("network-newton") == ("network-newton", {})
+    assert method_variant("network-newton@steps=4:cg_tol=0.01") == ("network-newton", {"steps": 4.0, "cg_tol": 0.01})
+    for bad in ("network-newton@steps", "network-newton@=4", "network-newton@steps=four"):
+        with pytest.raises(ValueError, match="name@key=value"):
+            method_variant(bad)
+
+
+def test_copies_ratio_counts_ten_priced_copies_of_an_unpriced_one_as_the_worst_case():
+    assert copies_ratio(30, 20) == 1.5
+    assert np.isnan(copies_ratio(0, 0))
+    assert copies_ratio(5, 0) == float("inf")
