@@ -35,7 +35,7 @@ from ..errors import PricingError, SpecError
 from ..proxies import Network, check_scaler_refit, layer_tensor_shapes, pooled_moments
 from .base import Efficacy, PricingMethod
 
-__all__ = ["NetworkNewton", "Curvature", "network_refit", "scaler_penalty"]
+__all__ = ["NetworkNewton", "Curvature", "network_refit", "scaler_penalty", "BUDGET"]
 
 
 class Curvature:
@@ -77,8 +77,14 @@ class Curvature:
         return a + self.dinv * (r - u)
 
 
-def network_refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray, curv: Curvature, steps: int,
-                  *, cg_iters: int = 10, cg_tol: float = 1e-3, penalty: np.ndarray | None = None) -> np.ndarray:
+# the default budget, part of the method (docs/pricing.md, "Choosing the budget"): chosen on a
+# development split of the validation, by the best worst-case rho over its data sets
+BUDGET = {"steps": 4.0, "cg_iters": 10.0, "cg_tol": 1e-2}
+
+
+def network_refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray, curv: Curvature,
+                  steps: int = int(BUDGET["steps"]), *, cg_iters: int = int(BUDGET["cg_iters"]),
+                  cg_tol: float = BUDGET["cg_tol"], penalty: np.ndarray | None = None) -> np.ndarray:
     """Damped Gauss-Newton on J(theta) + 1/2 theta' diag(penalty) theta from theta0; returns the
     refitted parameters. The penalty is the change of weight decay that a scaler refitted on
     the merged rows brings (`scaler_penalty`); None for a pipeline that keeps its scaler."""
@@ -139,9 +145,7 @@ class NetworkNewton(PricingMethod):
     """Probe-loss reduction after Gauss-Newton refitting of the whole network (classification)."""
 
     name = "network-newton"
-    # the budget is part of the method (docs/pricing.md, "Budget"): chosen on a development split
-    defaults = {"steps": 4.0, "cg_iters": 10.0, "cg_tol": 1e-2, "refit_scaler": 0.0, "n_train": 0.0,
-                "weight_decay": 0.0}
+    defaults = {**BUDGET, "refit_scaler": 0.0, "n_train": 0.0, "weight_decay": 0.0}
 
     def tensor_shapes(self, manifest, *, d, width, classes, hyper):
         shapes, _ = layer_tensor_shapes(manifest.get("proxy", {}).get("layers", []), d, "proxy")

@@ -145,3 +145,23 @@ def clean_vs_flipped(digits_small, digits_specs):
         return clean, flipped
 
     return totals
+
+
+@pytest.fixture(scope="session")
+def fit_pipeline(digits_small):
+    """A buyer's scaler + one-hidden-layer MLP pipeline fitted on the small digits' training
+    rows (convergence warnings silenced): the model the scaler-refit tests build specs from."""
+    import warnings
+
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    def fit(hidden: int, **mlp):
+        ds = digits_small
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = make_pipeline(StandardScaler(), MLPClassifier((hidden,), random_state=0, **mlp))
+            return model.fit(ds["x"][ds["train"]], ds["y"][ds["train"]])
+
+    return fit

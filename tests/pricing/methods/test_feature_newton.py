@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pricing import _head, parse_spec
 from pricing.methods import get_method
@@ -20,9 +23,6 @@ def test_feature_newton_equals_exact_retraining_for_ridge(ridge_problem, ridge_s
     theta = ridge_fit(phi, np.r_[p["y_train"], p["y_new"]], np.ones(phi.shape[0]), p["l2"], n)
     loss = lambda t: float(np.mean(0.5 * (_head.add_bias(p["x_val"]) @ t - p["y_val"]) ** 2))
     assert np.isclose(eff.total, loss(base) - loss(theta), rtol=1e-8)
-
-
-import pytest
 
 
 @pytest.mark.parametrize("frozen", [False, True])
@@ -46,28 +46,19 @@ def test_feature_newton_ranks_clean_above_flipped_digits(clean_vs_flipped):
 
 
 def test_feature_newton_refit_scaler_needs_a_standardize_layer(ridge_spec):
-    import pytest
     from pricing import SpecError
 
     with pytest.raises(SpecError, match="refit_scaler.*standardize"):
         ridge_spec("feature-newton", refit_scaler=1.0)
 
 
-def test_feature_newton_refit_scaler_prices_down_rows_that_wreck_the_scaler(digits_small):
+def test_feature_newton_refit_scaler_prices_down_rows_that_wreck_the_scaler(digits_small, fit_pipeline):
     """A pipeline buyer refits its scaler on merged data: rows 50x off scale must cost."""
-    import warnings
-
-    from sklearn.neural_network import MLPClassifier
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     from pricing.builders import build_spec
 
     ds = digits_small
     tr, va, pool = ds["train"], ds["val"], ds["pool"][:40]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = make_pipeline(StandardScaler(), MLPClassifier((16,), max_iter=200, random_state=0)).fit(ds["x"][tr], ds["y"][tr])
+    model = fit_pipeline(16, max_iter=200)
     args = ("feature-newton", model, ds["x"][tr], ds["y"][tr], ds["x"][va], ds["y"][va])
     plain = parse_spec(build_spec(*args, classes=3))
     refit = parse_spec(build_spec(*args, classes=3, hyper={"refit_scaler": 1.0}))
@@ -76,9 +67,6 @@ def test_feature_newton_refit_scaler_prices_down_rows_that_wreck_the_scaler(digi
     assert np.isclose(m.efficacy(refit, x, y).total, m.efficacy(plain, x, y).total, rtol=0.5)
     assert m.efficacy(refit, 50 * x, y).total < min(0.0, m.efficacy(plain, 50 * x, y).total)
 
-
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 
 @settings(max_examples=40, deadline=None)

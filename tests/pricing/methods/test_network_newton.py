@@ -198,22 +198,13 @@ def test_network_newton_refit_scaler_needs_a_leading_scaler(hyper, tensors, matc
 
 
 @pytest.fixture(scope="module")
-def pipeline_specs(digits_small):
+def pipeline_specs(digits_small, fit_pipeline):
     """network-newton specs of one scaler + MLP pipeline, declaring the scaler refit or not."""
-    import warnings
-
-    from sklearn.neural_network import MLPClassifier
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     from pricing.builders import build_spec
 
     ds = digits_small
     tr, va = ds["train"], ds["val"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = make_pipeline(StandardScaler(), MLPClassifier((16,), alpha=1.0, max_iter=300, random_state=0))
-        model.fit(ds["x"][tr], ds["y"][tr])
+    model = fit_pipeline(16, alpha=1.0, max_iter=300)
     args = ("network-newton", model, ds["x"][tr], ds["y"][tr], ds["x"][va], ds["y"][va])
     return {flag: parse_spec(build_spec(*args, classes=3, rank=8, hyper={"refit_scaler": float(flag)})) for flag in (0, 1)}
 
@@ -249,21 +240,14 @@ def test_network_newton_refit_scaler_survives_rows_that_shrink_every_scale(digit
     assert np.isfinite(eff.total) and np.all(np.isfinite(eff.scores))
 
 
-def test_refit_scaler_refuses_a_negative_training_variance_in_both_newton_methods(digits_small, pipeline_specs):
+def test_refit_scaler_refuses_a_negative_training_variance_in_both_newton_methods(digits_small, pipeline_specs,
+                                                                                 fit_pipeline):
     """One check serves both methods: a shipped `scaler.var` below zero is a malformed spec."""
-    import warnings
-
-    from sklearn.neural_network import MLPClassifier
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     from pricing.builders import build_spec
 
     ds = digits_small
     tr, va = ds["train"], ds["val"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = make_pipeline(StandardScaler(), MLPClassifier((8,), max_iter=100, random_state=0)).fit(ds["x"][tr], ds["y"][tr])
+    model = fit_pipeline(8, max_iter=100)
     fn = parse_spec(build_spec("feature-newton", model, ds["x"][tr], ds["y"][tr], ds["x"][va], ds["y"][va], classes=3,
                                hyper={"refit_scaler": 1.0}))
     for spec in (fn, pipeline_specs[1]):
