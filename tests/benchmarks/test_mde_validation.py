@@ -104,3 +104,13 @@ def test_copies_ratio_counts_ten_priced_copies_of_an_unpriced_one_as_the_worst_c
     assert copies_ratio(30, 20) == 1.5
     assert np.isnan(copies_ratio(0, 0))
     assert copies_ratio(5, 0) == float("inf")
+
+
+@pytest.mark.parametrize("argv,named", [(["--splits", "1,x"], "'1,x'"), (["--methods", "network-newton@steps"], "steps")])
+def test_a_malformed_command_line_is_refused_before_any_work(argv, named, tmp_path, capsys):
+    from benchmarks.mde_validation import main
+
+    with pytest.raises(SystemExit):
+        main([*argv, "--out", str(tmp_path / "out")])
+    assert named in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # refused before anything was written
