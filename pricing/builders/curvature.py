@@ -18,7 +18,8 @@ def network_curvature(net: Network, x_train: np.ndarray, *, weight_decay: float,
     scikit-learn MLP's `alpha` itself): `curvature.eigvecs` [P, r] and `curvature.eigvals` [r]
     (Lanczos, top r), `curvature.diag` [P]. A floor of 1e-9 of the largest diagonal entry
     keeps every direction (e.g. the unregularised biases) positive definite. The labels are not
-    needed: the GGN of the log-loss does not depend on them."""
+    needed: the GGN of the log-loss does not depend on them. Parameters with a zero GGN diagonal
+get exactly zero rows in the eigenvectors."""
     logits, acts = net.forward(np.asarray(x_train, np.float64), keep=True)
     theta = nc.flat(net)
     mask = np.concatenate([np.concatenate([np.ones(net.params[i]["weight"].size), np.zeros(net.params[i]["bias"].size)])
@@ -31,7 +32,10 @@ def network_curvature(net: Network, x_train: np.ndarray, *, weight_decay: float,
     ggn = nc.ggn_operator(net, acts, logits)
     op = LinearOperator((p, p), matvec=lambda v: ggn(np.ravel(v)) + reg * np.ravel(v),
                         dtype=np.float64)
-    v0 = np.random.default_rng(seed).normal(size=p)
+    # a parameter the training rows never move (the weights of an input constant there) has a
+    # zero GGN row; a start with no component there keeps every Lanczos vector, and so the
+    # eigenvectors, exactly zero on it, and the hub skips those rows (network_newton.Curvature)
+    v0 = np.where(diag_data == 0.0, 0.0, np.random.default_rng(seed).normal(size=p))
     vals, vecs = eigsh(op, k=r, which="LA", v0=v0, tol=1e-8)
     order = np.argsort(vals)[::-1]
     return {"curvature.eigvals": np.ascontiguousarray(vals[order]), "curvature.eigvecs": np.ascontiguousarray(vecs[:, order]),
