@@ -57,8 +57,8 @@ class MethodResult:
     method: str
     spearman: float
     spearman_clean: float
-    noise_pct: float  # worst (highest) price percentile of the pure-noise bundles, 0 = cheapest
-    flip50_pct: float  # worst price percentile of the 50%-flipped bundles
+    noise_pct: float  # worst (highest) efficacy percentile of the pure-noise bundles, 0 = lowest
+    flip50_pct: float  # worst efficacy percentile of the 50%-flipped bundles
     copies_ratio: float  # price of 10 copies / price of one copy, through price() (deduplicates)
     copies_ratio_raw: float  # efficacy of 10 copies / one copy with the method alone, no dedup
     own_copies_pct: float  # mean price percentile of the buyer's own records
@@ -70,6 +70,10 @@ class MethodResult:
     prices: list[int] = field(default_factory=list)
     ood_pct: float = float("nan")  # mean price percentile of the out-of-distribution (scrambled) bundles
     near_dup_pct: float = float("nan")  # mean price percentile of near-duplicates of the buyer's records
+    # the issue's noise target, by price: the share of bundles priced strictly lower (0 for a
+    # bundle at the lowest price, however many share it), worst over the noise / flip50 bundles
+    noise_price_pct: float = float("nan")
+    flip50_price_pct: float = float("nan")
 
 
 @dataclass
@@ -196,6 +200,15 @@ def _pct(values: np.ndarray, idx: Sequence[int]) -> float:
     return float(np.max(ranks[list(idx)]))
 
 
+def _price_pct(prices: Sequence[int], idx: Sequence[int]) -> float:
+    """Highest price percentile of the given bundles: the share of the other bundles priced
+    strictly lower, so bundles that share a price share its lowest rank (a bundle that does
+    not sell is as cheap as any other that does not)."""
+    if not len(idx):
+        return float("nan")
+    return max(sum(p < prices[i] for p in prices) for i in idx) / (len(prices) - 1)
+
+
 def method_variant(label: str) -> tuple[str, dict[str, float]]:
     """A method label as the report uses it: a method name, or `name@key=value:key=value`
     for the method with those hyper-parameters (`network-newton@steps=4:cg_iters=10`), so
@@ -318,7 +331,8 @@ def validate(x: np.ndarray, y: np.ndarray, *, task: str = "classification", seed
             copies_ratio_raw=(raw_ten / raw_one) if raw_one > 0 else float("nan"),
             own_copies_pct=float(np.mean([_pct(e, [i]) for i in own])), price_seconds=med,
             speedup=retrain_seconds / med, mde_seconds=med_parsed, speedup_parsed=retrain_seconds / med_parsed,
-            efficacy=[float(v) for v in e], prices=list(prc[m]), ood_pct=mean_pct(e, ood), near_dup_pct=mean_pct(e, near))
+            efficacy=[float(v) for v in e], prices=list(prc[m]), ood_pct=mean_pct(e, ood), near_dup_pct=mean_pct(e, near),
+            noise_price_pct=_price_pct(prc[m], noise), flip50_price_pct=_price_pct(prc[m], flip50))
     best = max(per.values(), key=lambda r: r.spearman)
     return Report(dataset=name, split=seed, n_train=n_train, n_val=n_val, n_bundles=len(bundles), seeds=seeds, alpha=alpha,
                   best_method=best.method, best_spearman=best.spearman, retrain_seconds=retrain_seconds,
@@ -369,7 +383,7 @@ def _plot(report: Report, path: Path) -> None:
 
 
 def _table(reports: list[Report]) -> str:
-    head = (f"{'dataset':<14}{'method':<16}{'rho':>6}{'xbase':>7}{'rho_cl':>7}{'noise%':>7}{'flip50%':>8}"
+    head = (f"{'dataset':<14}{'method':<16}{'rho':>6}{'xbase':>7}{'rho_cl':>7}{'noise%':>7}{'flip50%':>8}{'n%e':>6}{'f%e':>6}"
             f"{'10x/1x':>7}{'raw':>7}{'own%p':>6}{'own%t':>6}{'ood%p':>6}{'ood%t':>6}{'nd%p':>6}{'nd%t':>6}{'ms':>7}{'speed':>7}{'xbase':>6}{'ms*':>6}{'speed*':>7}")
     lines = [head, "-" * len(head)]
     for rep in reports:
@@ -377,7 +391,8 @@ def _table(reports: list[Report]) -> str:
         for m, r in rep.methods.items():
             lines.append(
                 f"{rep.dataset:<14}{m:<16}{r.spearman:>6.2f}{(r.spearman / b.spearman if b else float('nan')):>7.2f}"
-                f"{r.spearman_clean:>7.2f}{r.noise_pct:>7.2f}{r.flip50_pct:>8.2f}{r.copies_ratio:>7.2f}"
+                f"{r.spearman_clean:>7.2f}{r.noise_price_pct:>7.2f}{r.flip50_price_pct:>8.2f}{r.noise_pct:>6.2f}"
+                f"{r.flip50_pct:>6.2f}{r.copies_ratio:>7.2f}"
                 f"{r.copies_ratio_raw:>7.2f}{r.own_copies_pct:>6.2f}{rep.own_copies_true_pct:>6.2f}"
                 f"{r.ood_pct:>6.2f}{rep.ood_true_pct:>6.2f}{r.near_dup_pct:>6.2f}{rep.near_dup_true_pct:>6.2f}"
                 f"{1000 * r.price_seconds:>7.1f}{r.speedup:>7.0f}{(r.speedup / b.speedup if b else float('nan')):>6.2f}"
@@ -387,7 +402,9 @@ def _table(reports: list[Report]) -> str:
                      f"truth reliability {rep.reliability:.2f} (clean {rep.reliability_clean:.2f}); "
                      f"retraining itself ranks noise at {rep.noise_true_pct:.2f}, flip50 at {rep.flip50_true_pct:.2f}")
     lines.append("rho: Spearman vs true val-loss gain; xbase: ratio to first-order influence; rho_cl: clean bundles only;"
-                 " noise%/flip50%: highest price percentile of those bundles (target <= 0.20); 10x/1x: price of ten"
+                 " noise%/flip50%: highest price percentile of those bundles, the share of bundles priced strictly"
+                 " lower (target <= 0.20); n%e / f%e: the same by efficacy rank, where unsold bundles do not tie"
+                 " (retraining's own figures below); 10x/1x: price of ten"
                  " copies over one through price() (dedup); raw: the method alone without dedup; own%p / own%t: price"
                  " / true-gain percentile of copies of the buyer's own records; ood%p / ood%t, nd%p / nd%t: the same for"
                  " out-of-distribution (scrambled) rows and near-duplicates of the buyer's records; ms / speed: one price() from spec bytes, and one"
@@ -402,14 +419,14 @@ def _table(reports: list[Report]) -> str:
 # the reported splits exclude it, so the figures are held out from that choice.
 DEV_SPLIT = 1
 SPLITS = (0, 2, 3)
-TARGETS = "rho >= 0.8, rho_cl >= 0.7, noise% and flip50% <= 0.20, 10x/1x < 1.5, speed* >= 50"
+TARGETS = "rho >= 0.8, rho_cl >= 0.7, noise% and flip50% (by price) <= 0.20, 10x/1x < 1.5, speed* >= 50"
 
 
 def meets_targets(r: MethodResult) -> dict[str, bool]:
     """Which of the issue's targets one method's figures on one split meet."""
     ratio = r.copies_ratio
-    return {"rho": r.spearman >= 0.8, "rho_cl": r.spearman_clean >= 0.7, "noise": r.noise_pct <= 0.2,
-            "flip50": r.flip50_pct <= 0.2, "copies": bool(np.isnan(ratio) or ratio < 1.5),
+    return {"rho": r.spearman >= 0.8, "rho_cl": r.spearman_clean >= 0.7, "noise": r.noise_price_pct <= 0.2,
+            "flip50": r.flip50_price_pct <= 0.2, "copies": bool(np.isnan(ratio) or ratio < 1.5),
             "speed": r.speedup_parsed >= 50}
 
 
@@ -419,7 +436,7 @@ def summary_table(reports: list[Report]) -> str:
     for rep in reports:
         by.setdefault(rep.dataset, []).append(rep)
     head = (f"{'dataset':<14}{'method':<16}{'splits':>7}{'rho med':>8}{'min':>6}{'max':>6}{'rho_cl min':>11}"
-            f"{'noise max':>10}{'flip50 max':>11}{'speed* min':>11}{'all targets':>12}")
+            f"{'noise max':>10}{'flip50 max':>11}{'n%e max':>8}{'f%e max':>8}{'speed* min':>11}{'all targets':>12}")
     lines = [head, "-" * len(head)]
     for name, reps in by.items():
         for m in reps[0].methods:
@@ -427,14 +444,17 @@ def summary_table(reports: list[Report]) -> str:
             rho = [r.spearman for r in rs]
             met = sum(all(meets_targets(r).values()) for r in rs)
             lines.append(f"{name:<14}{m:<16}{len(rs):>7}{np.median(rho):>8.2f}{min(rho):>6.2f}{max(rho):>6.2f}"
-                         f"{min(r.spearman_clean for r in rs):>11.2f}{max(r.noise_pct for r in rs):>10.2f}"
-                         f"{max(r.flip50_pct for r in rs):>11.2f}{min(r.speedup_parsed for r in rs):>11.0f}"
+                         f"{min(r.spearman_clean for r in rs):>11.2f}{max(r.noise_price_pct for r in rs):>10.2f}"
+                         f"{max(r.flip50_price_pct for r in rs):>11.2f}{max(r.noise_pct for r in rs):>8.2f}"
+                         f"{max(r.flip50_pct for r in rs):>8.2f}{min(r.speedup_parsed for r in rs):>11.0f}"
                          f"{f'{met}/{len(rs)}':>12}")
         truth = ", ".join(f"split {rep.split}: noise {rep.noise_true_pct:.2f}, flip50 {rep.flip50_true_pct:.2f}"
                           for rep in reps)
-        lines.append(f"{'':<14}retraining itself ranks ({truth})")
+        lines.append(f"{'':<14}retraining itself ranks, by true gain (compare n%e, f%e): ({truth})")
     splits = sorted({r.split for r in reports})
     held = "includes" if DEV_SPLIT in splits else "excludes"
+    lines.append("noise max / flip50 max: the worst price percentile of those bundles (ties share the lowest rank: "
+                 "a bundle that does not sell is as cheap as any other); n%e max / f%e max: the same by efficacy rank.")
     lines.append(f"all targets: the splits on which the method meets every target ({TARGETS}). Splits "
                  f"{', '.join(map(str, splits))}; this {held} split {DEV_SPLIT}, on which the Newton methods' "
                  "budgets were chosen.")

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from scipy.stats import spearmanr
 
 from benchmarks._mde_data import load
-from benchmarks.mde_validation import copies_ratio, method_variant, split_half_reliability, validate
+from benchmarks.mde_validation import _price_pct, copies_ratio, method_variant, split_half_reliability, validate
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +73,9 @@ def test_summary_counts_the_splits_that_meet_every_target(small_report):
     from benchmarks.mde_validation import meets_targets, summary_table
 
     fn = small_report.methods["feature-newton"]
-    good = replace(fn, spearman=0.9, spearman_clean=0.8, noise_pct=0.1, flip50_pct=0.1, copies_ratio=1.0,
+    good = replace(fn, spearman=0.9, spearman_clean=0.8, noise_price_pct=0.1, flip50_price_pct=0.1, copies_ratio=1.0,
                    speedup_parsed=100.0)
-    bad = replace(good, noise_pct=0.3)
+    bad = replace(good, noise_price_pct=0.3)
     assert all(meets_targets(good).values())
     assert meets_targets(bad) == {**meets_targets(good), "noise": False}
     assert not meets_targets(replace(good, copies_ratio=float("inf")))["copies"]
@@ -83,6 +83,24 @@ def test_summary_counts_the_splits_that_meet_every_target(small_report):
     row = next(line for line in summary_table(reps).splitlines() if "feature-newton" in line)
     assert row.split()[-1] == "2/3"
     assert "0.30" in row  # the worst noise% of the three splits
+
+
+@given(st.lists(st.integers(0, 5), min_size=2, max_size=30), st.data())
+def test_price_percentile_is_the_share_priced_strictly_lower(prices, data):
+    """Bundles that share a price share its lowest rank: an unsold bundle is at 0 however many
+    others do not sell, and a bundle at the top distinct price is above every cheaper one."""
+    i = data.draw(st.integers(0, len(prices) - 1))
+    pct = _price_pct(prices, [i])
+    assert pct == sum(p < prices[i] for p in prices) / (len(prices) - 1)
+    assert 0 <= pct <= 1
+    if prices[i] == min(prices):
+        assert pct == 0
+    assert _price_pct(prices, range(len(prices))) == _price_pct(prices, [int(np.argmax(prices))])
+
+
+def test_price_percentile_names_the_worst_of_the_bundles():
+    assert _price_pct([0, 0, 0, 5, 9], [0, 3]) == pytest.approx(3 / 4)
+    assert np.isnan(_price_pct([1, 2], []))
 
 
 @pytest.mark.slow
