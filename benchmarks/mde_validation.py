@@ -21,14 +21,14 @@ import argparse
 import json
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 from scipy.stats import spearmanr
 
-from pricing import get_method, parse_spec, price, write_release
+from pricing import Spec, get_method, parse_spec, price, write_release
 from pricing.builders import SCALER_AWARE, build_spec
 
 __all__ = ["MethodResult", "Report", "validate", "make_bundles", "meets_targets", "summary_table", "main"]
@@ -74,6 +74,15 @@ class MethodResult:
     # bundle at the lowest price, however many share it), worst over the noise / flip50 bundles
     noise_price_pct: float = float("nan")
     flip50_price_pct: float = float("nan")
+    # rho without the repeated bundles (x2, x5, x10): retraining on k copies overweights them
+    # (ten copies mostly hurt), while price() values a release by its distinct records, as the
+    # copies target asks, so the two targets disagree on exactly those bundles
+    spearman_distinct: float = float("nan")
+    # replay under rounding: every bundle re-priced with the spec's float tensors scaled by
+    # (1 +- 1e-15), as another machine's summation order could leave them (`perturbed`)
+    spearman_perturbed: float = float("nan")
+    replay_change: float = float("nan")  # largest relative change of a sold bundle's efficacy
+    replay_flips: int = 0  # bundles that change between sold and unsold
 
 
 @dataclass
@@ -209,6 +218,24 @@ def _price_pct(prices: Sequence[int], idx: Sequence[int]) -> float:
     return max(sum(p < prices[i] for p in prices) for i in idx) / (len(prices) - 1)
 
 
+def perturbed(spec: Spec, *, rel: float = 1e-15, seed: int = 1) -> Spec:
+    """The spec with every float tensor except the labels scaled by (1 +- rel), random signs,
+    and an empty cache: what a rounding difference of another machine could do to the values
+    the hub derives from it. Replay needs prices that do not hang on such differences."""
+    rng = np.random.default_rng(seed)
+    tensors = {k: v * (1.0 + rel * rng.choice([-1.0, 1.0], size=v.shape))
+               if v.dtype == np.float64 and not k.endswith("label") else v for k, v in spec.tensors.items()}
+    return replace(spec, tensors=tensors, cache={})
+
+
+def replay_change(before: np.ndarray, after: np.ndarray) -> tuple[float, int]:
+    """(largest relative change of a sold bundle's efficacy, bundles that cross between sold
+    and unsold) from efficacies priced twice."""
+    sold = before > 0
+    rel = np.abs(after[sold] - before[sold]) / before[sold]
+    return float(rel.max(initial=0.0)), int(np.sum(sold != (after > 0)))
+
+
 def method_variant(label: str) -> tuple[str, dict[str, float]]:
     """A method label as the report uses it: a method name, or `name@key=value:key=value`
     for the method with those hyper-parameters (`network-newton@steps=4:cg_iters=10`), so
@@ -278,9 +305,9 @@ def validate(x: np.ndarray, y: np.ndarray, *, task: str = "classification", seed
     secs = {m: [] for m in methods}
     secs_parsed = {m: [] for m in methods}
     parsed = {m: parse_spec(specs[m]) for m in methods}
-    bar = tqdm(total=len(bundles) * len(methods), desc=f"{name}: price", disable=not progress, leave=False)
-    for b_i, b in enumerate(bundles):
-        release = write_release(b.x, b.y, schema)
+    bar = tqdm(total=2 * len(bundles) * len(methods), desc=f"{name}: price", disable=not progress, leave=False)
+    releases = [write_release(b.x, b.y, schema) for b in bundles]
+    for b_i, release in enumerate(releases):
         for m in methods:
             terms = {"pricing": {"method": variants[m][0], "curve": TERMS_CURVE}, "maxPrice": MAX_PRICE}
             t = time.perf_counter()
@@ -290,6 +317,13 @@ def validate(x: np.ndarray, y: np.ndarray, *, task: str = "classification", seed
             price(parsed[m], release, terms)
             secs_parsed[m].append(time.perf_counter() - t)
             eff[m][b_i], prc[m][b_i] = res.efficacy, res.price
+            bar.update()
+    eff_pert = {m: np.zeros(len(bundles)) for m in methods}
+    for m in methods:
+        terms = {"pricing": {"method": variants[m][0], "curve": TERMS_CURVE}, "maxPrice": MAX_PRICE}
+        spec_p = perturbed(parsed[m])
+        for b_i, release in enumerate(releases):
+            eff_pert[m][b_i] = price(spec_p, release, terms).efficacy
             bar.update()
     bar.close()
 
@@ -313,6 +347,7 @@ def validate(x: np.ndarray, y: np.ndarray, *, task: str = "classification", seed
     idx = lambda pred: [i for i, k in enumerate(kinds) if pred(k)]
     clean, noise, flip50, own = idx(lambda k: k == "clean"), idx(lambda k: k == "noise"), idx(lambda k: k == "flip50"), idx(lambda k: k == "own-copy")
     ood, near = idx(lambda k: k == "ood"), idx(lambda k: k == "near-dup")
+    distinct = idx(lambda k: not k.startswith("repeat"))
     mean_pct = lambda v, ids: float(np.mean([_pct(v, [i]) for i in ids])) if ids else float("nan")
     one = next(i for i, b in enumerate(bundles) if b.kind == "clean" and bundles[-1].name.startswith(b.name + "-x"))
     ten = len(bundles) - 1
@@ -332,7 +367,10 @@ def validate(x: np.ndarray, y: np.ndarray, *, task: str = "classification", seed
             own_copies_pct=float(np.mean([_pct(e, [i]) for i in own])), price_seconds=med,
             speedup=retrain_seconds / med, mde_seconds=med_parsed, speedup_parsed=retrain_seconds / med_parsed,
             efficacy=[float(v) for v in e], prices=list(prc[m]), ood_pct=mean_pct(e, ood), near_dup_pct=mean_pct(e, near),
-            noise_price_pct=_price_pct(prc[m], noise), flip50_price_pct=_price_pct(prc[m], flip50))
+            noise_price_pct=_price_pct(prc[m], noise), flip50_price_pct=_price_pct(prc[m], flip50),
+            spearman_distinct=float(spearmanr(e[distinct], gain[distinct])[0]),
+            spearman_perturbed=float(spearmanr(eff_pert[m], gain)[0]),
+            replay_change=replay_change(e, eff_pert[m])[0], replay_flips=replay_change(e, eff_pert[m])[1])
     best = max(per.values(), key=lambda r: r.spearman)
     return Report(dataset=name, split=seed, n_train=n_train, n_val=n_val, n_bundles=len(bundles), seeds=seeds, alpha=alpha,
                   best_method=best.method, best_spearman=best.spearman, retrain_seconds=retrain_seconds,
@@ -383,25 +421,28 @@ def _plot(report: Report, path: Path) -> None:
 
 
 def _table(reports: list[Report]) -> str:
-    head = (f"{'dataset':<14}{'method':<16}{'rho':>6}{'xbase':>7}{'rho_cl':>7}{'noise%':>7}{'flip50%':>8}{'n%e':>6}{'f%e':>6}"
-            f"{'10x/1x':>7}{'raw':>7}{'own%p':>6}{'own%t':>6}{'ood%p':>6}{'ood%t':>6}{'nd%p':>6}{'nd%t':>6}{'ms':>7}{'speed':>7}{'xbase':>6}{'ms*':>6}{'speed*':>7}")
+    head = (f"{'dataset':<14}{'method':<16}{'rho':>6}{'xbase':>7}{'rho_dr':>7}{'rho_cl':>7}{'noise%':>7}{'flip50%':>8}{'n%e':>6}{'f%e':>6}"
+            f"{'10x/1x':>7}{'raw':>7}{'own%p':>6}{'own%t':>6}{'ood%p':>6}{'ood%t':>6}{'nd%p':>6}{'nd%t':>6}{'ms':>7}{'speed':>7}{'xbase':>6}{'ms*':>6}{'speed*':>7}{'rho~':>6}{'replay':>8}{'x':>3}")
     lines = [head, "-" * len(head)]
     for rep in reports:
         b = rep.methods.get(BASELINE)
         for m, r in rep.methods.items():
             lines.append(
                 f"{rep.dataset:<14}{m:<16}{r.spearman:>6.2f}{(r.spearman / b.spearman if b else float('nan')):>7.2f}"
-                f"{r.spearman_clean:>7.2f}{r.noise_price_pct:>7.2f}{r.flip50_price_pct:>8.2f}{r.noise_pct:>6.2f}"
+                f"{r.spearman_distinct:>7.2f}{r.spearman_clean:>7.2f}{r.noise_price_pct:>7.2f}{r.flip50_price_pct:>8.2f}{r.noise_pct:>6.2f}"
                 f"{r.flip50_pct:>6.2f}{r.copies_ratio:>7.2f}"
                 f"{r.copies_ratio_raw:>7.2f}{r.own_copies_pct:>6.2f}{rep.own_copies_true_pct:>6.2f}"
                 f"{r.ood_pct:>6.2f}{rep.ood_true_pct:>6.2f}{r.near_dup_pct:>6.2f}{rep.near_dup_true_pct:>6.2f}"
                 f"{1000 * r.price_seconds:>7.1f}{r.speedup:>7.0f}{(r.speedup / b.speedup if b else float('nan')):>6.2f}"
-                f"{1000 * r.mde_seconds:>6.1f}{r.speedup_parsed:>7.0f}")
+                f"{1000 * r.mde_seconds:>6.1f}{r.speedup_parsed:>7.0f}{r.spearman_perturbed:>6.2f}"
+                f"{r.replay_change:>8.1e}{r.replay_flips:>3d}")
         lines.append(f"{'':<14}best: {rep.best_method} rho {rep.best_spearman:.2f}; one retraining "
                      f"{rep.retrain_seconds:.2f} s; {rep.n_bundles} bundles x {rep.seeds} seeds; MLP alpha {rep.alpha:g}; "
                      f"truth reliability {rep.reliability:.2f} (clean {rep.reliability_clean:.2f}); "
                      f"retraining itself ranks noise at {rep.noise_true_pct:.2f}, flip50 at {rep.flip50_true_pct:.2f}")
-    lines.append("rho: Spearman vs true val-loss gain; xbase: ratio to first-order influence; rho_cl: clean bundles only;"
+    lines.append("rho: Spearman vs true val-loss gain; xbase: ratio to first-order influence; rho_dr: without the bundles"
+                 " repeated 2, 5 and 10 times (retraining on copies overweights them; price() counts distinct records);"
+                 " rho_cl: clean bundles only;"
                  " noise%/flip50%: highest price percentile of those bundles, the share of bundles priced strictly"
                  " lower (target <= 0.20); n%e / f%e: the same by efficacy rank, where unsold bundles do not tie"
                  " (retraining's own figures below); 10x/1x: price of ten"
@@ -411,7 +452,10 @@ def _table(reports: list[Report]) -> str:
                  " retraining of the real model over it; ms* / speed*: the same with the spec parsed and hashed once at upload"
                  " (the hub's figure: it parses and hashes a spec once, at PUT /v1/specs, and quotes against it);"
                  " truth reliability: split-half rho of the true gains over seeds, Spearman-Brown corrected (the noise"
-                 " ceiling for rho); retraining itself ranks noise at / flip50 at: the noise% and flip50% of the true gains.")
+                 " ceiling for rho); retraining itself ranks noise at / flip50 at: the noise% and flip50% of the true gains;"
+                 " rho~ / replay / x: rho, the largest relative change of a sold bundle's efficacy, and the bundles that"
+                 " cross between sold and unsold, when every bundle is re-priced with the spec's tensors scaled by"
+                 " (1 +- 1e-15), a rounding difference of another machine.")
     return "\n".join(lines)
 
 
@@ -435,8 +479,9 @@ def summary_table(reports: list[Report]) -> str:
     by = {}
     for rep in reports:
         by.setdefault(rep.dataset, []).append(rep)
-    head = (f"{'dataset':<14}{'method':<16}{'splits':>7}{'rho med':>8}{'min':>6}{'max':>6}{'rho_cl min':>11}"
-            f"{'noise max':>10}{'flip50 max':>11}{'n%e max':>8}{'f%e max':>8}{'speed* min':>11}{'all targets':>12}")
+    head = (f"{'dataset':<14}{'method':<16}{'splits':>7}{'rho med':>8}{'min':>6}{'max':>6}{'rho_dr min':>11}{'rho_cl min':>11}"
+            f"{'noise max':>10}{'flip50 max':>11}{'n%e max':>8}{'f%e max':>8}{'speed* min':>11}{'replay max':>11}"
+            f"{'all targets':>12}")
     lines = [head, "-" * len(head)]
     for name, reps in by.items():
         for m in reps[0].methods:
@@ -444,9 +489,11 @@ def summary_table(reports: list[Report]) -> str:
             rho = [r.spearman for r in rs]
             met = sum(all(meets_targets(r).values()) for r in rs)
             lines.append(f"{name:<14}{m:<16}{len(rs):>7}{np.median(rho):>8.2f}{min(rho):>6.2f}{max(rho):>6.2f}"
+                         f"{min(r.spearman_distinct for r in rs):>11.2f}"
                          f"{min(r.spearman_clean for r in rs):>11.2f}{max(r.noise_price_pct for r in rs):>10.2f}"
                          f"{max(r.flip50_price_pct for r in rs):>11.2f}{max(r.noise_pct for r in rs):>8.2f}"
                          f"{max(r.flip50_pct for r in rs):>8.2f}{min(r.speedup_parsed for r in rs):>11.0f}"
+                         f"{max(r.replay_change for r in rs):>11.1e}"
                          f"{f'{met}/{len(rs)}':>12}")
         truth = ", ".join(f"split {rep.split}: noise {rep.noise_true_pct:.2f}, flip50 {rep.flip50_true_pct:.2f}"
                           for rep in reps)

@@ -132,3 +132,44 @@ def test_a_malformed_command_line_is_refused_before_any_work(argv, named, tmp_pa
         main([*argv, "--out", str(tmp_path / "out")])
     assert named in capsys.readouterr().err
     assert not (tmp_path / "out").exists()  # refused before anything was written
+
+
+@pytest.mark.slow
+def test_rho_over_distinct_releases_leaves_out_only_the_repeated_bundles(small_report):
+    r = small_report
+    gain = np.asarray(r.true_gain)
+    keep = [i for i, k in enumerate(r.kinds) if not k.startswith("repeat")]
+    assert len(keep) == r.n_bundles - 3
+    for res in r.methods.values():
+        assert res.spearman_distinct == pytest.approx(spearmanr(np.asarray(res.efficacy)[keep], gain[keep])[0])
+
+
+def test_perturbed_spec_moves_every_float_tensor_but_the_labels_by_a_rounding_step():
+    from benchmarks.mde_validation import perturbed
+    from pricing import Spec
+
+    t = {"w": np.linspace(1, 2, 50), "probe.label": np.arange(50.0), "ids": np.arange(50)}
+    spec = Spec(manifest={"method": "x"}, tensors=t, hash="0x0", size=0, cache={"stale": 1})
+    p = perturbed(spec)
+    rel = np.abs(p.tensors["w"] / t["w"] - 1)
+    assert 0 < rel.max() <= 2.3e-16 * 10 and np.any(p.tensors["w"] != t["w"])
+    assert p.tensors["probe.label"] is t["probe.label"] and p.tensors["ids"] is t["ids"]
+    assert p.cache == {} and spec.cache == {"stale": 1}
+
+
+def test_replay_change_is_relative_on_sold_bundles_and_counts_crossings():
+    from benchmarks.mde_validation import replay_change
+
+    before = np.array([0.1, 0.2, -0.1, 0.0])
+    after = np.array([0.11, 0.2, 0.05, 0.0])
+    change, flips = replay_change(before, after)
+    assert change == pytest.approx(0.1)
+    assert flips == 1
+    assert replay_change(np.array([-1.0]), np.array([-2.0])) == (0.0, 0)
+
+
+@pytest.mark.slow
+def test_replay_figures_come_from_re_pricing_every_bundle(small_report):
+    for res in small_report.methods.values():
+        assert np.isfinite(res.spearman_perturbed) and res.replay_change >= 0
+        assert 0 <= res.replay_flips <= small_report.n_bundles
