@@ -110,7 +110,7 @@ def network_refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray
         # applies only the bundle's GGN, the penalty and the preconditioner H~^-1
         ggn = nc.ggn_operator(cur, acts, logits)
         matvec = ggn if penalty is None else (lambda v: pen * v + ggn(v))
-        step = -pcg(matvec, g, curv.inv, rtol=cg_tol, max_iter=cg_iters, carry_h=True)
+        step = -pcg(matvec, g, curv.inv, rtol=cg_tol, max_iter=cg_iters, carry_h=True, reorth=True)
         slope = float(g @ step)
         if not slope < 0:
             break
