@@ -307,23 +307,22 @@ def validate(x: np.ndarray, y: np.ndarray, *, task: str = "classification", seed
     parsed = {m: parse_spec(specs[m]) for m in methods}
     bar = tqdm(total=2 * len(bundles) * len(methods), desc=f"{name}: price", disable=not progress, leave=False)
     releases = [write_release(b.x, b.y, schema) for b in bundles]
+    terms = {m: {"pricing": {"method": variants[m][0], "curve": TERMS_CURVE}, "maxPrice": MAX_PRICE} for m in methods}
     for b_i, release in enumerate(releases):
         for m in methods:
-            terms = {"pricing": {"method": variants[m][0], "curve": TERMS_CURVE}, "maxPrice": MAX_PRICE}
             t = time.perf_counter()
-            res = price(specs[m], release, terms)
+            res = price(specs[m], release, terms[m])
             secs[m].append(time.perf_counter() - t)
             t = time.perf_counter()
-            price(parsed[m], release, terms)
+            price(parsed[m], release, terms[m])
             secs_parsed[m].append(time.perf_counter() - t)
             eff[m][b_i], prc[m][b_i] = res.efficacy, res.price
             bar.update()
     eff_pert = {m: np.zeros(len(bundles)) for m in methods}
     for m in methods:
-        terms = {"pricing": {"method": variants[m][0], "curve": TERMS_CURVE}, "maxPrice": MAX_PRICE}
         spec_p = perturbed(parsed[m])
         for b_i, release in enumerate(releases):
-            eff_pert[m][b_i] = price(spec_p, release, terms).efficacy
+            eff_pert[m][b_i] = price(spec_p, release, terms[m]).efficacy
             bar.update()
     bar.close()
 
@@ -359,6 +358,7 @@ def validate(x: np.ndarray, y: np.ndarray, *, task: str = "classification", seed
         raw_one = method.efficacy(spec, bundles[one].x, bundles[one].y).total
         raw_ten = method.efficacy(spec, bundles[ten].x, bundles[ten].y).total
         med, med_parsed = float(np.median(secs[m])), float(np.median(secs_parsed[m]))
+        change, flips = replay_change(e, eff_pert[m])
         per[m] = MethodResult(
             method=m, spearman=float(spearmanr(e, gain)[0]), spearman_clean=float(spearmanr(e[clean], gain[clean])[0]),
             noise_pct=_pct(e, noise), flip50_pct=_pct(e, flip50),
@@ -370,7 +370,7 @@ def validate(x: np.ndarray, y: np.ndarray, *, task: str = "classification", seed
             noise_price_pct=_price_pct(prc[m], noise), flip50_price_pct=_price_pct(prc[m], flip50),
             spearman_distinct=float(spearmanr(e[distinct], gain[distinct])[0]),
             spearman_perturbed=float(spearmanr(eff_pert[m], gain)[0]),
-            replay_change=replay_change(e, eff_pert[m])[0], replay_flips=replay_change(e, eff_pert[m])[1])
+            replay_change=change, replay_flips=flips)
     best = max(per.values(), key=lambda r: r.spearman)
     return Report(dataset=name, split=seed, n_train=n_train, n_val=n_val, n_bundles=len(bundles), seeds=seeds, alpha=alpha,
                   best_method=best.method, best_spearman=best.spearman, retrain_seconds=retrain_seconds,
@@ -421,6 +421,7 @@ def _plot(report: Report, path: Path) -> None:
 
 
 def _table(reports: list[Report]) -> str:
+    """One row per data set and method; the columns are explained once, in LEGEND."""
     head = (f"{'dataset':<14}{'method':<16}{'rho':>6}{'xbase':>7}{'rho_dr':>7}{'rho_cl':>7}{'noise%':>7}{'flip50%':>8}{'n%e':>6}{'f%e':>6}"
             f"{'10x/1x':>7}{'raw':>7}{'own%p':>6}{'own%t':>6}{'ood%p':>6}{'ood%t':>6}{'nd%p':>6}{'nd%t':>6}{'ms':>7}{'speed':>7}{'xbase':>6}{'ms*':>6}{'speed*':>7}{'rho~':>6}{'replay':>8}{'x':>3}")
     lines = [head, "-" * len(head)]
@@ -440,23 +441,26 @@ def _table(reports: list[Report]) -> str:
                      f"{rep.retrain_seconds:.2f} s; {rep.n_bundles} bundles x {rep.seeds} seeds; MLP alpha {rep.alpha:g}; "
                      f"truth reliability {rep.reliability:.2f} (clean {rep.reliability_clean:.2f}); "
                      f"retraining itself ranks noise at {rep.noise_true_pct:.2f}, flip50 at {rep.flip50_true_pct:.2f}")
-    lines.append("rho: Spearman vs true val-loss gain; xbase: ratio to first-order influence; rho_dr: without the bundles"
-                 " repeated 2, 5 and 10 times (retraining on copies overweights them; price() counts distinct records);"
-                 " rho_cl: clean bundles only;"
-                 " noise%/flip50%: highest price percentile of those bundles, the share of bundles priced strictly"
-                 " lower (target <= 0.20); n%e / f%e: the same by efficacy rank, where unsold bundles do not tie"
-                 " (retraining's own figures below); 10x/1x: price of ten"
-                 " copies over one through price() (dedup); raw: the method alone without dedup; own%p / own%t: price"
-                 " / true-gain percentile of copies of the buyer's own records; ood%p / ood%t, nd%p / nd%t: the same for"
-                 " out-of-distribution (scrambled) rows and near-duplicates of the buyer's records; ms / speed: one price() from spec bytes, and one"
-                 " retraining of the real model over it; ms* / speed*: the same with the spec parsed and hashed once at upload"
-                 " (the hub's figure: it parses and hashes a spec once, at PUT /v1/specs, and quotes against it);"
-                 " truth reliability: split-half rho of the true gains over seeds, Spearman-Brown corrected (the noise"
-                 " ceiling for rho); retraining itself ranks noise at / flip50 at: the noise% and flip50% of the true gains;"
-                 " rho~ / replay / x: rho, the largest relative change of a sold bundle's efficacy, and the bundles that"
-                 " cross between sold and unsold, when every bundle is re-priced with the spec's tensors scaled by"
-                 " (1 +- 1e-15), a rounding difference of another machine.")
     return "\n".join(lines)
+
+
+# what the columns of a split's table mean, printed once per run
+LEGEND = ("Columns. rho: Spearman vs true val-loss gain; xbase: ratio to first-order influence; rho_dr: without the bundles"
+          " repeated 2, 5 and 10 times (retraining on copies overweights them; price() counts distinct records);"
+          " rho_cl: clean bundles only;"
+          " noise%/flip50%: highest price percentile of those bundles, the share of bundles priced strictly"
+          " lower (target <= 0.20); n%e / f%e: the same by efficacy rank, where unsold bundles do not tie"
+          " (retraining's own figures below); 10x/1x: price of ten"
+          " copies over one through price() (dedup); raw: the method alone without dedup; own%p / own%t: price"
+          " / true-gain percentile of copies of the buyer's own records; ood%p / ood%t, nd%p / nd%t: the same for"
+          " out-of-distribution (scrambled) rows and near-duplicates of the buyer's records; ms / speed: one price() from spec bytes, and one"
+          " retraining of the real model over it; ms* / speed*: the same with the spec parsed and hashed once at upload"
+          " (the hub's figure: it parses and hashes a spec once, at PUT /v1/specs, and quotes against it);"
+          " truth reliability: split-half rho of the true gains over seeds, Spearman-Brown corrected (the noise"
+          " ceiling for rho); retraining itself ranks noise at / flip50 at: the noise% and flip50% of the true gains;"
+          " rho~ / replay / x: rho, the largest relative change of a sold bundle's efficacy, and the bundles that"
+          " cross between sold and unsold, when every bundle is re-priced with the spec's tensors scaled by"
+          " (1 +- 1e-15), a rounding difference of another machine.")
 
 
 # The split the Newton methods' default budgets were chosen on (docs/pricing.md, "Budget");
@@ -568,6 +572,7 @@ def main(argv: Sequence[str] | None = None) -> list[Report]:
     splits = args.splits
     reports = []
     t0 = time.perf_counter()
+    print(LEGEND, flush=True)
     for split in splits:
         for name in args.datasets.split(","):
             x, y = load(name)
@@ -579,7 +584,7 @@ def main(argv: Sequence[str] | None = None) -> list[Report]:
             _plot(rep, args.out / (f"mde_{name}.png" if split == splits[0] else f"mde_{name}_split{split}.png"))
             print(f"split {split}\n" + _table([rep]), flush=True)
     tables = [f"split {s}\n" + _table([r for r in reports if r.split == s]) for s in splits]
-    text = "\n\n".join(tables + [summary_table(reports)]) + f"\n\ntotal wall time {time.perf_counter() - t0:.0f} s\n"
+    text = "\n\n".join(tables + [LEGEND, summary_table(reports)]) + f"\n\ntotal wall time {time.perf_counter() - t0:.0f} s\n"
     print("\n" + text)
     if len(splits) > 1:
         _plot_splits(reports, args.out / "mde_splits.png")
