@@ -39,6 +39,8 @@ def pcg(matvec, b: np.ndarray, precond, *, rtol: float = 1e-10, max_iter: int | 
     iterates turn chaotic: a 1e-15 change of M moved a 10-iteration MNIST solve by 1e-2, and its
     residual rose above |b|; with it the change stays at 1e-15 and the residual falls to 0.19
     |b| (Greenbaum 1997, ch. 4; Saad 2003, sec. 6.7 on orthogonalised directions)."""
+    if reorth and max_iter is None:
+        raise ValueError("reorth keeps every direction: give max_iter")
     x = np.zeros_like(b)
     r = b.copy()
     z = precond(r)
@@ -46,8 +48,6 @@ def pcg(matvec, b: np.ndarray, precond, *, rtol: float = 1e-10, max_iter: int | 
     hd = r.copy() if carry_h else None
     rz = float(r @ z)
     iters = max_iter or 2 * b.shape[0]
-    if reorth and max_iter is None:
-        raise ValueError("reorth keeps every direction: give max_iter")
     if reorth:  # every direction so far, A times it, M^-1 times it (carry_h) and d'Ad
         ds, ads, hds, dads = _workspace(iters, b.shape[0])
     stop = rtol * float(np.sqrt(b @ b))

@@ -18,8 +18,8 @@ def network_curvature(net: Network, x_train: np.ndarray, *, weight_decay: float,
     scikit-learn MLP's `alpha` itself): `curvature.eigvecs` [P, r] and `curvature.eigvals` [r]
     (Lanczos, top r), `curvature.diag` [P]. A floor of 1e-9 of the largest diagonal entry
     keeps every direction (e.g. the unregularised biases) positive definite. The labels are not
-    needed: the GGN of the log-loss does not depend on them. Parameters with a zero GGN diagonal
-get exactly zero rows in the eigenvectors."""
+    needed: the GGN of the log-loss does not depend on them. Parameters with a zero GGN
+    diagonal get exactly zero rows in the eigenvectors, which the hub skips."""
     logits, acts = net.forward(np.asarray(x_train, np.float64), keep=True)
     theta = nc.flat(net)
     mask = np.concatenate([np.concatenate([np.ones(net.params[i]["weight"].size), np.zeros(net.params[i]["bias"].size)])

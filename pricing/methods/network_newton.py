@@ -15,8 +15,9 @@ space. The hub minimises
 (the training part as its quadratic model, the bundle part exact) by Gauss-Newton steps,
 each solved by conjugate gradients preconditioned with the exact inverse of H~ (its
 directions kept A-conjugate to all earlier ones, so that a rounding difference of another
-machine stays one: `pcg(reorth=True)`), with Armijo backtracking; efficacy = probe loss at theta* minus probe loss at the refit (Koh et al.
-2019 and Basu et al. 2020 for group effects; Martens 2010 for GGN-CG). A bundle's
+machine stays one: `pcg(reorth=True)`), with Armijo backtracking; efficacy = probe loss at
+theta* minus probe loss at the refit (Koh et al. 2019 and Basu et al. 2020 for group effects;
+Martens 2010 for GGN-CG). A bundle's
 records enter only through Jacobian-vector products, so a quote costs a few dozen passes of
 the bundle through the network. A buyer whose pipeline refits its input scaler on merged data
 declares `hyper.refit_scaler`: the first layer absorbs the new scaling in its function but
