@@ -28,7 +28,7 @@ from typing import Sequence
 import numpy as np
 from scipy.stats import spearmanr
 
-from pricing import Spec, get_method, parse_spec, price, write_release
+from pricing import Spec, UnknownMethod, get_method, parse_spec, price, write_release
 from pricing.builders import SCALER_AWARE, build_spec
 
 __all__ = ["MethodResult", "Report", "validate", "make_bundles", "meets_targets", "summary_table", "main"]
@@ -248,6 +248,13 @@ def method_variant(label: str) -> tuple[str, dict[str, float]]:
             extra[key] = float(value) if key else float("")  # float("") raises, as a missing "=" does
         except ValueError:
             raise ValueError(f"method variant {label!r}: write name@key=value:key=value with numeric values") from None
+    try:
+        known = get_method(base).defaults
+    except UnknownMethod as e:
+        raise ValueError(f"method variant {label!r}: {e}") from None
+    if set(extra) - set(known):  # refused here, not after the buyer's models are fitted
+        raise ValueError(f"method variant {label!r}: unknown hyper-parameters {sorted(set(extra) - set(known))}; "
+                         f"{base} takes {', '.join(sorted(known))}")
     return base, extra
 
 

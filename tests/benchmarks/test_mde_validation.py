@@ -116,6 +116,10 @@ def test_method_variant_parses_hyper_parameters_and_names_a_malformed_one():
     for bad in ("network-newton@steps", "network-newton@=4", "network-newton@steps=four"):
         with pytest.raises(ValueError, match="name@key=value"):
             method_variant(bad)
+    with pytest.raises(ValueError, match="unknown pricing method 'nope'"):
+        method_variant("nope@steps=4")
+    with pytest.raises(ValueError, match=r"unknown hyper-parameters \['stesp'\]; network-newton takes"):
+        method_variant("network-newton@stesp=4")
 
 
 def test_copies_ratio_counts_ten_priced_copies_of_an_unpriced_one_as_the_worst_case():
@@ -124,7 +128,9 @@ def test_copies_ratio_counts_ten_priced_copies_of_an_unpriced_one_as_the_worst_c
     assert copies_ratio(5, 0) == float("inf")
 
 
-@pytest.mark.parametrize("argv,named", [(["--splits", "1,x"], "'1,x'"), (["--methods", "network-newton@steps"], "steps")])
+@pytest.mark.parametrize("argv,named", [(["--splits", "1,x"], "'1,x'"), (["--methods", "network-newton@steps"], "steps"),
+                                        (["--methods", "network-newtn"], "network-newtn"),
+                                        (["--methods", "network-newton@stesp=4"], "stesp")])
 def test_a_malformed_command_line_is_refused_before_any_work(argv, named, tmp_path, capsys):
     from benchmarks.mde_validation import main
 
