@@ -13,7 +13,9 @@ _LOCAL = threading.local()
 
 def _workspace(iters: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per-thread buffers for the directions kept by `reorth`, reused across solves: fresh
-    [iters, n] arrays cost their page faults on every solve (2 ms of a 60 ms MNIST quote)."""
+    [iters, n] arrays cost their page faults on every solve (2 ms of a 60 ms MNIST quote).
+    One solve at a time per thread: a `matvec` that itself called `pcg(reorth=True)` would
+    overwrite them."""
     ws = getattr(_LOCAL, "ws", None)
     if ws is None or ws[0].shape != (iters, n):
         ws = (np.empty((iters, n)), np.empty((iters, n)), np.empty((iters, n)), np.empty(iters))
