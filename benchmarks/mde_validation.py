@@ -34,7 +34,11 @@ from pricing.builders import SCALER_AWARE, build_spec
 __all__ = ["MethodResult", "Report", "validate", "make_bundles", "meets_targets", "summary_table", "main"]
 
 RESULTS = Path(__file__).resolve().parent / "results"
-METHODS = ("influence", "group-influence", "tree", "distilled", "feature-newton", "network-newton")
+METHODS = ("influence", "group-influence", "tree", "distilled", "feature-newton", "network-newton", "network-anchored")
+# network-newton with the buyer's training inputs (no labels) shipped as its anchor
+# (pricing.methods.network_newton.Anchor); anchor_weight=1 here means "ship x_train", and the
+# builder sets the weight itself (n_train / anchor rows)
+ALIASES = {"network-anchored": ("network-newton", {"anchor_weight": 1.0})}
 BASELINE = "influence"
 # the buyer's weight-decay grid: wide enough that the choice is never at its edge on these data
 ALPHAS = (1e-2, 1e-1, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0)
@@ -241,7 +245,8 @@ def method_variant(label: str) -> tuple[str, dict[str, float]]:
     for the method with those hyper-parameters (`network-newton@steps=4:cg_iters=10`), so
     budgets can be compared against one ground truth in one run."""
     base, _, rest = label.partition("@")
-    extra = {}
+    base, extra = ALIASES.get(base, (base, {}))
+    extra = dict(extra)
     for item in filter(None, rest.split(":")):
         key, _, value = item.partition("=")
         try:
@@ -301,7 +306,9 @@ def validate(x: np.ndarray, y: np.ndarray, *, task: str = "classification", seed
     # the real pipeline refits its StandardScaler on merged data; the Newton methods are told so
     variants = {m: method_variant(m) for m in methods}
     specs = {m: build_spec(base, real, x_tr, y_tr, x_va, y_va, classes=classes, l2=l2, seed=seed,
-                           hyper={**({"refit_scaler": 1.0} if base in SCALER_AWARE and refit_scaler else {}), **extra})
+                           hyper={**({"refit_scaler": 1.0} if base in SCALER_AWARE and refit_scaler else {}),
+                                  **{k: v for k, v in extra.items() if k != "anchor_weight"}},
+                           anchor=x_tr if extra.get("anchor_weight") else None)
              for m, (base, extra) in variants.items()}
     schema = {"features": [{"name": f"x{i}"} for i in range(x.shape[1])],
               "label": {"name": "y", "kind": "categorical", "classes": classes}}

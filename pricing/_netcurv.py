@@ -18,8 +18,8 @@ import numpy as np
 
 from .proxies import Network, pointwise_grad
 
-__all__ = ["linear_layers", "flat", "with_flat", "loss_and_residual", "loss_grad", "flat_grad", "mean_loss", "jvp",
-           "ggn_operator", "ggn_vp", "ggn_diag", "probabilities"]
+__all__ = ["linear_layers", "flat", "with_flat", "loss_and_residual", "soft_loss_and_residual", "loss_grad", "flat_grad",
+           "mean_loss", "jvp", "ggn_operator", "ggn_vp", "ggn_diag", "probabilities", "soft_targets", "weight_mask"]
 
 
 def linear_layers(net: Network) -> tuple[int, ...]:
@@ -63,6 +63,31 @@ def probabilities(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
+
+
+def soft_targets(logits: np.ndarray) -> np.ndarray:
+    """A network's own predictions as targets for `soft_loss_and_residual`, in the logits'
+    layout: [m, 1] probabilities of class 1 for one logistic logit, else [m, K] softmax."""
+    if logits.shape[1] == 1:
+        return 1.0 / (1.0 + np.exp(-logits))
+    return probabilities(logits)
+
+
+def soft_loss_and_residual(logits: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
+    """Summed cross-entropy against soft targets (`soft_targets`) and its gradient wrt the
+    logits: `loss_and_residual` with a probability vector in place of each class index."""
+    if logits.shape[1] == 1:
+        z, t = logits[:, 0], target[:, 0]
+        return float(np.sum(np.logaddexp(0.0, z) - t * z)), (1.0 / (1.0 + np.exp(-z)) - t)[:, None]
+    z = logits - logits.max(axis=1, keepdims=True)
+    lse = np.log(np.exp(z).sum(axis=1))
+    return float(np.sum(lse - (target * z).sum(axis=1))), np.exp(z - lse[:, None]) - target
+
+
+def weight_mask(net: Network) -> np.ndarray:
+    """1 on every weight, 0 on every bias, in the flat layout: where weight decay applies."""
+    return np.concatenate([np.concatenate([np.ones(net.params[i]["weight"].size), np.zeros(net.params[i]["bias"].size)])
+                           for i in linear_layers(net)])
 
 
 def loss_and_residual(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:

@@ -1,5 +1,6 @@
 """Buyer-side spec builders: make a spec bundle from a trained torch or scikit-learn model and
-the buyer's own training and validation data, which never leave the buyer."""
+the buyer's own training and validation data, which never leave the buyer beyond what it
+chooses to ship: a probe set, and for network-newton optionally unlabelled anchor inputs."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ import numpy as np
 from .. import _head
 from ..errors import SpecError, UnknownMethod
 from ..methods import METHODS
+from ..methods.network_newton import ANCHOR_BUDGET
 from ..proxies import Network
 from ..spec import make_spec
 from .curvature import network_curvature
@@ -126,13 +127,18 @@ def build_spec(method: str, model: Any, x_train: np.ndarray, y_train: np.ndarray
                probe: tuple[np.ndarray, np.ndarray] | None = None, seed: int = 0,
                hyper: dict[str, float] | None = None, dedup_tol: float = 0.0,
                tree_samples: int = 2000, tree_leaves: int = 64, student_hidden: int = 32,
-               student_epochs: int = 300) -> bytes:
+               student_epochs: int = 300, anchor: np.ndarray | None = None) -> bytes:
     """Spec bundle for `method` from the buyer's model and data (classes=0 for regression).
 
     Head methods refit a linear head on the model's hidden features with L2 `l2` (default: the
-    model's own weight decay, `head_l2`); the probe set shipped is `probe`, else the validation set."""
+    model's own weight decay, `head_l2`); the probe set shipped is `probe`, else the validation set.
+    network-newton ships `anchor`, unlabelled inputs the buyer chooses to show (its training
+    inputs price best), when given: its refit then runs against the training loss as a function
+    rather than its quadratic (`network_newton.Anchor`), with the budget `ANCHOR_BUDGET`."""
     if method not in METHODS:
         raise UnknownMethod(method, tuple(METHODS))
+    if anchor is not None and method != "network-newton":
+        raise SpecError(f"only network-newton ships an anchor; {method} prices without one (pass anchor=None)")
     x_train, x_val = np.asarray(x_train, np.float64), np.asarray(x_val, np.float64)
     y_train = np.asarray(y_train, np.int64 if classes else np.float64)
     y_val = np.asarray(y_val, np.int64 if classes else np.float64)
@@ -184,7 +190,13 @@ def build_spec(method: str, model: Any, x_train: np.ndarray, y_train: np.ndarray
         net = Network.from_spec(layer_list, tensors, "proxy")
         decay = (head_l2(model, n) if l2 is None else float(l2)) * n  # the model's own penalty, in sum units
         tensors.update(network_curvature(net, x_train, weight_decay=decay, rank=rank, seed=seed))
-        h["n_train"], h["weight_decay"] = float(n), decay  # what a refitted scaler's penalty needs
+        h["n_train"], h["weight_decay"] = float(n), decay  # what a refitted scaler's penalty (and an anchor) needs
+        if anchor is not None:
+            anchor = np.ascontiguousarray(anchor, np.float64)
+            if anchor.ndim != 2 or anchor.shape[1] != d or not anchor.shape[0]:
+                raise SpecError(f"anchor must be [rows, {d}] inputs, got shape {anchor.shape}")
+            tensors["anchor.features"] = anchor
+            h.update(ANCHOR_BUDGET, anchor_weight=n / anchor.shape[0])  # each anchor row stands for n / rows training rows
         tensors["probe.features"], tensors["probe.label"] = px, py
     elif method == "tree":
         if not classes:

@@ -22,8 +22,7 @@ def network_curvature(net: Network, x_train: np.ndarray, *, weight_decay: float,
     diagonal get exactly zero rows in the eigenvectors, which the hub skips."""
     logits, acts = net.forward(np.asarray(x_train, np.float64), keep=True)
     theta = nc.flat(net)
-    mask = np.concatenate([np.concatenate([np.ones(net.params[i]["weight"].size), np.zeros(net.params[i]["bias"].size)])
-                           for i in nc.linear_layers(net)])
+    mask = nc.weight_mask(net)
     diag_data = nc.ggn_diag(net, x_train)
     reg = weight_decay * mask
     reg = reg + 1e-9 * max(float((diag_data + reg).max()), 1e-12)

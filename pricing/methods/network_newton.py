@@ -37,7 +37,7 @@ from ..errors import PricingError, SpecError
 from ..proxies import Network, check_scaler_refit, layer_tensor_shapes, pooled_moments
 from .base import Efficacy, PricingMethod
 
-__all__ = ["NetworkNewton", "Curvature", "network_refit", "scaler_penalty", "BUDGET"]
+__all__ = ["NetworkNewton", "Curvature", "Anchor", "network_refit", "scaler_penalty", "BUDGET", "ANCHOR_BUDGET"]
 
 
 class Curvature:
@@ -92,21 +92,60 @@ class Curvature:
 # the default budget, part of the method (docs/pricing.md, "Choosing the budget"): chosen on a
 # development split of the validation, by the best worst-case rho over its data sets
 BUDGET = {"steps": 4.0, "cg_iters": 10.0, "cg_tol": 1e-2}
+# with an anchor (`Anchor`) the line search sees the training loss itself, so more steps keep
+# helping: chosen the same way, on the development split (docs/pricing.md, "Anchor")
+ANCHOR_BUDGET = {"steps": 8.0, "cg_iters": 5.0, "cg_tol": 1e-2}
+
+
+class Anchor:
+    """The buyer's training loss as a function of theta, not its quadratic: the cross-entropy of
+    the network against its own predictions at theta* on unlabelled inputs the buyer ships,
+    weight w each (n_train / rows, so the sum stands for the n_train training rows), plus the
+    weight decay as 1/2 (theta - theta*)' diag(decay) (theta - theta*), so theta* stays
+    stationary. It agrees with the GGN quadratic to second order at theta*, but it saturates:
+    moving a confidently fitted row's logits costs what it would cost the real training loss,
+    where the quadratic (whose curvature p (1 - p) vanishes there) calls it free, and so lets a
+    refit unlearn the training set to fit one hard bundle record (docs/pricing.md, "Anchor")."""
+
+    def __init__(self, net: Network, x: np.ndarray, weight: float, weight_decay: float):
+        self.x, self.weight = x, weight
+        self.target = nc.soft_targets(net.forward(x))
+        self.theta0 = nc.flat(net)
+        self.decay = weight_decay * nc.weight_mask(net)
+
+    def value(self, cand_net: Network, theta: np.ndarray) -> tuple[float, tuple]:
+        """(the anchor's objective at theta, what `grad` needs of this forward pass)."""
+        logits, acts = cand_net.forward(self.x, keep=True)
+        loss, resid = nc.soft_loss_and_residual(logits, self.target)
+        d = theta - self.theta0
+        return self.weight * loss + 0.5 * float(d @ (self.decay * d)), (acts, resid)
+
+    def grad(self, cand_net: Network, theta: np.ndarray, kept: tuple) -> np.ndarray:
+        acts, resid = kept
+        return self.weight * nc.flat_grad(cand_net, acts, resid) + self.decay * (theta - self.theta0)
 
 
 def network_refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray, curv: Curvature,
                   steps: int = int(BUDGET["steps"]), *, cg_iters: int = int(BUDGET["cg_iters"]),
-                  cg_tol: float = BUDGET["cg_tol"], penalty: np.ndarray | None = None) -> np.ndarray:
+                  cg_tol: float = BUDGET["cg_tol"], penalty: np.ndarray | None = None,
+                  anchor: Anchor | None = None) -> np.ndarray:
     """Damped Gauss-Newton on J(theta) + 1/2 theta' diag(penalty) theta from theta0; returns the
     refitted parameters. The penalty is the change of weight decay that a scaler refitted on
-    the merged rows brings (`scaler_penalty`); None for a pipeline that keeps its scaler."""
+    the merged rows brings (`scaler_penalty`); None for a pipeline that keeps its scaler. With
+    an `anchor`, the training part of J is the anchor's objective, and H~ stays its curvature
+    in the Newton system (exact at theta*) and the preconditioner."""
     pen = np.zeros_like(theta0) if penalty is None else penalty
     theta = theta0.copy()
-    hd = np.zeros_like(theta0)  # H~ (theta - theta0), carried along the steps
+    # the training part's gradient: H~ (theta - theta0) for the quadratic, carried along the
+    # steps; the anchor's gradient, from its forward pass at the accepted point
+    g_t = np.zeros_like(theta0)
     loss, g_b, acts, logits = nc.loss_grad(nc.with_flat(net, theta), x, y)
     f = loss + 0.5 * float(theta @ (pen * theta))
+    if anchor is not None:
+        a_val, kept = anchor.value(net, theta)
+        f, g_t = f + a_val, anchor.grad(net, theta, kept)
     for _ in range(steps):
-        g = hd + pen * theta + g_b
+        g = g_t + pen * theta + g_b
         cur = nc.with_flat(net, theta)
         # (H~ + diag(pen) + GGN_U) step = -g; CG carries H~ d by recursion, so each iteration
         # applies only the bundle's GGN, the penalty and the preconditioner H~^-1
@@ -116,25 +155,30 @@ def network_refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray
         slope = float(g @ step)
         if not slope < 0:
             break
-        hs = curv @ step
-        d = theta - theta0
-        # J along theta + t step: 1/2 (qa + 2 t qb + t^2 qc) + the bundle's loss
-        qa = float(d @ hd) + float(theta @ (pen * theta))
-        qb = float(d @ hs) + float(theta @ (pen * step))
-        qc = float(step @ hs) + float(step @ (pen * step))
-        def trial(t: float):  # a forward pass only; the gradient once a trial is accepted
+        if anchor is None:
+            hs = curv @ step
+            d = theta - theta0
+            # J along theta + t step: 1/2 (qa + 2 t qb + t^2 qc) + the bundle's loss
+            qa = float(d @ g_t) + float(theta @ (pen * theta))
+            qb = float(d @ hs) + float(theta @ (pen * step))
+            qc = float(step @ hs) + float(step @ (pen * step))
+
+        def trial(t: float):  # forward passes only; the gradient once a trial is accepted
             cand = theta + t * step
             cand_net = nc.with_flat(net, cand)
             logits_c, acts_c = cand_net.forward(x, keep=True)
             loss_c, resid_c = nc.loss_and_residual(logits_c, y)
-            return 0.5 * (qa + 2.0 * t * qb + t * t * qc) + loss_c, (cand, cand_net, logits_c, acts_c, resid_c)
+            if anchor is None:
+                return 0.5 * (qa + 2.0 * t * qb + t * t * qc) + loss_c, (cand, cand_net, logits_c, acts_c, resid_c, None)
+            a_c, kept_c = anchor.value(cand_net, cand)
+            return a_c + 0.5 * float(cand @ (pen * cand)) + loss_c, (cand, cand_net, logits_c, acts_c, resid_c, kept_c)
 
         accepted = armijo(trial, f, slope)
         if accepted is None:
             break
-        t, f, (theta, cand_net, logits, acts, resid) = accepted
+        t, f, (theta, cand_net, logits, acts, resid, kept) = accepted
         g_b = nc.flat_grad(cand_net, acts, resid)
-        hd = hd + t * hs
+        g_t = g_t + t * hs if anchor is None else anchor.grad(cand_net, theta, kept)
     return theta
 
 
@@ -153,18 +197,23 @@ def scaler_penalty(net: Network, train_var: np.ndarray, n_train: float, weight_d
     return pen
 
 
+def _positive(value) -> bool:
+    return isinstance(value, (int, float)) and value > 0
+
+
 class NetworkNewton(PricingMethod):
     """Probe-loss reduction after Gauss-Newton refitting of the whole network (classification)."""
 
     name = "network-newton"
-    defaults = {**BUDGET, "refit_scaler": 0.0, "n_train": 0.0, "weight_decay": 0.0}
+    defaults = {**BUDGET, "refit_scaler": 0.0, "n_train": 0.0, "weight_decay": 0.0, "anchor_weight": 0.0}
 
     def tensor_shapes(self, manifest, *, d, width, classes, hyper):
         shapes, _ = layer_tensor_shapes(manifest.get("proxy", {}).get("layers", []), d, "proxy")
         p = sum(int(np.prod(s)) for k, s in shapes.items() if k.endswith((".weight", ".bias")))
         return {"curvature.eigvecs": (p, "rank"), "curvature.eigvals": ("rank",), "curvature.diag": (p,),
                 "probe.features": ("probe", d), "probe.label": ("probe",),
-                **({"scaler.var": (d,)} if hyper.get("refit_scaler") else {})}
+                **({"scaler.var": (d,)} if hyper.get("refit_scaler") else {}),
+                **({"anchor.features": ("anchor", d)} if _positive(hyper.get("anchor_weight")) else {})}
 
     def check_manifest(self, manifest, tensors, *, d, classes):
         layers = manifest.get("proxy", {}).get("layers", [])
@@ -187,6 +236,11 @@ class NetworkNewton(PricingMethod):
             if not hyper.get("n_train", 0) > 0 or not hyper.get("weight_decay", 0) >= 0:
                 raise SpecError("hyper.refit_scaler needs hyper.n_train > 0 (the buyer's training rows) and "
                                 "hyper.weight_decay >= 0 (the weights' L2 in sum units, a scikit-learn MLP's alpha)")
+        w = hyper.get("anchor_weight", 0.0)
+        if not (isinstance(w, (int, float)) and np.isfinite(w) and w >= 0):
+            raise SpecError(f"hyper.anchor_weight must be a finite number >= 0 (n_train / anchor rows), got {w!r}")
+        if w and not hyper.get("weight_decay", 0) >= 0:
+            raise SpecError("hyper.anchor_weight needs hyper.weight_decay >= 0 (the weights' L2 in sum units)")
         if not 0 < hyper.get("cg_tol", self.defaults["cg_tol"]) < 1:
             raise SpecError(f"hyper.cg_tol must be in (0, 1), got {hyper.get('cg_tol')!r}")
         vecs, vals, diag = tensors["curvature.eigvecs"], tensors["curvature.eigvals"], tensors["curvature.diag"]
@@ -213,7 +267,9 @@ class NetworkNewton(PricingMethod):
                 py = t["probe.label"].astype(np.int64)
                 c = {"net": net, "theta0": nc.flat(net), "probe_y": py,
                      "curv": Curvature(t["curvature.eigvecs"], t["curvature.eigvals"], t["curvature.diag"]),
-                     "probe_loss0": nc.mean_loss(net, t["probe.features"], py)}
+                     "probe_loss0": nc.mean_loss(net, t["probe.features"], py),
+                     "anchor": (Anchor(net, t["anchor.features"], spec.hyper["anchor_weight"], spec.hyper["weight_decay"])
+                                if spec.hyper["anchor_weight"] else None)}
             spec.cache["network-newton"] = c
         return c
 
@@ -223,7 +279,7 @@ class NetworkNewton(PricingMethod):
         pen = (scaler_penalty(net, spec.tensors["scaler.var"], h["n_train"], h["weight_decay"], x)
                if h["refit_scaler"] else None)
         theta = network_refit(net, x, y, c["theta0"], c["curv"], int(h["steps"]), cg_iters=int(h["cg_iters"]),
-                              cg_tol=h["cg_tol"], penalty=pen)
+                              cg_tol=h["cg_tol"], penalty=pen, anchor=c["anchor"])
         px, py = spec.tensors["probe.features"], c["probe_y"]
         new = nc.with_flat(net, theta)
         after = nc.mean_loss(new, px, py)

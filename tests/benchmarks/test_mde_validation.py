@@ -16,7 +16,7 @@ from benchmarks.mde_validation import _price_pct, copies_ratio, method_variant, 
 def small_report():
     x, y = load("breast_cancer")
     return validate(x, y, name="bc-small", n_train=100, n_val=150, sizes=(10, 20, 40, 80), seeds=2,
-                    methods=("influence", "feature-newton", "feature-newton@steps=1"), jobs=1, progress=False, max_iter=300)
+                    methods=("influence", "feature-newton", "feature-newton@steps=1", "network-newton", "network-anchored"), jobs=1, progress=False, max_iter=300)
 
 
 @pytest.mark.slow
@@ -110,7 +110,15 @@ def test_a_method_variant_is_priced_with_its_own_hyper_parameters(small_report):
     assert default.efficacy != one_step.efficacy
 
 
+def test_the_anchored_variant_ships_the_buyers_training_inputs_and_prices_otherwise(small_report):
+    quad, anchored = small_report.methods["network-newton"], small_report.methods["network-anchored"]
+    assert quad.efficacy != anchored.efficacy
+    assert np.isfinite(anchored.spearman)
+
+
 def test_method_variant_parses_hyper_parameters_and_names_a_malformed_one():
+    assert method_variant("network-anchored") == ("network-newton", {"anchor_weight": 1.0})
+    assert method_variant("network-anchored@steps=4") == ("network-newton", {"anchor_weight": 1.0, "steps": 4.0})
     assert method_variant("network-newton") == ("network-newton", {})
     assert method_variant("network-newton@steps=4:cg_tol=0.01") == ("network-newton", {"steps": 4.0, "cg_tol": 0.01})
     for bad in ("network-newton@steps", "network-newton@=4", "network-newton@steps=four"):
