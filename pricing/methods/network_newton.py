@@ -23,7 +23,9 @@ the bundle through the network. A buyer whose pipeline refits its input scaler o
 declares `hyper.refit_scaler`: the first layer absorbs the new scaling in its function but
 not in its weight decay, and the hub adds the difference (`scaler_penalty`). The refit is
 truncated by design (4 steps of up to 10 CG iterations by default): docs/pricing.md,
-"Choosing the budget".
+"Choosing the budget". A buyer that ships unlabelled inputs as an anchor
+(`hyper.anchor_weight`, `anchor.features`) has the training part priced as a function, the
+cross-entropy against its own predictions there, in place of the quadratic (`Anchor`).
 """
 
 from __future__ import annotations
@@ -93,7 +95,7 @@ class Curvature:
 # development split of the validation, by the best worst-case rho over its data sets
 BUDGET = {"steps": 4.0, "cg_iters": 10.0, "cg_tol": 1e-2}
 # with an anchor (`Anchor`) the line search sees the training loss itself, so more steps keep
-# helping: chosen the same way, on the development split (docs/pricing.md, "Anchor")
+# helping: chosen the same way, on the development split (docs/pricing.md, "The anchor")
 ANCHOR_BUDGET = {"steps": 8.0, "cg_iters": 5.0, "cg_tol": 1e-2}
 
 
@@ -105,7 +107,7 @@ class Anchor:
     stationary. It agrees with the GGN quadratic to second order at theta*, but it saturates:
     moving a confidently fitted row's logits costs what it would cost the real training loss,
     where the quadratic (whose curvature p (1 - p) vanishes there) calls it free, and so lets a
-    refit unlearn the training set to fit one hard bundle record (docs/pricing.md, "Anchor")."""
+    refit unlearn the training set to fit one hard bundle record (docs/pricing.md, "The anchor")."""
 
     def __init__(self, net: Network, x: np.ndarray, weight: float, weight_decay: float):
         self.x, self.weight = x, weight
@@ -241,6 +243,8 @@ class NetworkNewton(PricingMethod):
             raise SpecError(f"hyper.anchor_weight must be a finite number >= 0 (n_train / anchor rows), got {w!r}")
         if w and not hyper.get("weight_decay", 0) >= 0:
             raise SpecError("hyper.anchor_weight needs hyper.weight_decay >= 0 (the weights' L2 in sum units)")
+        if w and not tensors["anchor.features"].shape[0]:
+            raise SpecError("anchor.features has no rows; ship at least one input or set hyper.anchor_weight to 0")
         if not 0 < hyper.get("cg_tol", self.defaults["cg_tol"]) < 1:
             raise SpecError(f"hyper.cg_tol must be in (0, 1), got {hyper.get('cg_tol')!r}")
         vecs, vals, diag = tensors["curvature.eigvecs"], tensors["curvature.eigvals"], tensors["curvature.diag"]

@@ -152,6 +152,8 @@ def test_anchored_spec_prices_and_differs_from_the_quadratic():
     ({"hyper": {"anchor_weight": 1.0}}, "anchor.features"),
     ({"hyper": {"anchor_weight": 1.0}, "tensors": {"anchor.features": np.zeros((5, 4))}}, "anchor.features"),
     ({"hyper": {"anchor_weight": 1.0}, "tensors": {"anchor.features": np.full((5, 3), np.nan)}}, "finite"),
+    ({"hyper": {"anchor_weight": 1.0}, "tensors": {"anchor.features": np.zeros((0, 3))}}, "no rows"),
+    ({"tensors": {"anchor.features": np.zeros((5, 3))}}, "anchor.features"),  # shipped, but anchor_weight 0
 ])
 def test_anchored_specs_are_refused_one_by_one(over, match):
     net, x_tr, _, _ = _problem()
