@@ -40,7 +40,7 @@ class BundleTooLarge(SpecError):
         self.size, self.cap = size, cap
         super().__init__(
             f"spec bundle is {size} bytes, over the cap of {cap} bytes; ship a smaller "
-            "proxy or a low-rank Hessian, or raise max_bytes on both sides"
+            "proxy, a low-rank Hessian or fewer probe or anchor rows, or raise max_bytes on both sides"
         )
 
 

@@ -117,7 +117,7 @@ def test_spec_rejects_unknown_hyper_parameter(ridge_spec):
 
 def test_spec_rejects_bundle_over_size_cap(ridge_spec):
     bundle = ridge_spec("influence")
-    with pytest.raises(BundleTooLarge, match=f"{len(bundle)} bytes.*cap of 100"):
+    with pytest.raises(BundleTooLarge, match=f"{len(bundle)} bytes.*cap of 100.*fewer probe or anchor rows"):
         parse_spec(bundle, max_bytes=100)
     assert parse_spec(bundle, max_bytes=len(bundle)).size == len(bundle)
 
