@@ -104,9 +104,13 @@ def digits_specs(digits_small, digits_model):
 
     ds = digits_small
     tr, va = ds["train"], ds["val"]
-    return {m: build_spec(m, digits_model, ds["x"][tr], ds["y"][tr], ds["x"][va], ds["y"][va], classes=3, l2=1e-2,
-                          tree_samples=300, student_epochs=100, rank=16)
-            for m in ("influence", "group-influence", "feature-newton", "tree", "distilled", "network-newton")}
+    specs = {m: build_spec(m, digits_model, ds["x"][tr], ds["y"][tr], ds["x"][va], ds["y"][va], classes=3, l2=1e-2,
+                           tree_samples=300, student_epochs=100, rank=16)
+             for m in ("influence", "group-influence", "feature-newton", "tree", "distilled", "network-newton")}
+    # network-newton with the buyer's training inputs shipped as its anchor (priced as "network-newton")
+    specs["network-anchored"] = build_spec("network-newton", digits_model, ds["x"][tr], ds["y"][tr], ds["x"][va],
+                                           ds["y"][va], classes=3, l2=1e-2, rank=16, anchor=ds["x"][tr])
+    return specs
 
 
 @pytest.fixture(scope="session")

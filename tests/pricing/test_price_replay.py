@@ -10,7 +10,12 @@ from threadpoolctl import threadpool_limits
 from benchmarks.mde_validation import perturbed  # the benchmark's replay stand-in, one definition
 from pricing import SchemaMismatch, TermsError, parse_spec, price, write_release
 
-METHODS = ("influence", "group-influence", "feature-newton", "tree", "distilled", "network-newton")
+METHODS = ("influence", "group-influence", "feature-newton", "tree", "distilled", "network-newton", "network-anchored")
+PRICED_AS = {"network-anchored": "network-newton"}  # a spec label -> the method its terms name
+
+
+def _terms(terms, label: str) -> dict:
+    return terms(PRICED_AS.get(label, label))
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -23,12 +28,12 @@ def test_price_is_bit_identical_across_runs_and_thread_counts(method, digits_sma
         with threadpool_limits(limits=threads):
             import torch
             torch.set_num_threads(threads)
-            results.append(price(digits_specs[method], release, terms(method)))
+            results.append(price(digits_specs[method], release, _terms(terms, method)))
     a = results[0]
     for b in results[1:]:
         assert b.price == a.price and b.efficacy == a.efficacy
         assert b.scores.tobytes() == a.scores.tobytes()
-    assert a.method == method and a.spec_hash == parse_spec(digits_specs[method]).hash
+    assert a.method == PRICED_AS.get(method, method) and a.spec_hash == parse_spec(digits_specs[method]).hash
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -39,9 +44,9 @@ def test_price_replays_any_release_exactly(digits_small, digits_specs, release_o
     pick = rng.choice(ds["pool"], size=size)
     labels = np.where(rng.random(size) < 0.3, rng.integers(0, 3, size), ds["y"][pick])
     release = release_of(ds["x"][pick] + rng.normal(scale=0.1, size=(size, ds["x"].shape[1])), labels, 3)
-    a = price(digits_specs[method], release, terms(method))
-    b = price(bytes(digits_specs[method]), bytes(release), dict(terms(method)))
-    c = price(parse_spec(digits_specs[method]), release, terms(method))  # parsed once, at upload
+    a = price(digits_specs[method], release, _terms(terms, method))
+    b = price(bytes(digits_specs[method]), bytes(release), dict(_terms(terms, method)))
+    c = price(parse_spec(digits_specs[method]), release, _terms(terms, method))  # parsed once, at upload
     assert (a.price, a.efficacy, a.scores.tobytes()) == (b.price, b.efficacy, b.scores.tobytes())
     assert (a.price, a.efficacy, a.scores.tobytes(), a.spec_hash) == (c.price, c.efficacy, c.scores.tobytes(), c.spec_hash)
     assert 0 <= a.price <= 1_000_000
@@ -51,9 +56,9 @@ def test_price_replays_any_release_exactly(digits_small, digits_specs, release_o
 def test_price_of_ten_copies_equals_one_copy(method, digits_small, digits_specs, release_of, terms):
     ds = digits_small
     pool = ds["pool"][:30]
-    one = price(digits_specs[method], release_of(ds["x"][pool], ds["y"][pool], 3), terms(method))
+    one = price(digits_specs[method], release_of(ds["x"][pool], ds["y"][pool], 3), _terms(terms, method))
     ten = price(digits_specs[method], release_of(np.tile(ds["x"][pool], (10, 1)), np.tile(ds["y"][pool], 10), 3),
-                terms(method))
+                _terms(terms, method))
     assert ten.unique_records == one.unique_records == 30
     assert ten.price == one.price and ten.efficacy == one.efficacy
     assert np.count_nonzero(ten.scores[30:]) == 0
@@ -91,13 +96,14 @@ def test_price_rejects_release_with_other_columns(digits_small, digits_specs, sc
         price(digits_specs["tree"], rel, terms("tree"))
 
 
-
-def test_network_newton_price_survives_a_rounding_change_of_the_spec(digits_small, digits_specs, release_of, terms):
+@pytest.mark.parametrize("label", ["network-newton", "network-anchored"])
+def test_network_newton_price_survives_a_rounding_change_of_the_spec(label, digits_small, digits_specs, release_of,
+                                                                      terms):
     """Replay across machines: a buyer re-pricing on another BLAS gets the hub's efficacy to
     within rounding, not a different answer. Ten fixed releases (50 rows, 30% of the labels
     redrawn): plain CG moves the worst of them by 3.5e-6 here, conjugate directions by 3e-14."""
     ds = digits_small
-    spec = parse_spec(digits_specs["network-newton"])
+    spec = parse_spec(digits_specs[label])
     for seed in range(10):
         rng = np.random.default_rng(seed)
         pick = rng.choice(ds["pool"], size=50, replace=False)
