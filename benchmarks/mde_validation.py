@@ -260,6 +260,9 @@ def method_variant(label: str) -> tuple[str, dict[str, float]]:
     if set(extra) - set(known):  # refused here, not after the buyer's models are fitted
         raise ValueError(f"method variant {label!r}: unknown hyper-parameters {sorted(set(extra) - set(known))}; "
                          f"{base} takes {', '.join(sorted(known))}")
+    if extra.get("anchor_weight", 1.0) != 1.0:  # validate() ships x_train; the builder sets the weight
+        raise ValueError(f"method variant {label!r}: anchor_weight=1 ships the training inputs as the anchor "
+                         "(the builder sets the weight, n_train / rows); other values mean nothing here")
     return base, extra
 
 

@@ -128,6 +128,8 @@ def test_method_variant_parses_hyper_parameters_and_names_a_malformed_one():
         method_variant("nope@steps=4")
     with pytest.raises(ValueError, match=r"unknown hyper-parameters \['stesp'\]; network-newton takes"):
         method_variant("network-newton@stesp=4")
+    with pytest.raises(ValueError, match="anchor_weight=1 ships the training inputs"):
+        method_variant("network-newton@anchor_weight=3")
 
 
 def test_copies_ratio_counts_ten_priced_copies_of_an_unpriced_one_as_the_worst_case():
