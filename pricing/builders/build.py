@@ -211,6 +211,9 @@ def build_spec(method: str, model: Any, x_train: np.ndarray, y_train: np.ndarray
         manifest["proxy"] = {"layers": layer_list}
         tensors["probe.features"], tensors["probe.label"] = px, py
     h.update(hyper or {})
+    if h.get("anchor_weight") and "anchor.features" not in tensors:  # else the spec fails at parse, as MissingTensor
+        raise SpecError("hyper.anchor_weight needs the anchor inputs themselves: pass anchor=<rows of inputs> "
+                        "(the builder then sets the weight)")
     if h.get("refit_scaler") and method in SCALER_AWARE:
         tensors["scaler.var"] = np.asarray(x_train, np.float64).var(axis=0)  # the pooled moments need it
     manifest["hyper"] = h

@@ -175,5 +175,8 @@ def test_builder_ships_the_anchor_with_its_weight_and_budget(digits_small, fit_p
     np.testing.assert_array_equal(spec.tensors["anchor.features"], x_tr[: len(tr) // 2])
     with pytest.raises(SpecError, match="only network-newton"):
         build_spec("feature-newton", model, x_tr, ds["y"][tr], ds["x"][va], ds["y"][va], classes=3, anchor=x_tr)
+    with pytest.raises(SpecError, match="pass anchor="):
+        build_spec("network-newton", model, x_tr, ds["y"][tr], ds["x"][va], ds["y"][va], classes=3,
+                   hyper={"anchor_weight": 1.0})
     with pytest.raises(SpecError, match="anchor must be"):
         build_spec("network-newton", model, x_tr, ds["y"][tr], ds["x"][va], ds["y"][va], classes=3, anchor=x_tr[:, :2])
