@@ -18,7 +18,7 @@ import numpy as np
 
 from .proxies import Network, pointwise_grad
 
-__all__ = ["linear_layers", "flat", "with_flat", "loss_and_residual", "soft_loss_and_residual", "loss_grad", "flat_grad",
+__all__ = ["linear_layers", "first_input", "flat", "with_flat", "loss_and_residual", "soft_loss_and_residual", "loss_grad", "flat_grad",
            "mean_loss", "jvp", "ggn_operator", "ggn_vp", "ggn_diag", "probabilities", "soft_targets", "weight_mask"]
 
 
@@ -30,6 +30,13 @@ def linear_layers(net: Network) -> tuple[int, ...]:
 @lru_cache(maxsize=64)
 def _linear_indices(kinds: tuple[str, ...]) -> tuple[int, ...]:
     return tuple(i for i, k in enumerate(kinds) if k == "linear")
+
+
+def first_input(net: Network, x: np.ndarray) -> np.ndarray:
+    """The input of the first linear layer for rows x: the layers below it (a `standardize`)
+    hold no trainable parameter, so a refit computes this once."""
+    first = linear_layers(net)[0]
+    return Network(net.kinds[:first], net.params[:first]).forward(x) if first else np.asarray(x, dtype=np.float64)
 
 
 def flat(net: Network) -> np.ndarray:

@@ -106,11 +106,13 @@ class Network:
         """A deep copy, so fine-tuning never touches the spec's tensors."""
         return Network(list(self.kinds), [{k: v.copy() for k, v in p.items()} for p in self.params])
 
-    def forward(self, x: np.ndarray, keep: bool = False) -> np.ndarray | tuple[np.ndarray, list[np.ndarray]]:
-        """Output for inputs x [m, d]; with keep, also each layer's input for backward."""
+    def forward(self, x: np.ndarray, keep: bool = False, start: int = 0) -> np.ndarray | tuple[np.ndarray, list[np.ndarray]]:
+        """Output for inputs x [m, d]; with keep, also each layer's input for backward. With
+        `start`, x is the input of layer `start` and the layers below it are skipped (their
+        inputs are then missing from the list: the caller holds them)."""
         acts = []
         h = np.asarray(x, dtype=np.float64)
-        for kind, p in zip(self.kinds, self.params):
+        for kind, p in zip(self.kinds[start:], self.params[start:]):
             acts.append(h)
             if kind == "linear":
                 if h.shape[1] != p["weight"].shape[1]:

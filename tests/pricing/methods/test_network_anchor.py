@@ -11,6 +11,8 @@ from scipy.optimize import minimize
 
 from pricing import SpecError, parse_spec
 from pricing import _netcurv as nc
+from pricing._cg import pcg
+from pricing._linesearch import armijo
 from pricing.builders.curvature import network_curvature
 from pricing.methods.network_newton import ANCHOR_BUDGET, Anchor, Curvature, NetworkNewton, network_refit
 from pricing.proxies import Network
@@ -135,6 +137,67 @@ def test_each_anchored_step_lowers_the_anchored_objective():
     values = [f(network_refit(net, x, y, theta0, curv, s, cg_iters=5, anchor=a))[0] for s in range(6)]
     assert values[-1] < values[0]
     assert all(b <= a_ + 1e-12 for a_, b in zip(values, values[1:]))
+
+
+def _plain_refit(net, x, y, theta0, curv, steps, *, cg_iters, cg_tol, anchor, penalty):
+    """The anchored refit written plainly, as a reference: every trial a whole forward pass of
+    the bundle and, separately, of the anchor (`Anchor.value`)."""
+    theta = theta0.copy()
+    loss, g_b, acts, logits = nc.loss_grad(net, x, y)
+    a_val, kept = anchor.value(net, theta)
+    f, g_t = loss + a_val + 0.5 * theta @ (penalty * theta), anchor.grad(net, theta, kept)
+    for _ in range(steps):
+        g = g_t + penalty * theta + g_b
+        ggn = nc.ggn_operator(nc.with_flat(net, theta), acts, logits)
+        step = -pcg(lambda v: penalty * v + ggn(v), g, curv.inv, rtol=cg_tol, max_iter=cg_iters, carry_h=True, reorth=True)
+
+        def trial(t):
+            cand = theta + t * step
+            cn = nc.with_flat(net, cand)
+            lg, ac = cn.forward(x, keep=True)
+            l, r = nc.loss_and_residual(lg, y)
+            av, kp = anchor.value(cn, cand)
+            return av + 0.5 * cand @ (penalty * cand) + l, (cand, cn, lg, ac, r, kp)
+
+        t, f, (theta, cn, logits, acts, r, kp) = armijo(trial, f, float(g @ step))
+        g_b, g_t = nc.flat_grad(cn, acts, r), anchor.grad(cn, theta, kp)
+    return theta
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_the_refit_carries_the_first_layer_along_the_line_exactly(k):
+    """`network_refit` passes the bundle's and the anchor's rows through the network together,
+    from the first linear layer's input (below it, a standardize layer, computed once), and
+    along a line moves that layer's output as z + t dz instead of recomputing it: the same
+    refit as whole forward passes of each, to rounding."""
+    rng = np.random.default_rng(7)
+    d, hidden = 5, 6
+    net = Network(["standardize", "linear", "relu", "linear"],
+                  [{"mean": rng.normal(size=d), "scale": rng.uniform(0.5, 2.0, size=d)},
+                   {"weight": 0.5 * rng.normal(size=(hidden, d)), "bias": rng.normal(size=hidden)}, {},
+                   {"weight": 0.5 * rng.normal(size=(k, hidden)), "bias": rng.normal(size=k)}])
+    x_tr, x = rng.normal(size=(30, d)), rng.normal(size=(9, d))
+    y = rng.integers(0, max(k, 2), size=9)
+    t = network_curvature(net, x_tr, weight_decay=0.2, rank=6)
+    curv = Curvature(t["curvature.eigvecs"], t["curvature.eigvals"], t["curvature.diag"])
+    a = Anchor(net, x_tr, 1.0, 0.2)
+    theta0 = nc.flat(net)
+    penalty = np.abs(rng.normal(size=theta0.shape)) * 0.1
+    ours = network_refit(net, x, y, theta0, curv, 4, cg_iters=5, cg_tol=1e-2, anchor=a, penalty=penalty)
+    ref = _plain_refit(net, x, y, theta0, curv, 4, cg_iters=5, cg_tol=1e-2, anchor=a, penalty=penalty)
+    assert np.abs(ours - theta0).max() > 1e-3  # it moved
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-10 * np.abs(ref).max())
+
+
+def test_a_forward_pass_can_start_at_any_layer():
+    net, x_tr, _, _ = _problem()
+    h1 = net.params[0]["weight"] @ x_tr.T
+    z = (h1.T + net.params[0]["bias"])
+    logits, acts = net.forward(z, keep=True, start=1)
+    full, full_acts = net.forward(x_tr, keep=True)
+    np.testing.assert_allclose(logits, full, rtol=1e-14, atol=1e-14)
+    assert len(acts) == 2 and np.allclose(acts[0], full_acts[1])
+    np.testing.assert_array_equal(nc.first_input(net, x_tr), x_tr)  # no layer below the first linear one
 
 
 def test_anchored_spec_prices_and_differs_from_the_quadratic():
