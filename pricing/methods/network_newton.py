@@ -97,10 +97,9 @@ class Curvature:
 # the default budget, part of the method (docs/pricing.md, "Choosing the budget"): chosen on a
 # development split of the validation, by the best worst-case rho over its data sets
 BUDGET = {"steps": 4.0, "cg_iters": 10.0, "cg_tol": 1e-2}
-# with an anchor (`Anchor`) the line search sees the training loss itself and a Newton step
-# overshoots it (H~ is its curvature at theta* only), so failed trials interpolate: chosen on the
-# development split as the cheapest budget with the best worst-case rho (docs/pricing.md, "The anchor")
-ANCHOR_BUDGET = {"steps": 3.0, "cg_iters": 5.0, "cg_tol": 1e-2, "interpolate": 1.0}
+# with an anchor (`Anchor`) the line search sees the training loss itself, so more steps keep
+# helping: chosen the same way, on the development split (docs/pricing.md, "The anchor")
+ANCHOR_BUDGET = {"steps": 8.0, "cg_iters": 5.0, "cg_tol": 1e-2}
 
 
 class Anchor:
@@ -166,14 +165,13 @@ class _Rows:
 def network_refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray, curv: Curvature,
                   steps: int = int(BUDGET["steps"]), *, cg_iters: int = int(BUDGET["cg_iters"]),
                   cg_tol: float = BUDGET["cg_tol"], penalty: np.ndarray | None = None,
-                  anchor: Anchor | None = None, interpolate: bool = False) -> np.ndarray:
+                  anchor: Anchor | None = None) -> np.ndarray:
     """Damped Gauss-Newton on J(theta) + 1/2 theta' diag(penalty) theta from theta0; returns the
     refitted parameters. The penalty is the change of weight decay that a scaler refitted on
     the merged rows brings (`scaler_penalty`); None for a pipeline that keeps its scaler. With
     an `anchor`, the training part of J is the anchor's objective (`Anchor.value`, here on one
     forward pass of the bundle's and the anchor's rows together), and H~ stays its curvature
-    in the Newton system (exact at theta*) and the preconditioner. `interpolate` backtracks by
-    quadratic interpolation instead of halving (`armijo`)."""
+    in the Newton system (exact at theta*) and the preconditioner."""
     pen = np.zeros_like(theta0) if penalty is None else penalty
     rows = _Rows(net, x, anchor)
     m = x.shape[0]
@@ -232,7 +230,7 @@ def network_refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray
                 value += 0.5 * float(cand @ (pen * cand))
             return value, (cand, cand_net, z_c, kept)
 
-        accepted = armijo(trial, f, slope, interpolate=interpolate)
+        accepted = armijo(trial, f, slope)
         if accepted is None:
             break
         t, f, (theta, cur, z, (logits, acts, resid)) = accepted
@@ -265,8 +263,7 @@ class NetworkNewton(PricingMethod):
     """Probe-loss reduction after Gauss-Newton refitting of the whole network (classification)."""
 
     name = "network-newton"
-    defaults = {**BUDGET, "interpolate": 0.0, "refit_scaler": 0.0, "n_train": 0.0, "weight_decay": 0.0,
-                "anchor_weight": 0.0}
+    defaults = {**BUDGET, "refit_scaler": 0.0, "n_train": 0.0, "weight_decay": 0.0, "anchor_weight": 0.0}
 
     def tensor_shapes(self, manifest, *, d, width, classes, hyper):
         shapes, _ = layer_tensor_shapes(manifest.get("proxy", {}).get("layers", []), d, "proxy")
@@ -304,9 +301,6 @@ class NetworkNewton(PricingMethod):
             raise SpecError("hyper.anchor_weight needs hyper.weight_decay >= 0 (the weights' L2 in sum units)")
         if w and not tensors["anchor.features"].shape[0]:
             raise SpecError("anchor.features has no rows; ship at least one input or set hyper.anchor_weight to 0")
-        if hyper.get("interpolate", 0.0) not in (0, 1):
-            raise SpecError(f"hyper.interpolate must be 0 (halve a failed step) or 1 (quadratic interpolation), "
-                            f"got {hyper.get('interpolate')!r}")
         if not 0 < hyper.get("cg_tol", self.defaults["cg_tol"]) < 1:
             raise SpecError(f"hyper.cg_tol must be in (0, 1), got {hyper.get('cg_tol')!r}")
         vecs, vals, diag = tensors["curvature.eigvecs"], tensors["curvature.eigvals"], tensors["curvature.diag"]
@@ -345,7 +339,7 @@ class NetworkNewton(PricingMethod):
         pen = (scaler_penalty(net, spec.tensors["scaler.var"], h["n_train"], h["weight_decay"], x)
                if h["refit_scaler"] else None)
         theta = network_refit(net, x, y, c["theta0"], c["curv"], int(h["steps"]), cg_iters=int(h["cg_iters"]),
-                              cg_tol=h["cg_tol"], penalty=pen, anchor=c["anchor"], interpolate=bool(h["interpolate"]))
+                              cg_tol=h["cg_tol"], penalty=pen, anchor=c["anchor"])
         px, py = spec.tensors["probe.features"], c["probe_y"]
         new = nc.with_flat(net, theta)
         after = nc.mean_loss(new, px, py)

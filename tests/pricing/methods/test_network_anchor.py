@@ -139,7 +139,7 @@ def test_each_anchored_step_lowers_the_anchored_objective():
     assert all(b <= a_ + 1e-12 for a_, b in zip(values, values[1:]))
 
 
-def _plain_refit(net, x, y, theta0, curv, steps, *, cg_iters, cg_tol, anchor, penalty, interpolate):
+def _plain_refit(net, x, y, theta0, curv, steps, *, cg_iters, cg_tol, anchor, penalty):
     """The anchored refit written plainly, as a reference: every trial a whole forward pass of
     the bundle and, separately, of the anchor (`Anchor.value`)."""
     theta = theta0.copy()
@@ -159,14 +159,13 @@ def _plain_refit(net, x, y, theta0, curv, steps, *, cg_iters, cg_tol, anchor, pe
             av, kp = anchor.value(cn, cand)
             return av + 0.5 * cand @ (penalty * cand) + l, (cand, cn, lg, ac, r, kp)
 
-        t, f, (theta, cn, logits, acts, r, kp) = armijo(trial, f, float(g @ step), interpolate=interpolate)
+        t, f, (theta, cn, logits, acts, r, kp) = armijo(trial, f, float(g @ step))
         g_b, g_t = nc.flat_grad(cn, acts, r), anchor.grad(cn, theta, kp)
     return theta
 
 
-@pytest.mark.parametrize("interpolate", [False, True])
 @pytest.mark.parametrize("k", [1, 3])
-def test_the_refit_carries_the_first_layer_along_the_line_exactly(k, interpolate):
+def test_the_refit_carries_the_first_layer_along_the_line_exactly(k):
     """`network_refit` passes the bundle's and the anchor's rows through the network together,
     from the first linear layer's input (below it, a standardize layer, computed once), and
     along a line moves that layer's output as z + t dz instead of recomputing it: the same
@@ -184,10 +183,8 @@ def test_the_refit_carries_the_first_layer_along_the_line_exactly(k, interpolate
     a = Anchor(net, x_tr, 1.0, 0.2)
     theta0 = nc.flat(net)
     penalty = np.abs(rng.normal(size=theta0.shape)) * 0.1
-    ours = network_refit(net, x, y, theta0, curv, 4, cg_iters=5, cg_tol=1e-2, anchor=a, penalty=penalty,
-                         interpolate=interpolate)
-    ref = _plain_refit(net, x, y, theta0, curv, 4, cg_iters=5, cg_tol=1e-2, anchor=a, penalty=penalty,
-                       interpolate=interpolate)
+    ours = network_refit(net, x, y, theta0, curv, 4, cg_iters=5, cg_tol=1e-2, anchor=a, penalty=penalty)
+    ref = _plain_refit(net, x, y, theta0, curv, 4, cg_iters=5, cg_tol=1e-2, anchor=a, penalty=penalty)
     assert np.abs(ours - theta0).max() > 1e-3  # it moved
     np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-10 * np.abs(ref).max())
 
@@ -237,7 +234,7 @@ def test_builder_ships_the_anchor_with_its_weight_and_budget(digits_small, fit_p
     spec = parse_spec(build_spec("network-newton", model, x_tr, ds["y"][tr], ds["x"][va], ds["y"][va], classes=3,
                                  rank=8, anchor=x_tr[: len(tr) // 2]))
     assert spec.hyper["anchor_weight"] == pytest.approx(len(tr) / (len(tr) // 2))
-    assert spec.hyper["steps"] == ANCHOR_BUDGET["steps"] and spec.hyper["interpolate"] == ANCHOR_BUDGET["interpolate"] == 1
+    assert spec.hyper["steps"] == ANCHOR_BUDGET["steps"]
     np.testing.assert_array_equal(spec.tensors["anchor.features"], x_tr[: len(tr) // 2])
     with pytest.raises(SpecError, match="only network-newton"):
         build_spec("feature-newton", model, x_tr, ds["y"][tr], ds["x"][va], ds["y"][va], classes=3, anchor=x_tr)
