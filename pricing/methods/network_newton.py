@@ -342,11 +342,12 @@ class NetworkNewton(PricingMethod):
                               cg_tol=h["cg_tol"], penalty=pen, anchor=c["anchor"])
         px, py = spec.tensors["probe.features"], c["probe_y"]
         new = nc.with_flat(net, theta)
-        after = nc.mean_loss(new, px, py)
+        # the probe loss and its gradient from one forward pass (the loss is mean_loss's, bit for bit)
+        probe_sum, g_probe, _, _ = nc.loss_grad(new, px, py)
+        after = probe_sum / py.shape[0]
         if not np.isfinite(after):
             raise PricingError("network-newton diverged; the spec's curvature is ill-conditioned")
         # per-record attribution: influence at the refit, s = H~^-1 grad(probe loss), score_i = grad l_i . s
-        _, g_probe, _, _ = nc.loss_grad(new, px, py)
         s = c["curv"].inv(g_probe / py.shape[0])
         logits, acts = new.forward(x, keep=True)
         _, resid = nc.loss_and_residual(logits, y)
