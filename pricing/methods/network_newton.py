@@ -119,16 +119,26 @@ class Anchor:
         self.theta0 = nc.flat(net)
         self.decay = weight_decay * nc.weight_mask(net)
 
+    def on_logits(self, logits: np.ndarray, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """(the anchor's objective at theta, its weighted residual) from the anchor rows' logits
+        there: the one definition `value` and the refit's stacked forward pass share."""
+        loss, resid = nc.soft_loss_and_residual(logits, self.target)
+        d = theta - self.theta0
+        return self.weight * loss + 0.5 * float(d @ (self.decay * d)), self.weight * resid
+
+    def decay_grad(self, theta: np.ndarray) -> np.ndarray:
+        """The gradient of the decay term, which no forward pass sees."""
+        return self.decay * (theta - self.theta0)
+
     def value(self, cand_net: Network, theta: np.ndarray) -> tuple[float, tuple]:
         """(the anchor's objective at theta, what `grad` needs of this forward pass)."""
         logits, acts = cand_net.forward(self.x, keep=True)
-        loss, resid = nc.soft_loss_and_residual(logits, self.target)
-        d = theta - self.theta0
-        return self.weight * loss + 0.5 * float(d @ (self.decay * d)), (acts, resid)
+        val, resid = self.on_logits(logits, theta)
+        return val, (acts, resid)
 
     def grad(self, cand_net: Network, theta: np.ndarray, kept: tuple) -> np.ndarray:
         acts, resid = kept
-        return self.weight * nc.flat_grad(cand_net, acts, resid) + self.decay * (theta - self.theta0)
+        return nc.flat_grad(cand_net, acts, resid) + self.decay_grad(theta)
 
 
 class _Rows:
@@ -174,7 +184,7 @@ def network_refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray
     in the Newton system (exact at theta*) and the preconditioner."""
     pen = np.zeros_like(theta0) if penalty is None else penalty
     rows = _Rows(net, x, anchor)
-    m = x.shape[0]
+    m = rows.m
 
     def fit(theta: np.ndarray, cand_net: Network, z: np.ndarray) -> tuple[float, tuple]:
         """The bundle's loss (plus the anchor's objective) at theta, and its forward pass with the
@@ -182,15 +192,14 @@ def network_refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray
         logits, acts = rows.forward(cand_net, z)
         loss, resid = nc.loss_and_residual(logits[:m], y)
         if anchor is not None:
-            a_loss, a_resid = nc.soft_loss_and_residual(logits[m:], anchor.target)
-            d = theta - anchor.theta0
-            loss += anchor.weight * a_loss + 0.5 * float(d @ (anchor.decay * d))
-            resid = np.concatenate([resid, anchor.weight * a_resid])
+            a_val, a_resid = anchor.on_logits(logits[m:], theta)
+            loss += a_val
+            resid = np.concatenate([resid, a_resid])
         return loss, (logits, acts, resid)
 
     def fit_grad(theta: np.ndarray, cand_net: Network, acts: list, resid: np.ndarray) -> np.ndarray:
         g = nc.flat_grad(cand_net, acts, resid)
-        return g if anchor is None else g + anchor.decay * (theta - anchor.theta0)
+        return g if anchor is None else g + anchor.decay_grad(theta)
 
     theta, cur = theta0.copy(), net
     z = rows.first_output(theta)
