@@ -59,3 +59,37 @@ def test_reorthogonalised_iterates_do_not_amplify_a_rounding_change():
 def test_reorth_needs_a_bound_on_the_iterations():
     with pytest.raises(ValueError, match="max_iter"):
         pcg(lambda v: v, np.ones(3), lambda r: r, reorth=True)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**31), iters=st.integers(1, 8), reorth=st.booleans(), carry_h=st.booleans())
+def test_pcg_applies_the_preconditioner_once_per_direction_it_takes(seed, iters, reorth, carry_h):
+    """k iterations take k directions, so M is applied k times: never to the last residual,
+    whose direction no iteration would take (the costliest product of a Newton refit)."""
+    rng = np.random.default_rng(seed)
+    n = 30
+    a = _spd(rng, n, 1e4)
+    m = np.diag(1.0 / np.diag(a))
+    b = rng.normal(size=n)
+    calls = []
+
+    def precond(r):
+        calls.append(1)
+        return m @ r
+
+    # with carry_h, matvec applies A - M^-1 alone
+    matvec = (lambda v: a @ v - np.linalg.solve(m, v)) if carry_h else (lambda v: a @ v)
+    x = pcg(matvec, b, precond, rtol=0.0, max_iter=iters, reorth=reorth, carry_h=carry_h)
+    assert len(calls) == iters
+    # and x is still the k-th iterate: the A-norm of its error falls with k (CG's optimality)
+    if iters > 1:
+        exact = np.linalg.solve(a, b)
+        x_prev = pcg(matvec, b, lambda r: m @ r, rtol=0.0, max_iter=iters - 1, reorth=reorth, carry_h=carry_h)
+        a_err = lambda z: float((z - exact) @ a @ (z - exact))
+        assert a_err(x) < a_err(x_prev)
+
+
+def test_pcg_on_a_zero_right_hand_side_applies_nothing():
+    calls = []
+    x = pcg(lambda v: v, np.zeros(4), lambda r: calls.append(1) or r, rtol=1e-3, max_iter=5, reorth=True)
+    assert not calls and not x.any()
