@@ -205,11 +205,12 @@ def network_refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray
     z = rows.first_output(theta)
     f, (logits, acts, resid) = fit(theta, cur, z)
     f += 0.5 * float(theta @ (pen * theta))
-    g_x = fit_grad(theta, cur, acts, resid)
     # the quadratic's gradient H~ (theta - theta0), carried along the steps (zero with an anchor,
     # whose gradient is in g_x)
     g_t = np.zeros_like(theta0)
     for _ in range(steps):
+        # the backward pass at the accepted point, here so the last step's is never run
+        g_x = fit_grad(theta, cur, acts, resid)
         g = g_t + pen * theta + g_x
         # (H~ + diag(pen) + GGN_U) step = -g; CG carries H~ d by recursion, so each iteration
         # applies only the bundle's GGN, the penalty and the preconditioner H~^-1
@@ -243,7 +244,6 @@ def network_refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray
         if accepted is None:
             break
         t, f, (theta, cur, z, (logits, acts, resid)) = accepted
-        g_x = fit_grad(theta, cur, acts, resid)
         if anchor is None:
             g_t = g_t + t * hs
     return theta
