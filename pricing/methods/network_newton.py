@@ -47,10 +47,11 @@ class Curvature:
 
     In the basis [V, V_perp] H~ is block diagonal, diag(ev) on span(V) and V_perp' D V_perp on
     the rest, so H~^-1 = V diag(1/ev) V' + (P D P)^+ and the second term is a r x r solve:
-    (P D P)^+ r = D^-1 (P r - V K^-1 V' D^-1 P r) with K = V' D^-1 V. Each product reads V
-    twice, as [r, P] x [P, 2] and [P, r] x [r, 2] products: the cost that dominates a refit
-    (on digits, 1.5x faster than four matrix-vector products; on MNIST, whose V outgrows the
-    cache, 5% slower: measured on the benchmark's machine, OpenBLAS). Rows of V that are
+    (P D P)^+ r = D^-1 (P r - V K^-1 V' D^-1 P r) with K = V' D^-1 V. Each product is four
+    matrix-vector products with V (two projections, two expansions), the cost that dominates
+    a refit: OpenBLAS packs V for a [r, P] x [P, 2] product, and the two such products an
+    earlier version used took 1.7-2.1x as long as the four (measured on the benchmark's
+    machine, all four data sets; docs/pricing.md). Rows of V that are
     exactly zero (parameters the buyer's training data never move, such as the weights of an
     input that is constant there) are skipped: on them H~ is diag(D), exactly. Everything is
     float64, as shared/protocol.md requires of pricing.
@@ -77,9 +78,10 @@ class Curvature:
 
     def __matmul__(self, x: np.ndarray) -> np.ndarray:
         def part(xl: np.ndarray) -> np.ndarray:
-            c, vdx = (self.vt @ np.column_stack([xl, self.d_live * xl])).T
-            u = self.vt.T @ np.column_stack([self.ev * c - vdx + self.g @ c, c])
-            return u[:, 0] - self.d_live * u[:, 1]
+            c, vdx = self.vt @ xl, self.vt @ (self.d_live * xl)
+            out = self.vt.T @ (self.ev * c - vdx + self.g @ c)
+            out -= self.d_live * (self.vt.T @ c)
+            return out
 
         return self._on_live(self.d * x, x, part)
 
@@ -87,9 +89,10 @@ class Curvature:
         """H~^-1 r. With c = V'r: V diag(1/ev) c + D^-1 (r - V c - V K^-1 (V'D^-1 r - K c)),
         and c + K^-1 (V'D^-1 r - K c) = K^-1 V'D^-1 r."""
         def part(rl: np.ndarray) -> np.ndarray:
-            c, vdr = (self.vt @ np.column_stack([rl, self.dinv_live * rl])).T
-            u = self.vt.T @ np.column_stack([c / self.ev, self.kinv @ vdr])
-            return u[:, 0] - self.dinv_live * u[:, 1]
+            c, vdr = self.vt @ rl, self.vt @ (self.dinv_live * rl)
+            out = self.vt.T @ (c / self.ev)
+            out -= self.dinv_live * (self.vt.T @ (self.kinv @ vdr))
+            return out
 
         return self._on_live(self.dinv * r, r, part)
 
