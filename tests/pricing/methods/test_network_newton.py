@@ -284,3 +284,46 @@ def test_refit_scaler_refuses_a_negative_training_variance_in_both_newton_method
         bad["scaler.var"][0] = -1.0
         with pytest.raises(SpecError, match="scaler.var.*negative"):
             parse_spec(make_spec(spec.manifest, bad))
+
+
+@pytest.fixture(scope="module")
+def anchored_pipeline_spec(digits_small, fit_pipeline):
+    """An anchored network-newton spec with the scaler refit declared: some pixels are constant
+    in the 120 training rows, so their first-layer weights are zero rows of V."""
+    from pricing.builders import build_spec
+
+    ds = digits_small
+    tr, va = ds["train"], ds["val"]
+    model = fit_pipeline(16, alpha=1.0, max_iter=300)
+    return build_spec("network-newton", model, ds["x"][tr], ds["y"][tr], ds["x"][va], ds["y"][va], classes=3,
+                      rank=8, hyper={"refit_scaler": 1.0}, anchor=ds["x"][tr])
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 2**31), m=st.integers(1, 60), ink=st.integers(0, 2))
+def test_dropping_idle_inputs_is_the_same_refit(anchored_pipeline_spec, digits_small, seed, m, ink):
+    """Input columns that are zero on every row of the refit, with dead weights in V, are
+    dropped from it (`_Restriction`); the efficacy and the scores are those of the full refit
+    to rounding, whether a bundle leaves those pixels blank or inks some of them."""
+    from pricing.methods.network_newton import _Restriction, scaler_penalty
+
+    ds = digits_small
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(ds["pool"], size=m, replace=False)
+    x, y = ds["x"][pick].copy(), ds["y"][pick]
+    method = get_method("network-newton")
+    spec = parse_spec(anchored_pipeline_spec)
+    c = NetworkNewton._prepared(spec)
+    dead = np.flatnonzero(c["dead_inputs"])
+    assert dead.size >= 3  # pixels constant in the training rows
+    x[:, dead[:ink]] += 1.0  # ink some of them: those columns stay in the refit
+    h = spec.hyper
+    pen = scaler_penalty(c["net"], spec.tensors["scaler.var"], h["n_train"], h["weight_decay"], x)
+    cols = _Restriction.columns(c["net"], x, c["anchor"], c["dead_inputs"], pen)
+    assert cols is not None and not np.isin(dead[:ink], cols, invert=True).any()
+    assert cols.size < x.shape[1]
+    dropped = method.efficacy(spec, x, y)
+    c["restrict"] = False
+    full = method.efficacy(spec, x, y)
+    assert dropped.total == pytest.approx(full.total, rel=1e-8, abs=1e-12)
+    np.testing.assert_allclose(dropped.scores, full.scores, rtol=1e-7, atol=1e-12)
