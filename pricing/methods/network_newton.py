@@ -89,7 +89,10 @@ class Curvature:
         """Per input column of the first linear layer: whether every weight on it is a zero row
         of V (the buyer's training data never moves it)."""
         w = net.params[nc.linear_layers(net)[0]]["weight"]
-        live = np.ones(self.d.shape[0], dtype=bool) if self.live is None else np.isin(np.arange(self.d.shape[0]), self.live)
+        live = np.ones(self.d.shape[0], dtype=bool)
+        if self.live is not None:
+            live[:] = False
+            live[self.live] = True
         return ~live[:w.size].reshape(w.shape).any(axis=0)
 
     def _on_live(self, full: np.ndarray, x: np.ndarray, part) -> np.ndarray:
@@ -435,9 +438,9 @@ class NetworkNewton(PricingMethod):
             r = _Restriction(net, cols)
             theta = c["theta0"].copy()
             theta[r.keep] = network_refit(
-                r.net, x[:, cols], y, c["theta0"][r.keep], c["curv"].restricted(r.keep),
+                r.net, x[:, r.cols], y, c["theta0"][r.keep], c["curv"].restricted(r.keep),
                 penalty=None if pen is None else pen[r.keep],
-                anchor=None if c["anchor"] is None else c["anchor"].restricted(cols, r.keep), **budget)
+                anchor=None if c["anchor"] is None else c["anchor"].restricted(r.cols, r.keep), **budget)
         px, py = spec.tensors["probe.features"], c["probe_y"]
         new = nc.with_flat(net, theta)
         # the probe loss and its gradient from one forward pass (the loss is mean_loss's, bit for bit)

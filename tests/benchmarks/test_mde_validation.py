@@ -197,22 +197,27 @@ def test_every_bundle_is_retrained_once_a_seed_and_only_the_fits_beside_the_quot
     import benchmarks.mde_validation as mv
 
     calls = []
-    real_fit = mv._fit_loss
 
     def fake_fit(x, y, x_val, y_val, classes, seed, *rest):
-        calls.append((len(y), seed))
         # a loss that depends on the rows and the seed, and a time that tells seed 0 apart
-        return float(np.sin(len(y) + 0.1 * seed) + 0.01 * y.sum()), 2.0 if seed == 0 else 7.0
+        loss = float(np.sin(len(y) + 0.1 * seed) + 0.01 * y.sum())
+        calls.append((len(y), seed, loss))
+        return loss, 2.0 if seed == 0 else 7.0
 
     monkeypatch.setattr(mv, "_fit_loss", fake_fit)
     x, y = load("breast_cancer")
     r = validate(x, y, name="bc-wiring", n_train=100, n_val=150, sizes=(10, 20), seeds=3, methods=("influence",),
                  jobs=1, progress=False, max_iter=50)
-    assert real_fit is not fake_fit
     assert len(calls) == 3 * (r.n_bundles + 1)  # each bundle and the base, once a seed
-    assert sorted(s for _, s in calls) == sorted([0, 1, 2] * (r.n_bundles + 1))
+    assert sorted(s for _, s, _ in calls) == sorted([0, 1, 2] * (r.n_bundles + 1))
     assert r.retrain_seconds == 2.0  # the seed-0 fits beside the quotes, nothing from the pool
     per_seed = np.asarray(r.true_gain_per_seed)
     assert per_seed.shape == (r.n_bundles, 3) and np.isfinite(per_seed).all()
     # seed columns are not mixed up: the fake loss moves with the seed, so the columns differ
     assert not np.allclose(per_seed[:, 0], per_seed[:, 1])
+    # and each seed's gains are that seed's base loss minus the losses of its bundle fits
+    for s in range(3):
+        base = [loss for n, seed, loss in calls if seed == s and n == r.n_train]
+        fits = sorted(loss for n, seed, loss in calls if seed == s and n != r.n_train)
+        assert len(base) == 1
+        np.testing.assert_allclose(sorted(base[0] - per_seed[:, s]), fits, rtol=0, atol=1e-12)
