@@ -34,6 +34,7 @@ import numpy as np
 
 from .. import _netcurv as nc
 from .._cg import pcg
+from .._lowrank import expand_pair_into, project_pair
 from .._linesearch import armijo
 from ..errors import PricingError, SpecError
 from ..proxies import Network, check_scaler_refit, layer_tensor_shapes, pooled_moments
@@ -47,23 +48,26 @@ class Curvature:
 
     In the basis [V, V_perp] H~ is block diagonal, diag(ev) on span(V) and V_perp' D V_perp on
     the rest, so H~^-1 = V diag(1/ev) V' + (P D P)^+ and the second term is a r x r solve:
-    (P D P)^+ r = D^-1 (P r - V K^-1 V' D^-1 P r) with K = V' D^-1 V. Each product is four
-    matrix-vector products with V (two projections, two expansions), the cost that dominates
-    a refit: OpenBLAS packs V for a [r, P] x [P, 2] product, and the two such products an
-    earlier version used took 1.7-2.1x as long as the four (measured on the benchmark's
-    machine, all four data sets; docs/pricing.md). Rows of V that are
-    exactly zero (parameters the buyer's training data never move, such as the weights of an
-    input that is constant there) are skipped: on them H~ is diag(D), exactly. Everything is
+    (P D P)^+ r = D^-1 (P r - V K^-1 V' D^-1 P r) with K = V' D^-1 V. Each product needs two
+    projections onto V and two expansions from it, the cost that dominates a refit: they run
+    as two compiled passes over V (`pricing._lowrank`), one reading V row by row for both
+    projections and one reading V' for both expansions, which is why both layouts are kept
+    (four BLAS products, each its own read of V, took 1.7x as long on MNIST; docs/pricing.md).
+    Rows of V that are exactly zero (parameters the buyer's training data never move, such as
+    the weights of an input that is constant there) are skipped: on them H~ is diag(D),
+    exactly (`skip_zero_rows=False` keeps every row, the tests' reference). Everything is
     float64, as shared/protocol.md requires of pricing.
     """
 
-    def __init__(self, vecs: np.ndarray, vals: np.ndarray, diag: np.ndarray):
+    def __init__(self, vecs: np.ndarray, vals: np.ndarray, diag: np.ndarray, *, skip_zero_rows: bool = True):
         self.ev, self.d = vals, diag
         self.dinv = 1.0 / diag
-        live = np.any(vecs != 0.0, axis=1)
-        self.live = None if live.all() else np.flatnonzero(live)  # None: every row, no gather
+        live = np.any(vecs != 0.0, axis=1) if skip_zero_rows else np.ones(vecs.shape[0], dtype=bool)
+        self.live = None if live.all() else np.flatnonzero(live)  # None: every row
+        self.idx = np.flatnonzero(live).astype(np.int64)  # where V's kept rows sit in a parameter vector
         v = vecs if self.live is None else vecs[self.live]
-        self.vt = np.ascontiguousarray(v.T)  # [r, live rows]: row-major reads of V' x
+        self.v = np.ascontiguousarray(v)  # [live rows, r]: rows for the projections
+        self.vt = np.ascontiguousarray(v.T)  # [r, live rows]: basis vectors for the expansions
         d_live = diag if self.live is None else diag[self.live]
         self.d_live, self.dinv_live = d_live, 1.0 / d_live
         self.g = v.T @ (d_live[:, None] * v)  # V' D V
@@ -76,51 +80,31 @@ class Curvature:
         new = object.__new__(Curvature)
         new.__dict__.update(self.__dict__)
         new.d, new.dinv = self.d[keep], self.dinv[keep]
-        if self.live is not None:
-            pos = np.searchsorted(keep, self.live)
-            if pos.max(initial=-1) >= keep.shape[0] or not np.array_equal(keep[pos], self.live):
-                raise ValueError("restricted: every live row of V must be kept")
-            new.live = None if pos.shape[0] == keep.shape[0] else pos
-        elif keep.shape[0] != self.d.shape[0]:
+        pos = np.searchsorted(keep, self.idx)
+        if pos.max(initial=-1) >= keep.shape[0] or not np.array_equal(keep[pos], self.idx):
             raise ValueError("restricted: every live row of V must be kept")
+        new.idx = pos.astype(np.int64)
+        new.live = None if pos.shape[0] == keep.shape[0] else pos
         return new
 
     def dead_inputs(self, net: Network) -> np.ndarray:
         """Per input column of the first linear layer: whether every weight on it is a zero row
         of V (the buyer's training data never moves it)."""
         w = net.params[nc.linear_layers(net)[0]]["weight"]
-        live = np.ones(self.d.shape[0], dtype=bool)
-        if self.live is not None:
-            live[:] = False
-            live[self.live] = True
+        live = np.zeros(self.d.shape[0], dtype=bool)
+        live[self.idx] = True
         return ~live[:w.size].reshape(w.shape).any(axis=0)
 
-    def _on_live(self, full: np.ndarray, x: np.ndarray, part) -> np.ndarray:
-        """full + part(x on the live rows), scattered back onto the live rows."""
-        if self.live is None:
-            return full + part(x)
-        full[self.live] += part(x[self.live])
-        return full
-
     def __matmul__(self, x: np.ndarray) -> np.ndarray:
-        def part(xl: np.ndarray) -> np.ndarray:
-            c, vdx = self.vt @ xl, self.vt @ (self.d_live * xl)
-            out = self.vt.T @ (self.ev * c - vdx + self.g @ c)
-            out -= self.d_live * (self.vt.T @ c)
-            return out
-
-        return self._on_live(self.d * x, x, part)
+        """H~ x = D x + V (ev c - V'D x + V'D V c) - D V c on the live rows, c = V'x."""
+        c, vdx = project_pair(self.v, x, self.d_live, self.idx)
+        return expand_pair_into(self.d * x, self.vt, self.ev * c - vdx + self.g @ c, c, self.d_live, self.idx)
 
     def inv(self, r: np.ndarray) -> np.ndarray:
         """H~^-1 r. With c = V'r: V diag(1/ev) c + D^-1 (r - V c - V K^-1 (V'D^-1 r - K c)),
         and c + K^-1 (V'D^-1 r - K c) = K^-1 V'D^-1 r."""
-        def part(rl: np.ndarray) -> np.ndarray:
-            c, vdr = self.vt @ rl, self.vt @ (self.dinv_live * rl)
-            out = self.vt.T @ (c / self.ev)
-            out -= self.dinv_live * (self.vt.T @ (self.kinv @ vdr))
-            return out
-
-        return self._on_live(self.dinv * r, r, part)
+        c, vdr = project_pair(self.v, r, self.dinv_live, self.idx)
+        return expand_pair_into(self.dinv * r, self.vt, c / self.ev, self.kinv @ vdr, self.dinv_live, self.idx)
 
 
 # the default budget, part of the method (docs/pricing.md, "Choosing the budget"): chosen on a

@@ -70,9 +70,8 @@ def test_parameters_the_training_rows_never_move_get_exact_zero_rows_that_the_re
     assert np.all(t["curvature.eigvecs"][dead] == 0.0) and np.all(t["curvature.eigvecs"][~dead].any(axis=1))
     curv = Curvature(t["curvature.eigvecs"], t["curvature.eigvals"], t["curvature.diag"])
     assert np.array_equal(curv.live, np.flatnonzero(~dead))
-    full = Curvature(t["curvature.eigvecs"], t["curvature.eigvals"], t["curvature.diag"])
-    full.live, full.vt = None, np.ascontiguousarray(t["curvature.eigvecs"].T)
-    full.d_live, full.dinv_live = full.d, full.dinv
+    full = Curvature(t["curvature.eigvecs"], t["curvature.eigvals"], t["curvature.diag"], skip_zero_rows=False)
+    assert full.live is None and full.v.shape[0] == dead.size
     theta0 = nc.flat(net)
     ours = network_refit(net, x, y, theta0, curv, 2, cg_iters=10, cg_tol=1e-12)
     ref = network_refit(net, x, y, theta0, full, 2, cg_iters=10, cg_tol=1e-12)
