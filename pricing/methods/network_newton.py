@@ -35,6 +35,7 @@ import numpy as np
 from .. import _netcurv as nc
 from .._cg import pcg
 from .._lowrank import expand_pair_into, project_pair
+from .._sparse_rows import SparseRows
 from .._linesearch import armijo
 from ..errors import PricingError, SpecError
 from ..proxies import Network, check_scaler_refit, layer_tensor_shapes, pooled_moments
@@ -172,8 +173,13 @@ class _Rows:
 
     def __init__(self, net: Network, x: np.ndarray, anchor: "Anchor | None"):
         self.first = nc.linear_layers(net)[0]
-        h = nc.first_input(net, x)
-        self.h = h if anchor is None else np.concatenate([h, anchor.h])
+        raw = x if anchor is None else np.concatenate([x, anchor.x])
+        if net.kinds[:self.first] == ["standardize"] and SparseRows.worthwhile(raw):
+            # one-hot or mostly blank inputs: the first layer's products per nonzero (`SparseRows`)
+            self.h = SparseRows.standardized(raw, net.params[0]["mean"], net.params[0]["scale"])
+        else:
+            h = nc.first_input(net, x)
+            self.h = h if anchor is None else np.concatenate([h, anchor.h])
         self.m = x.shape[0]
         w = net.params[self.first]["weight"]
         self.shape, self.nw, self.nb = w.shape, w.size, w.shape[0]  # the first layer leads the flat layout
