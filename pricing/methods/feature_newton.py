@@ -54,7 +54,7 @@ def _solve(phi, prob, b, k, q, n, h_inv, h_cg, tol):
 
 def newton_refit(phi: np.ndarray, y: np.ndarray, w0: np.ndarray, h_train: np.ndarray, n: float,
                  classification: bool, steps: int, *, return_factor: bool = False, frozen: bool = False,
-                 h_inv=None, h_cg=None, cg_tol: float = 1e-4):
+                 h_inv=None, h_cg=None, cg_tol: float = 1e-8):
     """Damped Newton on J(theta); returns the refitted head W [k, q] (Cholesky: J is convex),
     and with `return_factor` also the Cholesky factor of the last Hessian used (or None).
 
@@ -109,7 +109,7 @@ class FeatureNewton(HeadMethod):
     name = "feature-newton"
     uses_probe = True
     defaults = {"n_train": 0.0, "steps": 3.0, "refit_scaler": 0.0, "frozen_hessian": 0.0, "solver": 1.0,
-                "cg_tol": 1e-4}
+                "cg_tol": 1e-8}
 
     def check_manifest(self, manifest, tensors, *, d, classes):
         super().check_manifest(manifest, tensors, d=d, classes=classes)
