@@ -17,7 +17,7 @@ core: the kernels take a range of items and release the GIL, and :func:`_paralle
 hands slices of the call to a small pool of threads (:func:`set_threads`; default
 ``NUMBA_NUM_THREADS`` or the CPU count).
 
-Compiled code is cached (``cache=True``): in ``client/__pycache__`` when that is
+Compiled code is cached (``cache=True``, by ``pricing._jit``): in ``client/__pycache__`` when that is
 writable, else numba's user-wide cache (``NUMBA_CACHE_DIR`` if set, otherwise
 ``~/.cache/numba``); where no cache location is writable at all the kernels are
 compiled in memory for the process. Nothing is compiled at import; the first call
@@ -33,10 +33,11 @@ from __future__ import annotations
 
 import sys
 import threading
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+
+from pricing._jit import jit
 
 __all__ = [
     "AVAILABLE",
@@ -87,24 +88,7 @@ _PAD65 = np.uint64(0x100)  # 0x01 pad byte right after a 65-byte message, in lan
 _TOP = np.uint64(0x8000000000000000)  # final 0x80 pad bit, last byte of the rate
 
 
-def _jit(**options):
-    """``numba.njit(cache=True, nogil=True, **options)``, without the cache where none is writable."""
-
-    def decorate(fn):
-        if numba is None:  # pragma: no cover
-            return fn
-        try:
-            return numba.njit(cache=True, nogil=True, **options)(fn)
-        except RuntimeError as exc:  # "cannot cache function ...: no locator available"
-            warnings.warn(
-                f"numba cannot cache {fn.__name__} ({exc}); compiling in memory. "
-                "Set NUMBA_CACHE_DIR to a writable directory to keep compiled kernels.",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-            return numba.njit(cache=False, nogil=True, **options)(fn)
-
-    return decorate
+_jit = jit  # the shared decorator (pricing/_jit.py): one cache policy for every kernel
 
 
 @_jit()

@@ -7,39 +7,18 @@ product takes 0.6 of the time (docs/pricing.md, "Where a quote's time goes").
 Single-threaded, and each output is summed in a fixed order (row by row for a projection,
 basis vector by basis vector for an expansion), so the results do not depend on the thread
 count, as shared/protocol.md requires of pricing. Without numba the same functions run as
-numpy (the same sums, in BLAS's order). Compiled code is cached like client's kernels:
-beside this file when writable, else in numba's user cache, else in memory.
+numpy (the same sums, in BLAS's order). Compiled and cached by `pricing._jit`.
 """
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
-try:
-    import numba
-except Exception:  # pragma: no cover - numba is a declared dependency
-    numba = None
+from ._jit import COMPILED, jit
 
 __all__ = ["project_pair", "expand_pair_into", "COMPILED"]
 
-#: True when the compiled kernels are in use.
-COMPILED: bool = numba is not None
-
 _BLOCK = 512  # rows of an expansion accumulated at a time: two such blocks stay in L1
-
-
-def _jit(fn):
-    """``numba.njit(cache=True, nogil=True)``, without the cache where no location is writable."""
-    if numba is None:  # pragma: no cover
-        return None
-    try:
-        return numba.njit(cache=True, nogil=True, boundscheck=False)(fn)
-    except RuntimeError as exc:  # "cannot cache function ...: no locator available"
-        warnings.warn(f"numba cannot cache {fn.__name__} ({exc}); compiling in memory. "
-                      "Set NUMBA_CACHE_DIR to a writable directory to keep compiled kernels.", RuntimeWarning, stacklevel=2)
-        return numba.njit(cache=False, nogil=True, boundscheck=False)(fn)
 
 
 def _project_pair_py(v, x, w, idx):
@@ -51,7 +30,7 @@ def _expand_pair_into_py(out, vt, a, b, w, idx):
     out[idx] += vt.T @ a - w * (vt.T @ b)
 
 
-@_jit
+@jit(boundscheck=False)
 def _project_pair_nb(v, x, w, idx):  # pragma: no cover - compiled; checked against _project_pair_py
     n, r = v.shape
     c = np.zeros(r)
@@ -68,7 +47,7 @@ def _project_pair_nb(v, x, w, idx):  # pragma: no cover - compiled; checked agai
     return c, e
 
 
-@_jit
+@jit(boundscheck=False)
 def _expand_pair_into_nb(out, vt, a, b, w, idx):  # pragma: no cover - compiled
     r, n = vt.shape
     o1 = np.empty(_BLOCK)
@@ -115,7 +94,7 @@ def _expand_pair_into_nb(out, vt, a, b, w, idx):  # pragma: no cover - compiled
 def project_pair(v: np.ndarray, x: np.ndarray, w: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(V' x[idx], V' (w * x[idx])) for V [n, r] C-contiguous, w [n] and idx [n] (int64)
     aligned with V's rows."""
-    if _project_pair_nb is None:  # pragma: no cover
+    if not COMPILED:  # pragma: no cover
         return _project_pair_py(v, x, w, idx)
     return _project_pair_nb(v, x, w, idx)
 
@@ -123,7 +102,7 @@ def project_pair(v: np.ndarray, x: np.ndarray, w: np.ndarray, idx: np.ndarray) -
 def expand_pair_into(out: np.ndarray, vt: np.ndarray, a: np.ndarray, b: np.ndarray, w: np.ndarray,
                      idx: np.ndarray) -> np.ndarray:
     """out[idx] += V a - w * (V b), with V given as vt = V' [r, n] C-contiguous; returns out."""
-    if _expand_pair_into_nb is None:  # pragma: no cover
+    if not COMPILED:  # pragma: no cover
         _expand_pair_into_py(out, vt, a, b, w, idx)
     else:
         _expand_pair_into_nb(out, vt, a, b, w, idx)

@@ -5,7 +5,7 @@ standardisation is dense, so the two products a refit takes with its first layer
 h B and g' h, cost a multiply-add per nonzero: h B = (x / s) B - 1 (c B) and g' h =
 g' (x / s) - (g' 1) c' with c = mu / s. `SparseRows` stands in for the dense h in a forward
 pass's layer inputs (`h @ B`, `g.T @ h` and leading-row slices `h[:m]`), so the code that
-reads them does not change. The kernels are compiled (`pricing._lowrank`'s numba) and sum
+reads them does not change. The kernels are compiled (`pricing._jit`) and sum
 each output in the rows' stored order, single-threaded.
 """
 
@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._lowrank import COMPILED, _jit
+from ._jit import COMPILED, jit
 
 __all__ = ["SparseRows", "DENSITY"]
 
-#: the largest share of nonzero entries at which `SparseRows` beats the dense product (on the
-#: benchmark's machine: 2x at Adult's 12% with 64 outputs, even at MNIST's 19% with 32)
+#: the largest share of nonzero entries at which `SparseRows` is used: on the benchmark's
+#: machine it was 2x the dense product at Adult's 12% (64 outputs), and the whole refit lost
+#: 13-15% with it on MNIST (about 25% after `_Restriction`, 32 outputs) and digits
 DENSITY = 0.2
 
 
-@_jit
+@jit(boundscheck=False)
 def _times(indptr, indices, data, cb, b):  # pragma: no cover - compiled; checked against the dense product
     m = indptr.shape[0] - 1
     k = b.shape[1]
@@ -39,7 +40,7 @@ def _times(indptr, indices, data, cb, b):  # pragma: no cover - compiled; checke
     return out
 
 
-@_jit
+@jit(boundscheck=False)
 def _t_times(indptr, indices, data, d, g):  # pragma: no cover - compiled
     m, k = g.shape
     acc = np.zeros((d, k))

@@ -64,12 +64,11 @@ class Curvature:
         self.ev, self.d = vals, diag
         self.dinv = 1.0 / diag
         live = np.any(vecs != 0.0, axis=1) if skip_zero_rows else np.ones(vecs.shape[0], dtype=bool)
-        self.live = None if live.all() else np.flatnonzero(live)  # None: every row
         self.idx = np.flatnonzero(live).astype(np.int64)  # where V's kept rows sit in a parameter vector
-        v = vecs if self.live is None else vecs[self.live]
+        v = vecs if live.all() else vecs[self.idx]
         self.v = np.ascontiguousarray(v)  # [live rows, r]: rows for the projections
         self.vt = np.ascontiguousarray(v.T)  # [r, live rows]: basis vectors for the expansions
-        d_live = diag if self.live is None else diag[self.live]
+        d_live = diag[self.idx]
         self.d_live, self.dinv_live = d_live, 1.0 / d_live
         self.g = v.T @ (d_live[:, None] * v)  # V' D V
         self.kinv = np.linalg.inv(v.T @ (self.dinv_live[:, None] * v))  # (V' D^-1 V)^-1
@@ -85,8 +84,12 @@ class Curvature:
         if pos.max(initial=-1) >= keep.shape[0] or not np.array_equal(keep[pos], self.idx):
             raise ValueError("restricted: every live row of V must be kept")
         new.idx = pos.astype(np.int64)
-        new.live = None if pos.shape[0] == keep.shape[0] else pos
         return new
+
+    @property
+    def live(self) -> np.ndarray | None:
+        """The parameters V's kept rows stand for, or None when that is every parameter."""
+        return None if self.idx.shape[0] == self.d.shape[0] else self.idx
 
     def dead_inputs(self, net: Network) -> np.ndarray:
         """Per input column of the first linear layer: whether every weight on it is a zero row
