@@ -79,8 +79,9 @@ class MethodResult:
     noise_price_pct: float = float("nan")
     flip50_price_pct: float = float("nan")
     # rho without the repeated bundles (x2, x5, x10): retraining on k copies overweights them
-    # (ten copies mostly hurt), while price() values a release by its distinct records, as the
-    # copies target asks, so the two targets disagree on exactly those bundles
+    # (ten copies mostly hurt); price() takes the lower of the distinct records and the copies as
+    # delivered (dedup.copies "lower"), so copies never raise a price, and this shows how much of
+    # rho those three bundles decide
     spearman_distinct: float = float("nan")
     # replay under rounding: every bundle re-priced with the spec's float tensors scaled by
     # (1 +- 1e-15), as another machine's summation order could leave them (`perturbed`)
@@ -469,12 +470,13 @@ def _table(reports: list[Report]) -> str:
 
 # what the columns of a split's table mean, printed once per run
 LEGEND = ("Columns. rho: Spearman vs true val-loss gain; xbase: ratio to first-order influence; rho_dr: without the bundles"
-          " repeated 2, 5 and 10 times (retraining on copies overweights them; price() counts distinct records);"
+          " repeated 2, 5 and 10 times (retraining on copies overweights them; price() takes the lower of the"
+          " distinct records and the release as delivered);"
           " rho_cl: clean bundles only;"
           " noise%/flip50%: highest price percentile of those bundles, the share of bundles priced strictly"
           " lower (target <= 0.20); n%e / f%e: the same by efficacy rank, where unsold bundles do not tie"
           " (retraining's own figures below); 10x/1x: price of ten"
-          " copies over one through price() (dedup); raw: the method alone without dedup; own%p / own%t: price"
+          " copies over one through price() (never above 1); raw: the method alone on the ten copies as delivered; own%p / own%t: price"
           " / true-gain percentile of copies of the buyer's own records; ood%p / ood%t, nd%p / nd%t: the same for"
           " out-of-distribution (scrambled) rows and near-duplicates of the buyer's records; ms / speed: one price() from spec bytes (median), and one"
           " retraining of the real model (mean, seed 0, each timed beside the bundle's quotes) over it; ms* / speed*: the same with the spec parsed and hashed once at upload"

@@ -2,8 +2,10 @@
 
 Deterministic by construction: float64 numpy only, seeds from the spec, BLAS pinned to one
 thread while pricing (so the summation order never depends on the machine's thread
-count), exact integer money. Exact (and, with ``dedup.tol``, near-) duplicate records are
-priced once: a bundle repeated k times is worth what it is worth once.
+count), exact integer money. Copies never raise a price: a release with exact (and, with
+``dedup.tol``, near-) duplicate records is priced at the lower of its distinct records and the
+release as delivered (spec `dedup.copies` "lower", the default; "drop" prices the distinct
+records alone). Copies over-weight what they repeat, and retraining on them often hurts.
 """
 
 from __future__ import annotations
@@ -55,13 +57,25 @@ def dedup_index(x: np.ndarray, y: np.ndarray, tol: float = 0.0) -> np.ndarray:
 
 
 def efficacy_of(spec: Spec, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray, int]:
-    """(efficacy, per-record scores, unique records) of records under a parsed spec."""
+    """(efficacy, per-record scores, unique records) of records under a parsed spec.
+
+    Without duplicates, the method's efficacy of the records. With them, the efficacy of the
+    distinct records (each group's first; the copies score 0), or, under `dedup.copies`
+    "lower", that of the records as delivered when it is lower (each row scored): so k copies
+    are never worth more than one, and are worth less when the buyer's model, trained on the
+    release as it comes, would over-fit them (the benchmark's repeated bundles)."""
+    method = get_method(spec.method)
     keep = dedup_index(x, y, spec.dedup_tol)
     with one_thread():
-        eff = get_method(spec.method).efficacy(spec, x[keep], y[keep])
-    scores = np.zeros(x.shape[0])
-    scores[keep] = eff.scores
-    return eff.total, scores, int(keep.shape[0])
+        eff = method.efficacy(spec, x[keep], y[keep])
+        scores = np.zeros(x.shape[0])
+        scores[keep] = eff.scores
+        total = eff.total
+        if keep.shape[0] < x.shape[0] and spec.copies == "lower":
+            delivered = method.efficacy(spec, x, y)
+            if delivered.total < total:
+                total, scores = delivered.total, np.asarray(delivered.scores, dtype=np.float64)
+    return total, scores, int(keep.shape[0])
 
 
 def price(spec_bytes: bytes | Spec, release_bytes: bytes, terms: Mapping[str, Any], *,

@@ -26,12 +26,15 @@ from .proxies import layer_tensor_shapes
 
 __all__ = [
     "SPEC_FORMAT", "MANIFEST_KEY", "DEFAULT_MAX_BYTES", "Spec", "parse_spec", "make_spec",
-    "spec_hash", "canonical_json",
+    "spec_hash", "canonical_json", "COPIES", "DEFAULT_COPIES",
 ]
 
 SPEC_FORMAT = "spartacus-spec-v1"
 MANIFEST_KEY = "spartacus-spec"
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+# How price() counts duplicate records (spec manifest `dedup.copies`, docs/pricing.md "Duplicates")
+COPIES = ("lower", "drop")
+DEFAULT_COPIES = "lower"
 _TOP_KEYS = {"format", "method", "schema", "proxy", "hyper", "seeds", "dedup", "tree"}
 
 
@@ -93,6 +96,11 @@ class Spec:
     @property
     def dedup_tol(self) -> float:
         return float(self.manifest.get("dedup", {}).get("tol", 0.0))
+
+    @property
+    def copies(self) -> str:
+        """How `price()` counts a release's duplicate records: one of `COPIES`."""
+        return str(self.manifest.get("dedup", {}).get("copies", DEFAULT_COPIES))
 
     def check_schema(self, schema: Mapping[str, Any]) -> None:
         """Raise `SchemaMismatch` unless a release's schema has this spec's columns and label."""
@@ -187,6 +195,14 @@ def parse_spec(bundle: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Spec:
     tol = _finite_number("dedup.tol", manifest.get("dedup", {}).get("tol", 0.0))
     if tol < 0:
         raise SpecError(f"dedup.tol ({tol}) must be >= 0")
+    unknown_dedup = set(manifest.get("dedup", {})) - {"tol", "copies"}
+    if unknown_dedup:
+        raise SpecError(f"unknown dedup keys {sorted(unknown_dedup)}; allowed are ['copies', 'tol']")
+    copies = manifest.get("dedup", {}).get("copies", DEFAULT_COPIES)
+    if copies not in COPIES:
+        raise SpecError(f"dedup.copies {copies!r} is not one of {list(COPIES)}: 'lower' prices a release with "
+                        "copies at the lower of its distinct records and the release as delivered, 'drop' at its "
+                        "distinct records (for a buyer whose training drops duplicates)")
 
     classes = manifest["schema"]["label"].get("classes", 0) if manifest["schema"]["label"]["kind"] == "categorical" else 0
     shapes.update(method.tensor_shapes(manifest, d=d, width=width, classes=classes, hyper=hyper))

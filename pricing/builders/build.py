@@ -125,7 +125,7 @@ def build_spec(method: str, model: Any, x_train: np.ndarray, y_train: np.ndarray
                y_val: np.ndarray, *, classes: int, feature_names: Sequence[str] | None = None,
                label_name: str = "label", l2: float | None = None, rank: int = 64, solver: str = "exact",
                probe: tuple[np.ndarray, np.ndarray] | None = None, seed: int = 0,
-               hyper: dict[str, float] | None = None, dedup_tol: float = 0.0,
+               hyper: dict[str, float] | None = None, dedup_tol: float = 0.0, copies: str = "lower",
                tree_samples: int = 2000, tree_leaves: int = 64, student_hidden: int = 32,
                student_epochs: int = 300, anchor: np.ndarray | None = None) -> bytes:
     """Spec bundle for `method` from the buyer's model and data (classes=0 for regression).
@@ -134,7 +134,9 @@ def build_spec(method: str, model: Any, x_train: np.ndarray, y_train: np.ndarray
     model's own weight decay, `head_l2`); the probe set shipped is `probe`, else the validation set.
     network-newton ships `anchor`, unlabelled inputs the buyer chooses to show (its training
     inputs price best), when given: its refit then runs against the training loss as a function
-    rather than its quadratic (`network_newton.Anchor`), with the budget `ANCHOR_BUDGET`."""
+    rather than its quadratic (`network_newton.Anchor`), with the budget `ANCHOR_BUDGET`.
+    `copies` says how `price()` counts a release's duplicate records (`pricing.spec.COPIES`):
+    "lower" for a buyer that trains on a release as delivered, "drop" for one that drops copies."""
     if method not in METHODS:
         raise UnknownMethod(method, tuple(METHODS))
     if anchor is not None and method != "network-newton":
@@ -147,7 +149,7 @@ def build_spec(method: str, model: Any, x_train: np.ndarray, y_train: np.ndarray
     d, n = x_train.shape[1], x_train.shape[0]
     k = classes or 1
     manifest: dict[str, Any] = {"method": method, "schema": _schema(feature_names, d, classes, label_name),
-                                "seeds": {"finetune": int(seed)}, "dedup": {"tol": float(dedup_tol)}}
+                                "seeds": {"finetune": int(seed)}, "dedup": {"tol": float(dedup_tol), "copies": copies}}
     tensors: dict[str, np.ndarray] = {}
     h: dict[str, float] = {}
     rng = np.random.Generator(np.random.PCG64(seed))

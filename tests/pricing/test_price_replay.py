@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from threadpoolctl import threadpool_limits
 
 from benchmarks.mde_validation import perturbed  # the benchmark's replay stand-in, one definition
-from pricing import SchemaMismatch, TermsError, parse_spec, price, write_release
+from pricing import SchemaMismatch, TermsError, make_spec, parse_spec, price, write_release
 
 METHODS = ("influence", "group-influence", "feature-newton", "tree", "distilled", "network-newton", "network-anchored")
 PRICED_AS = {"network-anchored": "network-newton"}  # a spec label -> the method its terms name
@@ -52,16 +52,71 @@ def test_price_replays_any_release_exactly(digits_small, digits_specs, release_o
     assert 0 <= a.price <= 1_000_000
 
 
+def _copies(spec_bytes: bytes, copies: str) -> bytes:
+    """The same spec with `dedup.copies` set to `copies`."""
+    spec = parse_spec(spec_bytes)
+    return make_spec({**spec.manifest, "dedup": {**spec.manifest["dedup"], "copies": copies}}, spec.tensors)
+
+
 @pytest.mark.parametrize("method", METHODS)
-def test_price_of_ten_copies_equals_one_copy(method, digits_small, digits_specs, release_of, terms):
+def test_ten_copies_never_price_above_one_copy(method, digits_small, digits_specs, release_of, terms):
+    """'lower' (the default): ten copies price at the lower of one copy and the ten as delivered,
+    each evaluated by the method alone; 'drop': exactly as one copy, the copies scored 0."""
+    from pricing import get_method
+
     ds = digits_small
     pool = ds["pool"][:30]
-    one = price(digits_specs[method], release_of(ds["x"][pool], ds["y"][pool], 3), _terms(terms, method))
-    ten = price(digits_specs[method], release_of(np.tile(ds["x"][pool], (10, 1)), np.tile(ds["y"][pool], 10), 3),
-                _terms(terms, method))
+    x, y = ds["x"][pool], ds["y"][pool]
+    x10, y10 = np.tile(x, (10, 1)), np.tile(y, 10)
+    spec = parse_spec(digits_specs[method])
+    assert spec.copies == "lower"
+    one = price(spec, release_of(x, y, 3), _terms(terms, method))
+    ten = price(spec, release_of(x10, y10, 3), _terms(terms, method))
+    delivered = get_method(spec.method).efficacy(spec, x10, y10)
     assert ten.unique_records == one.unique_records == 30
-    assert ten.price == one.price and ten.efficacy == one.efficacy
-    assert np.count_nonzero(ten.scores[30:]) == 0
+    assert ten.efficacy == min(one.efficacy, delivered.total) and ten.price <= one.price
+    if delivered.total < one.efficacy:  # priced as delivered: every row carries its own score
+        assert ten.scores.tobytes() == np.asarray(delivered.scores, np.float64).tobytes()
+    else:
+        assert ten.scores[:30].tobytes() == one.scores.tobytes() and np.count_nonzero(ten.scores[30:]) == 0
+    drop = parse_spec(_copies(digits_specs[method], "drop"))
+    ten_drop = price(drop, release_of(x10, y10, 3), _terms(terms, method))
+    assert ten_drop.price == one.price and ten_drop.efficacy == one.efficacy
+    assert np.count_nonzero(ten_drop.scores[30:]) == 0
+
+
+def test_copies_that_hurt_the_model_as_delivered_lower_the_price(digits_small, digits_specs, release_of, terms):
+    """Influence adds copies linearly, so a harmful bundle's ten copies are ten times as harmful
+    as delivered: 'lower' takes that efficacy, 'drop' the one copy's."""
+    ds = digits_small
+    pool = ds["pool"][:30]
+    x, y = np.tile(ds["x"][pool], (10, 1)), np.tile((ds["y"][pool] + 1) % 3, 10)
+    low = price(digits_specs["influence"], release_of(x, y, 3), terms("influence"))
+    drop = price(_copies(digits_specs["influence"], "drop"), release_of(x, y, 3), terms("influence"))
+    assert drop.efficacy < 0 and low.efficacy == pytest.approx(10 * drop.efficacy, rel=1e-9)
+    assert np.count_nonzero(low.scores) == 300 and np.count_nonzero(drop.scores[30:]) == 0
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1), size=st.integers(1, 25), method=st.sampled_from(METHODS))
+def test_copies_never_raise_a_price(digits_small, digits_specs, release_of, terms, seed, size, method):
+    """Any release with any records repeated any number of times prices at most as its distinct
+    records, under 'lower' and 'drop' alike, and exactly as them under 'drop'."""
+    ds = digits_small
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(ds["pool"], size=size, replace=False)
+    labels = np.where(rng.random(size) < 0.3, rng.integers(0, 3, size), ds["y"][pick])
+    rows = rng.permutation(np.concatenate([np.arange(size), rng.integers(0, size, rng.integers(1, 3 * size + 1))]))
+    first = np.sort(np.unique(rows, return_index=True)[1])  # each record's first row, in release order
+    x, y = ds["x"][pick][rows], labels[rows]
+    for copies in ("lower", "drop"):
+        spec = parse_spec(_copies(digits_specs[method], copies))
+        distinct = price(spec, release_of(x[first], y[first], 3), _terms(terms, method))
+        with_copies = price(spec, release_of(x, y, 3), _terms(terms, method))
+        assert with_copies.unique_records == distinct.unique_records == size
+        assert with_copies.price <= distinct.price and with_copies.efficacy <= distinct.efficacy
+        if copies == "drop":
+            assert with_copies.efficacy == distinct.efficacy and with_copies.price == distinct.price
 
 
 def test_price_flipped_labels_is_no_deal(digits_small, digits_specs, release_of, terms):

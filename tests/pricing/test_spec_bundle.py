@@ -174,6 +174,24 @@ def test_spec_rejects_seeds_or_dedup_that_are_not_objects(ridge_spec, key):
         parse_spec(_raw(manifest, tensors))
 
 
+@pytest.mark.parametrize("dedup, match", [({"copies": "keep"}, "dedup.copies 'keep' is not one of"),
+                                          ({"copies": 1}, "dedup.copies 1 is not one of"),
+                                          ({"tol": 0.0, "copis": "drop"}, r"unknown dedup keys \['copis'\]")])
+def test_spec_rejects_unknown_copies_rules(ridge_spec, dedup, match):
+    manifest, tensors = _parts(ridge_spec("influence"))
+    manifest["dedup"] = dedup
+    with pytest.raises(SpecError, match=match):
+        parse_spec(_raw(manifest, tensors))
+
+
+def test_spec_without_a_copies_rule_prices_copies_at_the_lower_value(ridge_spec):
+    manifest, tensors = _parts(ridge_spec("influence"))
+    manifest["dedup"] = {}
+    assert parse_spec(_raw(manifest, tensors)).copies == "lower"
+    manifest["dedup"] = {"copies": "drop"}
+    assert parse_spec(_raw(manifest, tensors)).copies == "drop"
+
+
 def test_spec_rejects_negative_seed(ridge_spec):
     manifest, tensors = _parts(ridge_spec("influence"))
     manifest["seeds"] = {"finetune": -1}
