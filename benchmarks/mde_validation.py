@@ -31,7 +31,7 @@ from scipy.stats import spearmanr
 from pricing import Spec, UnknownMethod, get_method, parse_spec, price, write_release
 from pricing.builders import SCALER_AWARE, build_spec
 
-__all__ = ["MethodResult", "Report", "validate", "make_bundles", "meets_targets", "summary_table", "main"]
+__all__ = ["MethodResult", "Report", "Buyer", "buyer", "buyer_specs", "validate", "make_bundles", "meets_targets", "summary_table", "main"]
 
 RESULTS = Path(__file__).resolve().parent / "results"
 METHODS = ("influence", "group-influence", "tree", "distilled", "feature-newton", "network-newton", "network-anchored")
@@ -275,6 +275,65 @@ def copies_ratio(ten: int, one: int) -> float:
     return float("nan") if ten == 0 else float("inf")
 
 
+@dataclass
+class Buyer:
+    """One split of a data set as `validate` draws it: the buyer's training and validation
+    rows, its real model (weight decay chosen on its own validation set), and the candidate
+    bundles drawn from the rest."""
+
+    x_tr: np.ndarray
+    y_tr: np.ndarray
+    x_va: np.ndarray
+    y_va: np.ndarray
+    bundles: list[Bundle]
+    classes: int
+    alpha: float
+    model: object
+
+    @property
+    def schema(self) -> dict:
+        return {"features": [{"name": f"x{i}"} for i in range(self.x_tr.shape[1])],
+                "label": {"name": "y", "kind": "categorical", "classes": self.classes}}
+
+
+def buyer(x: np.ndarray, y: np.ndarray, *, seed: int, n_train: int, n_val: int, sizes: Sequence[int],
+          hidden: int, max_iter: int, alphas: Sequence[float] = ALPHAS, solver: str = "lbfgs") -> Buyer:
+    """Draw split `seed` (train / validation / pool and the bundles) and fit the buyer's real
+    model at each weight decay, keeping the best on its validation set: an untuned MLP on a
+    few hundred rows is so overfit that the "gain" of a bundle measures regularisation, not
+    information. Deterministic in its arguments, so `benchmarks.mde_reprice` redraws a run."""
+    from sklearn.metrics import log_loss
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(seed)
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.int64)
+    classes = int(y.max()) + 1
+    perm = rng.permutation(len(y))
+    tr, va, pool = perm[:n_train], perm[n_train:n_train + n_val], perm[n_train + n_val:]
+    x_tr, y_tr, x_va, y_va = x[tr], y[tr], x[va], y[va]
+    bundles = make_bundles(x_tr, y_tr, x[pool], y[pool], classes, rng, sizes)
+    with threadpool_limits(limits=1):  # as the retraining: the same model on every machine
+        fits = {a: _real_model(0, hidden, max_iter, a, solver).fit(x_tr, y_tr) for a in alphas}
+    alpha = min(alphas, key=lambda a: log_loss(y_va, fits[a].predict_proba(x_va), labels=list(range(classes))))
+    return Buyer(x_tr, y_tr, x_va, y_va, bundles, classes, alpha, fits[alpha])
+
+
+def buyer_specs(b: Buyer, methods: Sequence[str], *, seed: int, l2: float | None = None,
+                refit_scaler: bool = True, **build: object) -> dict[str, bytes]:
+    """One spec per method label (`method_variant`), built from the buyer's real model: the
+    head methods take the model's own weight decay (l2=None: alpha / n); the real pipeline
+    refits its StandardScaler on merged data, and the Newton methods are told so. `build`
+    passes further `build_spec` arguments (a rank, say)."""
+    out = {}
+    for m in methods:
+        base, extra = method_variant(m)
+        out[m] = build_spec(base, b.model, b.x_tr, b.y_tr, b.x_va, b.y_va, classes=b.classes, l2=l2, seed=seed,
+                            hyper={**({"refit_scaler": 1.0} if base in SCALER_AWARE and refit_scaler else {}),
+                                   **{k: v for k, v in extra.items() if k != "anchor_weight"}},
+                            anchor=b.x_tr if extra.get("anchor_weight") else None, **build)
+    return out
+
+
 def validate(x: np.ndarray, y: np.ndarray, *, task: str = "classification", seed: int = 0, name: str = "data",
              n_train: int = 500, n_val: int = 500, sizes: Sequence[int] = (25, 50, 100, 200, 400),
              seeds: int = 6, hidden: int = 64, max_iter: int = 1000, l2: float | None = None,
@@ -287,35 +346,12 @@ def validate(x: np.ndarray, y: np.ndarray, *, task: str = "classification", seed
     if task != "classification":
         raise ValueError(f"task {task!r}: the validation covers classification (log-loss) only")
     warnings.filterwarnings("ignore")
-    rng = np.random.default_rng(seed)
-    x, y = np.asarray(x, np.float64), np.asarray(y, np.int64)
-    classes = int(y.max()) + 1
-    perm = rng.permutation(len(y))
-    tr, va, pool = perm[:n_train], perm[n_train:n_train + n_val], perm[n_train + n_val:]
-    x_tr, y_tr, x_va, y_va = x[tr], y[tr], x[va], y[va]
-    bundles = make_bundles(x_tr, y_tr, x[pool], y[pool], classes, rng, sizes)
-
-    # the buyer: its real model, its weight decay chosen on its own validation set as any
-    # buyer would (an untuned MLP on a few hundred rows is so overfit that the "gain" of a
-    # bundle measures regularisation, not information), and one spec per method; the head
-    # methods take the model's own weight decay (l2=None: alpha / n)
-    from sklearn.metrics import log_loss
-
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):  # as the retraining below: the same model on every machine
-        fits = {a: _real_model(0, hidden, max_iter, a, solver).fit(x_tr, y_tr) for a in alphas}
-    alpha = min(alphas, key=lambda a: log_loss(y_va, fits[a].predict_proba(x_va), labels=list(range(classes))))
-    real = fits[alpha]
-    # the real pipeline refits its StandardScaler on merged data; the Newton methods are told so
+    b = buyer(x, y, seed=seed, n_train=n_train, n_val=n_val, sizes=sizes, hidden=hidden, max_iter=max_iter,
+              alphas=alphas, solver=solver)
+    x_tr, y_tr, x_va, y_va, bundles, classes, alpha = b.x_tr, b.y_tr, b.x_va, b.y_va, b.bundles, b.classes, b.alpha
     variants = {m: method_variant(m) for m in methods}
-    specs = {m: build_spec(base, real, x_tr, y_tr, x_va, y_va, classes=classes, l2=l2, seed=seed,
-                           hyper={**({"refit_scaler": 1.0} if base in SCALER_AWARE and refit_scaler else {}),
-                                  **{k: v for k, v in extra.items() if k != "anchor_weight"}},
-                           anchor=x_tr if extra.get("anchor_weight") else None)
-             for m, (base, extra) in variants.items()}
-    schema = {"features": [{"name": f"x{i}"} for i in range(x.shape[1])],
-              "label": {"name": "y", "kind": "categorical", "classes": classes}}
+    specs = buyer_specs(b, methods, seed=seed, l2=l2, refit_scaler=refit_scaler)
+    schema = b.schema
 
     def run(i, s):
         xb = x_tr if i < 0 else np.concatenate([x_tr, bundles[i].x])

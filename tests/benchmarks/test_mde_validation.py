@@ -12,13 +12,6 @@ from benchmarks._mde_data import load
 from benchmarks.mde_validation import _price_pct, copies_ratio, method_variant, split_half_reliability, validate
 
 
-@pytest.fixture(scope="module")
-def small_report():
-    x, y = load("breast_cancer")
-    return validate(x, y, name="bc-small", n_train=100, n_val=150, sizes=(10, 20, 40, 80), seeds=2,
-                    methods=("influence", "feature-newton", "feature-newton@steps=1", "network-newton", "network-anchored"), jobs=1, progress=False, max_iter=300)
-
-
 @pytest.mark.slow
 def test_report_figures_are_computed_from_its_own_columns(small_report):
     r = small_report
