@@ -117,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> list[Repriced]:
     ap.add_argument("--methods", default="network-anchored",
                     help="comma-separated labels, name@key=value:key=value for other hyper-parameters")
     ap.add_argument("--rank", type=int, default=None, help="the curvature rank the buyer ships (build_spec's rank)")
+    ap.add_argument("--curvature-bytes", type=int, default=None,
+                    help="cap on the curvature's live rows the buyer ships (build_spec's curvature_bytes; 0: no cap)")
     ap.add_argument("--rounds", type=int, default=3, help="timing rounds; the fastest is kept")
     args = ap.parse_args(argv)
     methods = [m for m in args.methods.split(",") if m]
@@ -131,7 +133,9 @@ def main(argv: Sequence[str] | None = None) -> list[Repriced]:
     chosen = [r for r in runs if r["dataset"] in names and (splits is None or r["split"] in splits)]
     if not chosen:
         ap.error(f"{args.report} holds no run of {names} on splits {sorted(splits or [])}")
-    build = {} if args.rank is None else {"rank": args.rank}
+    build: dict[str, object] = {} if args.rank is None else {"rank": args.rank}
+    if args.curvature_bytes is not None:
+        build["curvature_bytes"] = args.curvature_bytes or None
     rows: list[Repriced] = []
     data: dict[str, tuple] = {}
     for rep in tqdm(chosen, desc="re-price", leave=False):

@@ -12,7 +12,7 @@ from ..methods import METHODS
 from ..methods.network_newton import ANCHOR_BUDGET
 from ..proxies import Network
 from ..spec import make_spec
-from .curvature import network_curvature
+from .curvature import CURVATURE_BYTES, network_curvature
 from .extract import head_l2, hidden_layers, network_layers, predictor
 
 __all__ = ["build_spec", "ihvp_cg", "ihvp_lissa", "SCALER_AWARE"]
@@ -127,7 +127,8 @@ def build_spec(method: str, model: Any, x_train: np.ndarray, y_train: np.ndarray
                probe: tuple[np.ndarray, np.ndarray] | None = None, seed: int = 0,
                hyper: dict[str, float] | None = None, dedup_tol: float = 0.0, copies: str = "lower",
                tree_samples: int = 2000, tree_leaves: int = 64, student_hidden: int = 32,
-               student_epochs: int = 300, anchor: np.ndarray | None = None) -> bytes:
+               student_epochs: int = 300, anchor: np.ndarray | None = None,
+               curvature_bytes: int | None = CURVATURE_BYTES) -> bytes:
     """Spec bundle for `method` from the buyer's model and data (classes=0 for regression).
 
     Head methods refit a linear head on the model's hidden features with L2 `l2` (default: the
@@ -136,7 +137,9 @@ def build_spec(method: str, model: Any, x_train: np.ndarray, y_train: np.ndarray
     inputs price best), when given: its refit then runs against the training loss as a function
     rather than its quadratic (`network_newton.Anchor`), with the budget `ANCHOR_BUDGET`.
     `copies` says how `price()` counts a release's duplicate records (`pricing.spec.COPIES`):
-    "lower" for a buyer that trains on a release as delivered, "drop" for one that drops copies."""
+    "lower" for a buyer that trains on a release as delivered, "drop" for one that drops copies.
+    network-newton ships at most `rank` eigenpairs, fewer where their live rows would pass
+    `curvature_bytes` (`curvature.CURVATURE_BYTES`; None for no cap)."""
     if method not in METHODS:
         raise UnknownMethod(method, tuple(METHODS))
     if anchor is not None and method != "network-newton":
@@ -191,7 +194,8 @@ def build_spec(method: str, model: Any, x_train: np.ndarray, y_train: np.ndarray
         manifest["proxy"] = {"layers": layer_list}
         net = Network.from_spec(layer_list, tensors, "proxy")
         decay = (head_l2(model, n) if l2 is None else float(l2)) * n  # the model's own penalty, in sum units
-        tensors.update(network_curvature(net, x_train, weight_decay=decay, rank=rank, seed=seed))
+        tensors.update(network_curvature(net, x_train, weight_decay=decay, rank=rank, seed=seed,
+                                         max_bytes=curvature_bytes))
         h["n_train"], h["weight_decay"] = float(n), decay  # what a refitted scaler's penalty (and an anchor) needs
         if anchor is not None:
             anchor = np.ascontiguousarray(anchor, np.float64)

@@ -9,17 +9,33 @@ from scipy.sparse.linalg import LinearOperator, eigsh
 from .. import _netcurv as nc
 from ..proxies import Network
 
-__all__ = ["network_curvature"]
+__all__ = ["network_curvature", "CURVATURE_BYTES", "capped_rank"]
+
+# The default cap on the eigenvectors the hub reads, V [live rows, r] in float64. A Newton-CG
+# iteration reads V twice, so past the cache a quote is bound by reading it: MNIST's rank-64 V
+# (9.8 MB) took 40% of a quote. At 4 MiB MNIST ships rank 27, 1.25x faster at the same rho on
+# the development split (docs/pricing.md, "The curvature's rank"); the other data sets' V are
+# smaller and keep their rank.
+CURVATURE_BYTES = 4 * 2**20
+
+
+def capped_rank(rank: int, live_rows: int, max_bytes: int | None) -> int:
+    """The rank shipped: `rank`, lowered so that V's live rows fit in `max_bytes` (None: no cap),
+    and at least 1."""
+    if max_bytes is not None:
+        rank = min(rank, max_bytes // (8 * max(live_rows, 1)))
+    return max(1, int(rank))
 
 
 def network_curvature(net: Network, x_train: np.ndarray, *, weight_decay: float, rank: int,
-                      seed: int = 0) -> dict[str, np.ndarray]:
+                      seed: int = 0, max_bytes: int | None = CURVATURE_BYTES) -> dict[str, np.ndarray]:
     """Tensors for H = sum_i J_i' H_i J_i + weight_decay on the weights (sum units, so a
     scikit-learn MLP's `alpha` itself): `curvature.eigvecs` [P, r] and `curvature.eigvals` [r]
     (Lanczos, top r), `curvature.diag` [P]. A floor of 1e-9 of the largest diagonal entry
     keeps every direction (e.g. the unregularised biases) positive definite. The labels are not
     needed: the GGN of the log-loss does not depend on them. Parameters with a zero GGN
-    diagonal get exactly zero rows in the eigenvectors, which the hub skips."""
+    diagonal get exactly zero rows in the eigenvectors, which the hub skips. The rank is
+    lowered where the live rows of V would exceed `max_bytes` (`capped_rank`)."""
     logits, acts = net.forward(np.asarray(x_train, np.float64), keep=True)
     theta = nc.flat(net)
     mask = nc.weight_mask(net)
@@ -27,7 +43,7 @@ def network_curvature(net: Network, x_train: np.ndarray, *, weight_decay: float,
     reg = weight_decay * mask
     reg = reg + 1e-9 * max(float((diag_data + reg).max()), 1e-12)
     p = theta.size
-    r = max(1, min(int(rank), p - 2))
+    r = max(1, min(capped_rank(rank, int(np.count_nonzero(diag_data)), max_bytes), p - 2))
     ggn = nc.ggn_operator(net, acts, logits)
     op = LinearOperator((p, p), matvec=lambda v: ggn(np.ravel(v)) + reg * np.ravel(v),
                         dtype=np.float64)

@@ -326,3 +326,28 @@ def test_dropping_idle_inputs_is_the_same_refit(anchored_pipeline_spec, digits_s
     full = method.efficacy(spec, x, y)
     assert dropped.total == pytest.approx(full.total, rel=1e-8, abs=1e-12)
     np.testing.assert_allclose(dropped.scores, full.scores, rtol=1e-7, atol=1e-12)
+
+
+@given(rank=st.integers(1, 200), live=st.integers(1, 10**6), max_bytes=st.one_of(st.none(), st.integers(0, 2**26)))
+def test_capped_rank_fits_the_live_rows_in_the_cap(rank, live, max_bytes):
+    from pricing.builders.curvature import capped_rank
+
+    r = capped_rank(rank, live, max_bytes)
+    assert 1 <= r <= rank
+    if max_bytes is None:
+        assert r == rank
+    elif r > 1:  # the cap binds, or leaves the rank asked for; never more than it can hold
+        assert 8 * live * r <= max_bytes and (r == rank or 8 * live * (r + 1) > max_bytes)
+
+
+def test_curvature_ships_fewer_eigenpairs_when_its_rows_pass_the_byte_cap():
+    net, x_tr, _, _ = _problem()
+    full = network_curvature(net, x_tr, weight_decay=1.0, rank=6, max_bytes=None)
+    live = nc.flat(net).size  # every parameter moves with these inputs
+    assert np.count_nonzero(np.all(full["curvature.eigvecs"] == 0.0, axis=1)) == 0
+    assert full["curvature.eigvecs"].shape[1] == 6
+    assert network_curvature(net, x_tr, weight_decay=1.0, rank=6)["curvature.eigvecs"].shape[1] == 6  # far under 4 MiB
+    capped = network_curvature(net, x_tr, weight_decay=1.0, rank=6, max_bytes=8 * live * 3 + 7)
+    assert capped["curvature.eigvecs"].shape[1] == 3
+    # the same leading eigenpairs, only fewer of them
+    assert np.allclose(capped["curvature.eigvals"], full["curvature.eigvals"][:3], rtol=1e-6)
