@@ -13,7 +13,7 @@ __all__ = ["network_curvature", "CURVATURE_BYTES", "capped_rank"]
 
 # The default cap on the eigenvectors the hub reads, V [live rows, r] in float64. A Newton-CG
 # iteration reads V twice, so past the cache a quote is bound by reading it: MNIST's rank-64 V
-# (9.8 MB) took 40% of a quote. At 4 MiB MNIST ships rank 27, 1.25x faster at the same rho on
+# (9.8 MB) took 40% of a quote. At 4 MiB MNIST ships rank 27, 1.3x faster at the same rho on
 # the development split (docs/pricing.md, "The curvature's rank"); the other data sets' V are
 # smaller and keep their rank.
 CURVATURE_BYTES = 4 * 2**20

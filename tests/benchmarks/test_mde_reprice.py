@@ -36,3 +36,16 @@ def test_reprice_refuses_a_configuration_the_run_did_not_use(small_report):
     x, y = load("breast_cancer")
     with pytest.raises(ValueError, match="other bundles than the report's"):
         reprice(x, y, asdict(small_report), ["feature-newton"], rounds=1, **{**SMALL, "sizes": (10, 20, 40, 81)})
+
+
+def test_reprice_cli_names_a_bad_label_or_a_missing_run(tmp_path, capsys):
+    from benchmarks.mde_reprice import main
+
+    with pytest.raises(SystemExit):
+        main(["--methods", "network-newton@stepz=4"])
+    assert "unknown hyper-parameters ['stepz']" in capsys.readouterr().err
+    report = tmp_path / "r.json"
+    report.write_text('[{"dataset": "digits", "split": 0}]')
+    with pytest.raises(SystemExit):
+        main(["--report", str(report), "--datasets", "adult"])
+    assert "holds no run of ['adult']" in capsys.readouterr().err
