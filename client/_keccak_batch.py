@@ -37,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from pricing._jit import jit
+from pricing._jit import COMPILED, jit
 
 __all__ = [
     "AVAILABLE",
@@ -57,7 +57,7 @@ except Exception:  # pragma: no cover - numba is a declared dependency
     numba = None
 
 #: True when the compiled kernels can be used (numba importable, little-endian host).
-AVAILABLE: bool = numba is not None and sys.byteorder == "little"
+AVAILABLE: bool = COMPILED and sys.byteorder == "little"
 
 _RATE_LANES = 17  # 1088-bit rate: 136 bytes
 _CHUNK_LANES = 128  # 1024-byte chunk
@@ -88,10 +88,7 @@ _PAD65 = np.uint64(0x100)  # 0x01 pad byte right after a 65-byte message, in lan
 _TOP = np.uint64(0x8000000000000000)  # final 0x80 pad bit, last byte of the rate
 
 
-_jit = jit  # the shared decorator (pricing/_jit.py): one cache policy for every kernel
-
-
-@_jit()
+@jit()
 def _permute(s):
     """Keccak-f[1600] in place on 25 uint64 lanes ``s[x + 5y]``."""
     a00 = s[0]
@@ -233,7 +230,7 @@ def _permute(s):
     s[24] = a24
 
 
-@_jit()
+@jit()
 def _bswap64(x):
     """Byte-reverse a lane: a big-endian uint64 field read as a little-endian lane."""
     r = _ZERO
@@ -243,7 +240,7 @@ def _bswap64(x):
     return r
 
 
-@_jit()
+@jit()
 def _keystream_word(st, template, w):
     """``st[0:4] = keccak(0x02 ‖ key ‖ uint256(w))`` as lanes; ``template`` holds 0x02 ‖ key and the padding."""
     for t in range(25):
@@ -254,7 +251,7 @@ def _keystream_word(st, template, w):
     _permute(st)
 
 
-@_jit()
+@jit()
 def _hash_plain_leaf(st, salt, index_lane, data, base, out, ob):
     """``out[ob:ob+4] = keccak(salt ‖ uint64(i) ‖ chunk)``: 133 whole lanes, eight blocks."""
     for t in range(25):
@@ -280,7 +277,7 @@ def _hash_plain_leaf(st, salt, index_lane, data, base, out, ob):
         out[ob + t] = st[t]
 
 
-@_jit()
+@jit()
 def _hash_chunk(st, data, base, out, ob):
     """``out[ob:ob+4] = keccak(data[base : base+128] as 1024 bytes)``: eight blocks."""
     for t in range(25):
@@ -309,7 +306,7 @@ def _hash_chunk(st, data, base, out, ob):
 # block in the OS cost nothing while they wait.)
 
 
-@_jit()
+@jit()
 def _encode_range(plain, first, template, salt, cipher, pleaves, cleaves, lo, hi):
     st = np.empty(25, np.uint64)
     for c in range(lo, hi):
@@ -323,7 +320,7 @@ def _encode_range(plain, first, template, salt, cipher, pleaves, cleaves, lo, hi
         _hash_chunk(st, cipher, base, cleaves, 4 * c)
 
 
-@_jit()
+@jit()
 def _decrypt_range(cipher, first, template, salt, plain, pleaves, lo, hi):
     st = np.empty(25, np.uint64)
     for c in range(lo, hi):
@@ -336,14 +333,14 @@ def _decrypt_range(cipher, first, template, salt, plain, pleaves, lo, hi):
         _hash_plain_leaf(st, salt, _bswap64(i), plain, base, pleaves, 4 * c)
 
 
-@_jit()
+@jit()
 def _chunk_hash_range(data, out, lo, hi):
     st = np.empty(25, np.uint64)
     for c in range(lo, hi):
         _hash_chunk(st, data, 128 * c, out, 4 * c)
 
 
-@_jit()
+@jit()
 def _keystream_range(template, first, out, lo, hi):
     st = np.empty(25, np.uint64)
     for c in range(lo, hi):
@@ -352,7 +349,7 @@ def _keystream_range(template, first, out, lo, hi):
             out[4 * c + t] = st[t]
 
 
-@_jit()
+@jit()
 def _pairs_range(nodes, out, lo, hi):
     st = np.empty(25, np.uint64)
     for c in range(lo, hi):
@@ -367,7 +364,7 @@ def _pairs_range(nodes, out, lo, hi):
             out[4 * c + t] = st[t]
 
 
-@_jit()
+@jit()
 def _absorb_range(lanes, blocks, out, lo, hi):
     """Hash rows lo..hi-1 of already padded lanes (``blocks`` × 17 per row)."""
     st = np.empty(25, np.uint64)

@@ -26,7 +26,7 @@ from .proxies import layer_tensor_shapes
 
 __all__ = [
     "SPEC_FORMAT", "MANIFEST_KEY", "DEFAULT_MAX_BYTES", "Spec", "parse_spec", "make_spec",
-    "spec_hash", "canonical_json", "COPIES", "DEFAULT_COPIES",
+    "spec_hash", "canonical_json", "COPIES", "DEFAULT_COPIES", "check_copies",
 ]
 
 SPEC_FORMAT = "spartacus-spec-v1"
@@ -35,6 +35,16 @@ DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 # How price() counts duplicate records (spec manifest `dedup.copies`, docs/pricing.md "Duplicates")
 COPIES = ("lower", "drop")
 DEFAULT_COPIES = "lower"
+
+
+def check_copies(copies: object) -> None:
+    """Raise `SpecError` unless `copies` is a rule of `COPIES` for how price() counts duplicates."""
+    if copies not in COPIES:
+        raise SpecError(f"dedup.copies {copies!r} is not one of {list(COPIES)}: 'lower' prices a release with "
+                        "copies at the lower of its distinct records and the release as delivered, 'drop' at its "
+                        "distinct records (for a buyer whose training drops duplicates)")
+
+
 _TOP_KEYS = {"format", "method", "schema", "proxy", "hyper", "seeds", "dedup", "tree"}
 
 
@@ -198,11 +208,7 @@ def parse_spec(bundle: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Spec:
     unknown_dedup = set(manifest.get("dedup", {})) - {"tol", "copies"}
     if unknown_dedup:
         raise SpecError(f"unknown dedup keys {sorted(unknown_dedup)}; allowed are ['copies', 'tol']")
-    copies = manifest.get("dedup", {}).get("copies", DEFAULT_COPIES)
-    if copies not in COPIES:
-        raise SpecError(f"dedup.copies {copies!r} is not one of {list(COPIES)}: 'lower' prices a release with "
-                        "copies at the lower of its distinct records and the release as delivered, 'drop' at its "
-                        "distinct records (for a buyer whose training drops duplicates)")
+    check_copies(manifest.get("dedup", {}).get("copies", DEFAULT_COPIES))
 
     classes = manifest["schema"]["label"].get("classes", 0) if manifest["schema"]["label"]["kind"] == "categorical" else 0
     shapes.update(method.tensor_shapes(manifest, d=d, width=width, classes=classes, hyper=hyper))

@@ -11,7 +11,7 @@ from ..errors import SpecError, UnknownMethod
 from ..methods import METHODS
 from ..methods.network_newton import ANCHOR_BUDGET
 from ..proxies import Network
-from ..spec import make_spec
+from ..spec import check_copies, make_spec
 from .curvature import CURVATURE_BYTES, network_curvature
 from .extract import head_l2, hidden_layers, network_layers, predictor
 
@@ -142,6 +142,7 @@ def build_spec(method: str, model: Any, x_train: np.ndarray, y_train: np.ndarray
     `curvature_bytes` (`curvature.CURVATURE_BYTES`; None for no cap)."""
     if method not in METHODS:
         raise UnknownMethod(method, tuple(METHODS))
+    check_copies(copies)  # refused here, not after the curvature or the tree is computed
     if anchor is not None and method != "network-newton":
         raise SpecError(f"only network-newton ships an anchor; {method} prices without one (pass anchor=None)")
     x_train, x_val = np.asarray(x_train, np.float64), np.asarray(x_val, np.float64)

@@ -123,26 +123,6 @@ def test_wrappers_reject_misshapen_input():
         kb.keystream_words(bytes(32), 2**64 - 1, 2)
 
 
-def test_jit_falls_back_to_memory_when_no_cache_location_is_writable(monkeypatch):
-    calls = []
-    real = kb.numba.njit
-
-    def njit(**opts):
-        calls.append(opts["cache"])
-        if opts["cache"]:
-            raise RuntimeError("cannot cache function 'f': no locator available for file '/ro/f.py'")
-        return real(**opts)
-
-    monkeypatch.setattr(kb.numba, "njit", njit)
-    with pytest.warns(RuntimeWarning, match="NUMBA_CACHE_DIR"):
-
-        @kb._jit()
-        def f(x):
-            return x + 1
-
-    assert calls == [True, False] and f(1) == 2
-
-
 _PROBE = textwrap.dedent(
     """
     import sys, warnings

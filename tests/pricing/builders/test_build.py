@@ -87,3 +87,22 @@ def test_default_head_l2_is_the_models_own_weight_decay(digits_small):
 
     assert gap() < 0.02  # the model's own objective: the head is its output layer
     assert gap(l2=1e-4) > 2 * gap()  # another L2 gives another head
+
+
+def test_builder_refuses_an_unknown_copies_rule_before_building(digits_small, digits_model, monkeypatch):
+    from pricing import SpecError
+    from pricing.builders import build as build_module
+
+    ds = digits_small
+    tr, va = ds["train"], ds["val"]
+
+    def curvature_must_not_run(*args, **kwargs):
+        raise AssertionError("the curvature was computed for a spec that is refused")
+
+    monkeypatch.setattr(build_module, "network_curvature", curvature_must_not_run)
+    with pytest.raises(SpecError, match="dedup.copies 'keep' is not one of"):
+        build_spec("network-newton", digits_model, ds["x"][tr], ds["y"][tr], ds["x"][va], ds["y"][va], classes=3,
+                   copies="keep")
+    spec = parse_spec(build_spec("influence", digits_model, ds["x"][tr], ds["y"][tr], ds["x"][va], ds["y"][va],
+                                 classes=3, copies="drop"))
+    assert spec.copies == "drop" and spec.manifest["dedup"] == {"tol": 0.0, "copies": "drop"}
