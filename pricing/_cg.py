@@ -6,12 +6,12 @@ import threading
 
 import numpy as np
 
-__all__ = ["pcg"]
+__all__ = ["pcg", "workspace"]
 
 _LOCAL = threading.local()
 
 
-def _workspace(iters: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def workspace(iters: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per-thread buffers for the directions kept by `reorth`, reused across solves: fresh
     [iters, n] arrays cost their page faults on every solve (2 ms of a 60 ms MNIST quote).
     One solve at a time per thread: a `matvec` that itself called `pcg(reorth=True)` would
@@ -55,7 +55,7 @@ def pcg(matvec, b: np.ndarray, precond, *, rtol: float = 1e-10, max_iter: int | 
     hd = r.copy() if carry_h else None
     rz = float(r @ z)
     if reorth:  # every direction so far, A times it, M^-1 times it (carry_h) and d'Ad
-        ds, ads, hds, dads = _workspace(iters, b.shape[0])
+        ds, ads, hds, dads = workspace(iters, b.shape[0])
     for k in range(iters):
         ad = matvec(d) + hd if carry_h else matvec(d)
         dad = float(d @ ad)

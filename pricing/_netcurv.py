@@ -19,7 +19,7 @@ import numpy as np
 from .proxies import Network, pointwise_grad
 
 __all__ = ["linear_layers", "first_input", "flat", "with_flat", "loss_and_residual", "soft_loss_and_residual", "loss_grad", "flat_grad",
-           "mean_loss", "jvp", "ggn_operator", "ggn_vp", "ggn_diag", "probabilities", "soft_targets", "weight_mask"]
+           "mean_loss", "jvp", "logit_hessian_weights", "ggn_operator", "ggn_vp", "ggn_diag", "probabilities", "soft_targets", "weight_mask"]
 
 
 def linear_layers(net: Network) -> tuple[int, ...]:
@@ -143,6 +143,15 @@ def jvp(net: Network, acts: list[np.ndarray], v: np.ndarray) -> np.ndarray:
     return t
 
 
+def logit_hessian_weights(logits: np.ndarray) -> np.ndarray:
+    """What the log-loss Hessian in logit space is made of: s (1 - s) [m, 1] for one logistic
+    logit (H_i = s (1 - s)), else the softmax probabilities p [m, K] (H_i = diag p - p p')."""
+    if logits.shape[1] == 1:
+        s = 1.0 / (1.0 + np.exp(-logits))
+        return s * (1.0 - s)
+    return probabilities(logits)
+
+
 def ggn_operator(net: Network, acts: list[np.ndarray], logits: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     """v -> sum_i J_i' H_i J_i v at a fixed forward pass, without forming the GGN (one
     forward-mode and one reverse pass a product). What does not depend on v, each
@@ -152,13 +161,11 @@ def ggn_operator(net: Network, acts: list[np.ndarray], logits: np.ndarray) -> Ca
     first = lin[0]
     slopes = {i: pointwise_grad(kind, p, a, np.ones_like(a))
               for i, (kind, p, a) in enumerate(zip(net.kinds, net.params, acts)) if kind != "linear" and i > first}
+    w = logit_hessian_weights(logits)
     if logits.shape[1] == 1:
-        s = 1.0 / (1.0 + np.exp(-logits))
-        w = s * (1.0 - s)
         h_out = lambda dz: w * dz
     else:
-        prob = probabilities(logits)
-        h_out = lambda dz: prob * (dz - (prob * dz).sum(axis=1, keepdims=True))
+        h_out = lambda dz: w * (dz - (w * dz).sum(axis=1, keepdims=True))
     layout = []
     o = 0
     for i in lin:

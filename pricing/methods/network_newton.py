@@ -33,7 +33,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _netcurv as nc
-from .._cg import pcg
+from .._cg import pcg, workspace as cg_workspace
+from .._gn_step import solve_step
 from .._lowrank import expand_pair_into, project_pair
 from .._sparse_rows import SparseRows
 from .._linesearch import armijo
@@ -247,13 +248,15 @@ class _Restriction:
 def network_refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray, curv: Curvature,
                   steps: int = int(BUDGET["steps"]), *, cg_iters: int = int(BUDGET["cg_iters"]),
                   cg_tol: float = BUDGET["cg_tol"], penalty: np.ndarray | None = None,
-                  anchor: Anchor | None = None) -> np.ndarray:
+                  anchor: Anchor | None = None, compiled: bool = True) -> np.ndarray:
     """Damped Gauss-Newton on J(theta) + 1/2 theta' diag(penalty) theta from theta0; returns the
     refitted parameters. The penalty is the change of weight decay that a scaler refitted on
     the merged rows brings (`scaler_penalty`); None for a pipeline that keeps its scaler. With
     an `anchor`, the training part of J is the anchor's objective (`Anchor.value`, here on one
     forward pass of the bundle's and the anchor's rows together), and H~ stays its curvature
-    in the Newton system (exact at theta*) and the preconditioner."""
+    in the Newton system (exact at theta*) and the preconditioner. Each step's CG solve runs
+    compiled for a one-hidden-layer network (`pricing._gn_step`); `compiled=False` keeps it in
+    numpy (`pcg`), the reference the tests compare it with."""
     pen = np.zeros_like(theta0) if penalty is None else penalty
     rows = _Rows(net, x, anchor)
     m = rows.m
@@ -286,9 +289,14 @@ def network_refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray
         g = g_t + pen * theta + g_x
         # (H~ + diag(pen) + GGN_U) step = -g; CG carries H~ d by recursion, so each iteration
         # applies only the bundle's GGN, the penalty and the preconditioner H~^-1
-        ggn = nc.ggn_operator(cur, *rows.bundle(acts, logits))
-        matvec = ggn if penalty is None else (lambda v: pen * v + ggn(v))
-        step = -pcg(matvec, g, curv.inv, rtol=cg_tol, max_iter=cg_iters, carry_h=True, reorth=True)
+        b_acts, b_logits = rows.bundle(acts, logits)
+        x = (solve_step(cur, b_acts, b_logits, g, curv, rtol=cg_tol, max_iter=cg_iters, penalty=penalty,
+                        workspace=cg_workspace) if compiled else None)
+        if x is None:  # a network `solve_step` does not compile: the same solve in numpy
+            ggn = nc.ggn_operator(cur, b_acts, b_logits)
+            matvec = ggn if penalty is None else (lambda v: pen * v + ggn(v))
+            x = pcg(matvec, g, curv.inv, rtol=cg_tol, max_iter=cg_iters, carry_h=True, reorth=True)
+        step = -x
         slope = float(g @ step)
         if not slope < 0:
             break
@@ -334,6 +342,17 @@ def scaler_penalty(net: Network, train_var: np.ndarray, n_train: float, weight_d
     pen = np.zeros(nc.flat(net).shape[0])
     pen[:w1.size] = weight_decay * np.tile((new_scale / scale) ** 2 - 1.0, w1.shape[0])
     return pen
+
+
+def _probe_loss(rows: _Rows, net: Network, theta: np.ndarray, y: np.ndarray, *,
+                grad: bool = False) -> tuple[float, np.ndarray | None]:
+    """The mean probe loss at theta (`net` holds theta) from the probe's cached first-layer
+    input, and with `grad` its flat gradient: one path for theta* and every refit, so a refit
+    that does not move theta prices exactly 0."""
+    logits, acts = rows.forward(net, rows.first_output(theta))
+    loss, resid = nc.loss_and_residual(logits, y)
+    n = y.shape[0]
+    return loss / n, (nc.flat_grad(net, acts, resid) / n if grad else None)
 
 
 def _positive(value) -> bool:
@@ -399,7 +418,7 @@ class NetworkNewton(PricingMethod):
     def _prepared(spec) -> dict:
         """What depends on the spec alone, once per parsed spec: network, theta*, curvature, probe
         loss, the inputs whose weights V never moves; "restrict" False turns `_Restriction` off
-        (the tests' reference refit)."""
+        and "compiled" False `solve_step` (the tests' reference refits)."""
         c = spec.cache.get("network-newton")
         if c is None:
             from .._threads import one_thread
@@ -410,11 +429,13 @@ class NetworkNewton(PricingMethod):
                 py = t["probe.label"].astype(np.int64)
                 c = {"net": net, "theta0": nc.flat(net), "probe_y": py,
                      "curv": Curvature(t["curvature.eigvecs"], t["curvature.eigvals"], t["curvature.diag"]),
-                     "restrict": True,
-                     "probe_loss0": nc.mean_loss(net, t["probe.features"], py),
+                     "restrict": True, "compiled": True,
+                     # the probe's first-layer input, once per spec (sparse for one-hot data, `_Rows`)
+                     "probe_rows": _Rows(net, t["probe.features"], None),
                      "anchor": (Anchor(net, t["anchor.features"], spec.hyper["anchor_weight"], spec.hyper["weight_decay"])
                                 if spec.hyper["anchor_weight"] else None)}
                 c["dead_inputs"] = c["curv"].dead_inputs(net)
+                c["probe_loss0"] = _probe_loss(c["probe_rows"], net, c["theta0"], py)[0]
             spec.cache["network-newton"] = c
         return c
 
@@ -423,7 +444,7 @@ class NetworkNewton(PricingMethod):
         net, h = c["net"], spec.hyper
         pen = (scaler_penalty(net, spec.tensors["scaler.var"], h["n_train"], h["weight_decay"], x)
                if h["refit_scaler"] else None)
-        budget = dict(steps=int(h["steps"]), cg_iters=int(h["cg_iters"]), cg_tol=h["cg_tol"])
+        budget = dict(steps=int(h["steps"]), cg_iters=int(h["cg_iters"]), cg_tol=h["cg_tol"], compiled=c["compiled"])
         cols = (_Restriction.columns(net, x, c["anchor"], c["dead_inputs"], pen) if c["restrict"] else None)
         if cols is None:
             theta = network_refit(net, x, y, c["theta0"], c["curv"], penalty=pen, anchor=c["anchor"], **budget)
@@ -434,15 +455,14 @@ class NetworkNewton(PricingMethod):
                 r.net, x[:, r.cols], y, c["theta0"][r.keep], c["curv"].restricted(r.keep),
                 penalty=None if pen is None else pen[r.keep],
                 anchor=None if c["anchor"] is None else c["anchor"].restricted(r.cols, r.keep), **budget)
-        px, py = spec.tensors["probe.features"], c["probe_y"]
+        py = c["probe_y"]
         new = nc.with_flat(net, theta)
-        # the probe loss and its gradient from one forward pass (the loss is mean_loss's, bit for bit)
-        probe_sum, g_probe, _, _ = nc.loss_grad(new, px, py)
-        after = probe_sum / py.shape[0]
+        # the probe loss and its gradient from one forward pass, as probe_loss0 was computed
+        after, g_probe = _probe_loss(c["probe_rows"], new, theta, py, grad=True)
         if not np.isfinite(after):
             raise PricingError("network-newton diverged; the spec's curvature is ill-conditioned")
         # per-record attribution: influence at the refit, s = H~^-1 grad(probe loss), score_i = grad l_i . s
-        s = c["curv"].inv(g_probe / py.shape[0])
+        s = c["curv"].inv(g_probe)
         logits, acts = new.forward(x, keep=True)
         _, resid = nc.loss_and_residual(logits, y)
         scores = (resid * nc.jvp(new, acts, s)).sum(axis=1)
