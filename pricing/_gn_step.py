@@ -11,7 +11,7 @@ curvature kernels (`pricing._lowrank`), the same sparse first-layer kernels
 `pricing._threads`) for the dense first layer. Vector sums run in a fixed order on one
 thread, so a result does not depend on the thread count; it equals the numpy path's to
 rounding (the tests compare the two). `solve_step` returns None for any other network, and
-the caller keeps the numpy path.
+the caller keeps the numpy path. The compiled loops are in `pricing._kernels`.
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ from typing import Callable
 
 import numpy as np
 
-from ._jit import COMPILED, jit
-from ._lowrank import _expand_pair_into_nb, _project_pair_nb
+from ._jit import COMPILED
+from ._kernels import _back, _pcg
+from . import _netcurv as nc
 from ._netcurv import logit_hessian_weights
-from ._sparse_rows import SparseRows, _t_times, _times
+from ._sparse_rows import SparseRows
 from .proxies import Network, pointwise_grad
 
-__all__ = ["solve_step", "one_hidden"]
+__all__ = ["solve_step", "flat_grad", "one_hidden"]
 
 _ACTIVATIONS = ("relu", "tanh", "sigmoid")
 
@@ -37,130 +38,30 @@ def one_hidden(kinds: list[str]) -> bool:
     return len(k) == 3 and k[0] == "linear" and k[1] in _ACTIVATIONS and k[2] == "linear"
 
 
-@jit(boundscheck=False)
-def _dot(a, b):  # pragma: no cover - compiled
-    s = 0.0
-    for i in range(a.shape[0]):
-        s += a[i] * b[i]
-    return s
+def _operands(net: Network, acts: list) -> tuple:
+    """What the kernels read of a forward pass: (sparse, dense rows, CSR arrays, centring row,
+    the hidden layer's output, the activation's slopes, the logits layer's weight)."""
+    first = 1 if net.kinds[0] == "standardize" else 0
+    kind, w3 = net.kinds[first + 1], net.params[first + 2]["weight"]
+    h, z1, a3 = acts[first], acts[first + 1], acts[first + 2]
+    slopes = np.ascontiguousarray(pointwise_grad(kind, {}, z1, np.ones_like(z1)))
+    if isinstance(h, SparseRows):
+        rows = (True, _NO_ROWS, h.indptr, h.indices, h.data, h.c)
+    else:
+        dense = np.ascontiguousarray(h, dtype=np.float64)
+        rows = (False, dense, _NO_PTR, _NO_PTR, _NO_DATA, np.zeros(dense.shape[1]))
+    return rows + (np.ascontiguousarray(a3), slopes, np.ascontiguousarray(w3))
 
 
-@jit(boundscheck=False)
-def _inv(r, v, vt, ev, kinv, dinv, dinv_live, idx):  # pragma: no cover - compiled
-    """Curvature.inv: H~^-1 r."""
-    c, vdr = _project_pair_nb(v, r, dinv_live, idx)
-    out = dinv * r
-    _expand_pair_into_nb(out, vt, c / ev, kinv @ vdr, dinv_live, idx)
+def flat_grad(net: Network, acts: list, grad_out: np.ndarray) -> np.ndarray:
+    """`_netcurv.flat_grad` (the flat gradient of sum(grad_out * output) from a forward pass's
+    layer inputs), compiled for a `one_hidden` network, and the numpy one for any other."""
+    if not COMPILED or not one_hidden(net.kinds):
+        return nc.flat_grad(net, acts, grad_out)
+    ops = _operands(net, acts)
+    out = np.empty(sum(net.params[i]["weight"].size + net.params[i]["bias"].size for i in nc.linear_layers(net)))
+    _back(np.ascontiguousarray(grad_out, dtype=np.float64), *ops, out)
     return out
-
-
-@jit(boundscheck=False)
-def _ggn(vv, sparse, h, indptr, indices, data, cen, a3, slopes, w3, hw, softmax, pen, use_pen, res):  # pragma: no cover
-    """res = GGN_U vv (+ pen * vv): `_netcurv.ggn_operator`'s product for one hidden layer."""
-    m, hid = slopes.shape
-    k = w3.shape[0]
-    d = cen.shape[0]
-    nw1 = hid * d
-    o3 = nw1 + hid
-    v1t = np.ascontiguousarray(vv[:nw1].reshape((hid, d)).T)  # [d, hid]
-    if sparse:
-        t = _times(indptr, indices, data, cen @ v1t, v1t)
-    else:
-        t = h @ v1t
-    for i in range(m):
-        for j in range(hid):
-            t[i, j] = (t[i, j] + vv[nw1 + j]) * slopes[i, j]
-    v3 = vv[o3:o3 + k * hid].reshape((k, hid))
-    t3 = t @ w3.T + a3 @ v3.T
-    for i in range(m):
-        for q in range(k):
-            t3[i, q] += vv[o3 + k * hid + q]
-    g = np.empty((m, k))
-    if softmax:
-        for i in range(m):
-            s = 0.0
-            for q in range(k):
-                s += hw[i, q] * t3[i, q]
-            for q in range(k):
-                g[i, q] = hw[i, q] * (t3[i, q] - s)
-    else:
-        for i in range(m):
-            for q in range(k):
-                g[i, q] = hw[i, q] * t3[i, q]
-    res[o3:o3 + k * hid] = (g.T @ a3).ravel()
-    for q in range(k):
-        s = 0.0
-        for i in range(m):
-            s += g[i, q]
-        res[o3 + k * hid + q] = s
-    g2 = g @ w3
-    for i in range(m):
-        for j in range(hid):
-            g2[i, j] *= slopes[i, j]
-    if sparse:
-        acc = _t_times(indptr, indices, data, d, g2)  # [d, hid]
-        gs = np.zeros(hid)
-        for i in range(m):
-            for j in range(hid):
-                gs[j] += g2[i, j]
-        for j in range(hid):
-            for c in range(d):
-                res[j * d + c] = acc[c, j] - cen[c] * gs[j]
-    else:
-        res[:nw1] = (g2.T @ h).ravel()
-    for j in range(hid):
-        s = 0.0
-        for i in range(m):
-            s += g2[i, j]
-        res[nw1 + j] = s
-    if use_pen:
-        for p in range(res.shape[0]):
-            res[p] += pen[p] * vv[p]
-    return res
-
-
-@jit(boundscheck=False)
-def _pcg(b, rtol, iters, ds, ads, hds, dads,
-         sparse, h, indptr, indices, data, cen, a3, slopes, w3, hw, softmax, pen, use_pen,
-         v, vt, ev, kinv, dinv, dinv_live, idx):  # pragma: no cover - compiled
-    """`_cg.pcg(matvec, b, precond, carry_h=True, reorth=True)` with the two operators inline."""
-    n = b.shape[0]
-    x = np.zeros(n)
-    r = b.copy()
-    stop = rtol * np.sqrt(_dot(b, b))
-    if np.sqrt(_dot(r, r)) <= stop or iters < 1:
-        return x
-    z = _inv(r, v, vt, ev, kinv, dinv, dinv_live, idx)
-    d = z.copy()
-    hd = r.copy()
-    ad = np.empty(n)
-    for k in range(iters):
-        _ggn(d, sparse, h, indptr, indices, data, cen, a3, slopes, w3, hw, softmax, pen, use_pen, ad)
-        for p in range(n):
-            ad[p] += hd[p]
-        dad = _dot(d, ad)
-        if dad <= 0:
-            break
-        alpha = _dot(r, d) / dad
-        for p in range(n):
-            x[p] += alpha * d[p]
-            r[p] -= alpha * ad[p]
-        if k == iters - 1 or np.sqrt(_dot(r, r)) <= stop:
-            break
-        z = _inv(r, v, vt, ev, kinv, dinv, dinv_live, idx)
-        ds[k] = d
-        ads[k] = ad
-        hds[k] = hd
-        dads[k] = dad
-        d = z.copy()
-        hd = r.copy()
-        for j in range(k + 1):
-            cj = _dot(ads[j], z) / dads[j]
-            dj, hj = ds[j], hds[j]
-            for p in range(n):
-                d[p] -= cj * dj[p]
-                hd[p] -= cj * hj[p]
-    return x
 
 
 def solve_step(net: Network, acts: list, logits: np.ndarray, g: np.ndarray, curv, *, rtol: float, max_iter: int,
@@ -170,22 +71,9 @@ def solve_step(net: Network, acts: list, logits: np.ndarray, g: np.ndarray, curv
     or numba is missing (the caller then runs `pcg`)."""
     if not COMPILED or not one_hidden(net.kinds):
         return None
-    first = 1 if net.kinds[0] == "standardize" else 0
-    kind, w3 = net.kinds[first + 1], net.params[first + 2]["weight"]
-    h, z1, a3 = acts[first], acts[first + 1], acts[first + 2]
-    slopes = np.ascontiguousarray(pointwise_grad(kind, {}, z1, np.ones_like(z1)))
-    softmax = logits.shape[1] > 1
-    hw = logit_hessian_weights(logits)
-    sparse = isinstance(h, SparseRows)
-    if sparse:
-        dense, indptr, indices, data, cen = _NO_ROWS, h.indptr, h.indices, h.data, h.c
-    else:
-        dense, indptr, indices, data = np.ascontiguousarray(h, dtype=np.float64), _NO_PTR, _NO_PTR, _NO_DATA
-        cen = np.zeros(dense.shape[1])
     ds, ads, hds, dads = workspace(max_iter, g.shape[0])
-    return _pcg(g, float(rtol), int(max_iter), ds, ads, hds, dads,
-                sparse, dense, indptr, indices, data, cen, np.ascontiguousarray(a3), slopes,
-                np.ascontiguousarray(w3), np.ascontiguousarray(hw), softmax,
+    return _pcg(g, float(rtol), int(max_iter), ds, ads, hds, dads, *_operands(net, acts),
+                np.ascontiguousarray(logit_hessian_weights(logits)), logits.shape[1] > 1,
                 _NO_DATA if penalty is None else penalty, penalty is not None,
                 curv.v, curv.vt, curv.ev, curv.kinv, curv.dinv, curv.dinv_live, curv.idx)
 

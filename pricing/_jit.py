@@ -1,5 +1,5 @@
-"""The one numba decorator the project's compiled kernels use (pricing's curvature passes and
-sparse rows, client's batched keccak): cached beside the module's file when writable, else in
+"""The one numba decorator the project's compiled kernels use (pricing's, all in
+`pricing._kernels`; client's batched keccak): cached beside the module's file when writable, else in
 numba's user-wide cache (``NUMBA_CACHE_DIR``, else ``~/.cache/numba``), else compiled in memory
 with a warning that names the fix. Without numba it returns the plain function; callers that
 have a faster numpy path check `COMPILED` instead of running the loops in Python.

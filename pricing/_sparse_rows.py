@@ -5,7 +5,7 @@ standardisation is dense, so the two products a refit takes with its first layer
 h B and g' h, cost a multiply-add per nonzero: h B = (x / s) B - 1 (c B) and g' h =
 g' (x / s) - (g' 1) c' with c = mu / s. `SparseRows` stands in for the dense h in a forward
 pass's layer inputs (`h @ B`, `g.T @ h` and leading-row slices `h[:m]`), so the code that
-reads them does not change. The kernels are compiled (`pricing._jit`) and sum
+reads them does not change. The kernels are compiled (`pricing._kernels`) and sum
 each output in the rows' stored order, single-threaded.
 """
 
@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import COMPILED, jit
+from ._jit import COMPILED
+from ._kernels import _t_times, _times
 
 __all__ = ["SparseRows", "DENSITY"]
 
@@ -21,37 +22,6 @@ __all__ = ["SparseRows", "DENSITY"]
 #: machine it was 2x the dense product at Adult's 12% (64 outputs), and the whole refit lost
 #: 13-15% with it on MNIST (about 25% after `_Restriction`, 32 outputs) and digits
 DENSITY = 0.2
-
-
-@jit(boundscheck=False)
-def _times(indptr, indices, data, cb, b):  # pragma: no cover - compiled; checked against the dense product
-    m = indptr.shape[0] - 1
-    k = b.shape[1]
-    out = np.empty((m, k))
-    for i in range(m):
-        o = out[i]
-        for q in range(k):
-            o[q] = -cb[q]
-        for p in range(indptr[i], indptr[i + 1]):
-            v = data[p]
-            row = b[indices[p]]
-            for q in range(k):
-                o[q] += v * row[q]
-    return out
-
-
-@jit(boundscheck=False)
-def _t_times(indptr, indices, data, d, g):  # pragma: no cover - compiled
-    m, k = g.shape
-    acc = np.zeros((d, k))
-    for i in range(m):
-        gi = g[i]
-        for p in range(indptr[i], indptr[i + 1]):
-            v = data[p]
-            row = acc[indices[p]]
-            for q in range(k):
-                row[q] += v * gi[q]
-    return acc
 
 
 class SparseRows:

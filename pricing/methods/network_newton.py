@@ -34,7 +34,7 @@ import numpy as np
 
 from .. import _netcurv as nc
 from .._cg import pcg, workspace as cg_workspace
-from .._gn_step import solve_step
+from .._gn_step import flat_grad, solve_step
 from .._lowrank import expand_pair_into, project_pair
 from .._sparse_rows import SparseRows
 from .._linesearch import armijo
@@ -273,7 +273,7 @@ def network_refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray
         return loss, (logits, acts, resid)
 
     def fit_grad(theta: np.ndarray, cand_net: Network, acts: list, resid: np.ndarray) -> np.ndarray:
-        g = nc.flat_grad(cand_net, acts, resid)
+        g = (flat_grad if compiled else nc.flat_grad)(cand_net, acts, resid)
         return g if anchor is None else g + anchor.decay_grad(theta)
 
     theta, cur = theta0.copy(), net
@@ -352,7 +352,7 @@ def _probe_loss(rows: _Rows, net: Network, theta: np.ndarray, y: np.ndarray, *,
     logits, acts = rows.forward(net, rows.first_output(theta))
     loss, resid = nc.loss_and_residual(logits, y)
     n = y.shape[0]
-    return loss / n, (nc.flat_grad(net, acts, resid) / n if grad else None)
+    return loss / n, (flat_grad(net, acts, resid) / n if grad else None)
 
 
 def _positive(value) -> bool:

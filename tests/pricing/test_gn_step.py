@@ -123,3 +123,20 @@ def test_compiled_refit_prices_as_the_numpy_refit(digits_small, fit_pipeline):
     assert fast.total != 0.0
     assert fast.total == pytest.approx(ref.total, rel=1e-8, abs=1e-12)
     np.testing.assert_allclose(fast.scores, ref.scores, rtol=1e-7, atol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31), act=st.sampled_from(["relu", "tanh", "sigmoid"]), k=st.sampled_from([1, 3]),
+       scaler=st.booleans(), sparse=st.booleans(), m=st.integers(1, 25))
+def test_compiled_backward_is_the_numpy_gradient(seed, act, k, scaler, sparse, m):
+    """`flat_grad` compiled: the gradient `_netcurv.flat_grad` gives, to rounding."""
+    from pricing._gn_step import flat_grad
+
+    rng = np.random.default_rng(seed)
+    d, hid = 7, 5
+    net = _net(rng, (["standardize"] if scaler else []) + ["linear", act, "linear"], d, hid, k)
+    rows = _Rows(net, _rows_x(rng, m, d, sparse and scaler), None)
+    logits, acts = rows.forward(net, rows.first_output(nc.flat(net)))
+    resid = rng.normal(size=logits.shape)
+    want = nc.flat_grad(net, acts, resid)
+    np.testing.assert_allclose(flat_grad(net, acts, resid), want, rtol=0, atol=1e-12 * max(1.0, float(np.abs(want).max())))
