@@ -16,7 +16,7 @@ the caller keeps the numpy path. The compiled loops are in `pricing._kernels`.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -27,9 +27,17 @@ from ._netcurv import logit_hessian_weights
 from ._sparse_rows import SparseRows
 from .proxies import Network, pointwise_grad
 
+if TYPE_CHECKING:
+    from .methods.network_newton import Curvature
+
 __all__ = ["solve_step", "flat_grad", "one_hidden"]
 
 _ACTIVATIONS = ("relu", "tanh", "sigmoid")
+# placeholders for the arguments a kernel does not read: the dense rows when they are sparse,
+# the CSR arrays when they are dense, the penalty when there is none
+_NO_ROWS = np.zeros((0, 0))
+_NO_PTR = np.zeros(1, dtype=np.int64)
+_NO_DATA = np.zeros(0)
 
 
 def one_hidden(kinds: list[str]) -> bool:
@@ -64,8 +72,8 @@ def flat_grad(net: Network, acts: list, grad_out: np.ndarray) -> np.ndarray:
     return out
 
 
-def solve_step(net: Network, acts: list, logits: np.ndarray, g: np.ndarray, curv, *, rtol: float, max_iter: int,
-               penalty: np.ndarray | None, workspace: Callable[[int, int], tuple]) -> np.ndarray | None:
+def solve_step(net: Network, acts: list, logits: np.ndarray, g: np.ndarray, curv: "Curvature", *,
+               rtol: float, max_iter: int, penalty: np.ndarray | None, workspace: Callable[[int, int], tuple]) -> np.ndarray | None:
     """The CG solution of (GGN_U + diag(penalty) + H~) x = g at the bundle's forward pass
     (`acts`, `logits`, the bundle's rows only), or None when the network is not `one_hidden`
     or numba is missing (the caller then runs `pcg`)."""
@@ -77,7 +85,3 @@ def solve_step(net: Network, acts: list, logits: np.ndarray, g: np.ndarray, curv
                 _NO_DATA if penalty is None else penalty, penalty is not None,
                 curv.v, curv.vt, curv.ev, curv.kinv, curv.dinv, curv.dinv_live, curv.idx)
 
-
-_NO_ROWS = np.zeros((0, 0))
-_NO_PTR = np.zeros(1, dtype=np.int64)
-_NO_DATA = np.zeros(0)

@@ -290,13 +290,13 @@ def network_refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray
         # (H~ + diag(pen) + GGN_U) step = -g; CG carries H~ d by recursion, so each iteration
         # applies only the bundle's GGN, the penalty and the preconditioner H~^-1
         b_acts, b_logits = rows.bundle(acts, logits)
-        x = (solve_step(cur, b_acts, b_logits, g, curv, rtol=cg_tol, max_iter=cg_iters, penalty=penalty,
-                        workspace=cg_workspace) if compiled else None)
-        if x is None:  # a network `solve_step` does not compile: the same solve in numpy
+        solved = (solve_step(cur, b_acts, b_logits, g, curv, rtol=cg_tol, max_iter=cg_iters, penalty=penalty,
+                             workspace=cg_workspace) if compiled else None)
+        if solved is None:  # a network `solve_step` does not compile: the same solve in numpy
             ggn = nc.ggn_operator(cur, b_acts, b_logits)
             matvec = ggn if penalty is None else (lambda v: pen * v + ggn(v))
-            x = pcg(matvec, g, curv.inv, rtol=cg_tol, max_iter=cg_iters, carry_h=True, reorth=True)
-        step = -x
+            solved = pcg(matvec, g, curv.inv, rtol=cg_tol, max_iter=cg_iters, carry_h=True, reorth=True)
+        step = -solved
         slope = float(g @ step)
         if not slope < 0:
             break
@@ -344,15 +344,15 @@ def scaler_penalty(net: Network, train_var: np.ndarray, n_train: float, weight_d
     return pen
 
 
-def _probe_loss(rows: _Rows, net: Network, theta: np.ndarray, y: np.ndarray, *,
-                grad: bool = False) -> tuple[float, np.ndarray | None]:
+def _probe_loss(rows: _Rows, net: Network, theta: np.ndarray, y: np.ndarray, *, grad: bool = False,
+                compiled: bool = True) -> tuple[float, np.ndarray | None]:
     """The mean probe loss at theta (`net` holds theta) from the probe's cached first-layer
-    input, and with `grad` its flat gradient: one path for theta* and every refit, so a refit
-    that does not move theta prices exactly 0."""
+    input, and with `grad` its flat gradient (`compiled=False`: numpy's backward pass): one
+    path for theta* and every refit, so a refit that does not move theta prices exactly 0."""
     logits, acts = rows.forward(net, rows.first_output(theta))
     loss, resid = nc.loss_and_residual(logits, y)
     n = y.shape[0]
-    return loss / n, (flat_grad(net, acts, resid) / n if grad else None)
+    return loss / n, ((flat_grad if compiled else nc.flat_grad)(net, acts, resid) / n if grad else None)
 
 
 def _positive(value) -> bool:
@@ -458,7 +458,7 @@ class NetworkNewton(PricingMethod):
         py = c["probe_y"]
         new = nc.with_flat(net, theta)
         # the probe loss and its gradient from one forward pass, as probe_loss0 was computed
-        after, g_probe = _probe_loss(c["probe_rows"], new, theta, py, grad=True)
+        after, g_probe = _probe_loss(c["probe_rows"], new, theta, py, grad=True, compiled=c["compiled"])
         if not np.isfinite(after):
             raise PricingError("network-newton diverged; the spec's curvature is ill-conditioned")
         # per-record attribution: influence at the refit, s = H~^-1 grad(probe loss), score_i = grad l_i . s
