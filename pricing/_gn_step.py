@@ -1,17 +1,18 @@
-"""The conjugate-gradient solve of one network-Newton step, compiled for the networks a buyer
-most often ships: `[standardize,] linear, <elementwise>, linear` (one hidden layer).
+"""The network-Newton refit compiled for the networks a buyer most often ships:
+`[standardize,] linear, <elementwise>, linear` (one hidden layer).
 
-`network_refit` solves (GGN_U + diag(pen) + H~) step = -g by `pcg(carry_h=True,
-reorth=True)` with the bundle's GGN (`_netcurv.ggn_operator`) and `Curvature.inv` as Python
-callables. On small networks each iteration is a few dozen numpy calls on short arrays, and
-their overhead was most of a quote (breast_cancer and Adult: docs/pricing.md, "Where a quote's
-time goes"). Here the same iterations run in one compiled call: the same recurrences, the same
-curvature kernels (`pricing._lowrank`), the same sparse first-layer kernels
-(`pricing._sparse_rows`) and BLAS (scipy's, pinned to one thread with numpy's by
-`pricing._threads`) for the dense first layer. Vector sums run in a fixed order on one
-thread, so a result does not depend on the thread count; it equals the numpy path's to
-rounding (the tests compare the two). `solve_step` returns None for any other network, and
-the caller keeps the numpy path. The compiled loops are in `pricing._kernels`.
+`network_newton.network_refit` is a damped Gauss-Newton loop: per step a backward pass, a CG
+solve of (GGN_U + diag(pen) + H~) step = -g (`pcg(carry_h=True, reorth=True)` with the
+bundle's GGN, `_netcurv.ggn_operator`, and `Curvature.inv`), then Armijo trials, each a
+forward pass above the first layer. On small networks each of those is a few dozen numpy
+calls on short arrays, and their overhead was most of a quote (breast_cancer and Adult:
+docs/pricing.md, "Where a quote's time goes"). `refit` runs the whole loop in one compiled
+call: the same recurrences, the same curvature kernels (`pricing._lowrank`), the same sparse
+first-layer kernels (`pricing._sparse_rows`) and BLAS (scipy's, pinned to one thread with
+numpy's by `pricing._threads`) for the dense products. Sums run in a fixed order on one
+thread, so a result does not depend on the thread count; it equals the numpy loop's to
+rounding (the tests compare the two). `refit` returns None for any other network, and the
+caller keeps the numpy loop. The compiled loops are in `pricing._kernels`.
 """
 
 from __future__ import annotations
@@ -21,18 +22,19 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from ._jit import COMPILED
-from ._kernels import _back, _pcg
+from ._kernels import _RELU, _SIGMOID, _TANH, _back, _probe, _refit, _scores
 from . import _netcurv as nc
-from ._netcurv import logit_hessian_weights
+from ._linesearch import C1, HALVINGS
 from ._sparse_rows import SparseRows
 from .proxies import Network, pointwise_grad
 
 if TYPE_CHECKING:
-    from .methods.network_newton import Curvature
+    from .methods.network_newton import Anchor, Curvature, _Rows
 
-__all__ = ["solve_step", "flat_grad", "one_hidden"]
+__all__ = ["refit", "probe_loss", "record_scores", "flat_grad", "one_hidden"]
 
 _ACTIVATIONS = ("relu", "tanh", "sigmoid")
+_ACT_CODES = {"relu": _RELU, "tanh": _TANH, "sigmoid": _SIGMOID}
 # placeholders for the arguments a kernel does not read: the dense rows when they are sparse,
 # the CSR arrays when they are dense, the penalty when there is none
 _NO_ROWS = np.zeros((0, 0))
@@ -53,12 +55,26 @@ def _operands(net: Network, acts: list) -> tuple:
     kind, w3 = net.kinds[first + 1], net.params[first + 2]["weight"]
     h, z1, a3 = acts[first], acts[first + 1], acts[first + 2]
     slopes = np.ascontiguousarray(pointwise_grad(kind, {}, z1, np.ones_like(z1)))
+    return _row_operands(h) + (np.ascontiguousarray(a3), slopes, np.ascontiguousarray(w3))
+
+
+def _row_operands(h: "np.ndarray | SparseRows") -> tuple:
+    """The first linear layer's input as the kernels read it: (sparse, dense rows, CSR arrays,
+    centring row), with placeholders for the form it is not in."""
     if isinstance(h, SparseRows):
-        rows = (True, _NO_ROWS, h.indptr, h.indices, h.data, h.c)
-    else:
-        dense = np.ascontiguousarray(h, dtype=np.float64)
-        rows = (False, dense, _NO_PTR, _NO_PTR, _NO_DATA, np.zeros(dense.shape[1]))
-    return rows + (np.ascontiguousarray(a3), slopes, np.ascontiguousarray(w3))
+        return (True, _NO_ROWS, h.indptr, h.indices, h.data, h.c)
+    dense = np.ascontiguousarray(h, dtype=np.float64)
+    return (False, dense, _NO_PTR, _NO_PTR, _NO_DATA, np.zeros(dense.shape[1]))
+
+
+def _shape(net: Network) -> tuple[int, int, int, int] | None:
+    """(activation code, hidden units, inputs, logits) of a `one_hidden` network, or None for any
+    other network or without numba: what the compiled kernels need to know of it."""
+    if not COMPILED or not one_hidden(net.kinds):
+        return None
+    first = 1 if net.kinds[0] == "standardize" else 0
+    hid, d = net.params[first]["weight"].shape
+    return _ACT_CODES[net.kinds[first + 1]], hid, d, net.params[first + 2]["weight"].shape[0]
 
 
 def flat_grad(net: Network, acts: list, grad_out: np.ndarray) -> np.ndarray:
@@ -72,16 +88,48 @@ def flat_grad(net: Network, acts: list, grad_out: np.ndarray) -> np.ndarray:
     return out
 
 
-def solve_step(net: Network, acts: list, logits: np.ndarray, g: np.ndarray, curv: "Curvature", *,
-               rtol: float, max_iter: int, penalty: np.ndarray | None, workspace: Callable[[int, int], tuple]) -> np.ndarray | None:
-    """The CG solution of (GGN_U + diag(penalty) + H~) x = g at the bundle's forward pass
-    (`acts`, `logits`, the bundle's rows only), or None when the network is not `one_hidden`
-    or numba is missing (the caller then runs `pcg`)."""
-    if not COMPILED or not one_hidden(net.kinds):
+def refit(net: Network, rows: "_Rows", y: np.ndarray, theta0: np.ndarray, curv: "Curvature", *, steps: int,
+          cg_iters: int, cg_tol: float, penalty: np.ndarray | None, anchor: "Anchor | None",
+          workspace: Callable[[int, int], tuple]) -> np.ndarray | None:
+    """`network_refit`'s whole damped Gauss-Newton loop in one compiled call (`_kernels._refit`)
+    for a `one_hidden` network: the same steps, CG solves (`_kernels._pcg`) and Armijo trials,
+    so the same refit to rounding. None for any other network or without numba (the caller
+    then runs the loop in Python). On breast_cancer the loop's own numpy calls (forward passes,
+    losses, the line's quadratic) were a third of a quote (docs/pricing.md)."""
+    shape = _shape(net)
+    if shape is None:
         return None
-    ds, ads, hds, dads = workspace(max_iter, g.shape[0])
-    return _pcg(g, float(rtol), int(max_iter), ds, ads, hds, dads, *_operands(net, acts),
-                np.ascontiguousarray(logit_hessian_weights(logits)), logits.shape[1] > 1,
-                _NO_DATA if penalty is None else penalty, penalty is not None,
-                curv.v, curv.vt, curv.ev, curv.kinv, curv.dinv, curv.dinv_live, curv.idx)
+    k = shape[3]
+    if anchor is None:
+        a = (False, np.zeros((0, k)), 0.0, _NO_DATA, _NO_DATA)
+    else:
+        a = (True, np.ascontiguousarray(anchor.target, dtype=np.float64), float(anchor.weight),
+             anchor.theta0, anchor.decay)
+    pen = np.zeros_like(theta0) if penalty is None else penalty
+    ws = workspace(cg_iters, theta0.shape[0])
+    return _refit(theta0, int(steps), int(cg_iters), float(cg_tol), C1, HALVINGS, *ws, *shape,
+                  *_row_operands(rows.h), rows.m, np.ascontiguousarray(y, dtype=np.int64), pen, penalty is not None, *a,
+                  curv.v, curv.vt, curv.ev, curv.g, curv.kinv, curv.d, curv.dinv, curv.d_live, curv.dinv_live, curv.idx)
 
+
+def probe_loss(net: Network, rows: "_Rows", theta: np.ndarray, y: np.ndarray, *,
+               grad: bool) -> tuple[float, np.ndarray | None] | None:
+    """(the mean log-loss of `rows` at theta, with `grad` its flat gradient) in one compiled call
+    (`_kernels._probe`), or None for a network that is not `one_hidden` (the caller's numpy
+    path, `network_newton._probe_loss`, then runs)."""
+    shape = _shape(net)
+    if shape is None:
+        return None
+    res = np.empty(theta.shape[0])
+    loss = _probe(theta, *shape, *_row_operands(rows.h), np.ascontiguousarray(y, dtype=np.int64), grad, res)
+    n = y.shape[0]
+    return loss / n, (res / n if grad else None)
+
+
+def record_scores(net: Network, rows: "_Rows", theta: np.ndarray, y: np.ndarray, s: np.ndarray) -> np.ndarray | None:
+    """Each record's loss gradient at theta dotted with s (`_kernels._scores`), or None for a
+    network that is not `one_hidden`."""
+    shape = _shape(net)
+    if shape is None:
+        return None
+    return _scores(theta, s, *shape, *_row_operands(rows.h), np.ascontiguousarray(y, dtype=np.int64))

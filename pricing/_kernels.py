@@ -258,3 +258,236 @@ def _pcg(b, rtol, iters, ds, ads, hds, dads,
                 d[p] -= cj * dj[p]
                 hd[p] -= cj * hj[p]
     return x
+
+
+# --- the whole network-Newton refit of a one-hidden-layer network (`pricing._gn_refit`) ---
+
+_RELU, _TANH, _SIGMOID = 0, 1, 2  # the activation codes `_gn_refit` passes
+
+
+@jit(boundscheck=False)
+def _hmul(x, v, vt, ev, g, dd, d_live, idx):  # pragma: no cover - compiled
+    """Curvature @ x: H~ x = D x + V (ev c - V'D x + V'D V c) - D V c, c = V'x."""
+    c, vdx = _project_pair_nb(v, x, d_live, idx)
+    out = dd * x
+    _expand_pair_into_nb(out, vt, ev * c - vdx + g @ c, c, d_live, idx)
+    return out
+
+
+@jit(boundscheck=False)
+def _first_out(theta, hid, d, sparse, h, indptr, indices, data, cen):  # pragma: no cover - compiled
+    """`_Rows.first_output`: the first linear layer's output on every row at theta."""
+    nw = hid * d
+    w1t = np.ascontiguousarray(theta[:nw].reshape((hid, d)).T)  # [d, hid]
+    if sparse:
+        z = _times(indptr, indices, data, cen @ w1t, w1t)
+    else:
+        z = h @ w1t
+    for i in range(z.shape[0]):
+        for j in range(hid):
+            z[i, j] += theta[nw + j]
+    return z
+
+
+@jit(inline="always")
+def _top_lse(row):  # pragma: no cover - compiled
+    """(max, log-sum-exp of row - max) of one row of logits, as `loss_and_residual` shifts them."""
+    top = row[0]
+    for q in range(1, row.shape[0]):
+        top = max(top, row[q])
+    s = 0.0
+    for q in range(row.shape[0]):
+        s += np.exp(row[q] - top)
+    return top, np.log(s)
+
+
+@jit(boundscheck=False)
+def _fit(theta, z, act, hid, d, k, m, y, anchored, a_target, a_weight, a_theta0, a_decay):  # pragma: no cover
+    """The refit's `fit`: the bundle's summed log-loss (plus the anchor's objective) at theta from
+    the first layer's output z, with the hidden layer's output a3, its slopes and every row's
+    residual (the anchor's weighted), as `Network.forward`, `loss_and_residual` and
+    `Anchor.on_logits` compute them."""
+    n_rows = z.shape[0]
+    a3 = np.empty((n_rows, hid))
+    slopes = np.empty((n_rows, hid))
+    for i in range(n_rows):
+        for j in range(hid):
+            u = z[i, j]
+            if act == _RELU:
+                a3[i, j] = max(u, 0.0)
+                slopes[i, j] = 1.0 if u > 0.0 else 0.0
+            elif act == _TANH:
+                s = np.tanh(u)
+                a3[i, j] = s
+                slopes[i, j] = 1.0 - s ** 2
+            else:
+                s = 1.0 / (1.0 + np.exp(-u))
+                a3[i, j] = s
+                slopes[i, j] = s * (1.0 - s)
+    o3 = hid * d + hid
+    w3t = np.ascontiguousarray(theta[o3:o3 + k * hid].reshape((k, hid)).T)  # [hid, k]
+    logits = a3 @ w3t
+    for i in range(n_rows):
+        for q in range(k):
+            logits[i, q] += theta[o3 + k * hid + q]
+    resid = np.empty((n_rows, k))
+    loss = 0.0
+    for i in range(m):
+        if k == 1:
+            u = logits[i, 0]
+            loss += np.logaddexp(0.0, u) - y[i] * u
+            resid[i, 0] = 1.0 / (1.0 + np.exp(-u)) - y[i]
+        else:
+            top, lse = _top_lse(logits[i])
+            loss += lse - (logits[i, y[i]] - top)
+            for q in range(k):
+                resid[i, q] = np.exp(logits[i, q] - top - lse)
+            resid[i, y[i]] -= 1.0
+    if anchored:
+        soft = 0.0
+        for i in range(m, n_rows):
+            t = a_target[i - m]
+            if k == 1:
+                u = logits[i, 0]
+                soft += np.logaddexp(0.0, u) - t[0] * u
+                resid[i, 0] = a_weight * (1.0 / (1.0 + np.exp(-u)) - t[0])
+            else:
+                top, lse = _top_lse(logits[i])
+                tz = 0.0
+                for q in range(k):
+                    tz += t[q] * (logits[i, q] - top)
+                soft += lse - tz
+                for q in range(k):
+                    resid[i, q] = a_weight * (np.exp(logits[i, q] - top - lse) - t[q])
+        dec = 0.0
+        for p in range(theta.shape[0]):
+            dp = theta[p] - a_theta0[p]
+            dec += dp * (a_decay[p] * dp)
+        loss += a_weight * soft + 0.5 * dec
+    return loss, logits, a3, slopes, resid
+
+
+@jit(boundscheck=False)
+def _hess_weights(logits, m):  # pragma: no cover - compiled
+    """`_netcurv.logit_hessian_weights` of the bundle's rows (the first m)."""
+    k = logits.shape[1]
+    hw = np.empty((m, k))
+    for i in range(m):
+        if k == 1:
+            s = 1.0 / (1.0 + np.exp(-logits[i, 0]))
+            hw[i, 0] = s * (1.0 - s)
+        else:
+            top = logits[i, 0]
+            for q in range(1, k):
+                top = max(top, logits[i, q])
+            tot = 0.0
+            for q in range(k):
+                hw[i, q] = np.exp(logits[i, q] - top)
+                tot += hw[i, q]
+            for q in range(k):
+                hw[i, q] /= tot
+    return hw
+
+
+@jit(boundscheck=False)
+def _refit(theta0, steps, cg_iters, cg_tol, c1, halvings, ds, ads, hds, dads, act, hid, d, k,
+           sparse, h, indptr, indices, data, cen, m, y, pen, use_pen,
+           anchored, a_target, a_weight, a_theta0, a_decay,
+           v, vt, ev, g_vdv, kinv, dd, dinv, d_live, dinv_live, idx):  # pragma: no cover - compiled
+    """`network_newton.network_refit` for a one-hidden-layer network, every step in one call:
+    the backward pass, `_pcg`, the line's first-layer direction and quadratic, and Armijo's
+    trials (`_linesearch.armijo`: t = 1, 1/2, ..., `halvings` of them)."""
+    n = theta0.shape[0]
+    nw1 = hid * d
+    o3 = nw1 + hid
+    end = indptr[m] if sparse else 0
+    b_indptr, b_indices, b_data = indptr[:m + 1], indices[:end], data[:end]
+    b_h = np.ascontiguousarray(h[:m]) if not sparse else h
+    theta = theta0.copy()
+    z = _first_out(theta, hid, d, sparse, h, indptr, indices, data, cen)
+    f, logits, a3, slopes, resid = _fit(theta, z, act, hid, d, k, m, y, anchored, a_target, a_weight, a_theta0, a_decay)
+    f += 0.5 * _dot(theta, pen * theta)
+    g_t = np.zeros(n)
+    hs = np.zeros(n)
+    for _ in range(steps):
+        w3 = np.ascontiguousarray(theta[o3:o3 + k * hid].reshape((k, hid)))
+        g_x = np.empty(n)
+        _back(resid, sparse, h, indptr, indices, data, cen, a3, slopes, w3, g_x)
+        if anchored:
+            for p in range(n):
+                g_x[p] += a_decay[p] * (theta[p] - a_theta0[p])
+        g = g_t + pen * theta + g_x
+        hw = _hess_weights(logits, m)
+        solved = _pcg(g, cg_tol, cg_iters, ds, ads, hds, dads, sparse, b_h, b_indptr, b_indices, b_data, cen,
+                      np.ascontiguousarray(a3[:m]), np.ascontiguousarray(slopes[:m]), w3, hw, k > 1, pen, use_pen,
+                      v, vt, ev, kinv, dinv, dinv_live, idx)
+        step = -solved
+        slope = _dot(g, step)
+        if not slope < 0:
+            break
+        dz = _first_out(step, hid, d, sparse, h, indptr, indices, data, cen)
+        qa = qb = qc = 0.0
+        if not anchored:
+            hs = _hmul(step, v, vt, ev, g_vdv, dd, d_live, idx)
+            dl = theta - theta0
+            qa = _dot(dl, g_t) + _dot(theta, pen * theta)
+            qb = _dot(dl, hs) + _dot(theta, pen * step)
+            qc = _dot(step, hs) + _dot(step, pen * step)
+        t = 1.0
+        accepted = False
+        for _trial in range(halvings):
+            cand = theta + t * step
+            z_c = z + t * dz
+            value, l_c, a3_c, s_c, r_c = _fit(cand, z_c, act, hid, d, k, m, y, anchored, a_target, a_weight,
+                                              a_theta0, a_decay)
+            if anchored:
+                value += 0.5 * _dot(cand, pen * cand)
+            else:
+                value += 0.5 * (qa + 2.0 * t * qb + t * t * qc)
+            if value <= f + c1 * t * slope:
+                accepted = True
+                theta, f, z, logits, a3, slopes, resid = cand, value, z_c, l_c, a3_c, s_c, r_c
+                break
+            t *= 0.5
+        if not accepted:
+            break
+        if not anchored:
+            g_t = g_t + t * hs
+    return theta
+
+
+@jit(boundscheck=False)
+def _probe(theta, act, hid, d, k, sparse, h, indptr, indices, data, cen, y, grad, res):  # pragma: no cover
+    """The summed log-loss of rows (y their labels) at theta, and with `grad` its flat gradient
+    into res: `network_newton._probe_loss` before its division by the row count."""
+    z = _first_out(theta, hid, d, sparse, h, indptr, indices, data, cen)
+    loss, logits, a3, slopes, resid = _fit(theta, z, act, hid, d, k, y.shape[0], y, False, np.zeros((0, k)), 0.0,
+                                           theta, theta)
+    if grad:
+        o3 = hid * d + hid
+        w3 = np.ascontiguousarray(theta[o3:o3 + k * hid].reshape((k, hid)))
+        _back(resid, sparse, h, indptr, indices, data, cen, a3, slopes, w3, res)
+    return loss
+
+
+@jit(boundscheck=False)
+def _scores(theta, s, act, hid, d, k, sparse, h, indptr, indices, data, cen, y):  # pragma: no cover - compiled
+    """Per row: the log-loss gradient at theta dotted with direction s, grad l_i . s = r_i' J_i s
+    (`_netcurv.jvp` of the forward pass at theta, and `loss_and_residual`'s residual r_i)."""
+    m = y.shape[0]
+    z = _first_out(theta, hid, d, sparse, h, indptr, indices, data, cen)
+    _, logits, a3, slopes, resid = _fit(theta, z, act, hid, d, k, m, y, False, np.zeros((0, k)), 0.0, theta, theta)
+    t = _first_out(s, hid, d, sparse, h, indptr, indices, data, cen)  # the first layer is linear in theta
+    for i in range(m):
+        for j in range(hid):
+            t[i, j] *= slopes[i, j]
+    o3 = hid * d + hid
+    w3t = np.ascontiguousarray(theta[o3:o3 + k * hid].reshape((k, hid)).T)
+    v3t = np.ascontiguousarray(s[o3:o3 + k * hid].reshape((k, hid)).T)
+    out = a3 @ v3t
+    jv = t @ w3t
+    sc = np.zeros(m)
+    for i in range(m):
+        for q in range(k):
+            sc[i] += resid[i, q] * (jv[i, q] + (out[i, q] + s[o3 + k * hid + q]))
+    return sc

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Callable, TypeVar
 
-__all__ = ["armijo"]
+__all__ = ["armijo", "C1", "HALVINGS"]
 
 T = TypeVar("T")
+#: the sufficient-decrease constant and the number of trials (the compiled refit takes the same)
+C1, HALVINGS = 1e-4, 30
 
 
-def armijo(objective: Callable[[float], tuple[float, T]], f0: float, slope: float, *, c1: float = 1e-4,
-           halvings: int = 30) -> tuple[float, float, T] | None:
+def armijo(objective: Callable[[float], tuple[float, T]], f0: float, slope: float, *, c1: float = C1,
+           halvings: int = HALVINGS) -> tuple[float, float, T] | None:
     """The first t in 1, 1/2, 1/4, ... whose objective value satisfies the sufficient-decrease
     condition value <= f0 + c1 t slope (Armijo 1966; Nocedal & Wright 2006, alg. 3.1), as
     (t, value, what `objective` returned with it); None when `halvings` trials all fail.

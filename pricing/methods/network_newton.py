@@ -34,7 +34,7 @@ import numpy as np
 
 from .. import _netcurv as nc
 from .._cg import pcg, workspace as cg_workspace
-from .._gn_step import flat_grad, solve_step
+from .._gn_step import flat_grad, probe_loss, record_scores, refit
 from .._lowrank import expand_pair_into, project_pair
 from .._sparse_rows import SparseRows
 from .._linesearch import armijo
@@ -254,11 +254,17 @@ def network_refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray
     the merged rows brings (`scaler_penalty`); None for a pipeline that keeps its scaler. With
     an `anchor`, the training part of J is the anchor's objective (`Anchor.value`, here on one
     forward pass of the bundle's and the anchor's rows together), and H~ stays its curvature
-    in the Newton system (exact at theta*) and the preconditioner. Each step's CG solve runs
-    compiled for a one-hidden-layer network (`pricing._gn_step`); `compiled=False` keeps it in
-    numpy (`pcg`), the reference the tests compare it with."""
-    pen = np.zeros_like(theta0) if penalty is None else penalty
+    in the Newton system (exact at theta*) and the preconditioner. For a one-hidden-layer
+    network the whole loop below runs as one compiled call (`pricing._gn_step.refit`);
+    `compiled=False`, and any other network, keep it in numpy (`pcg`), the reference the tests
+    compare the compiled refit with."""
     rows = _Rows(net, x, anchor)
+    if compiled:
+        done = refit(net, rows, y, theta0, curv, steps=steps, cg_iters=cg_iters, cg_tol=cg_tol, penalty=penalty,
+                     anchor=anchor, workspace=cg_workspace)
+        if done is not None:
+            return done
+    pen = np.zeros_like(theta0) if penalty is None else penalty
     m = rows.m
 
     def fit(theta: np.ndarray, cand_net: Network, z: np.ndarray) -> tuple[float, tuple]:
@@ -273,7 +279,7 @@ def network_refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray
         return loss, (logits, acts, resid)
 
     def fit_grad(theta: np.ndarray, cand_net: Network, acts: list, resid: np.ndarray) -> np.ndarray:
-        g = (flat_grad if compiled else nc.flat_grad)(cand_net, acts, resid)
+        g = nc.flat_grad(cand_net, acts, resid)
         return g if anchor is None else g + anchor.decay_grad(theta)
 
     theta, cur = theta0.copy(), net
@@ -290,12 +296,9 @@ def network_refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray
         # (H~ + diag(pen) + GGN_U) step = -g; CG carries H~ d by recursion, so each iteration
         # applies only the bundle's GGN, the penalty and the preconditioner H~^-1
         b_acts, b_logits = rows.bundle(acts, logits)
-        solved = (solve_step(cur, b_acts, b_logits, g, curv, rtol=cg_tol, max_iter=cg_iters, penalty=penalty,
-                             workspace=cg_workspace) if compiled else None)
-        if solved is None:  # a network `solve_step` does not compile: the same solve in numpy
-            ggn = nc.ggn_operator(cur, b_acts, b_logits)
-            matvec = ggn if penalty is None else (lambda v: pen * v + ggn(v))
-            solved = pcg(matvec, g, curv.inv, rtol=cg_tol, max_iter=cg_iters, carry_h=True, reorth=True)
+        ggn = nc.ggn_operator(cur, b_acts, b_logits)
+        matvec = ggn if penalty is None else (lambda v: pen * v + ggn(v))
+        solved = pcg(matvec, g, curv.inv, rtol=cg_tol, max_iter=cg_iters, carry_h=True, reorth=True)
         step = -solved
         slope = float(g @ step)
         if not slope < 0:
@@ -348,7 +351,12 @@ def _probe_loss(rows: _Rows, net: Network, theta: np.ndarray, y: np.ndarray, *, 
                 compiled: bool = True) -> tuple[float, np.ndarray | None]:
     """The mean probe loss at theta (`net` holds theta) from the probe's cached first-layer
     input, and with `grad` its flat gradient (`compiled=False`: numpy's backward pass): one
-    path for theta* and every refit, so a refit that does not move theta prices exactly 0."""
+    path for theta* and every refit, so a refit that does not move theta prices exactly 0. For a
+    one-hidden-layer network it is one compiled call (`pricing._gn_step.probe_loss`)."""
+    if compiled:
+        done = probe_loss(net, rows, theta, y, grad=grad)
+        if done is not None:
+            return done
     logits, acts = rows.forward(net, rows.first_output(theta))
     loss, resid = nc.loss_and_residual(logits, y)
     n = y.shape[0]
@@ -418,7 +426,7 @@ class NetworkNewton(PricingMethod):
     def _prepared(spec) -> dict:
         """What depends on the spec alone, once per parsed spec: network, theta*, curvature, probe
         loss, the inputs whose weights V never moves; "restrict" False turns `_Restriction` off
-        and "compiled" False `solve_step` (the tests' reference refits)."""
+        and "compiled" False the compiled refit (`pricing._gn_step`; the tests' reference refits)."""
         c = spec.cache.get("network-newton")
         if c is None:
             from .._threads import one_thread
@@ -463,7 +471,9 @@ class NetworkNewton(PricingMethod):
             raise PricingError("network-newton diverged; the spec's curvature is ill-conditioned")
         # per-record attribution: influence at the refit, s = H~^-1 grad(probe loss), score_i = grad l_i . s
         s = c["curv"].inv(g_probe)
-        logits, acts = new.forward(x, keep=True)
-        _, resid = nc.loss_and_residual(logits, y)
-        scores = (resid * nc.jvp(new, acts, s)).sum(axis=1)
+        scores = record_scores(net, _Rows(net, x, None), theta, y, s) if c["compiled"] else None
+        if scores is None:  # numpy: another network, or the tests' reference
+            logits, acts = new.forward(x, keep=True)
+            _, resid = nc.loss_and_residual(logits, y)
+            scores = (resid * nc.jvp(new, acts, s)).sum(axis=1)
         return Efficacy(float(c["probe_loss0"] - after), scores)

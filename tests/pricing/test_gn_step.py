@@ -1,5 +1,6 @@
-"""The compiled CG solve of a network-Newton step (`pricing._gn_step`) against the numpy path
-(`ggn_operator` + `Curvature.inv` + `pcg`) it replaces for one-hidden-layer networks."""
+"""The compiled network-Newton refit (`pricing._gn_step.refit`) and its CG solve against the numpy
+path (`ggn_operator` + `Curvature.inv` + `pcg` + `armijo`) it replaces for one-hidden-layer
+networks."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from hypothesis import strategies as st
 
 from pricing import _netcurv as nc
 from pricing._cg import pcg, workspace
-from pricing._gn_step import COMPILED, one_hidden, solve_step
+from pricing._gn_step import _NO_DATA, COMPILED, _operands, one_hidden, refit
+from pricing._kernels import _pcg
 from pricing._sparse_rows import SparseRows
 from pricing.builders.curvature import network_curvature
 from pricing.methods.network_newton import Curvature, _Rows, network_refit
@@ -34,6 +36,20 @@ def _net(rng, kinds, d, hid, k):
     return Network(list(kinds), params)
 
 
+def _solve(net, acts, logits, g, curv, *, rtol, max_iter, penalty):
+    """One step's CG solve through the compiled `_pcg`, as `_kernels._refit` calls it."""
+    ds, ads, hds, dads = workspace(max_iter, g.shape[0])
+    return _pcg(g, rtol, max_iter, ds, ads, hds, dads, *_operands(net, acts),
+                np.ascontiguousarray(nc.logit_hessian_weights(logits)), logits.shape[1] > 1,
+                _NO_DATA if penalty is None else penalty, penalty is not None,
+                curv.v, curv.vt, curv.ev, curv.kinv, curv.dinv, curv.dinv_live, curv.idx)
+
+
+def _curv(net, rng, d, rank=4):
+    t = network_curvature(net, rng.normal(size=(30, d)), weight_decay=0.5, rank=rank)
+    return Curvature(t["curvature.eigvecs"], t["curvature.eigvals"], t["curvature.diag"])
+
+
 def _rows_x(rng, m, d, sparse):
     x = rng.normal(size=(m, d))
     if sparse:  # one-hot-like: most entries zero, so `_Rows` takes `SparseRows`
@@ -53,8 +69,7 @@ def test_compiled_step_solves_as_the_numpy_path(seed, act, k, scaler, sparse, pe
     kinds = (["standardize"] if scaler else []) + ["linear", act, "linear"]
     net = _net(rng, kinds, d, hid, k)
     assert one_hidden(net.kinds)
-    t = network_curvature(net, rng.normal(size=(30, d)), weight_decay=0.5, rank=4)
-    curv = Curvature(t["curvature.eigvecs"], t["curvature.eigvals"], t["curvature.diag"])
+    curv = _curv(net, rng, d)
     x = _rows_x(rng, m, d, sparse and scaler)
     rows = _Rows(net, x, None)
     assert isinstance(rows.h, SparseRows) == (sparse and scaler and SparseRows.worthwhile(x))
@@ -62,18 +77,46 @@ def test_compiled_step_solves_as_the_numpy_path(seed, act, k, scaler, sparse, pe
     logits, acts = rows.forward(net, rows.first_output(theta))
     g = rng.normal(size=theta.shape[0])
     pen = rng.uniform(-0.1, 0.5, size=theta.shape[0]) if penalty else None
-    got = solve_step(net, acts, logits, g, curv, rtol=1e-6, max_iter=iters, penalty=pen, workspace=workspace)
+    got = _solve(net, acts, logits, g, curv, rtol=1e-6, max_iter=iters, penalty=pen)
     ggn = nc.ggn_operator(net, acts, logits)
     matvec = ggn if pen is None else (lambda v: pen * v + ggn(v))
     want = pcg(matvec, g, curv.inv, rtol=1e-6, max_iter=iters, carry_h=True, reorth=True)
-    assert got is not None
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-9 * max(1.0, float(np.abs(want).max())))
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**31), act=st.sampled_from(["relu", "tanh", "sigmoid"]), k=st.sampled_from([1, 3]),
+       scaler=st.booleans(), sparse=st.booleans(), penalty=st.booleans(), anchored=st.booleans(),
+       m=st.integers(1, 25), steps=st.integers(1, 5), iters=st.integers(1, 8))
+def test_compiled_refit_is_the_numpy_refit(seed, act, k, scaler, sparse, penalty, anchored, m, steps, iters):
+    """The whole refit in one compiled call takes the numpy loop's steps and line-search trials,
+    so it ends at the same parameters to rounding: every activation, one logit or a softmax,
+    dense or sparse rows, with and without a scaler penalty or an anchor."""
+    from pricing.methods.network_newton import Anchor
+
+    rng = np.random.default_rng(seed)
+    d, hid = 7, 5
+    net = _net(rng, (["standardize"] if scaler else []) + ["linear", act, "linear"], d, hid, k)
+    curv = _curv(net, rng, d)
+    x = _rows_x(rng, m, d, sparse and scaler)
+    y = rng.integers(0, max(k, 2), size=m)
+    theta0 = nc.flat(net)
+    pen = rng.uniform(-0.1, 0.5, size=theta0.shape[0]) if penalty else None
+    anchor = Anchor(net, _rows_x(rng, 12, d, sparse and scaler), 2.5, 0.5) if anchored else None
+    kw = dict(cg_iters=iters, cg_tol=1e-3, penalty=pen, anchor=anchor)
+    assert refit(net, _Rows(net, x, anchor), y, theta0, curv, steps=steps, workspace=workspace,
+                 **kw) is not None  # the compiled path is taken
+    got = network_refit(net, x, y, theta0, curv, steps, **kw)
+    want = network_refit(net, x, y, theta0, curv, steps, compiled=False, **kw)
+    # both move, or (no descent direction, or every trial rejected) neither does
+    assert np.array_equal(got, theta0) == np.array_equal(want, theta0)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-9 * max(1.0, float(np.abs(want).max())))
 
 
 @pytest.mark.parametrize("kinds", [["linear", "relu", "linear", "relu", "linear"], ["linear", "linear"],
                                    ["standardize", "linear"], ["linear", "relu", "relu", "linear"]])
 def test_other_networks_keep_the_numpy_path(kinds):
-    """solve_step declines what it does not compile, and the refit is then the numpy one."""
+    """refit declines what it does not compile, and the refit is then the numpy one."""
     assert not one_hidden(kinds)
     rng = np.random.default_rng(1)
     params = []
@@ -92,8 +135,8 @@ def test_other_networks_keep_the_numpy_path(kinds):
     t = network_curvature(net, x_tr, weight_decay=0.5, rank=3)
     curv = Curvature(t["curvature.eigvecs"], t["curvature.eigvals"], t["curvature.diag"])
     theta0 = nc.flat(net)
-    logits, acts = net.forward(x, keep=True)
-    assert solve_step(net, acts, logits, theta0, curv, rtol=1e-3, max_iter=3, penalty=None, workspace=workspace) is None
+    assert refit(net, _Rows(net, x, None), y, theta0, curv, steps=3, cg_iters=4, cg_tol=1e-3, penalty=None,
+                 anchor=None, workspace=workspace) is None
     a = network_refit(net, x, y, theta0, curv, 3, cg_iters=4)
     b = network_refit(net, x, y, theta0, curv, 3, cg_iters=4, compiled=False)
     assert np.array_equal(a, b)
@@ -140,3 +183,29 @@ def test_compiled_backward_is_the_numpy_gradient(seed, act, k, scaler, sparse, m
     resid = rng.normal(size=logits.shape)
     want = nc.flat_grad(net, acts, resid)
     np.testing.assert_allclose(flat_grad(net, acts, resid), want, rtol=0, atol=1e-12 * max(1.0, float(np.abs(want).max())))
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31), act=st.sampled_from(["relu", "tanh", "sigmoid"]), k=st.sampled_from([1, 3]),
+       scaler=st.booleans(), sparse=st.booleans(), m=st.integers(1, 25))
+def test_compiled_probe_loss_and_scores_are_numpys(seed, act, k, scaler, sparse, m):
+    """The quote's last steps compiled: the probe's mean loss and gradient (`probe_loss`) and each
+    record's gradient dotted with a direction (`record_scores`), against `_netcurv`'s."""
+    from pricing._gn_step import probe_loss, record_scores
+
+    rng = np.random.default_rng(seed)
+    d, hid = 7, 5
+    net = _net(rng, (["standardize"] if scaler else []) + ["linear", act, "linear"], d, hid, k)
+    x = _rows_x(rng, m, d, sparse and scaler)
+    y = rng.integers(0, max(k, 2), size=m)
+    theta, s = nc.flat(net), rng.normal(size=nc.flat(net).shape[0])
+    rows = _Rows(net, x, None)
+    loss, grad = probe_loss(net, rows, theta, y, grad=True)
+    want_loss, want_grad = nc.loss_grad(net, x, y)[:2]
+    assert loss == pytest.approx(want_loss / m, rel=1e-12)
+    assert probe_loss(net, rows, theta, y, grad=False) == (loss, None)  # the same loss with or without the gradient
+    np.testing.assert_allclose(grad, want_grad / m, rtol=0, atol=1e-12 * max(1.0, float(np.abs(want_grad).max())))
+    logits, acts = net.forward(x, keep=True)
+    want = (nc.loss_and_residual(logits, y)[1] * nc.jvp(net, acts, s)).sum(axis=1)
+    np.testing.assert_allclose(record_scores(net, rows, theta, y, s), want, rtol=0,
+                               atol=1e-12 * max(1.0, float(np.abs(want).max())))
