@@ -76,6 +76,9 @@ def test_summary_counts_the_splits_that_meet_every_target(small_report):
     row = next(line for line in summary_table(reps).splitlines() if "feature-newton" in line)
     assert row.split()[-1] == "2/3"
     assert "0.30" in row  # the worst noise% of the three splits
+    assert "excludes the development splits 1, 4" in summary_table(reps)  # held-out splits say so
+    dev = summary_table([replace(reps[0], split=4)] + reps[1:])
+    assert "includes development split 4," in dev  # a development split in a report is flagged
 
 
 @given(st.lists(st.integers(0, 5), min_size=2, max_size=30), st.data())
