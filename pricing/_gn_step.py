@@ -89,7 +89,7 @@ def flat_grad(net: Network, acts: list, grad_out: np.ndarray) -> np.ndarray:
 
 
 def refit(net: Network, rows: "_Rows", y: np.ndarray, theta0: np.ndarray, curv: "Curvature", *, steps: int,
-          cg_iters: int, cg_tol: float, penalty: np.ndarray | None, anchor: "Anchor | None",
+          cg_iters: int, cg_tol: float, newton_tol: float = 0.0, penalty: np.ndarray | None, anchor: "Anchor | None",
           workspace: Callable[[int, int], tuple]) -> np.ndarray | None:
     """`network_refit`'s whole damped Gauss-Newton loop in one compiled call (`_kernels._refit`)
     for a `one_hidden` network: the same steps, CG solves (`_kernels._pcg`) and Armijo trials,
@@ -107,7 +107,7 @@ def refit(net: Network, rows: "_Rows", y: np.ndarray, theta0: np.ndarray, curv: 
              anchor.theta0, anchor.decay)
     pen = np.zeros_like(theta0) if penalty is None else penalty
     ws = workspace(cg_iters, theta0.shape[0])
-    return _refit(theta0, int(steps), int(cg_iters), float(cg_tol), C1, HALVINGS, *ws, *shape,
+    return _refit(theta0, int(steps), int(cg_iters), float(cg_tol), float(newton_tol), C1, HALVINGS, *ws, *shape,
                   *_row_operands(rows.h), rows.m, np.ascontiguousarray(y, dtype=np.int64), pen, penalty is not None, *a,
                   curv.v, curv.vt, curv.ev, curv.g, curv.kinv, curv.d, curv.dinv, curv.d_live, curv.dinv_live, curv.idx)
 

@@ -390,7 +390,7 @@ def _hess_weights(logits, m):  # pragma: no cover - compiled
 
 
 @jit(boundscheck=False)
-def _refit(theta0, steps, cg_iters, cg_tol, c1, halvings, ds, ads, hds, dads, act, hid, d, k,
+def _refit(theta0, steps, cg_iters, cg_tol, newton_tol, c1, halvings, ds, ads, hds, dads, act, hid, d, k,
            sparse, h, indptr, indices, data, cen, m, y, pen, use_pen,
            anchored, a_target, a_weight, a_theta0, a_decay,
            v, vt, ev, g_vdv, kinv, dd, dinv, d_live, dinv_live, idx):  # pragma: no cover - compiled
@@ -423,7 +423,7 @@ def _refit(theta0, steps, cg_iters, cg_tol, c1, halvings, ds, ads, hds, dads, ac
                       v, vt, ev, kinv, dinv, dinv_live, idx)
         step = -solved
         slope = _dot(g, step)
-        if not slope < 0:
+        if not slope < 0 or -0.5 * slope <= newton_tol:  # the Newton-decrement stop (0: every step)
             break
         dz = _first_out(step, hid, d, sparse, h, indptr, indices, data, cen)
         qa = qb = qc = 0.0

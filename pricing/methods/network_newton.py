@@ -247,7 +247,7 @@ class _Restriction:
 
 def network_refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray, curv: Curvature,
                   steps: int = int(BUDGET["steps"]), *, cg_iters: int = int(BUDGET["cg_iters"]),
-                  cg_tol: float = BUDGET["cg_tol"], penalty: np.ndarray | None = None,
+                  cg_tol: float = BUDGET["cg_tol"], newton_tol: float = 0.0, penalty: np.ndarray | None = None,
                   anchor: Anchor | None = None, compiled: bool = True) -> np.ndarray:
     """Damped Gauss-Newton on J(theta) + 1/2 theta' diag(penalty) theta from theta0; returns the
     refitted parameters. The penalty is the change of weight decay that a scaler refitted on
@@ -257,11 +257,13 @@ def network_refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray
     in the Newton system (exact at theta*) and the preconditioner. For a one-hidden-layer
     network the whole loop below runs as one compiled call (`pricing._gn_step.refit`);
     `compiled=False`, and any other network, keep it in numpy (`pcg`), the reference the tests
-    compare the compiled refit with."""
+    compare the compiled refit with. `newton_tol` > 0 stops once a step's predicted decrease
+    -slope / 2 (half the squared Newton decrement; Boyd & Vandenberghe 2004, sec. 9.5) is at most
+    that many nats, before its line search; 0 runs every step."""
     rows = _Rows(net, x, anchor)
     if compiled:
-        done = refit(net, rows, y, theta0, curv, steps=steps, cg_iters=cg_iters, cg_tol=cg_tol, penalty=penalty,
-                     anchor=anchor, workspace=cg_workspace)
+        done = refit(net, rows, y, theta0, curv, steps=steps, cg_iters=cg_iters, cg_tol=cg_tol,
+                     newton_tol=newton_tol, penalty=penalty, anchor=anchor, workspace=cg_workspace)
         if done is not None:
             return done
     pen = np.zeros_like(theta0) if penalty is None else penalty
@@ -301,7 +303,7 @@ def network_refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray
         solved = pcg(matvec, g, curv.inv, rtol=cg_tol, max_iter=cg_iters, carry_h=True, reorth=True)
         step = -solved
         slope = float(g @ step)
-        if not slope < 0:
+        if not slope < 0 or -0.5 * slope <= newton_tol:
             break
         dz = rows.first_output(step)  # the first layer's output moves by t dz along the line
         if anchor is None:
@@ -371,7 +373,8 @@ class NetworkNewton(PricingMethod):
     """Probe-loss reduction after Gauss-Newton refitting of the whole network (classification)."""
 
     name = "network-newton"
-    defaults = {**BUDGET, "refit_scaler": 0.0, "n_train": 0.0, "weight_decay": 0.0, "anchor_weight": 0.0}
+    defaults = {**BUDGET, "refit_scaler": 0.0, "n_train": 0.0, "weight_decay": 0.0, "anchor_weight": 0.0,
+                "newton_tol": 0.0}
 
     def tensor_shapes(self, manifest, *, d, width, classes, hyper):
         shapes, _ = layer_tensor_shapes(manifest.get("proxy", {}).get("layers", []), d, "proxy")
@@ -411,6 +414,9 @@ class NetworkNewton(PricingMethod):
             raise SpecError("anchor.features has no rows; ship at least one input or set hyper.anchor_weight to 0")
         if not 0 < hyper.get("cg_tol", self.defaults["cg_tol"]) < 1:
             raise SpecError(f"hyper.cg_tol must be in (0, 1), got {hyper.get('cg_tol')!r}")
+        tol = hyper.get("newton_tol", 0.0)
+        if not (isinstance(tol, (int, float)) and np.isfinite(tol) and tol >= 0):
+            raise SpecError(f"hyper.newton_tol must be a finite number >= 0 (nats; 0 runs every step), got {tol!r}")
         vecs, vals, diag = tensors["curvature.eigvecs"], tensors["curvature.eigvals"], tensors["curvature.diag"]
         if vals.min(initial=1.0) <= 0 or diag.min(initial=1.0) <= 0:
             raise SpecError("curvature.eigvals and curvature.diag must be positive (add the weight decay)")
@@ -452,7 +458,8 @@ class NetworkNewton(PricingMethod):
         net, h = c["net"], spec.hyper
         pen = (scaler_penalty(net, spec.tensors["scaler.var"], h["n_train"], h["weight_decay"], x)
                if h["refit_scaler"] else None)
-        budget = dict(steps=int(h["steps"]), cg_iters=int(h["cg_iters"]), cg_tol=h["cg_tol"], compiled=c["compiled"])
+        budget = dict(steps=int(h["steps"]), cg_iters=int(h["cg_iters"]), cg_tol=h["cg_tol"],
+                      newton_tol=float(h["newton_tol"]), compiled=c["compiled"])
         cols = (_Restriction.columns(net, x, c["anchor"], c["dead_inputs"], pen) if c["restrict"] else None)
         if cols is None:
             theta = network_refit(net, x, y, c["theta0"], c["curv"], penalty=pen, anchor=c["anchor"], **budget)

@@ -87,11 +87,13 @@ def test_compiled_step_solves_as_the_numpy_path(seed, act, k, scaler, sparse, pe
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 2**31), act=st.sampled_from(["relu", "tanh", "sigmoid"]), k=st.sampled_from([1, 3]),
        scaler=st.booleans(), sparse=st.booleans(), penalty=st.booleans(), anchored=st.booleans(),
-       m=st.integers(1, 25), steps=st.integers(1, 5), iters=st.integers(1, 8))
-def test_compiled_refit_is_the_numpy_refit(seed, act, k, scaler, sparse, penalty, anchored, m, steps, iters):
+       m=st.integers(1, 25), steps=st.integers(1, 5), iters=st.integers(1, 8),
+       newton_tol=st.sampled_from([0.0, 1e-3, 1e-1, 10.0]))
+def test_compiled_refit_is_the_numpy_refit(seed, act, k, scaler, sparse, penalty, anchored, m, steps, iters,
+                                           newton_tol):
     """The whole refit in one compiled call takes the numpy loop's steps and line-search trials,
     so it ends at the same parameters to rounding: every activation, one logit or a softmax,
-    dense or sparse rows, with and without a scaler penalty or an anchor."""
+    dense or sparse rows, with and without a scaler penalty, an anchor or a Newton-decrement stop."""
     from pricing.methods.network_newton import Anchor
 
     rng = np.random.default_rng(seed)
@@ -103,7 +105,7 @@ def test_compiled_refit_is_the_numpy_refit(seed, act, k, scaler, sparse, penalty
     theta0 = nc.flat(net)
     pen = rng.uniform(-0.1, 0.5, size=theta0.shape[0]) if penalty else None
     anchor = Anchor(net, _rows_x(rng, 12, d, sparse and scaler), 2.5, 0.5) if anchored else None
-    kw = dict(cg_iters=iters, cg_tol=1e-3, penalty=pen, anchor=anchor)
+    kw = dict(cg_iters=iters, cg_tol=1e-3, newton_tol=newton_tol, penalty=pen, anchor=anchor)
     assert refit(net, _Rows(net, x, anchor), y, theta0, curv, steps=steps, workspace=workspace,
                  **kw) is not None  # the compiled path is taken
     got = network_refit(net, x, y, theta0, curv, steps, **kw)
@@ -111,6 +113,30 @@ def test_compiled_refit_is_the_numpy_refit(seed, act, k, scaler, sparse, penalty
     # both move, or (no descent direction, or every trial rejected) neither does
     assert np.array_equal(got, theta0) == np.array_equal(want, theta0)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-9 * max(1.0, float(np.abs(want).max())))
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31), anchored=st.booleans(), compiled=st.booleans(), m=st.integers(1, 25),
+       newton_tol=st.floats(1e-6, 1.0, allow_subnormal=False))
+def test_newton_decrement_stop_truncates_the_same_refit(seed, anchored, compiled, m, newton_tol):
+    """A Newton-decrement stop only ends the refit early: it lands where the refit without it
+    lands after some number of its steps (none when the first step predicts too little), and a
+    tolerance that no step's predicted decrease exceeds stops before the first step."""
+    from pricing.methods.network_newton import Anchor
+
+    rng = np.random.default_rng(seed)
+    d, hid, k, steps = 7, 5, 3, 5
+    net = _net(rng, ["linear", "tanh", "linear"], d, hid, k)
+    curv = _curv(net, rng, d)
+    x, y = rng.normal(size=(m, d)), rng.integers(0, k, size=m)
+    theta0 = nc.flat(net)
+    anchor = Anchor(net, rng.normal(size=(12, d)), 2.5, 0.5) if anchored else None
+    kw = dict(cg_iters=6, cg_tol=1e-3, anchor=anchor, compiled=compiled)
+    got = network_refit(net, x, y, theta0, curv, steps, newton_tol=newton_tol, **kw)
+    path = [theta0] + [network_refit(net, x, y, theta0, curv, j, **kw) for j in range(1, steps + 1)]
+    assert any(np.array_equal(got, p) for p in path)
+    assert np.array_equal(network_refit(net, x, y, theta0, curv, steps, newton_tol=0.0, **kw), path[-1])
+    assert np.array_equal(network_refit(net, x, y, theta0, curv, steps, newton_tol=1e300, **kw), theta0)
 
 
 @pytest.mark.parametrize("kinds", [["linear", "relu", "linear", "relu", "linear"], ["linear", "linear"],

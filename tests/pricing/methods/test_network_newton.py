@@ -160,6 +160,7 @@ def test_network_newton_spec_parses_and_prices():
     (3, {"hyper": {"steps": 0.0}}, "steps"),
     (3, {"hyper": {"cg_iters": 2.5}}, "cg_iters"),
     (3, {"hyper": {"cg_tol": 1.0}}, "cg_tol"),
+    (3, {"hyper": {"newton_tol": -1e-3}}, "newton_tol"),
     (3, {"tensors": {"curvature.eigvals": -np.ones(4)}}, "positive"),
     (3, {"tensors": {"probe.label": np.array([0, 1, 2, 3, 0])}}, "probe.label"),
     (3, {"tensors": {"curvature.diag": np.zeros(31)}}, "positive"),
