@@ -89,7 +89,7 @@ def flat_grad(net: Network, acts: list, grad_out: np.ndarray) -> np.ndarray:
 
 
 def refit(net: Network, rows: "_Rows", y: np.ndarray, theta0: np.ndarray, curv: "Curvature", *, steps: int,
-          cg_iters: int, cg_tol: float, newton_tol: float = 0.0, penalty: np.ndarray | None, anchor: "Anchor | None",
+          cg_iters: int, cg_tol: float, newton_tol: float, penalty: np.ndarray | None, anchor: "Anchor | None",
           workspace: Callable[[int, int], tuple]) -> np.ndarray | None:
     """`network_refit`'s whole damped Gauss-Newton loop in one compiled call (`_kernels._refit`)
     for a `one_hidden` network: the same steps, CG solves (`_kernels._pcg`) and Armijo trials,

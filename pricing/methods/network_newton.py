@@ -414,9 +414,8 @@ class NetworkNewton(PricingMethod):
             raise SpecError("anchor.features has no rows; ship at least one input or set hyper.anchor_weight to 0")
         if not 0 < hyper.get("cg_tol", self.defaults["cg_tol"]) < 1:
             raise SpecError(f"hyper.cg_tol must be in (0, 1), got {hyper.get('cg_tol')!r}")
-        tol = hyper.get("newton_tol", 0.0)
-        if not (isinstance(tol, (int, float)) and np.isfinite(tol) and tol >= 0):
-            raise SpecError(f"hyper.newton_tol must be a finite number >= 0 (nats; 0 runs every step), got {tol!r}")
+        if not hyper.get("newton_tol", self.defaults["newton_tol"]) >= 0:  # parse_spec checked it is a finite number
+            raise SpecError(f"hyper.newton_tol must be >= 0 (nats; 0 runs every step), got {hyper.get('newton_tol')!r}")
         vecs, vals, diag = tensors["curvature.eigvecs"], tensors["curvature.eigvals"], tensors["curvature.diag"]
         if vals.min(initial=1.0) <= 0 or diag.min(initial=1.0) <= 0:
             raise SpecError("curvature.eigvals and curvature.diag must be positive (add the weight decay)")
