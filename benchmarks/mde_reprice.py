@@ -119,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> list[Repriced]:
     ap.add_argument("--rank", type=int, default=None, help="the curvature rank the buyer ships (build_spec's rank)")
     ap.add_argument("--curvature-bytes", type=int, default=None,
                     help="cap on the curvature's live rows the buyer ships (build_spec's curvature_bytes; 0: no cap)")
+    ap.add_argument("--curvature-rtol", type=float, default=None,
+                    help="the numerical rank's tolerance the buyer ships with (build_spec's curvature_rtol; 0: every pair)")
     ap.add_argument("--rounds", type=int, default=3, help="timing rounds; the fastest is kept")
     args = ap.parse_args(argv)
     methods = [m for m in args.methods.split(",") if m]
@@ -136,6 +138,8 @@ def main(argv: Sequence[str] | None = None) -> list[Repriced]:
     build: dict[str, object] = {} if args.rank is None else {"rank": args.rank}
     if args.curvature_bytes is not None:
         build["curvature_bytes"] = args.curvature_bytes or None
+    if args.curvature_rtol is not None:
+        build["curvature_rtol"] = args.curvature_rtol or None
     rows: list[Repriced] = []
     data: dict[str, tuple] = {}
     for rep in tqdm(chosen, desc="re-price", leave=False):

@@ -12,7 +12,7 @@ from ..methods import METHODS
 from ..methods.network_newton import ANCHOR_BUDGET
 from ..proxies import Network
 from ..spec import check_copies, make_spec
-from .curvature import CURVATURE_BYTES, network_curvature
+from .curvature import CURVATURE_BYTES, CURVATURE_RTOL, network_curvature
 from .extract import head_l2, hidden_layers, network_layers, predictor
 
 __all__ = ["build_spec", "ihvp_cg", "ihvp_lissa", "SCALER_AWARE"]
@@ -128,7 +128,7 @@ def build_spec(method: str, model: Any, x_train: np.ndarray, y_train: np.ndarray
                hyper: dict[str, float] | None = None, dedup_tol: float = 0.0, copies: str = "lower",
                tree_samples: int = 2000, tree_leaves: int = 64, student_hidden: int = 32,
                student_epochs: int = 300, anchor: np.ndarray | None = None,
-               curvature_bytes: int | None = CURVATURE_BYTES) -> bytes:
+               curvature_bytes: int | None = CURVATURE_BYTES, curvature_rtol: float | None = CURVATURE_RTOL) -> bytes:
     """Spec bundle for `method` from the buyer's model and data (classes=0 for regression).
 
     Head methods refit a linear head on the model's hidden features with L2 `l2` (default: the
@@ -139,7 +139,8 @@ def build_spec(method: str, model: Any, x_train: np.ndarray, y_train: np.ndarray
     `copies` says how `price()` counts a release's duplicate records (`pricing.spec.COPIES`):
     "lower" for a buyer that trains on a release as delivered, "drop" for one that drops copies.
     network-newton ships at most `rank` eigenpairs, fewer where their live rows would pass
-    `curvature_bytes` (`curvature.CURVATURE_BYTES`; None for no cap)."""
+    `curvature_bytes` (`curvature.CURVATURE_BYTES`; None for no cap), and of those only the
+    ones whose data curvature is at least `curvature_rtol` of the largest (`CURVATURE_RTOL`)."""
     if method not in METHODS:
         raise UnknownMethod(method, tuple(METHODS))
     check_copies(copies)  # refused here, not after the curvature or the tree is computed
@@ -196,7 +197,7 @@ def build_spec(method: str, model: Any, x_train: np.ndarray, y_train: np.ndarray
         net = Network.from_spec(layer_list, tensors, "proxy")
         decay = (head_l2(model, n) if l2 is None else float(l2)) * n  # the model's own penalty, in sum units
         tensors.update(network_curvature(net, x_train, weight_decay=decay, rank=rank, seed=seed,
-                                         max_bytes=curvature_bytes))
+                                         max_bytes=curvature_bytes, rtol=curvature_rtol))
         h["n_train"], h["weight_decay"] = float(n), decay  # what a refitted scaler's penalty (and an anchor) needs
         if anchor is not None:
             anchor = np.ascontiguousarray(anchor, np.float64)

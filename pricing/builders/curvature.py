@@ -9,7 +9,7 @@ from scipy.sparse.linalg import LinearOperator, eigsh
 from .. import _netcurv as nc
 from ..proxies import Network
 
-__all__ = ["network_curvature", "CURVATURE_BYTES", "capped_rank"]
+__all__ = ["network_curvature", "CURVATURE_BYTES", "CURVATURE_RTOL", "capped_rank", "numerical_rank"]
 
 # The default cap on the eigenvectors the hub reads, V [live rows, r] in float64. A Newton-CG
 # iteration reads V twice, so past the cache a quote is bound by reading it: MNIST's rank-64 V
@@ -17,6 +17,14 @@ __all__ = ["network_curvature", "CURVATURE_BYTES", "capped_rank"]
 # the development split (docs/pricing.md, "The curvature's rank"); the other data sets' V are
 # smaller and keep their rank.
 CURVATURE_BYTES = 4 * 2**20
+
+# The GGN's numerical rank: an eigenpair is shipped when the data's own curvature along it,
+# v' GGN v = lambda - v' (weight decay) v, is at least this share of the largest. Below that the
+# direction's curvature is the weight decay's to within 0.1% of the top eigenvalue, and the
+# eigenpairs there are a near-degenerate plateau (breast_cancer: 38-48 of 64, at 1e-6 to 1e-3
+# of the top), each costing a quote two passes over V as any other. docs/pricing.md, "The
+# curvature's numerical rank".
+CURVATURE_RTOL = 1e-3
 
 
 def capped_rank(rank: int, live_rows: int, max_bytes: int | None) -> int:
@@ -27,15 +35,29 @@ def capped_rank(rank: int, live_rows: int, max_bytes: int | None) -> int:
     return max(1, int(rank))
 
 
+def numerical_rank(vals: np.ndarray, vecs: np.ndarray, reg: np.ndarray, rtol: float | None) -> np.ndarray:
+    """Which eigenpairs (eigenvalues `vals` of GGN + diag(reg), eigenvectors `vecs`) the data's
+    curvature makes worth shipping: v_i' GGN v_i = vals_i - v_i' diag(reg) v_i at least `rtol`
+    times the largest of them (None or 0: every pair). The first pair is always kept."""
+    keep = np.ones(vals.shape[0], dtype=bool)
+    if rtol:
+        share = vals - np.einsum("pk,p,pk->k", vecs, reg, vecs)
+        keep = share >= rtol * share.max()
+        keep[np.argmax(share)] = True
+    return keep
+
+
 def network_curvature(net: Network, x_train: np.ndarray, *, weight_decay: float, rank: int,
-                      seed: int = 0, max_bytes: int | None = CURVATURE_BYTES) -> dict[str, np.ndarray]:
+                      seed: int = 0, max_bytes: int | None = CURVATURE_BYTES,
+                      rtol: float | None = CURVATURE_RTOL) -> dict[str, np.ndarray]:
     """Tensors for H = sum_i J_i' H_i J_i + weight_decay on the weights (sum units, so a
     scikit-learn MLP's `alpha` itself): `curvature.eigvecs` [P, r] and `curvature.eigvals` [r]
     (Lanczos, top r), `curvature.diag` [P]. A floor of 1e-9 of the largest diagonal entry
     keeps every direction (e.g. the unregularised biases) positive definite. The labels are not
     needed: the GGN of the log-loss does not depend on them. Parameters with a zero GGN
     diagonal get exactly zero rows in the eigenvectors, which the hub skips. The rank is
-    lowered where the live rows of V would exceed `max_bytes` (`capped_rank`)."""
+    lowered where the live rows of V would exceed `max_bytes` (`capped_rank`), and of the top
+    `rank` only the pairs the data's curvature holds up are shipped (`numerical_rank`, `rtol`)."""
     logits, acts = net.forward(np.asarray(x_train, np.float64), keep=True)
     theta = nc.flat(net)
     mask = nc.weight_mask(net)
@@ -53,5 +75,7 @@ def network_curvature(net: Network, x_train: np.ndarray, *, weight_decay: float,
     v0 = np.where(diag_data == 0.0, 0.0, np.random.default_rng(seed).normal(size=p))
     vals, vecs = eigsh(op, k=r, which="LA", v0=v0, tol=1e-8)
     order = np.argsort(vals)[::-1]
-    return {"curvature.eigvals": np.ascontiguousarray(vals[order]), "curvature.eigvecs": np.ascontiguousarray(vecs[:, order]),
+    vals, vecs = vals[order], vecs[:, order]
+    keep = numerical_rank(vals, vecs, reg, rtol)
+    return {"curvature.eigvals": np.ascontiguousarray(vals[keep]), "curvature.eigvecs": np.ascontiguousarray(vecs[:, keep]),
             "curvature.diag": diag_data + reg}

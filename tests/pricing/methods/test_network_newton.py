@@ -352,3 +352,39 @@ def test_curvature_ships_fewer_eigenpairs_when_its_rows_pass_the_byte_cap():
     assert capped["curvature.eigvecs"].shape[1] == 3
     # the same leading eigenpairs, only fewer of them
     assert np.allclose(capped["curvature.eigvals"], full["curvature.eigvals"][:3], rtol=1e-6)
+
+
+@given(vals=st.lists(st.floats(0.0, 1e3), min_size=1, max_size=12), decay=st.floats(0.0, 10.0),
+       rtol=st.one_of(st.none(), st.floats(1e-6, 1.0)))
+def test_numerical_rank_keeps_the_pairs_the_data_curvature_holds_up(vals, decay, rtol):
+    from pricing.builders.curvature import numerical_rank
+
+    r = len(vals)
+    vecs = np.eye(r + 2)[:, :r]  # unit vectors: v_i' diag(reg) v_i is reg[i]
+    reg = np.full(r + 2, decay)
+    lam = np.asarray(vals) + decay  # data curvature vals[i] along v_i
+    keep = numerical_rank(lam, vecs, reg, rtol)
+    share = lam - decay
+    assert keep[int(np.argmax(share))]
+    if not rtol:
+        assert keep.all()
+    else:
+        assert np.array_equal(keep[share != share.max()], (share >= rtol * share.max())[share != share.max()])
+
+
+def test_curvature_drops_the_eigenpairs_the_weight_decay_alone_explains():
+    # 3 training rows and one logit: the GGN has rank <= 3, so of 10 eigenpairs of GGN + decay at
+    # least 7 are the decay alone (data curvature ~0); the numerical rank ships the others
+    net, _, _, _ = _problem(k=1)
+    x_tr = np.random.default_rng(5).normal(size=(3, 3))
+    every = network_curvature(net, x_tr, weight_decay=1.0, rank=10, rtol=None)
+    kept = network_curvature(net, x_tr, weight_decay=1.0, rank=10)
+    mask = nc.weight_mask(net)
+    share = every["curvature.eigvals"] - np.einsum("pk,p,pk->k", every["curvature.eigvecs"], mask, every["curvature.eigvecs"])
+    assert every["curvature.eigvecs"].shape[1] == 10
+    assert 1 <= kept["curvature.eigvecs"].shape[1] <= 3
+    assert np.sum(share < 1e-3 * share.max()) >= 7
+    # the same leading eigenpairs, and the same diagonal
+    r = kept["curvature.eigvals"].shape[0]
+    np.testing.assert_allclose(kept["curvature.eigvals"], every["curvature.eigvals"][:r], rtol=1e-6)
+    np.testing.assert_array_equal(kept["curvature.diag"], every["curvature.diag"])
