@@ -235,3 +235,17 @@ def test_compiled_probe_loss_and_scores_are_numpys(seed, act, k, scaler, sparse,
     want = (nc.loss_and_residual(logits, y)[1] * nc.jvp(net, acts, s)).sum(axis=1)
     np.testing.assert_allclose(record_scores(net, rows, theta, y, s), want, rtol=0,
                                atol=1e-12 * max(1.0, float(np.abs(want).max())))
+
+
+@given(n=st.integers(0, 40), seed=st.integers(0, 2**16))
+def test_the_compiled_dot_sums_every_term_in_its_fixed_lanes(n, seed):
+    from pricing._kernels import _dot
+
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=n), rng.normal(size=n)
+    lanes = [sum(a[i] * b[i] for i in range(l, n - n % 8, 8)) for l in range(8)]  # lane l: i = l mod 8, in order
+    expect = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+    for i in range(n - n % 8, n):
+        expect += a[i] * b[i]
+    assert _dot(a, b) == expect  # the documented order, bit for bit
+    assert _dot(a, b) == pytest.approx(float(a @ b), rel=1e-12, abs=1e-12)
