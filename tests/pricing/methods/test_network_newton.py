@@ -325,8 +325,16 @@ def test_dropping_idle_inputs_is_the_same_refit(anchored_pipeline_spec, digits_s
     dropped = method.efficacy(spec, x, y)
     c["restrict"] = False
     full = method.efficacy(spec, x, y)
-    assert dropped.total == pytest.approx(full.total, rel=1e-8, abs=1e-12)
-    np.testing.assert_allclose(dropped.scores, full.scores, rtol=1e-7, atol=1e-12)
+    # the compiled dot products sum in lanes by position, and dropping columns moves terms
+    # between lanes: the same refit to rounding, not bit for bit. A refit that diverges (a
+    # bundle that inks idle pixels can cost the probe hundreds of nats, and is never sold)
+    # amplifies that rounding, as any other order of the same sums does (docs/pricing.md,
+    # "Where a quote's time goes"), so there only the sale and 1e-5 are asked of it
+    sold = full.total > 0
+    assert (dropped.total > 0) == sold
+    tol = 1e-8 if sold else 1e-5
+    assert dropped.total == pytest.approx(full.total, rel=tol, abs=1e-12)
+    np.testing.assert_allclose(dropped.scores, full.scores, rtol=10 * tol, atol=1e-12)
 
 
 @given(rank=st.integers(1, 200), live=st.integers(1, 10**6), max_bytes=st.one_of(st.none(), st.integers(0, 2**26)))
