@@ -29,6 +29,9 @@ def test_reprice_reproduces_the_runs_efficacies_and_rho(small_report):
     assert all(r.quote_seconds > 0 for r in rows)
     text = table(rows, {(report["dataset"], report["split"]): report})
     assert "network-newton@steps=1" in text and len(text.splitlines()) == 2 + len(rows)
+    # a buyer-side change reaches the specs: every eigenpair shipped, not the numerical rank's
+    full = reprice(x, y, report, ["network-anchored"], rounds=1, build={"curvature_rtol": None}, **SMALL)[0]
+    assert full.match > 0 and full.efficacy != same["network-anchored"].efficacy
 
 
 @pytest.mark.slow
