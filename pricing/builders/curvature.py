@@ -7,9 +7,10 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 from .. import _netcurv as nc
+from ..errors import SpecError
 from ..proxies import Network
 
-__all__ = ["network_curvature", "CURVATURE_BYTES", "CURVATURE_RTOL", "capped_rank", "numerical_rank"]
+__all__ = ["network_curvature", "CURVATURE_BYTES", "CURVATURE_RTOL", "capped_rank", "check_rtol", "numerical_rank"]
 
 # The default cap on the eigenvectors the hub reads, V [live rows, r] in float64. A Newton-CG
 # iteration reads V twice, so past the cache a quote is bound by reading it: MNIST's rank-64 V
@@ -21,7 +22,7 @@ CURVATURE_BYTES = 4 * 2**20
 # The GGN's numerical rank: an eigenpair is shipped when the data's own curvature along it,
 # v' GGN v = lambda - v' (weight decay) v, is at least this share of the largest. Below that the
 # direction's curvature is the weight decay's to within 0.1% of the top eigenvalue, and the
-# eigenpairs there are a near-degenerate plateau (breast_cancer: 38-48 of 64, at 1e-6 to 1e-3
+# eigenpairs there are a near-degenerate plateau (breast_cancer: 38-48 of 64, at 1e-10 to 1e-3
 # of the top), each costing a quote two passes over V as any other. docs/pricing.md, "The
 # curvature's numerical rank".
 CURVATURE_RTOL = 1e-3
@@ -35,10 +36,19 @@ def capped_rank(rank: int, live_rows: int, max_bytes: int | None) -> int:
     return max(1, int(rank))
 
 
+def check_rtol(rtol: float | None) -> None:
+    """Refuse a numerical-rank tolerance outside [0, 1) (NaN included): 1 or more would ship one
+    pair whatever the spectrum, and a negative one means nothing."""
+    if rtol is not None and not 0.0 <= rtol < 1.0:
+        raise SpecError(f"curvature_rtol must be in [0, 1) (a share of the largest data curvature), got {rtol!r}")
+
+
 def numerical_rank(vals: np.ndarray, vecs: np.ndarray, reg: np.ndarray, rtol: float | None) -> np.ndarray:
     """Which eigenpairs (eigenvalues `vals` of GGN + diag(reg), eigenvectors `vecs`) the data's
     curvature makes worth shipping: v_i' GGN v_i = vals_i - v_i' diag(reg) v_i at least `rtol`
-    times the largest of them (None or 0: every pair). The first pair is always kept."""
+    times the largest of them (None or 0: every pair). The pair with the largest is always kept.
+    `rtol` outside [0, 1) is refused (`check_rtol`)."""
+    check_rtol(rtol)
     keep = np.ones(vals.shape[0], dtype=bool)
     if rtol:
         share = vals - np.einsum("pk,p,pk->k", vecs, reg, vecs)
@@ -58,6 +68,7 @@ def network_curvature(net: Network, x_train: np.ndarray, *, weight_decay: float,
     diagonal get exactly zero rows in the eigenvectors, which the hub skips. The rank is
     lowered where the live rows of V would exceed `max_bytes` (`capped_rank`), and of the top
     `rank` only the pairs the data's curvature holds up are shipped (`numerical_rank`, `rtol`)."""
+    check_rtol(rtol)  # before Lanczos, not after it
     logits, acts = net.forward(np.asarray(x_train, np.float64), keep=True)
     theta = nc.flat(net)
     mask = nc.weight_mask(net)

@@ -363,7 +363,7 @@ def test_curvature_ships_fewer_eigenpairs_when_its_rows_pass_the_byte_cap():
 
 
 @given(vals=st.lists(st.floats(0.0, 1e3), min_size=1, max_size=12), decay=st.floats(0.0, 10.0),
-       rtol=st.one_of(st.none(), st.floats(1e-6, 1.0)))
+       rtol=st.one_of(st.none(), st.floats(1e-6, 1.0, exclude_max=True)))
 def test_numerical_rank_keeps_the_pairs_the_data_curvature_holds_up(vals, decay, rtol):
     from pricing.builders.curvature import numerical_rank
 
@@ -396,3 +396,20 @@ def test_curvature_drops_the_eigenpairs_the_weight_decay_alone_explains():
     r = kept["curvature.eigvals"].shape[0]
     np.testing.assert_allclose(kept["curvature.eigvals"], every["curvature.eigvals"][:r], rtol=1e-6)
     np.testing.assert_array_equal(kept["curvature.diag"], every["curvature.diag"])
+
+
+@pytest.mark.parametrize("rtol", [-1e-3, 1.0, float("nan")])
+def test_numerical_rank_refuses_a_tolerance_outside_zero_to_one(rtol, monkeypatch):
+    from pricing.builders.curvature import numerical_rank
+
+    with pytest.raises(SpecError, match=r"curvature_rtol must be in \[0, 1\)"):
+        numerical_rank(np.ones(2), np.eye(3)[:, :2], np.zeros(3), rtol)
+    net, x_tr, _, _ = _problem()
+
+    def no_lanczos(*a, **k):
+        raise AssertionError("the tolerance is refused before any eigenpair is computed")
+
+    import pricing.builders.curvature as curvature_module
+    monkeypatch.setattr(curvature_module, "eigsh", no_lanczos)
+    with pytest.raises(SpecError, match="curvature_rtol"):
+        network_curvature(net, x_tr, weight_decay=1.0, rank=4, rtol=rtol)
