@@ -1,0 +1,1 @@
+"""The owner's hub: HTTP API, store, keystore, chain watcher, release-and-quote pipeline."""
