@@ -1,0 +1,136 @@
+"""The raw data's on-disk form at the hub: a safetensors file (never a pickle) holding `features`
+[n, d] float64 and `label` [n] for an ML dataset, or `col:<name>` [n] per column of a table, so
+the pipeline hands `privacy.draw_release` exactly the mapping it takes. Also the CSV and
+safetensors readers `spartacus dataset add` uses. Nothing here logs or raises with a data value."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+from eth_hash.auto import keccak
+from safetensors.numpy import load as st_load
+from safetensors.numpy import save as st_save
+
+from privacy import Schema
+
+__all__ = ["RawDataError", "encode_raw", "decode_raw", "read_csv", "read_safetensors_data", "dataset_id_for"]
+
+
+class RawDataError(ValueError):
+    """Raised when raw data do not fit their schema; the message names columns, never values."""
+
+
+def dataset_id_for(seller: str, name: str) -> str:
+    """A dataset id (0x + 64 hex) derived from the seller and the dataset's name."""
+    return "0x" + keccak(b"spartacus-dataset\x00" + seller.lower().encode() + b"\x00" + name.encode()).hex()
+
+
+def encode_raw(data: Mapping[str, Any], schema: Schema) -> bytes:
+    """The stored bytes of `data` (the mapping draw_release takes) under `schema`."""
+    tensors: dict[str, np.ndarray] = {}
+    if schema.features:
+        x = np.ascontiguousarray(np.asarray(data["features"], dtype=np.float64))
+        if x.ndim != 2 or x.shape[1] != len(schema.features):
+            raise RawDataError(f"features have shape {list(x.shape)}; the schema declares {len(schema.features)} columns")
+        tensors["features"] = x
+        if schema.label is not None:
+            y = np.asarray(data["label"])
+            y = y.astype(np.float64 if schema.label.kind in ("float",) else np.int64)
+            if y.shape != (x.shape[0],):
+                raise RawDataError(f"label has shape {list(y.shape)}; expected [{x.shape[0]}]")
+            tensors["label"] = np.ascontiguousarray(y)
+    for c in schema.columns:
+        v = np.asarray(data[c.name])
+        if v.dtype.kind not in "biuf":
+            raise RawDataError(f"column {c.name!r} is not numeric; the hub stores numeric columns only "
+                               "(encode categories as their index)")
+        tensors[f"col:{c.name}"] = np.ascontiguousarray(v)
+    return st_save(tensors)
+
+
+def decode_raw(raw: bytes, schema: Schema) -> dict[str, Any]:
+    """The mapping draw_release takes, from stored bytes."""
+    t = dict(st_load(bytes(raw)))
+    out: dict[str, Any] = {}
+    if "features" in t:
+        out["features"] = t["features"]
+    if "label" in t:
+        out["label"] = t["label"]
+    for c in schema.columns:
+        out[c.name] = t[f"col:{c.name}"]
+    return out
+
+
+def _check_bounds(data: Mapping[str, Any], schema: Schema) -> list[str]:
+    """Names of numeric columns with a value outside the declared bounds (no values reported)."""
+    bad = []
+    if schema.features:
+        x = np.asarray(data["features"])
+        for j, c in enumerate(schema.features):
+            lo, hi = c.bounds
+            if np.any(x[:, j] < lo) or np.any(x[:, j] > hi):
+                bad.append(c.name)
+    for c in schema.columns:
+        if c.bounds is not None:
+            v = np.asarray(data[c.name])
+            if np.any(v < c.bounds[0]) or np.any(v > c.bounds[1]):
+                bad.append(c.name)
+    return bad
+
+
+def read_csv(path: Path, schema: Schema) -> tuple[dict[str, Any], int]:
+    """Read a CSV with a header naming the schema's columns; return (data, rows). Categorical labels
+    are mapped to their category index. Values outside declared bounds are refused by column name."""
+    text = Path(path).read_text()
+    reader = csv.DictReader(io.StringIO(text))
+    rows = list(reader)
+    header = reader.fieldnames or []
+    names = [c.name for c in schema.all_columns]
+    missing = [n for n in names if n not in header]
+    if missing:
+        raise RawDataError(f"{path} has no column(s) {missing}; its header is {header}")
+
+    def num(name: str) -> np.ndarray:
+        try:
+            return np.array([float(r[name]) for r in rows], dtype=np.float64)
+        except ValueError:
+            raise RawDataError(f"column {name!r} of {path} has a value that is not a number") from None
+
+    data: dict[str, Any] = {}
+    if schema.features:
+        data["features"] = np.column_stack([num(c.name) for c in schema.features]) if rows else \
+            np.zeros((0, len(schema.features)))
+        if schema.label is not None:
+            lab = schema.label
+            if lab.kind == "categorical":
+                cats = [str(c) for c in lab.categories]
+                try:
+                    data["label"] = np.array([cats.index(r[lab.name]) for r in rows], dtype=np.int64)
+                except ValueError:
+                    raise RawDataError(f"label {lab.name!r} has a value outside its categories") from None
+            else:
+                data["label"] = num(lab.name)
+    for c in schema.columns:
+        data[c.name] = num(c.name)
+    bad = _check_bounds(data, schema)
+    if bad:
+        raise RawDataError(f"column(s) {bad} have values outside their declared bounds: widen the bounds in "
+                           "the schema file or clean the data")
+    return data, len(rows)
+
+
+def read_safetensors_data(path: Path, schema: Schema) -> tuple[dict[str, Any], int]:
+    """Read a safetensors file in the stored form (`features`/`label` or `col:<name>`); (data, rows)."""
+    data = decode_raw(Path(path).read_bytes(), schema)
+    if schema.features and "features" not in data:
+        raise RawDataError(f"{path} has no 'features' tensor for the schema's feature columns")
+    bad = _check_bounds(data, schema)
+    if bad:
+        raise RawDataError(f"column(s) {bad} have values outside their declared bounds")
+    rows = int(np.asarray(data["features"]).shape[0]) if schema.features else \
+        int(np.asarray(data[schema.columns[0].name]).shape[0])
+    return data, rows
