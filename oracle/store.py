@@ -508,3 +508,8 @@ class Store:
         """The hash the watcher saw for block `number`, if kept."""
         row = self._one("SELECT hash FROM blocks WHERE number = ?", (int(number),))
         return None if row is None else row[0]
+
+    def block_hashes_below(self, number: int) -> list[tuple[int, str]]:
+        """The kept (number, hash) of processed blocks below `number`, newest first (reorg walk-back)."""
+        return [(int(n), h) for n, h in self._all("SELECT number, hash FROM blocks WHERE number < ? ORDER BY number DESC",
+                                                   (int(number),))]

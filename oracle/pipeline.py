@@ -1,0 +1,318 @@
+"""The quote pipeline: from a confirmed `DealOpened` to a posted quote or a prompt `decline`.
+
+Checks first (opener is the terms' buyer, the terms accepted, token and amounts fit the offer,
+the spec not yet evaluated against the dataset, the chain's budget has room), then: draw the
+release with `privacy` (the raw data for an exact offer), price it with `pricing.price`, encode
+it with `client.delivery` under a fresh key into fsync'd files, store release, key and
+commitment (and the spec's evaluated mark) in one transaction, and only then `postQuote`.
+Idempotent: a deal with a prepared quote is re-posted with the SAME commitment, never redrawn.
+
+No raw data value ever reaches a log line or a stored reason: privacy's errors are reported by
+their type only (OutOfBounds quotes the offending value in its message)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import secrets
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from web3 import Web3
+
+from client.chain import State
+from client.chain.errors import ContractRevert
+from client.chain.exchange import EXACT, Sender
+from client.delivery import Commitment, encode_file
+from privacy import Offer, PrivacyError, PrivacyLedger, Schema, draw_release
+
+from .context import HubContext
+from .rawdata import decode_raw
+from .store import StoreError, fsync_dir, fsync_file, write_durable
+
+__all__ = ["QuotePipeline", "Outcome", "STAGES", "epsilon_milli_of", "TEST_HOOK_DRAW_SLEEP", "PHASE_OF_STATE"]
+
+log = logging.getLogger("oracle.pipeline")
+
+#: The pipeline's timed stages, in order.
+STAGES = ("draw", "price", "encode", "store", "post")
+#: TEST HOOK ONLY: seconds to sleep inside the draw stage, so a test can SIGKILL the hub mid-draw.
+TEST_HOOK_DRAW_SLEEP = "SPARTACUS_TEST_HOOK_DRAW_SLEEP"
+#: The store's phase name for each contract state.
+PHASE_OF_STATE = {State.NONE: "None", State.OPEN: "Open", State.QUOTED: "Quoted", State.ACCEPTED: "Accepted",
+                  State.REVEALED: "Revealed", State.SETTLED: "Settled", State.REFUNDED: "Refunded"}
+
+
+def epsilon_milli_of(epsilon: str) -> int:
+    """The quote's epsilonMilli: ceil(1000 * epsilon) exactly on the decimal string, EXACT for "exact"."""
+    if epsilon == "exact":
+        return EXACT
+    value = Fraction(epsilon)
+    if value <= 0:
+        raise ValueError(f"epsilon ({epsilon!r}) must be positive")
+    return math.ceil(value * 1000)
+
+
+class _Decline(Exception):
+    """Internal: the deal will not be priced; `reason` is safe to store and show (no data values)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class Outcome:
+    """What the pipeline did with a deal: "quoted", "requoted", "declined", "skipped" (chain already
+    past Open) or "failed" (a post that reverted); `timings` in seconds per stage."""
+
+    deal_id: int
+    action: str
+    reason: str | None = None
+    price: int | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _same_address(a: str | None, b: str | None) -> bool:
+    return a is not None and b is not None and a.lower() == b.lower()
+
+
+def _hex32(v: Any) -> str:
+    return "0x" + (bytes(v).hex() if isinstance(v, (bytes, bytearray)) else str(v).removeprefix("0x")).lower()
+
+
+class QuotePipeline:
+    """Turns a confirmed DealOpened into a quote or a decline, for the hub in `ctx`.
+
+    `signer` sends postQuote/decline (the oracle's unlocked account, or its address on a test
+    chain); `tokens` is the hub's token allow-list; `stage_hook(stage)` is called before each
+    stage (tests use it to crash the pipeline at a chosen point)."""
+
+    def __init__(self, ctx: HubContext, *, signer: Sender, tokens: Sequence[str],
+                 stage_hook: Callable[[str], None] | None = None) -> None:
+        self.ctx = ctx
+        self.signer = signer
+        self.tokens = {t.lower() for t in tokens}
+        self.stage_hook = stage_hook
+
+    @property
+    def store(self):  # noqa: ANN201 - the context's Store
+        return self.ctx.store
+
+    # -- entry ----------------------------------------------------------------------
+
+    def handle_opened(self, deal_id: int, args: Mapping[str, Any], *, block: int = 0) -> Outcome:
+        """Act on DealOpened `args` (the decoded event) for deal `deal_id`; safe to call again."""
+        self.store.record_deal_opened(
+            deal_id, buyer=Web3.to_checksum_address(args["buyer"]), terms_hash=_hex32(args["termsHash"]),
+            dataset_id=_hex32(args["datasetId"]), token=Web3.to_checksum_address(args["token"]),
+            max_price=int(args["maxPrice"]), quote_fee=int(args["quoteFee"]), block=block)
+        state = self.ctx.exchange.state(deal_id)
+        if state != State.OPEN:
+            self._sync_phase(deal_id, state)
+            return Outcome(deal_id, "skipped", reason=f"deal is {state.name} on chain")
+        prepared = self.store.prepared_quote(deal_id)
+        if prepared is not None:
+            return self._post(deal_id, prepared.price, prepared.epsilon_milli,
+                              Commitment(prepared.data_root, prepared.cipher_root, prepared.key_commit, prepared.size),
+                              {}, action="requoted")
+        try:
+            plan = self._check(deal_id, args)
+            return self._quote(deal_id, plan)
+        except _Decline as d:
+            return self._decline(deal_id, d.reason)
+
+    def decline(self, deal_id: int, reason: str) -> Outcome:
+        """Decline an Open deal on chain with `reason` kept in the store (public)."""
+        return self._decline(deal_id, reason)
+
+    # -- checks ---------------------------------------------------------------------
+
+    def _check(self, deal_id: int, args: Mapping[str, Any]) -> dict[str, Any]:
+        terms_hash = _hex32(args["termsHash"])
+        rec = self.store.get_terms(terms_hash)
+        if rec is None:
+            raise _Decline("unknown terms: upload the terms with PUT /v1/terms (201) before openDeal")
+        doc = json.loads(rec.canonical)
+        if not _same_address(args["buyer"], doc.get("buyer")):
+            raise _Decline("the deal's opener is not the buyer the terms name: only that buyer's openDeal is quoted")
+        if not _same_address(args["seller"], self.ctx.seller) or not _same_address(doc.get("seller"), self.ctx.seller):
+            raise _Decline("the terms name another seller")
+        if doc.get("chainId") != self.ctx.chain_id or not _same_address(doc.get("contract"), self.ctx.exchange.address):
+            raise _Decline("the terms name another chain or contract")
+        dataset_id = _hex32(args["datasetId"])
+        if dataset_id != str(doc.get("datasetId", "")).lower():
+            raise _Decline("the deal's datasetId is not the terms' datasetId")
+        dataset = self.store.get_dataset(dataset_id)
+        if dataset is None:
+            raise _Decline("unknown dataset: this hub does not sell it")
+        offer = self.store.get_offer(str(doc.get("offerId")))
+        if offer is None or offer.dataset_id.lower() != dataset_id:
+            raise _Decline("the terms' offer is withdrawn or is for another dataset")
+        if offer.buyer is not None and not _same_address(offer.buyer, doc["buyer"]):
+            raise _Decline("the offer is not made to this buyer")
+        if doc.get("release") != offer.release or doc.get("pricing") != offer.pricing:
+            raise _Decline("the terms' release or pricing is not the offer's")
+        token = Web3.to_checksum_address(args["token"])
+        if not _same_address(token, doc.get("token")):
+            raise _Decline("the deal's token is not the terms' token")
+        if token.lower() not in self.tokens or token.lower() not in {t.lower() for t in offer.tokens}:
+            raise _Decline(f"token {token} is not on this hub's list for the offer")
+        max_price, quote_fee = int(args["maxPrice"]), int(args["quoteFee"])
+        if str(max_price) != doc.get("maxPrice") or str(quote_fee) != doc.get("quoteFee"):
+            raise _Decline("the deal's maxPrice or quoteFee differs from the terms'")
+        if quote_fee < offer.min_quote_fee:
+            raise _Decline(f"quoteFee {quote_fee} is under the offer's minQuoteFee {offer.min_quote_fee}")
+        epsilon = offer.release.get("epsilon")
+        try:
+            milli = epsilon_milli_of(str(epsilon))
+        except (ValueError, ZeroDivisionError):
+            raise _Decline("the offer's epsilon is not a positive decimal") from None
+        method = offer.pricing.get("method")
+        spec_hash = doc.get("specHash")
+        spec = None
+        if method == "fixed":
+            fixed = int(offer.pricing["price"])
+            if fixed > max_price:
+                raise _Decline(f"maxPrice {max_price} is under the offer's fixed price {fixed}")
+        else:
+            if not spec_hash:
+                raise _Decline("an MDE offer needs the terms to name a specHash")
+            spec = self.store.get_spec(spec_hash)
+            if spec is None:
+                raise _Decline("the terms' spec was never uploaded: PUT /v1/specs first")
+            if self.store.spec_evaluated(spec_hash, dataset_id):
+                raise _Decline("the spec was already evaluated against this dataset (once per data-pricing pair)")
+        cap = dataset.epsilon_cap_milli
+        spent = self.ctx.exchange.epsilon_spent(self.ctx.seller, bytes.fromhex(dataset_id[2:]))
+        if milli == EXACT and cap != EXACT:
+            raise _Decline("an exact release needs a dataset registered with an EXACT cap")
+        if cap != EXACT and spent + milli > cap:
+            raise _Decline(f"the dataset's privacy budget has {max(0, cap - spent)} milli-epsilon left; "
+                           f"this release needs {milli}")
+        return {"doc": doc, "offer": offer, "dataset": dataset, "milli": milli, "cap": cap, "spent": spent,
+                "spec": spec, "spec_hash": spec_hash, "max_price": max_price}
+
+    # -- stages ---------------------------------------------------------------------
+
+    def _stage(self, name: str) -> None:
+        if self.stage_hook is not None:
+            self.stage_hook(name)
+
+    def _draw(self, plan: dict[str, Any]) -> bytes:
+        dataset, offer = plan["dataset"], plan["offer"]
+        schema = Schema.from_json(dataset.schema)
+        data = decode_raw(self.store.raw_data(dataset.dataset_id), schema)
+        rel = offer.release
+        mech = dict(rel.get("mechanism", {}))
+        eps = rel["epsilon"]
+        priv_offer = Offer.from_terms_release(
+            {"epsilon": "exact" if eps == "exact" else float(Fraction(eps)), "mechanism": mech}, price_rule=offer.pricing)
+        ledger = PrivacyLedger(cap_milli=plan["cap"], spent_milli=min(plan["spent"], EXACT))
+        sleep = os.environ.get(TEST_HOOK_DRAW_SLEEP)
+        if sleep:  # TEST HOOK ONLY: lets a test kill the hub while it draws
+            time.sleep(float(sleep))
+        return draw_release(priv_offer, schema, data, ledger=ledger).to_bytes()
+
+    def _price(self, plan: dict[str, Any], release: bytes) -> int:
+        offer = plan["offer"]
+        if offer.pricing.get("method") == "fixed":
+            return int(offer.pricing["price"])
+        from pricing import price
+
+        return int(price(plan["spec"], release, plan["doc"]).price)
+
+    def _quote(self, deal_id: int, plan: dict[str, Any]) -> Outcome:
+        from pricing import PricingError
+        from pricing.errors import SpecError, TermsError
+
+        t: dict[str, float] = {}
+        t0 = time.perf_counter()
+        self._stage("draw")
+        try:
+            release = self._draw(plan)
+        except PrivacyError as err:  # the message may quote a data value: keep only the type
+            raise _Decline(f"the release could not be drawn ({type(err).__name__}): the data do not fit the "
+                           "offer's schema or bounds") from None
+        t["draw"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        self._stage("price")
+        try:
+            price = self._price(plan, release)
+        except (SpecError, TermsError) as err:
+            raise _Decline(f"the spec or terms cannot price this release ({type(err).__name__}: {err})") from None
+        except PricingError as err:
+            raise _Decline(f"pricing failed ({type(err).__name__})") from None
+        t["price"] = time.perf_counter() - t0
+        if price <= 0:
+            raise _Decline("no efficacy: the release does not improve the spec's model (price 0)")
+        price = min(price, plan["max_price"])
+        t0 = time.perf_counter()
+        self._stage("encode")
+        ddir = self.store.deal_dir(deal_id)
+        rel_path, cipher_path, leaves_path = ddir / "release.safetensors", ddir / "cipher.bin", ddir / "leaves.bin"
+        write_durable(rel_path, release)
+        key = secrets.token_bytes(32)
+        commitment = encode_file(rel_path, key, cipher_path, leaves_path)
+        for p in (cipher_path, leaves_path):
+            fsync_file(p)
+        fsync_dir(ddir)
+        t["encode"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        self._stage("store")
+        try:
+            self.store.record_quote_prepared(
+                deal_id, spec_hash=plan["spec_hash"] if plan["spec"] is not None else None,
+                dataset_id=plan["dataset"].dataset_id, price=price, epsilon_milli=plan["milli"], key=key,
+                data_root=commitment.data_root, cipher_root=commitment.cipher_root, key_commit=commitment.key_commit,
+                size=commitment.size, n=commitment.n, release_path=rel_path, cipher_path=cipher_path,
+                leaves_path=leaves_path)
+        except StoreError:
+            raise _Decline("the spec was already evaluated against this dataset (once per data-pricing pair)") from None
+        t["store"] = time.perf_counter() - t0
+        return self._post(deal_id, price, plan["milli"], commitment, t, action="quoted")
+
+    def _post(self, deal_id: int, price: int, milli: int, commitment: Commitment, t: dict[str, float], *,
+              action: str) -> Outcome:
+        t0 = time.perf_counter()
+        self._stage("post")
+        try:
+            self.ctx.exchange.post_quote(deal_id, price, milli, commitment, sender=self.signer)
+        except ContractRevert as err:
+            state = self.ctx.exchange.state(deal_id)
+            self._sync_phase(deal_id, state)
+            if state == State.QUOTED:  # our earlier post landed before a crash
+                return Outcome(deal_id, "skipped", reason="already quoted on chain", price=price)
+            reason = f"postQuote reverted ({type(err).__name__}); the deal is {state.name} on chain"
+            self.store.set_reason(deal_id, reason)
+            log.error("deal %d: %s", deal_id, reason)
+            return Outcome(deal_id, "failed", reason=reason, price=price, timings=t)
+        t["post"] = time.perf_counter() - t0
+        self.store.set_phase(deal_id, "Quoted")
+        self.store.set_timings(deal_id, t)
+        log.info("deal %d: %s at price %d, %d milli-epsilon, %d chunks; stages %s", deal_id, action, price, milli,
+                 commitment.n, " ".join(f"{k}={v * 1000:.1f}ms" for k, v in t.items()))
+        return Outcome(deal_id, action, price=price, timings=t)
+
+    def _decline(self, deal_id: int, reason: str) -> Outcome:
+        self.store.set_reason(deal_id, reason)
+        try:
+            self.ctx.exchange.decline(deal_id, sender=self.signer)
+        except ContractRevert as err:
+            state = self.ctx.exchange.state(deal_id)
+            self._sync_phase(deal_id, state)
+            log.warning("deal %d: decline reverted (%s); the deal is %s on chain", deal_id, type(err).__name__,
+                        state.name)
+            return Outcome(deal_id, "skipped", reason=reason)
+        self.store.set_phase(deal_id, "Refunded")
+        log.info("deal %d: declined: %s", deal_id, reason)
+        return Outcome(deal_id, "declined", reason=reason)
+
+    def _sync_phase(self, deal_id: int, state: State) -> None:
+        if state != State.NONE:
+            self.store.set_phase(deal_id, PHASE_OF_STATE[state])

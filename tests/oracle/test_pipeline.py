@@ -1,0 +1,188 @@
+"""The quote pipeline on the embedded chain: quotes what it should, declines the rest with a stored
+reason, re-posts (never redraws) a prepared quote, and leaves no trace of a crash before storing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from client.chain import State
+from client.chain.exchange import EXACT
+from client.delivery import Commitment, verify_download
+from oracle.pipeline import STAGES, QuotePipeline, epsilon_milli_of
+from oracle.rawdata import encode_raw
+from oracle.store import DatasetRecord, OfferRecord
+from tests.oracle.conftest import ETH, ETHER, ml_schema
+
+
+def _pipe(hub, **kw) -> QuotePipeline:
+    return QuotePipeline(hub.ctx, signer=hub.oracle, tokens=kw.pop("tokens", [ETH]), **kw)
+
+
+def _opened(hub, deal_id: int) -> dict:
+    (args,) = [a for n, a, _, _ in hub.ex.events() if n == "DealOpened" and a["dealId"] == deal_id]
+    return args
+
+
+def _quoted(hub, deal_id: int) -> dict:
+    return [a for n, a, _, _ in hub.ex.events() if n == "Quoted" and a["dealId"] == deal_id]
+
+
+def _ds_bytes(hub, name: str) -> bytes:
+    return bytes.fromhex(hub.datasets[name][2:])
+
+
+@pytest.mark.parametrize("epsilon,milli", [("1", 1000), ("0.25", 250), ("0.0001", 1), ("1.0005", 1001),
+                                           ("exact", EXACT), ("3", 3000)])
+def test_epsilon_milli_is_the_exact_ceiling(epsilon, milli) -> None:
+    assert epsilon_milli_of(epsilon) == milli
+
+
+def test_fixed_offer_is_quoted_with_a_commitment_the_buyer_can_check(hub) -> None:
+    deal = hub.deal("fixed-dp")
+    out = _pipe(hub).handle_opened(deal, _opened(hub, deal), block=1)
+    assert out.action == "quoted" and out.price == ETHER // 10
+    assert hub.ex.state(deal) == State.QUOTED
+    assert hub.ex.epsilon_spent(hub.seller, _ds_bytes(hub, "census")) == 1000
+    (q,) = _quoted(hub, deal)
+    rec = hub.store.get_deal(deal)
+    assert rec.phase == "Quoted" and rec.n == q["size"] // 1024 + (q["size"] % 1024 > 0)
+    assert set(rec.timings) == set(STAGES) and all(v >= 0 for v in rec.timings.values())
+    verify_download(rec.cipher_path, rec.leaves_path,
+                    Commitment(q["dataRoot"], q["cipherRoot"], q["keyCommit"], q["size"]))
+    raw = hub.store.raw_data(hub.datasets["census"])
+    assert rec.cipher_path.read_bytes() != raw
+
+
+def test_mde_exact_offer_is_priced_by_the_spec_and_marks_it_evaluated(hub) -> None:
+    deal = hub.deal("mde-exact")
+    assert not hub.store.spec_evaluated(hub.spec_hash, hub.datasets["census-exact"])
+    out = _pipe(hub).handle_opened(deal, _opened(hub, deal))
+    assert out.action == "quoted" and 0 < out.price <= ETHER
+    (q,) = _quoted(hub, deal)
+    assert q["epsilonMilli"] == EXACT and q["price"] == out.price
+    assert hub.store.spec_evaluated(hub.spec_hash, hub.datasets["census-exact"])
+    from pricing import price
+
+    doc = json.loads(hub.store.get_terms(hub.store.get_deal(deal).terms_hash).canonical)
+    release = (hub.store.deal_dir(deal) / "release.safetensors").read_bytes()
+    assert price(hub.spec, release, doc).price == out.price  # the buyer's replay gives the same number
+
+
+def test_second_use_of_a_spec_on_a_dataset_is_declined(hub) -> None:
+    first = hub.deal("mde-exact", nonce="a")
+    second = hub.deal("mde-exact", nonce="b")
+    p = _pipe(hub)
+    assert p.handle_opened(first, _opened(hub, first)).action == "quoted"
+    out = p.handle_opened(second, _opened(hub, second))
+    assert out.action == "declined" and "already evaluated" in out.reason
+    assert hub.ex.state(second) == State.REFUNDED
+    assert hub.store.get_deal(second).reason == out.reason
+
+
+def test_zero_price_is_a_decline_not_a_quote(hub) -> None:
+    hub.store.put_offer(OfferRecord("never", hub.datasets["census-exact"], None, {"epsilon": "exact",
+                        "mechanism": {"name": "exact"}}, {"method": "influence", "curve": {"kind": "step",
+                        "price": "5", "threshold": 1e12}}, (ETH,), 0))
+    hub.offers["never"] = hub.store.get_offer("never")
+    deal = hub.deal("never")
+    out = _pipe(hub).handle_opened(deal, _opened(hub, deal))
+    assert out.action == "declined" and "no efficacy" in out.reason
+    assert hub.ex.state(deal) == State.REFUNDED and not _quoted(hub, deal)
+
+
+@pytest.mark.parametrize("case,expect", [
+    ("stranger", "not the buyer"), ("unknown", "unknown terms"), ("fee", "minQuoteFee"),
+    ("token", "not on this hub's list"), ("maxprice", "fixed price"), ("other-buyer-offer", "not made to this buyer"),
+])
+def test_unpriceable_deals_are_declined_with_a_stored_reason(hub, case, expect) -> None:
+    tokens = [ETH]
+    if case == "stranger":  # someone copies the buyer's termsHash and opens first
+        body, th = hub.terms("fixed-dp")
+        hub.accept_terms(body)
+        deal = hub.open_deal(th, buyer=hub.stranger)
+    elif case == "unknown":
+        _, th = hub.terms("fixed-dp")
+        deal = hub.open_deal(th, dataset=hub.datasets["census"], quote_fee=ETHER // 1000)
+    elif case == "fee":
+        deal = hub.deal("fixed-dp", quote_fee=1)
+    elif case == "token":
+        tokens = ["0x" + "ab" * 20]
+        deal = hub.deal("fixed-dp")
+    elif case == "maxprice":
+        deal = hub.deal("fixed-dp", max_price=ETHER // 100)
+    else:
+        deal = hub.deal("fixed-exact", buyer=hub.buyer2)
+    out = _pipe(hub, tokens=tokens).handle_opened(deal, _opened(hub, deal))
+    assert out.action == "declined" and expect in out.reason
+    assert hub.ex.state(deal) == State.REFUNDED
+    rec = hub.store.get_deal(deal)
+    assert (rec.phase, rec.reason) == ("Refunded", out.reason)
+    assert hub.ex.epsilon_spent(hub.seller, _ds_bytes(hub, "census")) == 0
+
+
+def test_budget_is_read_from_the_chain(hub) -> None:
+    p = _pipe(hub)
+    first, second = hub.deal("fixed-dp-big", nonce="1"), hub.deal("fixed-dp-big", nonce="2")
+    assert p.handle_opened(first, _opened(hub, first)).action == "quoted"
+    out = p.handle_opened(second, _opened(hub, second))
+    assert out.action == "declined" and "500 milli-epsilon left" in out.reason
+
+
+def test_out_of_bounds_data_declines_without_quoting_a_value(hub) -> None:
+    schema = ml_schema()
+    raw = {"features": hub.raw["features"] * 1.0, "label": hub.raw["label"]}
+    raw["features"][7, 1] = 0.123456789
+    ds = hub.datasets["census"]
+    hub.store.add_dataset(DatasetRecord(ds, "census", schema.to_json(), len(raw["label"]), 5000),
+                          encode_raw(raw, schema))
+    release = {"epsilon": "1", "mechanism": {"name": "ml-laplace-rr", "bounds": {"x1": [0.2, 0.3]}, "clamp": False,
+                                             "split": "equal", "neighbouring": "replace-one"}}
+    hub.store.put_offer(OfferRecord("narrow", ds, None, release, {"method": "fixed", "price": "5"}, (ETH,), 0))
+    hub.offers["narrow"] = hub.store.get_offer("narrow")
+    deal = hub.deal("narrow")
+    out = _pipe(hub).handle_opened(deal, _opened(hub, deal))
+    assert out.action == "declined" and "OutOfBounds" in out.reason
+    assert "0.12" not in out.reason and "1234" not in out.reason
+    assert hub.ex.epsilon_spent(hub.seller, _ds_bytes(hub, "census")) == 0
+
+
+class Crash(Exception):
+    pass
+
+
+def _crash_at(stage: str):
+    def hook(name: str) -> None:
+        if name == stage:
+            raise Crash(name)
+    return hook
+
+
+def test_crash_before_post_reposts_the_same_commitment_never_redraws(hub) -> None:
+    deal = hub.deal("mde-exact")
+    with pytest.raises(Crash):
+        _pipe(hub, stage_hook=_crash_at("post")).handle_opened(deal, _opened(hub, deal))
+    assert hub.ex.state(deal) == State.OPEN
+    prepared = hub.store.prepared_quote(deal)
+    before = prepared.cipher_path.read_bytes()
+    stages: list[str] = []
+    out = _pipe(hub, stage_hook=stages.append).handle_opened(deal, _opened(hub, deal))
+    assert out.action == "requoted" and stages == ["post"]
+    (q,) = _quoted(hub, deal)
+    assert (q["keyCommit"], q["cipherRoot"], q["price"]) == (prepared.key_commit, prepared.cipher_root,
+                                                             prepared.price)
+    assert prepared.cipher_path.read_bytes() == before
+    assert _pipe(hub).handle_opened(deal, _opened(hub, deal)).action == "skipped"
+    assert len(_quoted(hub, deal)) == 1
+
+
+@pytest.mark.parametrize("stage", ["price", "encode", "store"])
+def test_crash_before_storing_leaves_no_quote_no_spend_no_mark(hub, stage) -> None:
+    deal = hub.deal("mde-exact")
+    with pytest.raises(Crash):
+        _pipe(hub, stage_hook=_crash_at(stage)).handle_opened(deal, _opened(hub, deal))
+    assert hub.ex.state(deal) == State.OPEN and not _quoted(hub, deal)
+    assert hub.store.prepared_quote(deal) is None
+    assert not hub.store.spec_evaluated(hub.spec_hash, hub.datasets["census-exact"])
+    assert _pipe(hub).handle_opened(deal, _opened(hub, deal)).action == "quoted"
