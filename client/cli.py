@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib.metadata import EntryPoint, entry_points
+
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -44,6 +46,30 @@ def audit(
     console.print(table)
     console.print("[green]every deal, credit and ledger the events imply matches the chain[/green]")
 
+
+COMMAND_GROUP = "spartacus.commands"
+
+
+def load_commands(target: typer.Typer, eps: list[EntryPoint] | None = None) -> list[str]:
+    """Add the commands other packages register in the entry-point group `spartacus.commands` (a
+    typer app becomes a command group, a function a command), so this CLI never imports them
+    itself; return the names added. A plugin that fails to import is reported, not fatal."""
+    added = []
+    for ep in entry_points(group=COMMAND_GROUP) if eps is None else eps:
+        try:
+            obj = ep.load()
+        except Exception as err:  # noqa: BLE001 - one broken plugin must not take the CLI down
+            console.print(f"[yellow]warning:[/yellow] command {ep.name!r} ({ep.value}) failed to load: {err}")
+            continue
+        if isinstance(obj, typer.Typer):
+            target.add_typer(obj, name=ep.name)
+        else:
+            target.command(name=ep.name)(obj)
+        added.append(ep.name)
+    return added
+
+
+load_commands(app)
 
 if __name__ == "__main__":
     app()

@@ -1,0 +1,6 @@
+"""`python -m oracle`: the owner's commands (the same as `spartacus hub|dataset|offer|withdraw`)."""
+
+from oracle.cli import owner_app
+
+if __name__ == "__main__":
+    owner_app(prog_name="python -m oracle")

@@ -1,0 +1,474 @@
+"""The owner's commands (typer + rich): `hub init|register|serve|status`, `dataset add|list`,
+`offer set|list|remove`, `withdraw`. Registered into the `spartacus` CLI through the entry-point
+group `spartacus.commands` (client/ never imports oracle/), and run by `python -m oracle`.
+
+The hub's one key (seller and oracle) lives only in the encrypted keystore; a private key is never
+taken on the command line (it would stay in `ps` and shell history): `hub init` imports one only
+from the environment variable SPARTACUS_IMPORT_KEY, else makes a fresh one."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from eth_account.signers.local import LocalAccount
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn
+from rich.table import Table
+from web3 import Web3
+
+from client.chain import Exchange, connect
+from client.chain.errors import ContractRevert
+from client.chain.exchange import ETH, EXACT
+
+from .context import HubContext
+from .keystore import KeystoreError, create_keystore, keystore_address, load_keystore
+from .settings import HubSettings, SettingsError, load_settings, write_config
+from .store import DatasetRecord, OfferRecord, Store
+
+__all__ = ["owner_app", "hub_app", "dataset_app", "offer_app", "withdraw", "connect_chain", "build_context",
+           "IMPORT_KEY_ENV"]
+
+IMPORT_KEY_ENV = "SPARTACUS_IMPORT_KEY"
+_EPSILON = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]+)?")
+
+console = Console()
+owner_app = typer.Typer(help="The data owner's hub: keys, datasets, offers, serving.", no_args_is_help=True)
+hub_app = typer.Typer(help="Set up, run and inspect the owner's hub.", no_args_is_help=True)
+dataset_app = typer.Typer(help="Datasets the hub sells.", no_args_is_help=True)
+offer_app = typer.Typer(help="Offers: precision, price rule, tokens and quote fee, per buyer or default.",
+                        no_args_is_help=True)
+owner_app.add_typer(hub_app, name="hub")
+owner_app.add_typer(dataset_app, name="dataset")
+owner_app.add_typer(offer_app, name="offer")
+
+ConfigDir = typer.Option(None, "--config-dir", help="the hub's config directory (default $SPARTACUS_CONFIG_DIR "
+                                                     "or ~/.spartacus/hub)")
+
+
+def abort(message: str) -> None:
+    """Print one red line and exit 1 (a user's mistake gets no traceback)."""
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(1)
+
+
+def success(message: str) -> None:
+    """Print one green line."""
+    console.print(f"[green]{message}[/green]")
+
+
+def _settings(config_dir: Optional[Path], **overrides: Any) -> HubSettings:
+    try:
+        return load_settings(config_dir=config_dir, **overrides)
+    except SettingsError as err:
+        abort(str(err))
+        raise  # unreachable
+
+
+def connect_chain(settings: HubSettings) -> Web3:
+    """The settings' chain (an RPC URL, else a network of brownie-config.yaml). Tests replace it."""
+    return connect(settings.network, url=settings.rpc_url)
+
+
+def _passphrase(settings: HubSettings, *, confirm: bool = False) -> str:
+    try:
+        return settings.require_passphrase()
+    except SettingsError as err:
+        if not os.isatty(0):
+            abort(str(err))
+        import getpass
+
+        value = getpass.getpass("keystore passphrase: ")
+        if confirm and getpass.getpass("again: ") != value:
+            abort("the two passphrases differ: run again")
+        return value
+
+
+def _account(settings: HubSettings) -> LocalAccount:
+    try:
+        return load_keystore(settings.keystore_path, _passphrase(settings))
+    except KeystoreError as err:
+        abort(str(err))
+        raise  # unreachable
+
+
+def _exchange(settings: HubSettings, w3: Web3 | None = None) -> Exchange:
+    try:
+        address = settings.require_contract()
+    except SettingsError as err:
+        abort(str(err))
+        raise
+    return Exchange(w3 or connect_chain(settings), address)
+
+
+def build_context(settings: HubSettings, account: LocalAccount, w3: Web3 | None = None) -> HubContext:
+    """The hub's run-time context from its settings and unlocked key (seller = oracle = that key)."""
+    ex = _exchange(settings, w3)
+    store = Store(settings.db_path)
+    return HubContext(store=store, exchange=ex, chain_id=int(ex.w3.eth.chain_id), seller=account.address,
+                      oracle=account.address)
+
+
+def _tx(what: str, fn: Any, *args: Any, **kw: Any) -> Any:
+    try:
+        return fn(*args, **kw)
+    except ContractRevert as err:
+        abort(f"{what} reverted on chain: {err}")
+
+
+# ---------------------------------------------------------------- hub
+
+
+@hub_app.command("init")
+def hub_init(
+    config_dir: Optional[Path] = ConfigDir,
+    network: Optional[str] = typer.Option(None, help="a network of brownie-config.yaml (embedded, anvil, sepolia)"),
+    rpc_url: Optional[str] = typer.Option(None, help="an RPC URL instead of a named network"),
+    contract: Optional[str] = typer.Option(None, help="the DataExchange address"),
+    deploy: bool = typer.Option(False, help="deploy a new DataExchange (development chains)"),
+    confirmations: Optional[int] = typer.Option(None, help="blocks on top before the hub acts"),
+    register: bool = typer.Option(True, help="register this key as seller and oracle on chain"),
+) -> None:
+    """Create the config directory and the encrypted keystore, and register seller and oracle on chain."""
+    settings = _settings(config_dir, network=network, rpc_url=rpc_url, contract=contract,
+                         confirmations=confirmations)
+    values = {k: v for k, v in {"network": network, "rpc_url": rpc_url, "contract": contract,
+                                "confirmations": confirmations}.items() if v is not None}
+    settings.config_dir.mkdir(parents=True, exist_ok=True)
+    if settings.keystore_path.exists():
+        address = keystore_address(settings.keystore_path)
+        console.print(f"keystore exists at {settings.keystore_path} ({address}); keeping it")
+    else:
+        passphrase = _passphrase(settings, confirm=True)
+        imported = os.environ.get(IMPORT_KEY_ENV)
+        try:
+            address = create_keystore(settings.keystore_path, passphrase,
+                                      private_key=bytes.fromhex(imported.removeprefix("0x")) if imported else None)
+        except (KeystoreError, ValueError) as err:
+            abort(str(err) if isinstance(err, KeystoreError) else f"{IMPORT_KEY_ENV} is not a 32-byte hex key")
+            raise
+        success(f"keystore created at {settings.keystore_path} for {address}")
+    if deploy or register:
+        account = _account(settings)
+        w3 = connect_chain(settings)
+        if deploy:
+            ex = _tx("deploy", Exchange.deploy, w3, sender=account)
+            values["contract"] = ex.address
+            settings = settings.model_copy(update={"contract": ex.address})
+            success(f"DataExchange deployed at {ex.address}")
+        if register:
+            ex = _exchange(settings, w3)
+            _tx("registerSeller", ex.register_seller, account.address, sender=account)
+            success(f"seller {account.address} registered with itself as oracle at {ex.address}")
+    path = write_config(settings.config_dir, values)
+    Store(settings.db_path).close()
+    success(f"config written to {path}; data in {settings.data_dir}")
+
+
+@hub_app.command("register")
+def hub_register(config_dir: Optional[Path] = ConfigDir) -> None:
+    """Register (again) this hub's key as seller with itself as oracle: after funding it, or to rotate."""
+    settings = _settings(config_dir)
+    account = _account(settings)
+    ex = _exchange(settings)
+    _tx("registerSeller", ex.register_seller, account.address, sender=account)
+    success(f"seller {account.address} registered at {ex.address}")
+
+
+@hub_app.command("serve")
+def hub_serve(
+    config_dir: Optional[Path] = ConfigDir,
+    host: Optional[str] = typer.Option(None, help="address to listen on (default 127.0.0.1)"),
+    port: Optional[int] = typer.Option(None, help="port to listen on"),
+    start_block: int = typer.Option(0, help="first block a fresh hub reads"),
+) -> None:
+    """Serve the HTTP API and run the chain watcher, in one process, until interrupted."""
+    import uvicorn
+
+    from .api.app import create_app
+    from .pipeline import QuotePipeline
+    from .watcher import Watcher
+
+    settings = _settings(config_dir, host=host, port=port)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    account = _account(settings)
+    ctx = build_context(settings, account)
+    pipeline = QuotePipeline(ctx, signer=account, tokens=settings.tokens)
+    watcher = Watcher(ctx, pipeline, confirmations=settings.confirmations,
+                      reveal_margin_seconds=settings.reveal_margin_seconds,
+                      reveal_margin_blocks=settings.reveal_margin_blocks, block_time=settings.block_time,
+                      start_block=start_block)
+    stop = threading.Event()
+    thread = threading.Thread(target=watcher.run_forever, args=(stop, settings.poll_interval), name="watcher",
+                              daemon=True)
+    thread.start()
+    console.print(f"hub {account.address} serving http://{settings.host}:{settings.port} "
+                  f"(contract {ctx.exchange.address}, {settings.confirmations} confirmations)")
+    try:
+        uvicorn.run(create_app(ctx), host=settings.host, port=settings.port, log_level="info")
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
+@hub_app.command("status")
+def hub_status(config_dir: Optional[Path] = ConfigDir) -> None:
+    """Datasets with the budget left on chain, deals by phase, and the credit to withdraw."""
+    settings = _settings(config_dir)
+    address = keystore_address(settings.keystore_path)
+    ex = _exchange(settings)
+    store = Store(settings.db_path)
+    table = Table(title=f"datasets of {address}")
+    for col in ("name", "datasetId", "rows", "cap (eps)", "spent (eps)", "left (eps)"):
+        table.add_column(col)
+    for d in store.list_datasets():
+        spent = ex.epsilon_spent(address, bytes.fromhex(d.dataset_id[2:]))
+        cap = "exact" if d.epsilon_cap_milli == EXACT else f"{d.epsilon_cap_milli / 1000:g}"
+        left = "unlimited" if d.epsilon_cap_milli == EXACT else f"{max(0, d.epsilon_cap_milli - spent) / 1000:g}"
+        table.add_row(d.name, d.dataset_id[:18] + "…", str(d.rows), cap,
+                      "exact" if spent == EXACT else f"{spent / 1000:g}", left)
+    console.print(table)
+    phases = store.deals_by_phase()
+    console.print("deals by phase: " + (", ".join(f"{k} {v}" for k, v in phases.items()) or "none"))
+    lost = [d.deal_id for d in store.list_deals() if d.lost]
+    if lost:
+        console.print(f"[red]deals lost to the reveal margin: {lost}[/red]")
+    for token in settings.tokens:
+        console.print(f"credit to withdraw in {'ETH' if int(token, 16) == 0 else token}: {ex.credit(address, token)}")
+
+
+# ---------------------------------------------------------------- datasets
+
+
+def _parse_cap(cap: str) -> int:
+    if cap == "exact":
+        return EXACT
+    from .pipeline import epsilon_milli_of
+
+    try:
+        milli = epsilon_milli_of(cap)
+    except (ValueError, ZeroDivisionError):
+        abort(f"--cap {cap!r} must be a positive decimal epsilon (e.g. 5) or 'exact'")
+    return milli
+
+
+@dataset_app.command("add")
+def dataset_add(
+    name: str = typer.Argument(..., help="the dataset's name (its id derives from it and the seller)"),
+    data: Path = typer.Option(..., exists=True, dir_okay=False, help="a CSV with a header, or a safetensors file"),
+    schema_file: Path = typer.Option(..., "--schema", exists=True, dir_okay=False,
+                                     help="the release schema as JSON (features/label/columns, bounds declared)"),
+    cap: str = typer.Option(..., help="the total privacy budget (epsilon, e.g. 5) or 'exact'"),
+    config_dir: Optional[Path] = ConfigDir,
+) -> None:
+    """Add a dataset: read and bound-check it, register it on chain with its cap, keep it in the store."""
+    from privacy import InvalidSchema, Schema
+
+    from .rawdata import RawDataError, dataset_id_for, encode_raw, read_csv, read_safetensors_data
+
+    settings = _settings(config_dir)
+    cap_milli = _parse_cap(cap)
+    try:
+        schema = Schema.from_json(json.loads(schema_file.read_text()))
+    except (ValueError, InvalidSchema) as err:
+        abort(f"schema {schema_file}: {err}")
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True) as progress:
+        task = progress.add_task(f"reading {data.name}", total=None)
+        try:
+            reader = read_safetensors_data if data.suffix == ".safetensors" else read_csv
+            values, rows = reader(data, schema)
+            raw = encode_raw(values, schema)
+        except RawDataError as err:
+            abort(str(err))
+        progress.update(task, description="registering on chain")
+        account = _account(settings)
+        ex = _exchange(settings)
+        dataset_id = dataset_id_for(account.address, name)
+        _tx("registerDataset", ex.register_dataset, bytes.fromhex(dataset_id[2:]), cap_milli, sender=account)
+        progress.update(task, description="storing")
+        Store(settings.db_path).add_dataset(DatasetRecord(dataset_id, name, schema.to_json(), rows, cap_milli), raw)
+    success(f"dataset {name} ({rows} rows) added as {dataset_id}, cap "
+            f"{'exact' if cap_milli == EXACT else cap_milli / 1000}")
+
+
+@dataset_app.command("list")
+def dataset_list(config_dir: Optional[Path] = ConfigDir) -> None:
+    """The hub's datasets (name, id, rows, cap)."""
+    store = Store(_settings(config_dir).db_path)
+    table = Table()
+    for col in ("name", "datasetId", "rows", "cap (milli)"):
+        table.add_column(col)
+    for d in store.list_datasets():
+        table.add_row(d.name, d.dataset_id, str(d.rows), str(d.epsilon_cap_milli))
+    console.print(table)
+
+
+# ---------------------------------------------------------------- offers
+
+
+def _resolve_dataset(store: Store, ref: str) -> DatasetRecord:
+    rec = store.get_dataset(ref) if ref.startswith("0x") else None
+    if rec is None:
+        rec = next((d for d in store.list_datasets() if d.name == ref), None)
+    if rec is None:
+        abort(f"no dataset {ref!r} at this hub: add it with `spartacus dataset add` or see `dataset list`")
+    return rec
+
+
+def _fixed_menu(offers: list[OfferRecord], dataset_id: str, buyer: str | None) -> list[tuple[float, int]]:
+    from fractions import Fraction
+
+    out = []
+    for o in offers:
+        if o.dataset_id != dataset_id or (o.buyer or "").lower() != (buyer or "").lower():
+            continue
+        eps = o.release.get("epsilon")
+        if eps == "exact" or o.pricing.get("method") != "fixed":
+            continue
+        out.append((float(Fraction(eps)), int(o.pricing["price"])))
+    return out
+
+
+@offer_app.command("set")
+def offer_set(
+    offer_id: str = typer.Argument(..., help="the offer's id, shown to buyers"),
+    dataset: str = typer.Option(..., help="dataset name or id"),
+    buyer: Optional[str] = typer.Option(None, help="the only buyer this offer is made to (default: everyone)"),
+    epsilon: str = typer.Option(..., help="a decimal epsilon (e.g. 1, 0.25) or 'exact'"),
+    mechanism: str = typer.Option("ml-laplace-rr", help="ml-laplace-rr or table (ignored for exact)"),
+    bound: list[str] = typer.Option([], help="a column's bounds for this offer, NAME=LO:HI (repeatable)"),
+    clamp: bool = typer.Option(False, help="clamp out-of-bounds values instead of refusing the draw"),
+    price: Optional[str] = typer.Option(None, help="a fixed price in the token's smallest unit"),
+    mde_method: Optional[str] = typer.Option(None, help="the MDE method the buyer's spec must use"),
+    curve: Optional[str] = typer.Option(None, help='the MDE price curve as JSON, e.g. {"kind":"linear","slope":"1e18"}'),
+    token: list[str] = typer.Option([], help="a payment token this offer accepts (repeatable; default ETH)"),
+    quote_fee: str = typer.Option("0", help="the minimum quote fee in the token's smallest unit"),
+    config_dir: Optional[Path] = ConfigDir,
+) -> None:
+    """Create or replace an offer, checked arbitrage-free against the dataset's other fixed-price precisions."""
+    from pricing import check_arbitrage_free
+    from privacy.offers import MECHANISMS
+
+    from .pipeline import epsilon_milli_of
+
+    settings = _settings(config_dir)
+    store = Store(settings.db_path)
+    ds = _resolve_dataset(store, dataset)
+    if buyer is not None:
+        if not Web3.is_address(buyer):
+            abort(f"--buyer {buyer!r} is not an address")
+        buyer = Web3.to_checksum_address(buyer)
+    if epsilon == "exact":
+        if ds.epsilon_cap_milli != EXACT:
+            abort(f"dataset {ds.name} has a cap of {ds.epsilon_cap_milli / 1000:g}: exact offers need an EXACT cap")
+        release: dict[str, Any] = {"epsilon": "exact", "mechanism": {"name": "exact"}}
+    else:
+        if not _EPSILON.fullmatch(epsilon) or float(epsilon) == 0:
+            abort(f"--epsilon {epsilon!r} must be a positive decimal like 1 or 0.25, or 'exact'")
+        if mechanism not in MECHANISMS or mechanism == "exact":
+            abort(f"--mechanism {mechanism!r} must be one of {[m for m in MECHANISMS if m != 'exact']}")
+        bounds = {}
+        for b in bound:
+            try:
+                col, rng = b.split("=", 1)
+                lo, hi = (float(v) for v in rng.split(":", 1))
+            except ValueError:
+                abort(f"--bound {b!r} must be NAME=LO:HI")
+            bounds[col] = [lo, hi]
+        release = {"epsilon": epsilon, "mechanism": {"name": mechanism, "bounds": dict(sorted(bounds.items())),
+                                                     "clamp": clamp, "split": "equal",
+                                                     "neighbouring": "replace-one"}}
+    if (price is None) == (mde_method is None):
+        abort("give exactly one price rule: --price WEI (fixed) or --mde-method with --curve")
+    if price is not None:
+        if not price.isdigit():
+            abort(f"--price {price!r} must be a whole number of the token's smallest unit")
+        pricing: dict[str, Any] = {"method": "fixed", "price": str(int(price))}
+    else:
+        from pricing import METHODS
+        from pricing.curves import CURVES
+
+        if mde_method not in METHODS:
+            abort(f"--mde-method {mde_method!r} must be one of {sorted(METHODS)}")
+        try:
+            parsed = json.loads(curve or "")
+        except ValueError:
+            abort('--curve must be JSON such as {"kind": "linear", "slope": "1000"}')
+        if not isinstance(parsed, dict) or parsed.get("kind") not in CURVES:
+            abort(f"--curve needs a kind in {sorted(CURVES)}")
+        pricing = {"method": mde_method, "curve": parsed}
+    tokens = tuple(Web3.to_checksum_address(t) for t in (token or [ETH]) if Web3.is_address(t))
+    if len(tokens) != len(token or [ETH]):
+        abort(f"--token values {token} must be addresses (ETH is {ETH})")
+    not_listed = [t for t in tokens if t.lower() not in {s.lower() for s in settings.tokens}]
+    if not_listed:
+        abort(f"token(s) {not_listed} are not on the hub's list {settings.tokens}: add them to `tokens` in hub.toml")
+    if not quote_fee.isdigit():
+        abort(f"--quote-fee {quote_fee!r} must be a whole number")
+    new = OfferRecord(offer_id, ds.dataset_id, buyer, release, pricing, tokens, int(quote_fee))
+    others = [o for o in store.list_offers() if o.offer_id != offer_id]
+    menu = _fixed_menu([*others, new], ds.dataset_id, buyer)
+    if len(menu) > 1:
+        report = check_arbitrage_free(menu)
+        if not report.ok:
+            abort("the offers would allow arbitrage: " + "; ".join(report.violations)
+                  + " — raise the higher-epsilon price or lower the other")
+    store.put_offer(new)
+    success(f"offer {offer_id} on {ds.name} for {buyer or 'every buyer'}: epsilon {epsilon}, "
+            f"{'price ' + pricing['price'] if price is not None else 'MDE ' + str(mde_method)}")
+
+
+@offer_app.command("list")
+def offer_list(
+    buyer: Optional[str] = typer.Option(None, help="show what this buyer is offered (its own and the defaults)"),
+    config_dir: Optional[Path] = ConfigDir,
+) -> None:
+    """List offers: all, or those a buyer sees."""
+    store = Store(_settings(config_dir).db_path)
+    offers = store.offers_for(buyer) if buyer else store.list_offers()
+    names = {d.dataset_id: d.name for d in store.list_datasets()}
+    table = Table()
+    for col in ("offerId", "dataset", "buyer", "epsilon", "mechanism", "price rule", "tokens", "min quote fee"):
+        table.add_column(col)
+    for o in offers:
+        rule = f"fixed {o.pricing['price']}" if o.pricing.get("method") == "fixed" else \
+            f"{o.pricing['method']} {json.dumps(o.pricing.get('curve'), sort_keys=True)}"
+        table.add_row(o.offer_id, names.get(o.dataset_id, o.dataset_id), o.buyer or "(default)",
+                      str(o.release["epsilon"]), o.release["mechanism"]["name"], rule,
+                      ", ".join("ETH" if int(t, 16) == 0 else t for t in o.tokens), str(o.min_quote_fee))
+    console.print(table)
+
+
+@offer_app.command("remove")
+def offer_remove(offer_id: str, config_dir: Optional[Path] = ConfigDir) -> None:
+    """Withdraw an offer (terms accepted under it stay valid)."""
+    if not Store(_settings(config_dir).db_path).delete_offer(offer_id):
+        abort(f"no offer {offer_id!r}: see `spartacus offer list`")
+    success(f"offer {offer_id} removed")
+
+
+# ---------------------------------------------------------------- withdraw
+
+
+@owner_app.command("withdraw")
+def withdraw(
+    token: str = typer.Option(ETH, help="the token to withdraw (default ETH)"),
+    config_dir: Optional[Path] = ConfigDir,
+) -> None:
+    """Pull the credit the contract holds for this hub's key in `token`."""
+    settings = _settings(config_dir)
+    account = _account(settings)
+    ex = _exchange(settings)
+    if not Web3.is_address(token):
+        abort(f"--token {token!r} is not an address")
+    amount = ex.credit(account.address, token)
+    if amount == 0:
+        abort(f"no credit to withdraw in {token} for {account.address}")
+    _tx("withdraw", ex.withdraw, token, sender=account)
+    success(f"withdrew {amount} of {'ETH' if int(token, 16) == 0 else token} to {account.address}")

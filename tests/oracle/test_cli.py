@@ -1,0 +1,173 @@
+"""The owner's commands with typer's CliRunner on the embedded chain (connect_chain monkeypatched
+to the test's chain), and the `spartacus.commands` entry-point loader of client/cli.py."""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import EntryPoint
+
+import pytest
+import typer
+from eth_account import Account
+from typer.testing import CliRunner
+
+from client.chain import Exchange, connect
+from client.chain.exchange import EXACT
+from oracle import cli
+from oracle.store import Store
+
+runner = CliRunner()
+SELLER_KEY = (2).to_bytes(32, "big")  # eth-tester's funded account 1
+
+
+@pytest.fixture(scope="module")
+def chain():
+    w3 = connect("embedded")
+    return w3, Exchange.deploy(w3, sender=w3.eth.accounts[0])
+
+
+@pytest.fixture()
+def env(chain, tmp_path, monkeypatch):
+    w3, ex = chain
+    snap = w3.provider.ethereum_tester.take_snapshot()
+    monkeypatch.setattr(cli, "connect_chain", lambda settings: w3)
+    for k in ("SPARTACUS_CONTRACT", "SPARTACUS_TOKENS", "SPARTACUS_CONFIRMATIONS"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("SPARTACUS_CONFIG_DIR", str(tmp_path / "cfg"))
+    monkeypatch.setenv("SPARTACUS_PASSPHRASE", "owner passphrase 1")
+    monkeypatch.setenv(cli.IMPORT_KEY_ENV, SELLER_KEY.hex())
+    yield w3, ex, tmp_path
+    w3.provider.ethereum_tester.revert_to_snapshot(snap)
+
+
+class Ran:
+    """A CliRunner result with rich's line wrapping undone (`output` on one line)."""
+
+    def __init__(self, result) -> None:
+        self.exit_code = result.exit_code
+        self.output = " ".join(result.output.split())
+
+
+def run(*args: str) -> Ran:
+    return Ran(runner.invoke(cli.owner_app, list(args), catch_exceptions=False))
+
+
+def _csv(tmp_path, rows=50):
+    lines = ["x0,x1,y"] + [f"{(i % 10) / 10},{(i % 7) / 7},{'yes' if i % 3 else 'no'}" for i in range(rows)]
+    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "s.json").write_text(json.dumps({
+        "features": [{"name": "x0", "kind": "float", "bounds": [0, 1]}, {"name": "x1", "kind": "float", "bounds": [0, 1]}],
+        "label": {"name": "y", "kind": "categorical", "categories": ["no", "yes"]}}))
+
+
+def test_owner_sets_up_a_hub_adds_a_dataset_and_arbitrage_free_offers(env) -> None:
+    w3, ex, tmp = env
+    seller = Account.from_key(SELLER_KEY).address
+    r = run("hub", "init", "--contract", ex.address)
+    assert r.exit_code == 0, r.output
+    assert "registered" in r.output and SELLER_KEY.hex() not in (tmp / "cfg" / "keystore.json").read_text()
+    assert ex.contract.functions.oracleOf(seller).call() == seller if hasattr(ex.contract.functions, "oracleOf") \
+        else [e for e in ex.events() if e[0] == "SellerRegistered"][0][1]["oracle"] == seller
+    _csv(tmp)
+    r = run("dataset", "add", "census", "--data", str(tmp / "d.csv"), "--schema", str(tmp / "s.json"), "--cap", "5")
+    assert r.exit_code == 0, r.output
+    store = Store(tmp / "cfg" / "data" / "hub.sqlite")
+    (ds,) = store.list_datasets()
+    assert (ds.name, ds.rows, ds.epsilon_cap_milli) == ("census", 50, 5000)
+    (reg,) = [a for n, a, _, _ in ex.events() if n == "DatasetRegistered"]
+    assert "0x" + reg["datasetId"].hex() == ds.dataset_id and reg["epsilonCapMilli"] == 5000
+    assert run("offer", "set", "e1", "--dataset", "census", "--epsilon", "1", "--price", "100",
+               "--quote-fee", "5").exit_code == 0
+    assert run("offer", "set", "e2", "--dataset", "census", "--epsilon", "2", "--price", "150").exit_code == 0
+    bad = run("offer", "set", "e3", "--dataset", "census", "--epsilon", "3", "--price", "120")
+    assert bad.exit_code == 1 and "arbitrage" in bad.output and store.get_offer("e3") is None
+    sub = run("offer", "set", "e4", "--dataset", "census", "--epsilon", "4", "--price", "900")
+    assert sub.exit_code == 1 and "subadditive" in sub.output  # four epsilon-2 releases cost 600
+    buyer = w3.eth.accounts[3]
+    r = run("offer", "set", "mine", "--dataset", "census", "--buyer", buyer, "--epsilon", "0.5", "--mde-method",
+            "influence", "--curve", '{"kind": "linear", "slope": "1000"}')
+    assert r.exit_code == 0, r.output
+    assert {o.offer_id for o in store.offers_for(buyer)} == {"e1", "e2", "mine"}
+    assert {o.offer_id for o in store.offers_for(w3.eth.accounts[4])} == {"e1", "e2"}
+    assert store.get_offer("e1").release["epsilon"] == "1" and store.get_offer("e1").min_quote_fee == 5
+    listing = run("offer", "list", "--buyer", buyer)
+    assert "mine" in listing.output and "e2" in listing.output
+    status = run("hub", "status")
+    assert status.exit_code == 0 and "census" in status.output and "credit to withdraw in ETH: 0" in status.output
+    nothing = run("withdraw")
+    assert nothing.exit_code == 1 and "no credit" in nothing.output
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--epsilon", "0"], "positive decimal"), (["--epsilon", "1e3"], "positive decimal"),
+    (["--epsilon", "exact"], "EXACT cap"), (["--epsilon", "1", "--price", "x"], "whole number"),
+    (["--epsilon", "1", "--token", "0x" + "ab" * 20], "not on the hub's list"),
+    (["--epsilon", "1", "--mde-method", "nope", "--curve", "{}"], "must be one of"),
+])
+def test_bad_offers_are_refused_naming_the_problem(env, args, msg) -> None:
+    w3, ex, tmp = env
+    assert run("hub", "init", "--contract", ex.address).exit_code == 0
+    _csv(tmp)
+    assert run("dataset", "add", "census", "--data", str(tmp / "d.csv"), "--schema", str(tmp / "s.json"),
+               "--cap", "5").exit_code == 0
+    full = ["offer", "set", "o", "--dataset", "census", *args]
+    if "--price" not in args and "--mde-method" not in args:
+        full += ["--price", "10"]
+    r = run(*full)
+    assert r.exit_code == 1 and msg in r.output
+
+
+def test_out_of_bounds_csv_is_refused_without_quoting_the_value(env) -> None:
+    w3, ex, tmp = env
+    assert run("hub", "init", "--contract", ex.address).exit_code == 0
+    _csv(tmp)
+    text = (tmp / "d.csv").read_text().replace("\n0.3,", "\n7.654321,", 1)
+    (tmp / "d.csv").write_text(text)
+    r = run("dataset", "add", "census", "--data", str(tmp / "d.csv"), "--schema", str(tmp / "s.json"), "--cap", "exact")
+    assert r.exit_code == 1 and "x0" in r.output and "7.65" not in r.output
+
+
+def test_init_without_passphrase_is_refused(env, monkeypatch) -> None:
+    monkeypatch.delenv("SPARTACUS_PASSPHRASE")
+    r = run("hub", "init", "--no-register")
+    assert r.exit_code == 1 and "SPARTACUS_PASSPHRASE" in r.output
+
+
+def test_exact_cap_dataset_takes_exact_offers(env) -> None:
+    w3, ex, tmp = env
+    assert run("hub", "init", "--contract", ex.address).exit_code == 0
+    _csv(tmp)
+    assert run("dataset", "add", "open", "--data", str(tmp / "d.csv"), "--schema", str(tmp / "s.json"),
+               "--cap", "exact").exit_code == 0
+    assert run("offer", "set", "x", "--dataset", "open", "--epsilon", "exact", "--price", "7").exit_code == 0
+    store = Store(tmp / "cfg" / "data" / "hub.sqlite")
+    assert store.list_datasets()[0].epsilon_cap_milli == EXACT
+    assert store.get_offer("x").release == {"epsilon": "exact", "mechanism": {"name": "exact"}}
+
+
+def test_spartacus_loads_owner_commands_from_entry_points() -> None:
+    from client.cli import COMMAND_GROUP, load_commands
+
+    eps = [EntryPoint(name="hub", value="oracle.cli:hub_app", group=COMMAND_GROUP),
+           EntryPoint(name="withdraw", value="oracle.cli:withdraw", group=COMMAND_GROUP),
+           EntryPoint(name="broken", value="oracle.nowhere:app", group=COMMAND_GROUP)]
+    app = typer.Typer()
+
+    @app.command()
+    def audit() -> None:  # a built-in command, as in client/cli.py
+        """stand-in"""
+
+    assert load_commands(app, eps) == ["hub", "withdraw"]
+    out = runner.invoke(app, ["hub", "--help"])
+    assert out.exit_code == 0 and "serve" in out.output and "init" in out.output
+    assert runner.invoke(app, ["withdraw", "--help"]).exit_code == 0
+
+
+def test_client_cli_does_not_import_oracle() -> None:
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path("client/cli.py").read_text())
+    names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    assert not [n for n in names if n.split(".")[0] == "oracle"]
