@@ -234,6 +234,7 @@ class QuotePipeline:
         t: dict[str, float] = {}
         t0 = time.perf_counter()
         self._stage("draw")
+        log.info("deal %d: drawing the release (%s milli-epsilon)", deal_id, plan["milli"])
         try:
             release = self._draw(plan)
         except PrivacyError as err:  # the message may quote a data value: keep only the type
