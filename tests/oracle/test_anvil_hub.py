@@ -1,0 +1,108 @@
+"""A whole deal against a real node: anvil, the hub in its own process, a protocol-only buyer over
+HTTP; and an `anvil_reorg` that removes a DealOpened the hub had seen but not confirmed."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from client.chain import State
+from client.chain.exchange import ETH, EXACT
+from client.delivery import Commitment, decrypt_and_check, verify_download
+from tests.oracle.conftest import FIXED_PRICING, MDE_PRICING, ml_data, ml_schema
+from tests.oracle.hubproc import PASSPHRASE, Buyer, anvil_url, setup_hub, wait_for  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.anvil
+
+ETHER = 10**18
+FEE = ETHER // 1000
+EXACT_RELEASE = {"epsilon": "exact", "mechanism": {"name": "exact"}}
+DP_RELEASE = {"epsilon": "1", "mechanism": {"name": "ml-laplace-rr", "bounds": {}, "clamp": False,
+                                            "split": "equal", "neighbouring": "replace-one"}}
+
+
+def test_whole_mde_deal_on_anvil_over_http(anvil_url, tmp_path, buyer_spec, monkeypatch) -> None:
+    spec, spec_hash = buyer_spec
+    hub = setup_hub(anvil_url, tmp_path / "hub", data=ml_data(300), schema=ml_schema(), cap_milli=EXACT,
+                    offers=[dict(offer_id="mde", buyer=None, release=EXACT_RELEASE, pricing=MDE_PRICING,
+                                 tokens=(ETH,), min_quote_fee=FEE)])
+    hub.start()
+    try:
+        buyer = Buyer(hub)
+        r = buyer.put("/v1/specs", spec, "application/octet-stream")
+        assert r.status_code == 201 and r.json()["specHash"] == spec_hash, r.text
+        offer = buyer.offer("mde")
+        terms = buyer.terms(offer, offer["datasetId"], spec_hash=spec_hash, max_price=ETHER, quote_fee=FEE)
+        deal = buyer.open(terms, offer["datasetId"], ETHER, FEE)
+        q = wait_for("the quote", lambda: buyer.quote(deal))
+        commitment = Commitment(q["dataRoot"], q["cipherRoot"], q["keyCommit"], q["size"])
+        cipher, leaves = buyer.download(deal, "ciphertext"), buyer.download(deal, "leaves")
+        verify_download(io.BytesIO(cipher), io.BytesIO(leaves), commitment)
+        assert q["epsilonMilli"] == EXACT and 0 < q["price"] <= ETHER
+        buyer.ex.accept(deal, sender=buyer.acct)
+        revealed = wait_for("the reveal", lambda: buyer.event("KeyRevealed", deal))
+        out = io.BytesIO()
+        assert decrypt_and_check(io.BytesIO(cipher), io.BytesIO(leaves), revealed["key"], commitment, out).ok
+        from pricing import price
+
+        assert price(spec, out.getvalue(), json.loads(terms)).price == q["price"]  # the buyer's replay
+        raw = ml_data(300)
+        assert out.getvalue().count(raw["features"][0].tobytes()) == 1  # exact: the data themselves
+        buyer.ex.confirm(deal, sender=buyer.acct)
+        assert buyer.ex.state(deal) == State.SETTLED
+        wait_for("the hub's Settled phase", lambda: httpx.get(f"{hub.api}/v1/deals/{deal}").json()["phase"] == "Settled")
+    finally:
+        hub.kill()
+    from oracle import cli
+
+    monkeypatch.setenv("SPARTACUS_CONFIG_DIR", str(hub.config_dir))
+    monkeypatch.setenv("SPARTACUS_PASSPHRASE", PASSPHRASE)
+    status = CliRunner().invoke(cli.owner_app, ["hub", "status"], catch_exceptions=False)
+    assert status.exit_code == 0 and "Settled 1" in " ".join(status.output.split())
+    before = buyer.ex.w3.eth.get_balance(hub.seller)
+    out = CliRunner().invoke(cli.owner_app, ["withdraw"], catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    assert buyer.ex.credit(hub.seller) == 0 and buyer.ex.w3.eth.get_balance(hub.seller) > before
+
+
+def test_a_deal_removed_by_a_reorg_before_confirmation_is_never_quoted(anvil_url, tmp_path) -> None:
+    hub = setup_hub(anvil_url, tmp_path / "hub", data=ml_data(300), schema=ml_schema(), cap_milli=5000,
+                    confirmations=2, offers=[dict(offer_id="fixed", buyer=None, release=DP_RELEASE,
+                                                  pricing=FIXED_PRICING, tokens=(ETH,), min_quote_fee=FEE)])
+    hub.start()
+    try:
+        buyer = Buyer(hub)
+        w3 = buyer.ex.w3
+        offer = buyer.offer("fixed")
+        terms = buyer.terms(offer, offer["datasetId"], spec_hash=None, max_price=ETHER, quote_fee=FEE, nonce="a")
+        deal = buyer.open(terms, offer["datasetId"], ETHER, FEE)
+        opened_block = w3.eth.block_number
+        store = hub.store()
+        wait_for("the hub to process up to the block before the deal",
+                 lambda: (store.watcher_position() or (-1, ""))[0] >= opened_block - 2)
+        time.sleep(1.0)  # several polls with the DealOpened on chain, unconfirmed
+        assert buyer.quote(deal) is None and store.get_deal(deal) is None
+        w3.provider.make_request("anvil_reorg", [1, []])  # the block holding DealOpened is replaced
+        assert buyer.ex.deal_count() == 0
+        for _ in range(4):
+            w3.provider.make_request("evm_mine", [])
+        wait_for("the hub to pass the reorged height", lambda: store.watcher_position()[0] >= opened_block + 1)
+        time.sleep(1.0)
+        assert buyer.ex.state(deal) == State.NONE and buyer.quote(deal) is None
+        assert store.get_deal(deal) is None
+        assert httpx.get(f"{hub.api}/v1/deals/{deal}").status_code == 404
+        # the hub is alive and quotes a deal that stays on the chain once it has 2 confirmations
+        terms2 = buyer.terms(offer, offer["datasetId"], spec_hash=None, max_price=ETHER, quote_fee=FEE, nonce="b")
+        deal2 = buyer.open(terms2, offer["datasetId"], ETHER, FEE)
+        time.sleep(1.0)
+        assert buyer.quote(deal2) is None  # not yet confirmed
+        for _ in range(2):
+            w3.provider.make_request("evm_mine", [])
+        assert wait_for("the confirmed deal's quote", lambda: buyer.quote(deal2))["dealId"] == deal2
+    finally:
+        hub.kill()
