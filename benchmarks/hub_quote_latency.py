@@ -1,0 +1,149 @@
+"""Hub quote latency: from a confirmed `DealOpened` to a mined `Quoted`, split into the pipeline's
+stages (draw, price, encode, store, post), for a 10,000-record ML dataset at epsilon 1 with an
+MDE price.
+
+Run: ``.venv/bin/python -m benchmarks.hub_quote_latency`` (about a minute; ``--rows``,
+``--repeats``). The dataset: 10,000 records of UCI Adult (87 features after one-hot encoding, a
+binary label; bounds declared per column from the whole file), released by the production
+sampler (OpenDP) under `ml-laplace-rr`; the buyer's spec: `influence` from a small MLP trained
+on 200 other records, priced on a linear curve. The chain is the embedded one (in process), so
+`post` is the cost of signing and mining one transaction there. The baseline beside the total is
+a bare `postQuote` with a commitment computed in advance (what the quote costs with no release,
+no pricing and no encoding). Writes ``benchmarks/results/hub_quote_latency.txt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+ETHER = 10**18
+
+
+def _setup(rows: int, tmp: Path):
+    from eth_hash.auto import keccak
+    from sklearn.neural_network import MLPClassifier
+
+    from benchmarks._mde_data import load
+    from client.chain import Exchange, connect
+    from client.chain.exchange import ETH
+    from oracle.context import HubContext
+    from oracle.pipeline import QuotePipeline
+    from oracle.rawdata import dataset_id_for, encode_raw
+    from oracle.store import DatasetRecord, OfferRecord, Store, TermsRecord
+    from oracle.watcher import Watcher
+    from pricing import parse_spec
+    from pricing.builders import build_spec
+    from privacy import Column, Schema
+
+    x, y = load("adult")
+    rng = np.random.default_rng(0)
+    idx = rng.permutation(len(x))
+    tr, va, pool = idx[:200], idx[200:2200], idx[2200:2200 + rows]
+    names = [f"f{i}" for i in range(x.shape[1])]
+    bounds = [(float(lo), float(hi) if hi > lo else float(lo) + 1.0) for lo, hi in zip(x.min(0), x.max(0))]
+    schema = Schema(features=tuple(Column(n, "float", bounds=b) for n, b in zip(names, bounds)),
+                    label=Column.categorical("y", 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = MLPClassifier((16,), max_iter=300, random_state=0).fit(x[tr], y[tr])
+    spec = build_spec("influence", model, x[tr], y[tr], x[va], y[va], classes=2, feature_names=names,
+                      label_name="y", l2=1e-2)
+    spec_hash = parse_spec(spec).hash
+
+    w3 = connect("embedded")
+    deployer, seller, oracle, buyer = w3.eth.accounts[:4]
+    ex = Exchange.deploy(w3, sender=deployer)
+    ex.register_seller(oracle, sender=seller)
+    ds = dataset_id_for(seller, "adult")
+    ex.register_dataset(bytes.fromhex(ds[2:]), 1_000_000, sender=seller)
+    store = Store(tmp / "hub.sqlite")
+    store.add_dataset(DatasetRecord(ds, "adult", schema.to_json(), rows, 1_000_000),
+                      encode_raw({"features": x[pool], "label": y[pool]}, schema))
+    release = {"epsilon": "1", "mechanism": {"name": "ml-laplace-rr", "bounds": {}, "clamp": False,
+                                             "split": "equal", "neighbouring": "replace-one"}}
+    pricing = {"method": "influence", "curve": {"kind": "linear", "slope": "1000000000000"}}
+    store.put_offer(OfferRecord("mde", ds, None, release, pricing, (ETH,), 0))
+    ctx = HubContext(store=store, exchange=ex, chain_id=int(w3.eth.chain_id), seller=seller, oracle=oracle)
+    watcher = Watcher(ctx, QuotePipeline(ctx, signer=oracle, tokens=[ETH]))
+    watcher.step()
+
+    def open_deal(nonce: str) -> int:
+        doc = {"protocol": "spartacus-v1", "chainId": ctx.chain_id, "contract": ex.address, "seller": seller,
+               "buyer": buyer, "datasetId": ds, "offerId": "mde", "specHash": spec_hash, "pricing": pricing,
+               "release": release, "token": ETH, "maxPrice": str(ETHER), "quoteFee": "0", "priceTolerance": "0",
+               "nonce": nonce}
+        body = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+        store.put_spec(spec_hash, spec)
+        th = "0x" + keccak(body).hex()
+        store.put_terms(TermsRecord(th, body, buyer, ds, "mde", spec_hash))
+        deal, _ = ex.open_deal(seller, bytes.fromhex(ds[2:]), bytes.fromhex(th[2:]), ETHER, 0, sender=buyer)
+        return deal
+
+    return w3, ex, store, watcher, open_deal, oracle, buyer, seller, ds
+
+
+def _baseline_post(w3, ex, oracle, buyer, seller, ds) -> float:
+    """A bare postQuote: commitment computed before the clock starts."""
+    import secrets
+
+    from client.delivery import encode_bytes
+
+    _, _, commitment = encode_bytes(secrets.token_bytes(4096), secrets.token_bytes(32))
+    deal, _ = ex.open_deal(seller, bytes.fromhex(ds[2:]), secrets.token_bytes(32), ETHER, 0, sender=buyer)
+    t0 = time.perf_counter()
+    ex.post_quote(deal, 1, 1, commitment, sender=oracle)
+    return time.perf_counter() - t0
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Measure and print the stage split; write the results file."""
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.hub_quote_latency")
+    ap.add_argument("--rows", type=int, default=10_000)
+    ap.add_argument("--repeats", type=int, default=1)
+    args = ap.parse_args(argv if argv is not None else [])
+    from oracle.pipeline import STAGES
+
+    with tempfile.TemporaryDirectory() as tmp:
+        w3, ex, store, watcher, open_deal, oracle, buyer, seller, ds = _setup(args.rows, Path(tmp))
+        runs = []
+        for r in range(args.repeats):
+            deal = open_deal(str(r))
+            t0 = time.perf_counter()
+            report = watcher.step()
+            total = time.perf_counter() - t0
+            (out,) = report.outcomes
+            if out.action != "quoted":
+                raise RuntimeError(f"deal {deal} was {out.action}: {out.reason}")
+            rec = store.get_deal(deal)
+            runs.append({"total": total, **rec.timings, "quoted_price": rec.price, "size": rec.size, "n": rec.n})
+        baseline = _baseline_post(w3, ex, oracle, buyer, seller, ds)
+    med = {k: statistics.median(r[k] for r in runs) for k in ("total", *STAGES)}
+    lines = [f"hub quote latency: DealOpened -> Quoted, {args.rows:,} Adult records x 87 features at epsilon 1, "
+             f"influence MDE price, embedded chain; median of {len(runs)} run(s)",
+             f"release {runs[0]['size']:,} bytes in {runs[0]['n']:,} chunks; price {runs[0]['quoted_price']:,} wei", ""]
+    for k in STAGES:
+        lines.append(f"  {k:<7} {med[k] * 1000:10.1f} ms  {100 * med[k] / med['total']:5.1f} %")
+    other = med["total"] - sum(med[k] for k in STAGES)
+    lines.append(f"  {'checks':<7} {other * 1000:10.1f} ms  {100 * other / med['total']:5.1f} %  "
+                 "(event read, terms/offer/budget checks, phase bookkeeping)")
+    lines.append(f"  {'total':<7} {med['total'] * 1000:10.1f} ms")
+    lines.append(f"baseline: a bare postQuote (commitment precomputed) {baseline * 1000:.1f} ms; "
+                 f"the pipeline takes {med['total'] / baseline:.0f}x that")
+    text = "\n".join(lines)
+    print(text)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "hub_quote_latency.txt").write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
