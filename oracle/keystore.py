@@ -20,6 +20,8 @@ __all__ = ["KeystoreError", "WrongPassphrase", "KeystoreMissing", "KeystoreExist
 
 PASSPHRASE_ENV = "SPARTACUS_PASSPHRASE"
 MIN_PASSPHRASE = 8
+#: scrypt's cost parameter n for new keystores (eth-account's default, 2**18); tests lower it for speed.
+SCRYPT_N = 2**18
 
 
 class KeystoreError(Exception):
@@ -47,7 +49,7 @@ def create_keystore(path: Path, passphrase: str, *, private_key: bytes | None = 
     if len(passphrase) < MIN_PASSPHRASE:
         raise KeystoreError(f"the passphrase has {len(passphrase)} characters; use at least {MIN_PASSPHRASE}")
     acct = Account.from_key(private_key) if private_key is not None else Account.create()
-    blob = json.dumps(Account.encrypt(acct.key, passphrase)).encode()
+    blob = json.dumps(Account.encrypt(acct.key, passphrase, kdf="scrypt", iterations=SCRYPT_N)).encode()
     write_durable(path, blob)
     os.chmod(path, 0o600)
     return acct.address

@@ -188,6 +188,11 @@ class QuotePipeline:
                 raise _Decline("the terms' spec was never uploaded: PUT /v1/specs first")
             if self.store.spec_evaluated(spec_hash, dataset_id):
                 raise _Decline("the spec was already evaluated against this dataset (once per data-pricing pair)")
+        deadline = args.get("quoteDeadline")
+        if deadline is not None:
+            now = max(int(self.ctx.exchange.w3.eth.get_block("latest")["timestamp"]), int(time.time()))
+            if now >= int(deadline):
+                raise _Decline("the quote window closed before the hub could price the deal")
         cap = dataset.epsilon_cap_milli
         spent = self.ctx.exchange.epsilon_spent(self.ctx.seller, bytes.fromhex(dataset_id[2:]))
         if milli == EXACT and cap != EXACT:

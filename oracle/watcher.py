@@ -169,8 +169,8 @@ class Watcher:
         log.info("deal %d: key revealed", deal_id)
 
     def _sweep(self, report: StepReport) -> None:
-        """On start: re-post prepared quotes of Open deals and reveal Accepted ones (a crash may have
-        stopped the hub between storing and acting, after the watcher's position moved on)."""
+        """On start: finish Open deals (re-post a prepared quote, or run the pipeline again) and reveal
+        Accepted ones: a crash may have stopped the hub between storing and acting."""
         ex = self.ctx.exchange
         for deal in self.ctx.store.list_deals():
             if deal.phase not in ("Open", "Quoted", "Accepted") or deal.lost:
@@ -180,7 +180,7 @@ class Watcher:
                 deadline = self._reveal_deadline(deal.deal_id)
                 if deadline is not None:
                     self._reveal(deal.deal_id, deadline, report)
-            elif state == State.OPEN and self.ctx.store.prepared_quote(deal.deal_id) is not None:
+            elif state == State.OPEN:
                 args = {"buyer": deal.buyer, "termsHash": deal.terms_hash, "datasetId": deal.dataset_id,
                         "token": deal.token, "maxPrice": deal.max_price, "quoteFee": deal.quote_fee,
                         "seller": self.ctx.seller}

@@ -133,6 +133,12 @@ class HubEnv:
                               quote_fee=int(doc["quoteFee"]), token=doc["token"])
 
 
+@pytest.fixture(autouse=True)
+def _cheap_scrypt(monkeypatch):
+    """Keystores made in tests use scrypt n = 2**10 (production: 2**18), so unlocking takes ms, not s."""
+    monkeypatch.setattr("oracle.keystore.SCRYPT_N", 2**10)
+
+
 @pytest.fixture(scope="session")
 def buyer_spec() -> tuple[bytes, str]:
     """An influence spec bundle for the fixture schema, built from a small sklearn MLP (seeded)."""

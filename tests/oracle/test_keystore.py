@@ -63,3 +63,15 @@ def test_passphrase_comes_from_the_environment_first(monkeypatch) -> None:
         read_passphrase(prompt=False)
     monkeypatch.setattr("getpass.getpass", lambda prompt="": "typed-pass-1")
     assert read_passphrase() == "typed-pass-1"
+
+
+def test_production_keystores_use_eth_accounts_scrypt_cost(tmp_path, monkeypatch) -> None:
+    import json
+
+    import oracle.keystore as ks
+
+    monkeypatch.undo()
+    assert ks.SCRYPT_N == 2**18
+    monkeypatch.setattr(ks, "SCRYPT_N", 2**10)
+    create_keystore(tmp_path / "k.json", PASS)
+    assert json.loads((tmp_path / "k.json").read_text())["crypto"]["kdfparams"]["n"] == 2**10

@@ -186,3 +186,15 @@ def test_crash_before_storing_leaves_no_quote_no_spend_no_mark(hub, stage) -> No
     assert hub.store.prepared_quote(deal) is None
     assert not hub.store.spec_evaluated(hub.spec_hash, hub.datasets["census-exact"])
     assert _pipe(hub).handle_opened(deal, _opened(hub, deal)).action == "quoted"
+
+
+def test_a_deal_past_its_quote_window_is_declined_before_drawing(hub) -> None:
+    from client.chain import advance_time
+    from tests.oracle.conftest import QUOTE_WINDOW
+
+    deal = hub.deal("fixed-dp")
+    advance_time(hub.w3, QUOTE_WINDOW + 5)
+    stages: list[str] = []
+    out = _pipe(hub, stage_hook=stages.append).handle_opened(deal, _opened(hub, deal))
+    assert stages == [] and "quote window closed" in (out.reason or "")
+    assert not _quoted(hub, deal)
