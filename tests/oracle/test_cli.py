@@ -171,3 +171,17 @@ def test_client_cli_does_not_import_oracle() -> None:
     names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
     names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
     assert not [n for n in names if n.split(".")[0] == "oracle"]
+
+
+def test_init_can_deploy_an_exchange_and_write_its_address(env) -> None:
+    w3, ex, tmp = env
+    r = run("hub", "init", "--deploy")
+    assert r.exit_code == 0, r.output
+    cfg = json.loads((tmp / "cfg" / "hub.json").read_text())
+    assert cfg["contract"] != ex.address and w3.eth.get_code(cfg["contract"]) != b""
+    seller = Account.from_key(SELLER_KEY).address
+    deployed = Exchange(w3, cfg["contract"])
+    (reg,) = [a for n, a, _, _ in deployed.events() if n == "SellerRegistered"]
+    assert reg["seller"] == reg["oracle"] == seller
+    again = run("hub", "init")  # a second init keeps the key
+    assert again.exit_code == 0 and "keeping it" in again.output

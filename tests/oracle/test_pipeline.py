@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from client.chain import State
 from client.chain.exchange import EXACT
@@ -198,3 +199,16 @@ def test_a_deal_past_its_quote_window_is_declined_before_drawing(hub) -> None:
     out = _pipe(hub, stage_hook=stages.append).handle_opened(deal, _opened(hub, deal))
     assert stages == [] and "quote window closed" in (out.reason or "")
     assert not _quoted(hub, deal)
+
+
+@settings(max_examples=200)
+@given(st.integers(min_value=0, max_value=10**6), st.integers(min_value=0, max_value=10**9), st.integers(0, 9))
+def test_epsilon_milli_is_the_least_milli_not_below_the_decimal(whole, frac, digits) -> None:
+    from fractions import Fraction
+
+    text = str(whole) + (f".{frac:0{digits}d}"[: digits + 1] if digits else "")
+    value = Fraction(text)
+    if value == 0:
+        return
+    milli = epsilon_milli_of(text)
+    assert milli >= value * 1000 > milli - 1
