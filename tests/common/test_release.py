@@ -130,3 +130,17 @@ def test_non_finite_metadata_is_refused_when_written():
     r = Release(tensors=_ml_tensors(), schema=SCHEMA, rows=3, mechanism={"name": "laplace", "epsilon": float("nan")})
     with pytest.raises(MalformedRelease, match="NaN"):
         r.to_bytes()
+
+
+def test_the_documented_example_is_a_release_and_its_canonical_text():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "release-format.md").read_text(encoding="utf-8")
+    text = [line for line in doc.splitlines() if line.startswith('{"format":"spartacus-release-v1"')][-1]
+    info = json.loads(text)
+    r = Release(tensors={"features": np.zeros((info["rows"], 1)), "label": np.zeros(info["rows"], np.int64)},
+                schema=info["schema"], rows=info["rows"], mechanism=info["mechanism"])
+    blob = r.to_bytes()
+    (hlen,) = struct.unpack("<Q", blob[:8])
+    assert json.loads(blob[8:8 + hlen])["__metadata__"]["spartacus"] == text
+    assert r.column_mechanism("income")["name"] == "randomized-response"
