@@ -23,7 +23,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Iterable, Sequence
 
-from .errors import BudgetExceeded, InvalidEpsilon
+from .errors import BudgetExceeded, CapRaised, InvalidEpsilon, OverRefund
 
 __all__ = [
     "EXACT",
@@ -233,8 +233,7 @@ class PrivacyLedger:
                 self.spent_milli, self._spent_before_exact = self._spent_before_exact, None
         elif self.spent_milli != EXACT:
             if epsilon_milli > self.spent_milli:
-                raise InvalidEpsilon(f"refund of {epsilon_milli} exceeds spent_milli ({self.spent_milli})",
-                                     epsilon=epsilon_milli)
+                raise OverRefund(refund_milli=epsilon_milli, spent_milli=self.spent_milli)
             self.spent_milli -= epsilon_milli
         return self.spent_milli
 
@@ -248,11 +247,7 @@ class PrivacyLedger:
         if chain_cap_milli is not None:
             _check_milli(chain_cap_milli, "chain_cap_milli")
             if chain_cap_milli > self.cap_milli:
-                raise InvalidEpsilon(
-                    f"chain cap ({chain_cap_milli}) is above the ledger's cap ({self.cap_milli}); "
-                    "a cap may only be lowered: rebuild the ledger from the chain",
-                    epsilon=chain_cap_milli,
-                )
+                raise CapRaised(chain_cap_milli=chain_cap_milli, cap_milli=self.cap_milli)
             self.cap_milli = chain_cap_milli
         pending = max(self.spent_milli - chain_spent_milli, 0)
         self.spent_milli = max(self.spent_milli, chain_spent_milli)

@@ -10,11 +10,15 @@ from __future__ import annotations
 __all__ = [
     "PrivacyError",
     "InvalidEpsilon",
+    "OverRefund",
+    "CapRaised",
     "BudgetExceeded",
     "OutOfBounds",
     "InvalidSchema",
+    "UnknownCategory",
     "InvalidRelease",
     "UnknownMechanism",
+    "InvalidRowCount",
 ]
 
 
@@ -28,6 +32,27 @@ class InvalidEpsilon(PrivacyError, ValueError):
     def __init__(self, message: str, *, epsilon: object = None) -> None:
         super().__init__(message)
         self.epsilon = epsilon
+
+
+class OverRefund(PrivacyError, ValueError):
+    """Raised when a refund is larger than what the ledger counts as spent: it would undo a
+    charge that was never made (or was already refunded)."""
+
+    def __init__(self, *, refund_milli: int, spent_milli: int) -> None:
+        self.refund_milli, self.spent_milli = refund_milli, spent_milli
+        super().__init__(f"refund of {refund_milli} milli-epsilon exceeds the {spent_milli} milli-epsilon spent; "
+                         "refund only the epsilon_milli of a charge whose release was never drawn, and only once")
+
+
+class CapRaised(PrivacyError, ValueError):
+    """Raised when the chain reports a cap above the ledger's: on chain a cap may only be lowered,
+    so the ledger is not this dataset's (or is stale)."""
+
+    def __init__(self, *, chain_cap_milli: int, cap_milli: int) -> None:
+        self.chain_cap_milli, self.cap_milli = chain_cap_milli, cap_milli
+        super().__init__(f"chain cap ({chain_cap_milli} milli-epsilon) is above the ledger's cap ({cap_milli}); "
+                         "a cap may only be lowered: rebuild the ledger from the chain "
+                         "(PrivacyLedger(cap_milli=chain cap, spent_milli=chain epsilonSpent))")
 
 
 class BudgetExceeded(PrivacyError, RuntimeError):
@@ -44,17 +69,37 @@ class BudgetExceeded(PrivacyError, RuntimeError):
 
 
 class OutOfBounds(PrivacyError, ValueError):
-    """Raised when data fall outside the bounds an offer declares and clamping was not asked for."""
+    """Raised when data fall outside the bounds an offer declares and clamping was not asked for.
 
-    def __init__(self, message: str, *, column: str, bounds: tuple, count: int) -> None:
+    The message names the column, the bounds and how many values fall outside, never a value:
+    the hub may show it to a buyer, and a raw value is exactly what the release protects.
+    ``example`` keeps one offending value for the owner's local debugging only; never send it
+    (nor ``repr`` of this exception's attributes) anywhere.
+    """
+
+    def __init__(self, message: str, *, column: str, bounds: tuple, count: int, example: object = None) -> None:
         super().__init__(message)
         self.column = column
         self.bounds = bounds
         self.count = count
+        self.example = example
 
 
 class InvalidSchema(PrivacyError, ValueError):
     """Raised when a schema, or data that should match it, is malformed."""
+
+
+class UnknownCategory(InvalidSchema):
+    """Raised when a categorical column holds values that are not among its schema's categories.
+
+    Like :class:`OutOfBounds`, the message names the column and the count, never a value;
+    ``example`` keeps one for the owner's local debugging only and must never be sent.
+    """
+
+    def __init__(self, *, column: str, count: int, example: object = None) -> None:
+        self.column, self.count, self.example = column, count, example
+        super().__init__(f"column {column!r}: {count} value(s) not among its categories; add them to the "
+                         "schema's categories (or map them to one) before release")
 
 
 class InvalidRelease(PrivacyError, ValueError):
@@ -63,3 +108,11 @@ class InvalidRelease(PrivacyError, ValueError):
 
 class UnknownMechanism(PrivacyError, LookupError):
     """Raised when a mechanism name is not one this package implements."""
+
+
+class InvalidRowCount(PrivacyError, ValueError):
+    """Raised when a row count (the size of a table an error is predicted for) is not a positive integer."""
+
+    def __init__(self, rows: object) -> None:
+        self.rows = rows
+        super().__init__(f"rows ({rows!r}) must be a positive integer: the number of records the release will hold")

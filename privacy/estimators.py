@@ -39,7 +39,7 @@ from scipy.stats import norm
 from .errors import InvalidRelease, PrivacyError
 from .mechanisms.count_min_sketch import cms_constants, cms_hashes
 from .mechanisms.laplace import discrete_laplace_variance
-from .release import Release
+from .release import MalformedRelease, Release, schema_of
 
 __all__ = [
     "Estimate", "TARGETS",
@@ -222,11 +222,14 @@ def combine(estimates: Iterable[Estimate]) -> Estimate:
 # ---- release-level: read the parameters from the metadata -------------------------------
 
 def _params(release: Release, column: str) -> dict:
-    return release.column_mechanism(column)
+    try:
+        return release.column_mechanism(column)
+    except MalformedRelease as exc:
+        raise InvalidRelease(str(exc)) from None
 
 
 def _category_index(release: Release, column: str, category: Any) -> tuple[int, int]:
-    col = release.schema.column(column)
+    col = schema_of(release).column(column)
     if col.kind == "boolean":
         cats: Sequence[Any] = (False, True)
         default = 1
@@ -246,7 +249,7 @@ def _category_index(release: Release, column: str, category: Any) -> tuple[int, 
 
 def estimate_histogram(release: Release, column: str, *, target: str = "dataset") -> dict[Any, Estimate]:
     """Share of every category of a boolean/categorical column, keyed by category."""
-    col = release.schema.column(column)
+    col = schema_of(release).column(column)
     cats = (False, True) if col.kind == "boolean" else col.categories
     if cats is None:
         raise InvalidRelease(f"column {column!r} is {col.kind}; a histogram needs a boolean or categorical column")

@@ -19,7 +19,7 @@ import numpy as np
 from scipy.stats import norm
 
 from .budget import PrivacyLedger, to_milli, validate_epsilon
-from .errors import InvalidSchema, PrivacyError, UnknownMechanism
+from .errors import InvalidRowCount, InvalidSchema, PrivacyError, UnknownMechanism
 from .mechanisms._columns import resolve_split
 from .mechanisms.count_min_sketch import DEFAULT_DEPTH, DEFAULT_WIDTH, cms_constants
 from .mechanisms.exact import release_exact
@@ -152,8 +152,8 @@ def expected_error(column: Column, epsilon: float, *, rows: int, cms: Mapping[st
                    ) -> ExpectedError:
     """The error a buyer sees for ``column`` released alone at ``epsilon`` from ``rows`` records."""
     eps = validate_epsilon(epsilon)
-    if rows < 1:
-        raise ValueError(f"rows ({rows}) must be at least 1")
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+        raise InvalidRowCount(rows)
     if column.kind == "float":
         scale = column.sensitivity / eps
         sd = math.sqrt(2.0) * scale

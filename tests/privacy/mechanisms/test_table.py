@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from privacy import (InvalidSchema, Release, estimate_frequency, estimate_histogram, estimate_mean,
+from privacy import (InvalidSchema, Release, UnknownCategory, estimate_frequency, estimate_histogram, estimate_mean,
                      estimate_proportion, release_exact, release_table)
 from privacy import Column, Schema
 
@@ -22,11 +22,14 @@ def test_table_release_round_trips_and_every_column_estimates(table_schema, tabl
     assert within(estimate_frequency(r, "query", "apple"), int(np.sum(data["query"] == "apple")))
 
 
-def test_unknown_category_is_refused_naming_it(table_schema, table_data, rng):
+def test_unknown_category_is_refused_naming_the_column_not_the_value(table_schema, table_data, rng):
     data = table_data(rng, 10)
     data["city"][2] = "rome"
-    with pytest.raises(InvalidSchema, match="rome"):
+    with pytest.raises(UnknownCategory, match="column 'city': 1 value") as err:
         release_table(data, table_schema, 1.0, rng=rng)
+    assert isinstance(err.value, InvalidSchema)
+    assert "rome" not in str(err.value)  # a raw value never leaves the hub
+    assert (err.value.column, err.value.count, err.value.example) == ("city", 1, "rome")
 
 
 def test_misaligned_columns_are_refused(table_schema, table_data, rng):

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from privacy import (EXACT, BudgetExceeded, InvalidEpsilon, Offer, OutOfBounds, PrivacyLedger, compose, compose_milli,
-                     draw_release, from_milli, split_epsilon, to_milli)
+from privacy import (EXACT, BudgetExceeded, CapRaised, InvalidEpsilon, Offer, OutOfBounds, OverRefund, PrivacyError,
+                     PrivacyLedger, compose, compose_milli, draw_release, from_milli, split_epsilon, to_milli)
 from privacy.budget import MAX_MILLI
 
 epsilons = st.floats(min_value=1e-6, max_value=1e6, allow_nan=False, allow_infinity=False)
@@ -131,8 +131,13 @@ def test_ledger_sync_adopts_chain_and_reports_pending():
     assert ledger.spent_milli == 1500
     ledger.sync(1500, chain_cap_milli=2000)
     assert ledger.cap_milli == 2000
-    with pytest.raises(InvalidEpsilon, match="only be lowered"):
+    with pytest.raises(CapRaised, match=r"chain cap \(2500 milli-epsilon\) is above the ledger's cap \(2000\); "
+                                        "a cap may only be lowered: rebuild the ledger from the chain") as err:
         ledger.sync(1500, chain_cap_milli=2500)
+    assert (err.value.chain_cap_milli, err.value.cap_milli) == (2500, 2000)
+    assert isinstance(err.value, PrivacyError) and isinstance(err.value, ValueError)
+    assert not isinstance(err.value, InvalidEpsilon)  # the epsilon is fine; the cap went the wrong way
+    assert ledger.cap_milli == 2000                   # and nothing changed
 
 
 def test_ledger_rejects_zero_cap_and_refuses_every_charge_once_spent_is_above_a_lowered_cap():
@@ -188,5 +193,10 @@ def test_draw_release_refunds_when_the_mechanism_refuses_the_data(ml_schema, ml_
 def test_refund_cannot_go_below_zero():
     ledger = PrivacyLedger(cap_milli=2000)
     ledger.charge(10)
-    with pytest.raises(InvalidEpsilon, match="exceeds"):
+    with pytest.raises(OverRefund, match="refund of 11 milli-epsilon exceeds the 10 milli-epsilon spent; "
+                                         "refund only the epsilon_milli of a charge") as err:
         ledger.refund(11)
+    assert (err.value.refund_milli, err.value.spent_milli) == (11, 10)
+    assert isinstance(err.value, PrivacyError) and isinstance(err.value, ValueError)
+    assert not isinstance(err.value, InvalidEpsilon)
+    assert ledger.spent_milli == 10

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from privacy import (EXACT, Column, Offer, PrivacyLedger, UnknownMechanism, draw_release, estimate_mean,
-                     estimate_proportion, expected_error)
+from privacy import (EXACT, Column, InvalidRowCount, Offer, PrivacyError, PrivacyLedger, UnknownMechanism, draw_release,
+                     estimate_mean, estimate_proportion, expected_error)
 
 
 def test_terms_release_round_trips():
@@ -61,3 +61,10 @@ def test_expected_error_matches_what_a_buyer_sees(ml_schema, eps):
     # for booleans the promise is data-independent: exact, not a worst case
     assert np.sqrt(np.mean(np.square(errs["churn"]))) / promised["churn"].aggregate_se == pytest.approx(1, abs=tol)
     assert "95%" in promised["age"].describe()
+
+
+@pytest.mark.parametrize("rows", [0, -3, 2.5, True, "100"])
+def test_expected_error_refuses_a_row_count_that_is_not_a_positive_integer(rows):
+    with pytest.raises(InvalidRowCount, match=rf"rows \({rows!r}\) must be a positive integer: the number of records") as err:
+        expected_error(Column("age", "float", bounds=(0, 100)), 1.0, rows=rows)
+    assert err.value.rows == rows and isinstance(err.value, PrivacyError) and isinstance(err.value, ValueError)
