@@ -98,7 +98,7 @@ def run_demo(console: Console | None = None) -> dict[str, dict[str, int]]:
 
             with open(received, "wb") as out:
                 report = decrypt_and_check(cipher, leaves, key, commitment, out)
-            if report.ok:
+            if not report.bad_leaves:  # nothing the contract would refund: settle
                 tx = ex.confirm(deal_id, sender=buyer)
                 steps["confirm"] = tx.gas_used
                 same = received.read_bytes() == plain.read_bytes()
@@ -107,7 +107,7 @@ def run_demo(console: Console | None = None) -> dict[str, dict[str, int]]:
                 steps["withdraw (seller)"] = tx.gas_used
                 console.print(f"seller withdrew {tx.event('Withdrawn')['amount'] / ETHER} ETH  [dim]gas {tx.gas_used:,}[/dim]")
             else:
-                bad = report.bad_indices[0]
+                bad = report.bad_leaves[0]  # a chunk the contract refunds for
                 complaint = build_complaint(cipher, leaves, bad, commitment)
                 tx = ex.complain(deal_id, complaint, sender=buyer)
                 steps[f"complain (depth {commitment.depth})"] = tx.gas_used
