@@ -29,6 +29,7 @@ from typing import Any, Mapping
 from eth_hash.auto import keccak
 from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
 
+from client.constants import EXACT
 from client.errors import (
     InvalidTermsValue,
     MissingTermsField,
@@ -45,6 +46,7 @@ __all__ = [
     "ETH",
     "MAX_UINT256",
     "MAX_SAFE_CHAIN_ID",
+    "MAX_DEPTH",
     "REQUIRED_FIELDS",
     "OPTIONAL_FIELDS",
     "Terms",
@@ -65,13 +67,14 @@ __all__ = [
 
 #: The protocol name every terms document carries.
 PROTOCOL: str = "spartacus-v1"
-#: ``epsilonMilli`` of an exact release (``type(uint32).max`` in the contract).
-EXACT: int = 2**32 - 1
 #: The token address that means ETH.
 ETH: str = "0x0000000000000000000000000000000000000000"
 MAX_UINT256: int = 2**256 - 1
 #: chainId must survive a JavaScript number (JCS serialises numbers as IEEE doubles).
 MAX_SAFE_CHAIN_ID: int = 2**53 - 1
+
+#: Deepest nesting of arrays and objects a terms document may have (the protocol's own fields reach 5).
+MAX_DEPTH: int = 32
 
 REQUIRED_FIELDS: tuple[str, ...] = (
     "buyer", "chainId", "contract", "datasetId", "maxPrice", "offerId", "priceTolerance",
@@ -441,6 +444,20 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def _check_depth(data: bytes) -> None:
+    """Refuse nesting deeper than MAX_DEPTH before json.loads sees it (its C scanner can overflow the stack)."""
+    depth = 0
+    for m in _BRACKET.finditer(_STRING.sub(b'""', data)):
+        depth += 1 if m[0] in b"[{" else -1
+        if depth > MAX_DEPTH:
+            raise NonCanonicalTerms(f"arrays and objects nested deeper than {MAX_DEPTH} (at byte {m.start()} of the "
+                                    "document with its strings removed); no terms document is that deep")
+
+
 def _refuse_constant(text: str) -> Any:
     raise NonCanonicalTerms(f"{text} is not JSON")
 
@@ -457,12 +474,11 @@ def parse_terms(data: bytes) -> Terms:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise NonCanonicalTerms(f"not UTF-8 (byte {e.start})", offset=e.start) from None
+    _check_depth(data)
     try:
         doc = json.loads(text, object_pairs_hook=_pairs, parse_constant=_refuse_constant)  # floats: refused by field below
     except json.JSONDecodeError as e:
         raise NonCanonicalTerms(f"not JSON ({e.msg} at character {e.pos})", offset=e.pos) from None
-    except RecursionError:
-        raise NonCanonicalTerms("nested too deeply to be a terms document") from None
     terms = validate_terms(doc)
     want = canonical_bytes(doc)
     if data != want:
