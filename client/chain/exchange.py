@@ -157,10 +157,15 @@ def _revert_data(err: BaseException) -> bytes:
 
 
 def _bytes_literal(text: str) -> bytes | None:
-    """eth-tester's eth_call reports revert data as the repr of a bytes object; parse it back."""
-    start = text.find("b'") if "b'" in text else text.find('b"')
-    if start < 0:
+    """eth-tester's eth_call reports revert data as the repr of a bytes object; parse it back.
+
+    The literal starts at the first `b'` or `b"`, whichever comes first: the data itself may
+    hold the other pair (0x62 then 0x27 is `b'`), as QuoteFeeTooHigh(10**18 + 1, 10**18) does.
+    """
+    starts = [i for i in (text.find("b'"), text.find('b"')) if i >= 0]
+    if not starts:
         return None
+    start = min(starts)
     try:
         value = ast.literal_eval(text[start:])
     except (ValueError, SyntaxError):
