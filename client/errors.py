@@ -18,7 +18,6 @@ __all__ = [
     "DataRootMismatch",
     "CipherRootMismatch",
     "KeyCommitMismatch",
-    "BadProof",
     "IndexOutOfRange",
     "TermsError",
     "NonCanonicalTerms",
@@ -128,14 +127,6 @@ class KeyCommitMismatch(DeliveryError):
             f"keccak(0x00 ‖ key) is {_hex(got)} but the quote commits to keyCommit {_hex(expected)}; "
             "use the key revealed on chain for this deal (the contract accepts no other)"
         )
-
-
-class BadProof(DeliveryError):
-    """Raised when a Merkle proof does not lead from its leaf to the committed root."""
-
-    def __init__(self, which: str, index: int, detail: str) -> None:
-        self.which, self.index = which, index
-        super().__init__(f"{which} proof for chunk {index} {detail}")
 
 
 class IndexOutOfRange(DeliveryError, IndexError):
