@@ -37,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from pricing._jit import COMPILED, jit
+from common.jit import COMPILED, jit
 
 __all__ = [
     "AVAILABLE",

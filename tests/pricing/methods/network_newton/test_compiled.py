@@ -9,14 +9,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pricing import _netcurv as nc
-from pricing._cg import pcg, workspace
-from pricing._gn_step import _NO_DATA, COMPILED, _operands, one_hidden, refit
-from pricing._kernels import _pcg
-from pricing._sparse_rows import SparseRows
 from pricing.builders.curvature import network_curvature
-from pricing.methods.network_newton import Curvature, _Rows, network_refit
+from pricing.methods.network_newton import Curvature, network_refit
+from pricing.methods.network_newton import calculus as nc
+from pricing.methods.network_newton.compiled import _NO_DATA, COMPILED, _operands, one_hidden, refit
+from pricing.methods.network_newton.kernels import _pcg
+from pricing.methods.network_newton.rows import Rows
+from pricing.methods.network_newton.sparse_rows import SparseRows
+from pricing.numerics.cg import pcg, workspace
 from pricing.proxies import Network
+from tests.pricing.methods.network_newton.reference import loss_grad
 
 pytestmark = pytest.mark.skipif(not COMPILED, reason="numba is not importable")
 
@@ -52,7 +54,7 @@ def _curv(net, rng, d, rank=4):
 
 def _rows_x(rng, m, d, sparse):
     x = rng.normal(size=(m, d))
-    if sparse:  # one-hot-like: most entries zero, so `_Rows` takes `SparseRows`
+    if sparse:  # one-hot-like: most entries zero, so `Rows` takes `SparseRows`
         x *= rng.random((m, d)) < 0.1
     return x
 
@@ -71,7 +73,7 @@ def test_compiled_step_solves_as_the_numpy_path(seed, act, k, scaler, sparse, pe
     assert one_hidden(net.kinds)
     curv = _curv(net, rng, d)
     x = _rows_x(rng, m, d, sparse and scaler)
-    rows = _Rows(net, x, None)
+    rows = Rows(net, x, None)
     assert isinstance(rows.h, SparseRows) == (sparse and scaler and SparseRows.worthwhile(x))
     theta = nc.flat(net)
     logits, acts = rows.forward(net, rows.first_output(theta))
@@ -106,7 +108,7 @@ def test_compiled_refit_is_the_numpy_refit(seed, act, k, scaler, sparse, penalty
     pen = rng.uniform(-0.1, 0.5, size=theta0.shape[0]) if penalty else None
     anchor = Anchor(net, _rows_x(rng, 12, d, sparse and scaler), 2.5, 0.5) if anchored else None
     kw = dict(cg_iters=iters, cg_tol=1e-3, newton_tol=newton_tol, penalty=pen, anchor=anchor)
-    assert refit(net, _Rows(net, x, anchor), y, theta0, curv, steps=steps, workspace=workspace,
+    assert refit(net, Rows(net, x, anchor), y, theta0, curv, steps=steps, workspace=workspace,
                  **kw) is not None  # the compiled path is taken
     got = network_refit(net, x, y, theta0, curv, steps, **kw)
     want = network_refit(net, x, y, theta0, curv, steps, compiled=False, **kw)
@@ -161,7 +163,7 @@ def test_other_networks_keep_the_numpy_path(kinds):
     t = network_curvature(net, x_tr, weight_decay=0.5, rank=3)
     curv = Curvature(t["curvature.eigvecs"], t["curvature.eigvals"], t["curvature.diag"])
     theta0 = nc.flat(net)
-    assert refit(net, _Rows(net, x, None), y, theta0, curv, steps=3, cg_iters=4, cg_tol=1e-3, newton_tol=0.0,
+    assert refit(net, Rows(net, x, None), y, theta0, curv, steps=3, cg_iters=4, cg_tol=1e-3, newton_tol=0.0,
                  penalty=None, anchor=None, workspace=workspace) is None
     a = network_refit(net, x, y, theta0, curv, 3, cg_iters=4)
     b = network_refit(net, x, y, theta0, curv, 3, cg_iters=4, compiled=False)
@@ -187,8 +189,7 @@ def test_compiled_refit_prices_as_the_numpy_refit(digits_small, fit_pipeline):
     x, y = ds["x"][pick], ds["y"][pick].copy()
     y[::3] = (y[::3] + 1) % 3  # some flipped labels, so the refit moves
     fast = method.efficacy(spec, x, y)
-    NetworkNewton._prepared(spec)["compiled"] = False
-    ref = method.efficacy(spec, x, y)
+    ref = NetworkNewton(compiled=False).efficacy(spec, x, y)
     assert fast.total != 0.0
     assert fast.total == pytest.approx(ref.total, rel=1e-8, abs=1e-12)
     np.testing.assert_allclose(fast.scores, ref.scores, rtol=1e-7, atol=1e-12)
@@ -199,12 +200,12 @@ def test_compiled_refit_prices_as_the_numpy_refit(digits_small, fit_pipeline):
        scaler=st.booleans(), sparse=st.booleans(), m=st.integers(1, 25))
 def test_compiled_backward_is_the_numpy_gradient(seed, act, k, scaler, sparse, m):
     """`flat_grad` compiled: the gradient `_netcurv.flat_grad` gives, to rounding."""
-    from pricing._gn_step import flat_grad
+    from pricing.methods.network_newton.compiled import flat_grad
 
     rng = np.random.default_rng(seed)
     d, hid = 7, 5
     net = _net(rng, (["standardize"] if scaler else []) + ["linear", act, "linear"], d, hid, k)
-    rows = _Rows(net, _rows_x(rng, m, d, sparse and scaler), None)
+    rows = Rows(net, _rows_x(rng, m, d, sparse and scaler), None)
     logits, acts = rows.forward(net, rows.first_output(nc.flat(net)))
     resid = rng.normal(size=logits.shape)
     want = nc.flat_grad(net, acts, resid)
@@ -217,7 +218,7 @@ def test_compiled_backward_is_the_numpy_gradient(seed, act, k, scaler, sparse, m
 def test_compiled_probe_loss_and_scores_are_numpys(seed, act, k, scaler, sparse, m):
     """The quote's last steps compiled: the probe's mean loss and gradient (`probe_loss`) and each
     record's gradient dotted with a direction (`record_scores`), against `_netcurv`'s."""
-    from pricing._gn_step import probe_loss, record_scores
+    from pricing.methods.network_newton.compiled import probe_loss, record_scores
 
     rng = np.random.default_rng(seed)
     d, hid = 7, 5
@@ -225,9 +226,9 @@ def test_compiled_probe_loss_and_scores_are_numpys(seed, act, k, scaler, sparse,
     x = _rows_x(rng, m, d, sparse and scaler)
     y = rng.integers(0, max(k, 2), size=m)
     theta, s = nc.flat(net), rng.normal(size=nc.flat(net).shape[0])
-    rows = _Rows(net, x, None)
+    rows = Rows(net, x, None)
     loss, grad = probe_loss(net, rows, theta, y, grad=True)
-    want_loss, want_grad = nc.loss_grad(net, x, y)[:2]
+    want_loss, want_grad = loss_grad(net, x, y)[:2]
     assert loss == pytest.approx(want_loss / m, rel=1e-12)
     assert probe_loss(net, rows, theta, y, grad=False) == (loss, None)  # the same loss with or without the gradient
     np.testing.assert_allclose(grad, want_grad / m, rtol=0, atol=1e-12 * max(1.0, float(np.abs(want_grad).max())))
@@ -239,7 +240,7 @@ def test_compiled_probe_loss_and_scores_are_numpys(seed, act, k, scaler, sparse,
 
 @given(n=st.integers(0, 40), seed=st.integers(0, 2**16))
 def test_the_compiled_dot_sums_every_term_in_its_fixed_lanes(n, seed):
-    from pricing._kernels import _dot
+    from pricing.methods.network_newton.kernels import _dot
 
     rng = np.random.default_rng(seed)
     a, b = rng.normal(size=n), rng.normal(size=n)
