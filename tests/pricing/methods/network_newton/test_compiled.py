@@ -17,10 +17,10 @@ from pricing.methods.network_newton.kernels import _pcg
 from pricing.methods.network_newton.rows import Rows
 from pricing.methods.network_newton.sparse_rows import SparseRows
 from pricing.numerics.cg import pcg, workspace
+from pricing.numerics.linesearch import C1
 from pricing.proxies import Network
 from tests.pricing.methods.network_newton.reference import loss_grad
 
-pytestmark = pytest.mark.skipif(not COMPILED, reason="numba is not importable")
 
 
 def _net(rng, kinds, d, hid, k):
@@ -90,12 +90,13 @@ def test_compiled_step_solves_as_the_numpy_path(seed, act, k, scaler, sparse, pe
 @given(seed=st.integers(0, 2**31), act=st.sampled_from(["relu", "tanh", "sigmoid"]), k=st.sampled_from([1, 3]),
        scaler=st.booleans(), sparse=st.booleans(), penalty=st.booleans(), anchored=st.booleans(),
        m=st.integers(1, 25), steps=st.integers(1, 5), iters=st.integers(1, 8),
-       newton_tol=st.sampled_from([0.0, 1e-3, 1e-1, 10.0]))
+       newton_tol=st.sampled_from([0.0, 1e-3, 1e-1, 10.0]), c1=st.sampled_from([C1, 0.5, 0.9]))
 def test_compiled_refit_is_the_numpy_refit(seed, act, k, scaler, sparse, penalty, anchored, m, steps, iters,
-                                           newton_tol):
+                                           newton_tol, c1):
     """The whole refit in one compiled call takes the numpy loop's steps and line-search trials,
     so it ends at the same parameters to rounding: every activation, one logit or a softmax,
-    dense or sparse rows, with and without a scaler penalty, an anchor or a Newton-decrement stop."""
+    dense or sparse rows, with and without a scaler penalty, an anchor or a Newton-decrement stop,
+    and any Armijo constant (a demanding one rejects trials the default takes)."""
     from pricing.methods.network_newton import Anchor
 
     rng = np.random.default_rng(seed)
@@ -107,7 +108,7 @@ def test_compiled_refit_is_the_numpy_refit(seed, act, k, scaler, sparse, penalty
     theta0 = nc.flat(net)
     pen = rng.uniform(-0.1, 0.5, size=theta0.shape[0]) if penalty else None
     anchor = Anchor(net, _rows_x(rng, 12, d, sparse and scaler), 2.5, 0.5) if anchored else None
-    kw = dict(cg_iters=iters, cg_tol=1e-3, newton_tol=newton_tol, penalty=pen, anchor=anchor)
+    kw = dict(cg_iters=iters, cg_tol=1e-3, newton_tol=newton_tol, penalty=pen, anchor=anchor, c1=c1)
     assert refit(net, Rows(net, x, anchor), y, theta0, curv, steps=steps, workspace=workspace,
                  **kw) is not None  # the compiled path is taken
     got = network_refit(net, x, y, theta0, curv, steps, **kw)
@@ -115,6 +116,30 @@ def test_compiled_refit_is_the_numpy_refit(seed, act, k, scaler, sparse, penalty
     # both move, or (no descent direction, or every trial rejected) neither does
     assert np.array_equal(got, theta0) == np.array_equal(want, theta0)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-9 * max(1.0, float(np.abs(want).max())))
+
+
+@pytest.mark.parametrize("anchored", [False, True])
+def test_compiled_line_search_asks_armijos_sufficient_decrease(anchored):
+    """Trials that lower the objective, but by less than c1 t |slope|, are rejected by the compiled
+    line search as by `numerics.linesearch.armijo` (Nocedal & Wright 2006, alg. 3.1). With a
+    demanding c1 the first trials here lower the objective too little, so the refit differs from
+    the default constant's; a line search that took any decrease would land where that one does."""
+    from pricing.methods.network_newton import Anchor
+
+    rng = np.random.default_rng(11)
+    d, hid, k = 7, 5, 3
+    net = _net(rng, ["standardize", "linear", "tanh", "linear"], d, hid, k)
+    curv = _curv(net, rng, d)
+    x, y = rng.normal(size=(20, d)), rng.integers(0, k, size=20)
+    theta0 = nc.flat(net)
+    anchor = Anchor(net, rng.normal(size=(12, d)), 2.5, 0.5) if anchored else None
+    kw = dict(cg_iters=8, cg_tol=1e-3, anchor=anchor)
+    strict = network_refit(net, x, y, theta0, curv, 3, c1=0.9, **kw)
+    strict_numpy = network_refit(net, x, y, theta0, curv, 3, c1=0.9, compiled=False, **kw)
+    default = network_refit(net, x, y, theta0, curv, 3, **kw)
+    scale = max(1.0, float(np.abs(strict_numpy).max()))
+    assert np.abs(strict_numpy - default).max() > 1e-3 * scale  # the constant decides which trial is taken
+    np.testing.assert_allclose(strict, strict_numpy, rtol=0, atol=1e-9 * scale)
 
 
 @settings(max_examples=40, deadline=None)
