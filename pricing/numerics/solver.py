@@ -31,5 +31,6 @@ class Solver(str, Enum):
         except (ValueError, TypeError):
             solver = None
         if solver not in choices:
-            raise SpecError(f"{what} {value!r} is not one of {', '.join(s.value for s in choices)}")
+            shown = value.value if isinstance(value, Solver) else value
+            raise SpecError(f"{what} {shown!r} is not one of {', '.join(s.value for s in choices)}")
         return solver
