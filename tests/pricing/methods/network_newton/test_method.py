@@ -390,3 +390,19 @@ def test_numerical_rank_refuses_a_tolerance_outside_zero_to_one(rtol, monkeypatc
     monkeypatch.setattr(curvature_module, "eigsh", no_lanczos)
     with pytest.raises(SpecError, match="curvature_rtol"):
         network_curvature(net, x_tr, weight_decay=1.0, rank=4, rtol=rtol)
+
+
+def test_a_reference_instance_leaves_the_registered_method_as_it_was():
+    """`NetworkNewton(compiled=False, restrict=False)` is the tests' reference, chosen by its own
+    parameters: pricing with it on a parsed spec changes nothing the registered method (both
+    defaults on) then prices with that spec, and it prices the same refit to rounding."""
+    net, x_tr, x, y = small_problem(seed=3)
+    spec = parse_spec(small_spec(net, x_tr, 3))
+    registered = get_method("network-newton")
+    assert (registered.compiled, registered.restrict) == (True, True)
+    before = registered.efficacy(spec, x, y)
+    ref = NetworkNewton(compiled=False, restrict=False).efficacy(spec, x, y)
+    after = registered.efficacy(spec, x, y)
+    assert after.total == before.total and after.scores.tobytes() == before.scores.tobytes()
+    assert ref.total == pytest.approx(before.total, rel=1e-8, abs=1e-12) and before.total != 0.0
+    assert not any(key in NetworkNewton._prepared(spec) for key in ("compiled", "restrict"))
