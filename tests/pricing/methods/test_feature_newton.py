@@ -150,7 +150,8 @@ def test_feature_newton_cg_default_agrees_with_cholesky_on_digits(digits_small, 
         b = m.efficacy(spec_ch, x, y)
         assert np.isclose(a.total, b.total, rtol=1e-4, atol=1e-9)
         w = newton_refit(phi, y, m.head(spec_cg), h, n, True, int(spec_cg.hyper["steps"]))
-        s = np.linalg.solve(h + linear_head.hessian_sum(phi, w, True) / n, linear_head.grad_sum(probe, py, w, True) / len(py))
+        s = np.linalg.solve(h + linear_head.hessian_sum(phi, w, True) / n,
+                            linear_head.grad_sum(probe, py, w, True) / len(py))
         ref = linear_head.record_grads(phi, y, w, True) @ s / n
         assert np.allclose(a.scores, ref, rtol=1e-3, atol=1e-4 * np.abs(ref).max())
 
