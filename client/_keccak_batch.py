@@ -18,7 +18,7 @@ core: the kernels take a range of items and release the GIL, and :func:`_paralle
 hands slices of the call to a small pool of threads (:func:`set_threads`; default
 ``NUMBA_NUM_THREADS`` or the CPU count).
 
-Compiled code is cached (``cache=True``, by ``pricing._jit``): in ``client/__pycache__`` when that is
+Compiled code is cached (``cache=True``, by ``common.jit``): in ``client/__pycache__`` when that is
 writable, else numba's user-wide cache (``NUMBA_CACHE_DIR`` if set, otherwise
 ``~/.cache/numba``); where no cache location is writable at all the kernels are
 compiled in memory for the process. Nothing is compiled at import; the first call
@@ -39,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from client.constants import CHUNK, LEAF, WORDS_PER_CHUNK
-from pricing._jit import COMPILED, jit
+from common.jit import COMPILED, jit
 
 __all__ = [
     "AVAILABLE",

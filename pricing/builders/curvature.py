@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.sparse.linalg import LinearOperator, eigsh
 
-from .. import _netcurv as nc
+from ..methods.network_newton import calculus as nc
 from ..errors import SpecError
 from ..proxies import Network
 

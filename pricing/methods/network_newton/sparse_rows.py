@@ -5,7 +5,7 @@ standardisation is dense, so the two products a refit takes with its first layer
 h B and g' h, cost a multiply-add per nonzero: h B = (x / s) B - 1 (c B) and g' h =
 g' (x / s) - (g' 1) c' with c = mu / s. `SparseRows` stands in for the dense h in a forward
 pass's layer inputs (`h @ B`, `g.T @ h` and leading-row slices `h[:m]`), so the code that
-reads them does not change. The kernels are compiled (`pricing._kernels`) and sum
+reads them does not change. The kernels are compiled (`kernels`) and sum
 each output in the rows' stored order, single-threaded.
 """
 
@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import COMPILED
-from ._kernels import _t_times, _times
+from common.jit import COMPILED
+
+from .kernels import _t_times, _times
 
 __all__ = ["SparseRows", "DENSITY"]
 
 #: the largest share of nonzero entries at which `SparseRows` is used: on the benchmark's
 #: machine it was 2x the dense product at Adult's 12% (64 outputs), and the whole refit lost
-#: 13-15% with it on MNIST (about 25% after `_Restriction`, 32 outputs) and digits
+#: 13-15% with it on MNIST (about 25% after `Restriction`, 32 outputs) and digits
 DENSITY = 0.2
 
 

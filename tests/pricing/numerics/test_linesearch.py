@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pricing._linesearch import armijo
+from pricing.numerics.linesearch import armijo
 
 
 @settings(max_examples=100, deadline=None)

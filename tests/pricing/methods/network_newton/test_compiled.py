@@ -9,16 +9,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pricing import _netcurv as nc
-from pricing._cg import pcg, workspace
-from pricing._gn_step import _NO_DATA, COMPILED, _operands, one_hidden, refit
-from pricing._kernels import _pcg
-from pricing._sparse_rows import SparseRows
 from pricing.builders.curvature import network_curvature
-from pricing.methods.network_newton import Curvature, _Rows, network_refit
+from pricing.methods.network_newton import Curvature, network_refit
+from pricing.methods.network_newton import calculus as nc
+from pricing.methods.network_newton.compiled import _NO_DATA, COMPILED, _operands, one_hidden, refit
+from pricing.methods.network_newton.kernels import _pcg
+from pricing.methods.network_newton.rows import Rows
+from pricing.methods.network_newton.sparse_rows import SparseRows
+from pricing.numerics.cg import pcg, workspace
+from pricing.numerics.linesearch import C1
 from pricing.proxies import Network
+from tests.pricing.methods.network_newton.reference import loss_grad
 
-pytestmark = pytest.mark.skipif(not COMPILED, reason="numba is not importable")
 
 
 def _net(rng, kinds, d, hid, k):
@@ -52,7 +54,7 @@ def _curv(net, rng, d, rank=4):
 
 def _rows_x(rng, m, d, sparse):
     x = rng.normal(size=(m, d))
-    if sparse:  # one-hot-like: most entries zero, so `_Rows` takes `SparseRows`
+    if sparse:  # one-hot-like: most entries zero, so `Rows` takes `SparseRows`
         x *= rng.random((m, d)) < 0.1
     return x
 
@@ -71,7 +73,7 @@ def test_compiled_step_solves_as_the_numpy_path(seed, act, k, scaler, sparse, pe
     assert one_hidden(net.kinds)
     curv = _curv(net, rng, d)
     x = _rows_x(rng, m, d, sparse and scaler)
-    rows = _Rows(net, x, None)
+    rows = Rows(net, x, None)
     assert isinstance(rows.h, SparseRows) == (sparse and scaler and SparseRows.worthwhile(x))
     theta = nc.flat(net)
     logits, acts = rows.forward(net, rows.first_output(theta))
@@ -88,12 +90,13 @@ def test_compiled_step_solves_as_the_numpy_path(seed, act, k, scaler, sparse, pe
 @given(seed=st.integers(0, 2**31), act=st.sampled_from(["relu", "tanh", "sigmoid"]), k=st.sampled_from([1, 3]),
        scaler=st.booleans(), sparse=st.booleans(), penalty=st.booleans(), anchored=st.booleans(),
        m=st.integers(1, 25), steps=st.integers(1, 5), iters=st.integers(1, 8),
-       newton_tol=st.sampled_from([0.0, 1e-3, 1e-1, 10.0]))
+       newton_tol=st.sampled_from([0.0, 1e-3, 1e-1, 10.0]), c1=st.sampled_from([C1, 0.5, 0.9]))
 def test_compiled_refit_is_the_numpy_refit(seed, act, k, scaler, sparse, penalty, anchored, m, steps, iters,
-                                           newton_tol):
+                                           newton_tol, c1):
     """The whole refit in one compiled call takes the numpy loop's steps and line-search trials,
     so it ends at the same parameters to rounding: every activation, one logit or a softmax,
-    dense or sparse rows, with and without a scaler penalty, an anchor or a Newton-decrement stop."""
+    dense or sparse rows, with and without a scaler penalty, an anchor or a Newton-decrement stop,
+    and any Armijo constant (a demanding one rejects trials the default takes)."""
     from pricing.methods.network_newton import Anchor
 
     rng = np.random.default_rng(seed)
@@ -105,14 +108,38 @@ def test_compiled_refit_is_the_numpy_refit(seed, act, k, scaler, sparse, penalty
     theta0 = nc.flat(net)
     pen = rng.uniform(-0.1, 0.5, size=theta0.shape[0]) if penalty else None
     anchor = Anchor(net, _rows_x(rng, 12, d, sparse and scaler), 2.5, 0.5) if anchored else None
-    kw = dict(cg_iters=iters, cg_tol=1e-3, newton_tol=newton_tol, penalty=pen, anchor=anchor)
-    assert refit(net, _Rows(net, x, anchor), y, theta0, curv, steps=steps, workspace=workspace,
+    kw = dict(cg_iters=iters, cg_tol=1e-3, newton_tol=newton_tol, penalty=pen, anchor=anchor, c1=c1)
+    assert refit(net, Rows(net, x, anchor), y, theta0, curv, steps=steps, workspace=workspace,
                  **kw) is not None  # the compiled path is taken
     got = network_refit(net, x, y, theta0, curv, steps, **kw)
     want = network_refit(net, x, y, theta0, curv, steps, compiled=False, **kw)
     # both move, or (no descent direction, or every trial rejected) neither does
     assert np.array_equal(got, theta0) == np.array_equal(want, theta0)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-9 * max(1.0, float(np.abs(want).max())))
+
+
+@pytest.mark.parametrize("anchored", [False, True])
+def test_compiled_line_search_asks_armijos_sufficient_decrease(anchored):
+    """Trials that lower the objective, but by less than c1 t |slope|, are rejected by the compiled
+    line search as by `numerics.linesearch.armijo` (Nocedal & Wright 2006, alg. 3.1). With a
+    demanding c1 the first trials here lower the objective too little, so the refit differs from
+    the default constant's; a line search that took any decrease would land where that one does."""
+    from pricing.methods.network_newton import Anchor
+
+    rng = np.random.default_rng(11)
+    d, hid, k = 7, 5, 3
+    net = _net(rng, ["standardize", "linear", "tanh", "linear"], d, hid, k)
+    curv = _curv(net, rng, d)
+    x, y = rng.normal(size=(20, d)), rng.integers(0, k, size=20)
+    theta0 = nc.flat(net)
+    anchor = Anchor(net, rng.normal(size=(12, d)), 2.5, 0.5) if anchored else None
+    kw = dict(cg_iters=8, cg_tol=1e-3, anchor=anchor)
+    strict = network_refit(net, x, y, theta0, curv, 3, c1=0.9, **kw)
+    strict_numpy = network_refit(net, x, y, theta0, curv, 3, c1=0.9, compiled=False, **kw)
+    default = network_refit(net, x, y, theta0, curv, 3, **kw)
+    scale = max(1.0, float(np.abs(strict_numpy).max()))
+    assert np.abs(strict_numpy - default).max() > 1e-3 * scale  # the constant decides which trial is taken
+    np.testing.assert_allclose(strict, strict_numpy, rtol=0, atol=1e-9 * scale)
 
 
 @settings(max_examples=40, deadline=None)
@@ -161,7 +188,7 @@ def test_other_networks_keep_the_numpy_path(kinds):
     t = network_curvature(net, x_tr, weight_decay=0.5, rank=3)
     curv = Curvature(t["curvature.eigvecs"], t["curvature.eigvals"], t["curvature.diag"])
     theta0 = nc.flat(net)
-    assert refit(net, _Rows(net, x, None), y, theta0, curv, steps=3, cg_iters=4, cg_tol=1e-3, newton_tol=0.0,
+    assert refit(net, Rows(net, x, None), y, theta0, curv, steps=3, cg_iters=4, cg_tol=1e-3, newton_tol=0.0,
                  penalty=None, anchor=None, workspace=workspace) is None
     a = network_refit(net, x, y, theta0, curv, 3, cg_iters=4)
     b = network_refit(net, x, y, theta0, curv, 3, cg_iters=4, compiled=False)
@@ -187,8 +214,7 @@ def test_compiled_refit_prices_as_the_numpy_refit(digits_small, fit_pipeline):
     x, y = ds["x"][pick], ds["y"][pick].copy()
     y[::3] = (y[::3] + 1) % 3  # some flipped labels, so the refit moves
     fast = method.efficacy(spec, x, y)
-    NetworkNewton._prepared(spec)["compiled"] = False
-    ref = method.efficacy(spec, x, y)
+    ref = NetworkNewton(compiled=False).efficacy(spec, x, y)
     assert fast.total != 0.0
     assert fast.total == pytest.approx(ref.total, rel=1e-8, abs=1e-12)
     np.testing.assert_allclose(fast.scores, ref.scores, rtol=1e-7, atol=1e-12)
@@ -199,12 +225,12 @@ def test_compiled_refit_prices_as_the_numpy_refit(digits_small, fit_pipeline):
        scaler=st.booleans(), sparse=st.booleans(), m=st.integers(1, 25))
 def test_compiled_backward_is_the_numpy_gradient(seed, act, k, scaler, sparse, m):
     """`flat_grad` compiled: the gradient `_netcurv.flat_grad` gives, to rounding."""
-    from pricing._gn_step import flat_grad
+    from pricing.methods.network_newton.compiled import flat_grad
 
     rng = np.random.default_rng(seed)
     d, hid = 7, 5
     net = _net(rng, (["standardize"] if scaler else []) + ["linear", act, "linear"], d, hid, k)
-    rows = _Rows(net, _rows_x(rng, m, d, sparse and scaler), None)
+    rows = Rows(net, _rows_x(rng, m, d, sparse and scaler), None)
     logits, acts = rows.forward(net, rows.first_output(nc.flat(net)))
     resid = rng.normal(size=logits.shape)
     want = nc.flat_grad(net, acts, resid)
@@ -217,7 +243,7 @@ def test_compiled_backward_is_the_numpy_gradient(seed, act, k, scaler, sparse, m
 def test_compiled_probe_loss_and_scores_are_numpys(seed, act, k, scaler, sparse, m):
     """The quote's last steps compiled: the probe's mean loss and gradient (`probe_loss`) and each
     record's gradient dotted with a direction (`record_scores`), against `_netcurv`'s."""
-    from pricing._gn_step import probe_loss, record_scores
+    from pricing.methods.network_newton.compiled import probe_loss, record_scores
 
     rng = np.random.default_rng(seed)
     d, hid = 7, 5
@@ -225,9 +251,9 @@ def test_compiled_probe_loss_and_scores_are_numpys(seed, act, k, scaler, sparse,
     x = _rows_x(rng, m, d, sparse and scaler)
     y = rng.integers(0, max(k, 2), size=m)
     theta, s = nc.flat(net), rng.normal(size=nc.flat(net).shape[0])
-    rows = _Rows(net, x, None)
+    rows = Rows(net, x, None)
     loss, grad = probe_loss(net, rows, theta, y, grad=True)
-    want_loss, want_grad = nc.loss_grad(net, x, y)[:2]
+    want_loss, want_grad = loss_grad(net, x, y)[:2]
     assert loss == pytest.approx(want_loss / m, rel=1e-12)
     assert probe_loss(net, rows, theta, y, grad=False) == (loss, None)  # the same loss with or without the gradient
     np.testing.assert_allclose(grad, want_grad / m, rtol=0, atol=1e-12 * max(1.0, float(np.abs(want_grad).max())))
@@ -239,7 +265,7 @@ def test_compiled_probe_loss_and_scores_are_numpys(seed, act, k, scaler, sparse,
 
 @given(n=st.integers(0, 40), seed=st.integers(0, 2**16))
 def test_the_compiled_dot_sums_every_term_in_its_fixed_lanes(n, seed):
-    from pricing._kernels import _dot
+    from pricing.methods.network_newton.kernels import _dot
 
     rng = np.random.default_rng(seed)
     a, b = rng.normal(size=n), rng.normal(size=n)

@@ -9,34 +9,25 @@ from hypothesis import strategies as st
 from scipy.optimize import minimize
 
 from pricing import SpecError, make_spec, parse_spec
-from pricing import _netcurv as nc
 from pricing.builders.curvature import network_curvature
 from pricing.methods import get_method
 from pricing.methods.network_newton import Curvature, NetworkNewton, network_refit
+from pricing.methods.network_newton import calculus as nc
 from pricing.proxies import Network
-
-
-def _problem(seed=0, k=3, m=12):
-    rng = np.random.default_rng(seed)
-    net = Network(["linear", "tanh", "linear"], [{"weight": rng.normal(size=(4, 3)), "bias": rng.normal(size=4)}, {},
-                                                 {"weight": rng.normal(size=(k, 4)), "bias": rng.normal(size=k)}])
-    x_tr = rng.normal(size=(40, 3))
-    x = rng.normal(size=(m, 3))
-    y = rng.integers(0, max(k, 2), size=m)
-    return net, x_tr, x, y
+from tests.pricing.methods.network_newton.reference import ggn_vp, loss_grad, small_problem, small_spec
 
 
 def _objective(net, x, y, theta0, curv):
     def f(theta):
         d = theta - theta0
-        loss, g, _, _ = nc.loss_grad(nc.with_flat(net, theta), x, y)
+        loss, g, _, _ = loss_grad(nc.with_flat(net, theta), x, y)
         return 0.5 * d @ (curv @ d) + loss, curv @ d + g
     return f
 
 
 @pytest.mark.parametrize("k", [1, 3])
 def test_gauss_newton_reaches_the_minimiser_of_the_surrogate(k):
-    net, x_tr, x, y = _problem(k=k)
+    net, x_tr, x, y = small_problem(k=k)
     t = network_curvature(net, x_tr, weight_decay=1.0, rank=8)
     curv = Curvature(t["curvature.eigvecs"], t["curvature.eigvals"], t["curvature.diag"])
     theta0 = nc.flat(net)
@@ -48,7 +39,7 @@ def test_gauss_newton_reaches_the_minimiser_of_the_surrogate(k):
 
 
 def test_each_gauss_newton_step_lowers_the_objective():
-    net, x_tr, x, y = _problem(seed=4)
+    net, x_tr, x, y = small_problem(seed=4)
     t = network_curvature(net, x_tr, weight_decay=0.1, rank=6)
     curv = Curvature(t["curvature.eigvecs"], t["curvature.eigvals"], t["curvature.diag"])
     theta0 = nc.flat(net)
@@ -62,7 +53,7 @@ def test_parameters_the_training_rows_never_move_get_exact_zero_rows_that_the_re
     """An input constant at 0 in the training rows leaves its first-layer weights a zero GGN
     row: the builder keeps them exactly zero in V, the hub skips them, and the refit is the
     one that uses every row (to rounding) even for a bundle that does use that input."""
-    net, x_tr, x, y = _problem(seed=2)
+    net, x_tr, x, y = small_problem(seed=2)
     x_tr[:, 1] = 0.0
     t = network_curvature(net, x_tr, weight_decay=1.0, rank=5)
     dead = np.zeros(nc.flat(net).size, bool)
@@ -81,11 +72,11 @@ def test_parameters_the_training_rows_never_move_get_exact_zero_rows_that_the_re
 
 
 def test_builder_curvature_is_the_top_of_the_ggn_spectrum():
-    net, x_tr, _, _ = _problem()
+    net, x_tr, _, _ = small_problem()
     logits, acts = net.forward(x_tr, keep=True)
     p = nc.flat(net).size
     mask = np.concatenate([np.ones(12), np.zeros(4), np.ones(12), np.zeros(3)])
-    h = np.stack([nc.ggn_vp(net, acts, logits, e) for e in np.eye(p)], axis=1) + np.diag(2.0 * mask)
+    h = np.stack([ggn_vp(net, acts, logits, e) for e in np.eye(p)], axis=1) + np.diag(2.0 * mask)
     t = network_curvature(net, x_tr, weight_decay=2.0, rank=5)
     v, ev = t["curvature.eigvecs"], t["curvature.eigvals"]
     assert np.allclose(v.T @ v, np.eye(5), atol=1e-8)
@@ -134,23 +125,9 @@ def test_newton_methods_copies_do_not_add_up(digits_small, digits_specs, method,
     assert one > 0 and 0 < ten < linear_share * 10 * one
 
 
-def _spec(net, x_tr, classes, **over):
-    from pricing.builders.build import _layers_to_spec
-
-    layers = [(k, p) for k, p in zip(net.kinds, net.params)]
-    layer_list, tensors = _layers_to_spec(layers, "proxy")
-    tensors.update(network_curvature(net, x_tr, weight_decay=1.0, rank=4))
-    tensors["probe.features"], tensors["probe.label"] = x_tr[:5], np.arange(5) % classes
-    tensors.update(over.pop("tensors", {}))
-    manifest = {"method": "network-newton", "proxy": {"layers": layer_list}, "hyper": over.pop("hyper", {}),
-                "schema": {"features": [{"name": f"x{i}"} for i in range(3)],
-                           "label": {"name": "y", "kind": "categorical", "classes": classes}}}
-    return make_spec(manifest, tensors)
-
-
 def test_network_newton_spec_parses_and_prices():
-    net, x_tr, x, y = _problem()
-    spec = parse_spec(_spec(net, x_tr, 3))
+    net, x_tr, x, y = small_problem()
+    spec = parse_spec(small_spec(net, x_tr, 3))
     eff = NetworkNewton().efficacy(spec, x, y)
     assert np.isfinite(eff.total) and eff.scores.shape == (len(y),)
 
@@ -167,9 +144,9 @@ def test_network_newton_spec_parses_and_prices():
     (3, {"tensors": {"curvature.eigvecs": np.ones((31, 4))}}, "orthonormal"),
 ])
 def test_network_newton_rejects_bad_specs_one_by_one(classes, over, match):
-    net, x_tr, _, _ = _problem()
+    net, x_tr, _, _ = small_problem()
     with pytest.raises(SpecError, match=match):
-        parse_spec(_spec(net, x_tr, classes, **over))
+        parse_spec(small_spec(net, x_tr, classes, **over))
 
 
 def test_network_newton_builder_needs_readable_layers(digits_small):
@@ -220,9 +197,9 @@ def test_scaler_penalty_is_the_weight_decay_of_the_refitted_pipeline(seed, const
     ({"refit_scaler": 1.0, "n_train": 40.0, "weight_decay": 1.0}, {"scaler.var": np.ones(3)}, "standardize"),
 ])
 def test_network_newton_refit_scaler_needs_a_leading_scaler(hyper, tensors, match):
-    net, x_tr, _, _ = _problem()
+    net, x_tr, _, _ = small_problem()
     with pytest.raises(SpecError, match=match):
-        parse_spec(_spec(net, x_tr, 3, hyper=hyper, tensors=tensors))
+        parse_spec(small_spec(net, x_tr, 3, hyper=hyper, tensors=tensors))
 
 
 @pytest.fixture(scope="module")
@@ -303,9 +280,10 @@ def anchored_pipeline_spec(digits_small, fit_pipeline):
 @given(seed=st.integers(0, 2**31), m=st.integers(1, 60), ink=st.integers(0, 2))
 def test_dropping_idle_inputs_is_the_same_refit(anchored_pipeline_spec, digits_small, seed, m, ink):
     """Input columns that are zero on every row of the refit, with dead weights in V, are
-    dropped from it (`_Restriction`); the efficacy and the scores are those of the full refit
+    dropped from it (`Restriction`); the efficacy and the scores are those of the full refit
     to rounding, whether a bundle leaves those pixels blank or inks some of them."""
-    from pricing.methods.network_newton import _Restriction, scaler_penalty
+    from pricing.methods.network_newton import scaler_penalty
+    from pricing.methods.network_newton.rows import Restriction
 
     ds = digits_small
     rng = np.random.default_rng(seed)
@@ -319,12 +297,11 @@ def test_dropping_idle_inputs_is_the_same_refit(anchored_pipeline_spec, digits_s
     x[:, dead[:ink]] += 1.0  # ink some of them: those columns stay in the refit
     h = spec.hyper
     pen = scaler_penalty(c["net"], spec.tensors["scaler.var"], h["n_train"], h["weight_decay"], x)
-    cols = _Restriction.columns(c["net"], x, c["anchor"], c["dead_inputs"], pen)
+    cols = Restriction.columns(c["net"], x, c["anchor"], c["dead_inputs"], pen)
     assert cols is not None and not np.isin(dead[:ink], cols, invert=True).any()
     assert cols.size < x.shape[1]
     dropped = method.efficacy(spec, x, y)
-    c["restrict"] = False
-    full = method.efficacy(spec, x, y)
+    full = NetworkNewton(restrict=False).efficacy(spec, x, y)
     # the compiled dot products sum in lanes by position, and dropping columns moves terms
     # between lanes: the same refit to rounding, not bit for bit. A refit that diverges (a
     # bundle that inks idle pixels can cost the probe hundreds of nats, and is never sold)
@@ -350,7 +327,7 @@ def test_capped_rank_fits_the_live_rows_in_the_cap(rank, live, max_bytes):
 
 
 def test_curvature_ships_fewer_eigenpairs_when_its_rows_pass_the_byte_cap():
-    net, x_tr, _, _ = _problem()
+    net, x_tr, _, _ = small_problem()
     full = network_curvature(net, x_tr, weight_decay=1.0, rank=6, max_bytes=None)
     live = nc.flat(net).size  # every parameter moves with these inputs
     assert np.count_nonzero(np.all(full["curvature.eigvecs"] == 0.0, axis=1)) == 0
@@ -383,7 +360,7 @@ def test_numerical_rank_keeps_the_pairs_the_data_curvature_holds_up(vals, decay,
 def test_curvature_drops_the_eigenpairs_the_weight_decay_alone_explains():
     # 3 training rows and one logit: the GGN has rank <= 3, so of 10 eigenpairs of GGN + decay at
     # least 7 are the decay alone (data curvature ~0); the numerical rank ships the others
-    net, _, _, _ = _problem(k=1)
+    net, _, _, _ = small_problem(k=1)
     x_tr = np.random.default_rng(5).normal(size=(3, 3))
     every = network_curvature(net, x_tr, weight_decay=1.0, rank=10, rtol=None)
     kept = network_curvature(net, x_tr, weight_decay=1.0, rank=10)
@@ -404,7 +381,7 @@ def test_numerical_rank_refuses_a_tolerance_outside_zero_to_one(rtol, monkeypatc
 
     with pytest.raises(SpecError, match=r"curvature_rtol must be in \[0, 1\)"):
         numerical_rank(np.ones(2), np.eye(3)[:, :2], np.zeros(3), rtol)
-    net, x_tr, _, _ = _problem()
+    net, x_tr, _, _ = small_problem()
 
     def no_lanczos(*a, **k):
         raise AssertionError("the tolerance is refused before any eigenpair is computed")
@@ -413,3 +390,19 @@ def test_numerical_rank_refuses_a_tolerance_outside_zero_to_one(rtol, monkeypatc
     monkeypatch.setattr(curvature_module, "eigsh", no_lanczos)
     with pytest.raises(SpecError, match="curvature_rtol"):
         network_curvature(net, x_tr, weight_decay=1.0, rank=4, rtol=rtol)
+
+
+def test_a_reference_instance_leaves_the_registered_method_as_it_was():
+    """`NetworkNewton(compiled=False, restrict=False)` is the tests' reference, chosen by its own
+    parameters: pricing with it on a parsed spec changes nothing the registered method (both
+    defaults on) then prices with that spec, and it prices the same refit to rounding."""
+    net, x_tr, x, y = small_problem(seed=3)
+    spec = parse_spec(small_spec(net, x_tr, 3))
+    registered = get_method("network-newton")
+    assert (registered.compiled, registered.restrict) == (True, True)
+    before = registered.efficacy(spec, x, y)
+    ref = NetworkNewton(compiled=False, restrict=False).efficacy(spec, x, y)
+    after = registered.efficacy(spec, x, y)
+    assert after.total == before.total and after.scores.tobytes() == before.scores.tobytes()
+    assert ref.total == pytest.approx(before.total, rel=1e-8, abs=1e-12) and before.total != 0.0
+    assert not any(key in NetworkNewton._prepared(spec) for key in ("compiled", "restrict"))

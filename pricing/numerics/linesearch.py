@@ -1,4 +1,6 @@
-"""Armijo backtracking, shared by the Newton methods' damped steps."""
+"""Armijo backtracking, shared by the Newton methods' damped steps (feature-newton's and
+network-newton's numpy refit; the compiled network-Newton refit takes the same `C1` and
+`HALVINGS`)."""
 
 from __future__ import annotations
 

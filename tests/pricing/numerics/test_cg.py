@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pricing._cg import pcg
+from pricing.numerics.cg import pcg
 
 
 def _spd(rng: np.random.Generator, n: int, cond: float) -> np.ndarray:
@@ -93,3 +93,29 @@ def test_pcg_on_a_zero_right_hand_side_applies_nothing():
     calls = []
     x = pcg(lambda v: v, np.zeros(4), lambda r: calls.append(1) or r, rtol=1e-3, max_iter=5, reorth=True)
     assert not calls and not x.any()
+
+
+def test_pcg_solves_spd_system_with_a_rough_preconditioner():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(40, 40))
+    a = a @ a.T + 0.1 * np.eye(40)
+    b = rng.normal(size=40)
+    m = np.diag(1.0 / np.diag(a)).astype(np.float32)
+    pre = lambda r: (m @ r.astype(np.float32)).astype(np.float64)
+    x = pcg(lambda v: a @ v, b, pre, rtol=1e-8)
+    assert np.linalg.norm(a @ x - b) <= 1e-8 * np.linalg.norm(b)
+    assert np.linalg.norm(a @ pcg(lambda v: a @ v, b, pre, rtol=1e-2) - b) > 1e-8 * np.linalg.norm(b)
+
+
+def test_pcg_carrying_h_by_recursion_solves_h_plus_b():
+    rng = np.random.default_rng(5)
+    g = rng.normal(size=(30, 30))
+    h = g @ g.T / 30 + 0.1 * np.eye(30)
+    u = rng.normal(size=(30, 8))
+    bmat = u @ u.T
+    b = rng.normal(size=30)
+    hinv = np.linalg.inv(h)
+    x = pcg(lambda v: bmat @ v, b, lambda r: hinv @ r, rtol=1e-12, carry_h=True)
+    assert np.allclose((h + bmat) @ x, b, atol=1e-9)
+    wrong = pcg(lambda v: bmat @ v, b, lambda r: hinv @ r, rtol=1e-12)  # B alone is singular: not the answer
+    assert not np.allclose((h + bmat) @ wrong, b, atol=1e-3)

@@ -1,6 +1,6 @@
 """Every compiled kernel of pricing, in one file: the passes over the curvature's basis
-(`pricing._lowrank`), the sparse first-layer products (`pricing._sparse_rows`) and the
-network-Newton step's CG solve (`pricing._gn_step`), which calls the other two.
+(`lowrank`), the sparse first-layer products (`sparse_rows`) and the network-Newton refit
+(`compiled`), which calls the other two.
 
 One file because numba's on-disk cache keys a compiled function by its own source file: a
 kernel that calls a kernel of another file keeps the callee it was compiled with after that
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import jit
+from common.jit import jit
 
 _BLOCK = 512  # rows of an expansion accumulated at a time: two such blocks stay in L1
 
@@ -197,7 +197,7 @@ def _back(g, sparse, h, indptr, indices, data, cen, a3, slopes, w3, res):  # pra
 
 @jit(boundscheck=False)
 def _ggn(vv, sparse, h, indptr, indices, data, cen, a3, slopes, w3, hw, softmax, pen, use_pen, res):  # pragma: no cover
-    """res = GGN_U vv (+ pen * vv): `_netcurv.ggn_operator`'s product for one hidden layer."""
+    """res = GGN_U vv (+ pen * vv): `calculus.ggn_operator`'s product for one hidden layer."""
     m, hid = slopes.shape
     k = w3.shape[0]
     d = cen.shape[0]
@@ -239,7 +239,7 @@ def _ggn(vv, sparse, h, indptr, indices, data, cen, a3, slopes, w3, hw, softmax,
 def _pcg(b, rtol, iters, ds, ads, hds, dads,
          sparse, h, indptr, indices, data, cen, a3, slopes, w3, hw, softmax, pen, use_pen,
          v, vt, ev, kinv, dinv, dinv_live, idx):  # pragma: no cover - compiled
-    """`_cg.pcg(matvec, b, precond, carry_h=True, reorth=True)` with the two operators inline."""
+    """`pricing.numerics.cg.pcg(matvec, b, precond, carry_h=True, reorth=True)` with the two operators inline."""
     n = b.shape[0]
     x = np.zeros(n)
     r = b.copy()
@@ -279,9 +279,9 @@ def _pcg(b, rtol, iters, ds, ads, hds, dads,
     return x
 
 
-# --- the whole network-Newton refit of a one-hidden-layer network (`pricing._gn_refit`) ---
+# --- the whole network-Newton refit of a one-hidden-layer network (`compiled.refit`) ---
 
-_RELU, _TANH, _SIGMOID = 0, 1, 2  # the activation codes `_gn_refit` passes
+_RELU, _TANH, _SIGMOID = 0, 1, 2  # the activation codes `compiled.refit` passes
 
 
 @jit(boundscheck=False)
@@ -295,7 +295,7 @@ def _hmul(x, v, vt, ev, g, dd, d_live, idx):  # pragma: no cover - compiled
 
 @jit(boundscheck=False)
 def _first_out(theta, hid, d, sparse, h, indptr, indices, data, cen):  # pragma: no cover - compiled
-    """`_Rows.first_output`: the first linear layer's output on every row at theta."""
+    """`Rows.first_output`: the first linear layer's output on every row at theta."""
     nw = hid * d
     w1t = np.ascontiguousarray(theta[:nw].reshape((hid, d)).T)  # [d, hid]
     if sparse:
@@ -385,7 +385,7 @@ def _fit(theta, z, act, hid, d, k, m, y, anchored, a_target, a_weight, a_theta0,
 
 @jit(boundscheck=False)
 def _hess_weights(logits, m):  # pragma: no cover - compiled
-    """`_netcurv.logit_hessian_weights` of the bundle's rows (the first m)."""
+    """`calculus.logit_hessian_weights` of the bundle's rows (the first m)."""
     k = logits.shape[1]
     hw = np.empty((m, k))
     for i in range(m):
@@ -410,9 +410,9 @@ def _refit(theta0, steps, cg_iters, cg_tol, newton_tol, c1, halvings, ds, ads, h
            sparse, h, indptr, indices, data, cen, m, y, pen, use_pen,
            anchored, a_target, a_weight, a_theta0, a_decay,
            v, vt, ev, g_vdv, kinv, dd, dinv, d_live, dinv_live, idx):  # pragma: no cover - compiled
-    """`network_newton.network_refit` for a one-hidden-layer network, every step in one call:
+    """`refit.network_refit` for a one-hidden-layer network, every step in one call:
     the backward pass, `_pcg`, the line's first-layer direction and quadratic, and Armijo's
-    trials (`_linesearch.armijo`: t = 1, 1/2, ..., `halvings` of them)."""
+    trials (`pricing.numerics.linesearch.armijo`: t = 1, 1/2, ..., `halvings` of them)."""
     n = theta0.shape[0]
     nw1 = hid * d
     o3 = nw1 + hid
@@ -475,7 +475,7 @@ def _refit(theta0, steps, cg_iters, cg_tol, newton_tol, c1, halvings, ds, ads, h
 @jit(boundscheck=False)
 def _probe(theta, act, hid, d, k, sparse, h, indptr, indices, data, cen, y, grad, res):  # pragma: no cover
     """The summed log-loss of rows (y their labels) at theta, and with `grad` its flat gradient
-    into res: `network_newton._probe_loss` before its division by the row count."""
+    into res: `method._probe_loss` before its division by the row count."""
     z = _first_out(theta, hid, d, sparse, h, indptr, indices, data, cen)
     loss, logits, a3, slopes, resid = _fit(theta, z, act, hid, d, k, y.shape[0], y, False, np.zeros((0, k)), 0.0,
                                            theta, theta)
@@ -489,7 +489,7 @@ def _probe(theta, act, hid, d, k, sparse, h, indptr, indices, data, cen, y, grad
 @jit(boundscheck=False)
 def _scores(theta, s, act, hid, d, k, sparse, h, indptr, indices, data, cen, y):  # pragma: no cover - compiled
     """Per row: the log-loss gradient at theta dotted with direction s, grad l_i . s = r_i' J_i s
-    (`_netcurv.jvp` of the forward pass at theta, and `loss_and_residual`'s residual r_i)."""
+    (`calculus.jvp` of the forward pass at theta, and `loss_and_residual`'s residual r_i)."""
     m = y.shape[0]
     z = _first_out(theta, hid, d, sparse, h, indptr, indices, data, cen)
     _, logits, a3, slopes, resid = _fit(theta, z, act, hid, d, k, m, y, False, np.zeros((0, k)), 0.0, theta, theta)

@@ -16,10 +16,11 @@ from typing import Callable
 
 import numpy as np
 
-from .proxies import Network, pointwise_grad
+from ...proxies import Network, pointwise_grad
 
-__all__ = ["linear_layers", "first_input", "flat", "with_flat", "loss_and_residual", "soft_loss_and_residual", "loss_grad", "flat_grad",
-           "mean_loss", "jvp", "logit_hessian_weights", "ggn_operator", "ggn_vp", "ggn_diag", "probabilities", "soft_targets", "weight_mask"]
+__all__ = ["linear_layers", "first_input", "flat", "with_flat", "loss_and_residual", "soft_loss_and_residual",
+           "flat_grad", "mean_loss", "jvp", "logit_hessian_weights", "ggn_operator", "ggn_diag", "probabilities", "soft_targets",
+           "weight_mask"]
 
 
 def linear_layers(net: Network) -> tuple[int, ...]:
@@ -112,13 +113,6 @@ def loss_and_residual(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndar
     return loss, r
 
 
-def loss_grad(net: Network, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray, list[np.ndarray], np.ndarray]:
-    """(summed log-loss, its flat gradient, each layer's input, the logits) on records (x, y)."""
-    logits, acts = net.forward(x, keep=True)
-    loss, r = loss_and_residual(logits, y)
-    return loss, flat_grad(net, acts, r), acts, logits
-
-
 def flat_grad(net: Network, acts: list[np.ndarray], grad_out: np.ndarray) -> np.ndarray:
     """The flat gradient of sum(grad_out * output) from a forward pass's layer inputs."""
     grads = net.backward(acts, grad_out)
@@ -196,11 +190,6 @@ def ggn_operator(net: Network, acts: list[np.ndarray], logits: np.ndarray) -> Ca
         return res
 
     return product
-
-
-def ggn_vp(net: Network, acts: list[np.ndarray], logits: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """sum_i J_i' H_i J_i v without forming the GGN (one forward-mode and one reverse pass)."""
-    return ggn_operator(net, acts, logits)(v)
 
 
 def ggn_diag(net: Network, x: np.ndarray) -> np.ndarray:

@@ -1,35 +1,36 @@
 """The network-Newton refit compiled for the networks a buyer most often ships:
 `[standardize,] linear, <elementwise>, linear` (one hidden layer).
 
-`network_newton.network_refit` is a damped Gauss-Newton loop: per step a backward pass, a CG
-solve of (GGN_U + diag(pen) + H~) step = -g (`pcg(carry_h=True, reorth=True)` with the
-bundle's GGN, `_netcurv.ggn_operator`, and `Curvature.inv`), then Armijo trials, each a
-forward pass above the first layer. On small networks each of those is a few dozen numpy
-calls on short arrays, and their overhead was most of a quote (breast_cancer and Adult:
-docs/pricing.md, "Where a quote's time goes"). `refit` runs the whole loop in one compiled
-call: the same recurrences, the same curvature kernels (`pricing._lowrank`), the same sparse
-first-layer kernels (`pricing._sparse_rows`) and BLAS (scipy's, pinned to one thread with
-numpy's by `pricing._threads`) for the dense products. Sums run in a fixed order on one
-thread, so a result does not depend on the thread count; it equals the numpy loop's to
-rounding (the tests compare the two). `refit` returns None for any other network, and the
-caller keeps the numpy loop. The compiled loops are in `pricing._kernels`.
+`refit.network_refit` is a damped Gauss-Newton loop: per step a backward pass, a CG solve of
+(GGN_U + diag(pen) + H~) step = -g (`pcg(carry_h=True, reorth=True)` with the bundle's GGN,
+`calculus.ggn_operator`, and `Curvature.inv`), then Armijo trials, each a forward pass above
+the first layer. On small networks each of those is a few dozen numpy calls on short arrays,
+and their overhead was most of a quote (breast_cancer and Adult: docs/pricing.md, "Where a
+quote's time goes"). `refit` here runs the whole loop in one compiled call: the same
+recurrences, the same curvature kernels (`lowrank`), the same sparse first-layer kernels
+(`sparse_rows`) and BLAS (scipy's, pinned to one thread with numpy's by
+`pricing.numerics.threads`) for the dense products. Sums run in a fixed order on one thread, so
+a result does not depend on the thread count; it equals the numpy loop's to rounding (the tests
+compare the two). `refit` returns None for any other network, and the caller keeps the numpy
+loop. The compiled loops are in `kernels`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import numpy as np
 
-from ._jit import COMPILED
-from ._kernels import _RELU, _SIGMOID, _TANH, _back, _probe, _refit, _scores
-from . import _netcurv as nc
-from ._linesearch import C1, HALVINGS
-from ._sparse_rows import SparseRows
-from .proxies import Network, pointwise_grad
+from common.jit import COMPILED
 
-if TYPE_CHECKING:
-    from .methods.network_newton import Anchor, Curvature, _Rows
+from ...numerics.linesearch import C1, HALVINGS
+from ...proxies import Network, pointwise_grad
+from . import calculus as nc
+from .anchor import Anchor
+from .curvature import Curvature
+from .kernels import _RELU, _SIGMOID, _TANH, _back, _probe, _refit, _scores
+from .rows import Rows
+from .sparse_rows import SparseRows
 
 __all__ = ["refit", "probe_loss", "record_scores", "flat_grad", "one_hidden"]
 
@@ -78,7 +79,7 @@ def _shape(net: Network) -> tuple[int, int, int, int] | None:
 
 
 def flat_grad(net: Network, acts: list, grad_out: np.ndarray) -> np.ndarray:
-    """`_netcurv.flat_grad` (the flat gradient of sum(grad_out * output) from a forward pass's
+    """`calculus.flat_grad` (the flat gradient of sum(grad_out * output) from a forward pass's
     layer inputs), compiled for a `one_hidden` network, and the numpy one for any other."""
     if not COMPILED or not one_hidden(net.kinds):
         return nc.flat_grad(net, acts, grad_out)
@@ -88,13 +89,14 @@ def flat_grad(net: Network, acts: list, grad_out: np.ndarray) -> np.ndarray:
     return out
 
 
-def refit(net: Network, rows: "_Rows", y: np.ndarray, theta0: np.ndarray, curv: "Curvature", *, steps: int,
-          cg_iters: int, cg_tol: float, newton_tol: float, penalty: np.ndarray | None, anchor: "Anchor | None",
-          workspace: Callable[[int, int], tuple]) -> np.ndarray | None:
-    """`network_refit`'s whole damped Gauss-Newton loop in one compiled call (`_kernels._refit`)
-    for a `one_hidden` network: the same steps, CG solves (`_kernels._pcg`) and Armijo trials,
-    so the same refit to rounding. None for any other network or without numba (the caller
-    then runs the loop in Python). On breast_cancer the loop's own numpy calls (forward passes,
+def refit(net: Network, rows: Rows, y: np.ndarray, theta0: np.ndarray, curv: Curvature, *, steps: int,
+          cg_iters: int, cg_tol: float, newton_tol: float, penalty: np.ndarray | None, anchor: Anchor | None,
+          workspace: Callable[[int, int], tuple], c1: float = C1, halvings: int = HALVINGS) -> np.ndarray | None:
+    """`network_refit`'s whole damped Gauss-Newton loop in one compiled call (`kernels._refit`)
+    for a `one_hidden` network: the same steps, CG solves (`kernels._pcg`) and Armijo trials
+    (sufficient-decrease constant `c1`, at most `halvings` of them), so the same refit to
+    rounding. None for any other network or without numba (the caller then runs the loop in
+    Python). On breast_cancer the loop's own numpy calls (forward passes,
     losses, the line's quadratic) were a third of a quote (docs/pricing.md)."""
     shape = _shape(net)
     if shape is None:
@@ -107,16 +109,17 @@ def refit(net: Network, rows: "_Rows", y: np.ndarray, theta0: np.ndarray, curv: 
              anchor.theta0, anchor.decay)
     pen = np.zeros_like(theta0) if penalty is None else penalty
     ws = workspace(cg_iters, theta0.shape[0])
-    return _refit(theta0, int(steps), int(cg_iters), float(cg_tol), float(newton_tol), C1, HALVINGS, *ws, *shape,
+    return _refit(theta0, int(steps), int(cg_iters), float(cg_tol), float(newton_tol), float(c1), int(halvings),
+                  *ws, *shape,
                   *_row_operands(rows.h), rows.m, np.ascontiguousarray(y, dtype=np.int64), pen, penalty is not None, *a,
                   curv.v, curv.vt, curv.ev, curv.g, curv.kinv, curv.d, curv.dinv, curv.d_live, curv.dinv_live, curv.idx)
 
 
-def probe_loss(net: Network, rows: "_Rows", theta: np.ndarray, y: np.ndarray, *,
+def probe_loss(net: Network, rows: Rows, theta: np.ndarray, y: np.ndarray, *,
                grad: bool) -> tuple[float, np.ndarray | None] | None:
     """(the mean log-loss of `rows` at theta, with `grad` its flat gradient) in one compiled call
-    (`_kernels._probe`), or None for a network that is not `one_hidden` (the caller's numpy
-    path, `network_newton._probe_loss`, then runs)."""
+    (`kernels._probe`), or None for a network that is not `one_hidden` (the caller's numpy
+    path, `method._probe_loss`, then runs)."""
     shape = _shape(net)
     if shape is None:
         return None
@@ -126,8 +129,8 @@ def probe_loss(net: Network, rows: "_Rows", theta: np.ndarray, y: np.ndarray, *,
     return loss / n, (res / n if grad else None)
 
 
-def record_scores(net: Network, rows: "_Rows", theta: np.ndarray, y: np.ndarray, s: np.ndarray) -> np.ndarray | None:
-    """Each record's loss gradient at theta dotted with s (`_kernels._scores`), or None for a
+def record_scores(net: Network, rows: Rows, theta: np.ndarray, y: np.ndarray, s: np.ndarray) -> np.ndarray | None:
+    """Each record's loss gradient at theta dotted with s (`kernels._scores`), or None for a
     network that is not `one_hidden`."""
     shape = _shape(net)
     if shape is None:

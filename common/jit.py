@@ -1,8 +1,9 @@
 """The one numba decorator the project's compiled kernels use (pricing's, all in
-`pricing._kernels`; client's batched keccak): cached beside the module's file when writable, else in
-numba's user-wide cache (``NUMBA_CACHE_DIR``, else ``~/.cache/numba``), else compiled in memory
-with a warning that names the fix. Without numba it returns the plain function; callers that
-have a faster numpy path check `COMPILED` instead of running the loops in Python.
+`pricing.methods.network_newton.kernels`; the client's batched keccak): cached beside the
+module's file when writable, else in numba's user-wide cache (``NUMBA_CACHE_DIR``, else
+``~/.cache/numba``), else compiled in memory with a warning that names the fix. Without numba it
+returns the plain function; callers that have a faster numpy path check `COMPILED` instead of
+running the loops in Python. In `common` because both `pricing` and `client` use it.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pricing import _lowrank as lr
+from pricing.methods.network_newton import lowrank as lr
 
 
 def test_kernels_are_compiled():

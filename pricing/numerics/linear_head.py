@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "add_bias", "losses", "mean_loss", "record_grads", "grad_sum", "hessian_sum", "fit_head",
+    "add_bias", "softmax", "losses", "mean_loss", "residual", "record_grads", "grad_sum", "hessian_sum",
+    "fit_head",
 ]
 
 
@@ -19,7 +20,8 @@ def add_bias(phi: np.ndarray) -> np.ndarray:
     return np.concatenate([phi, np.ones((phi.shape[0], 1))], axis=1)
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of logits z [m, k], shifted by each row's maximum."""
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
@@ -46,22 +48,23 @@ def mean_loss(phi: np.ndarray, y: np.ndarray, w: np.ndarray, classification: boo
     return float(losses(phi, y, w, classification).mean()) if phi.shape[0] else 0.0
 
 
-def _residual(phi: np.ndarray, y: np.ndarray, w: np.ndarray, classification: bool) -> np.ndarray:
+def residual(phi: np.ndarray, y: np.ndarray, w: np.ndarray, classification: bool) -> np.ndarray:
+    """Per-record gradient of the loss wrt the logits [m, k]: p - onehot(y), or z - y."""
     z = phi @ w.T
     if classification:
-        return _softmax(z) - _onehot(y, w.shape[0])
+        return softmax(z) - _onehot(y, w.shape[0])
     return z - y[:, None]
 
 
 def record_grads(phi: np.ndarray, y: np.ndarray, w: np.ndarray, classification: bool) -> np.ndarray:
     """Per-record loss gradients wrt theta, shape [m, k*q] (Koh & Liang's grad L(z, theta))."""
-    r = _residual(phi, y, w, classification)
+    r = residual(phi, y, w, classification)
     return (r[:, :, None] * phi[:, None, :]).reshape(phi.shape[0], -1)
 
 
 def grad_sum(phi: np.ndarray, y: np.ndarray, w: np.ndarray, classification: bool) -> np.ndarray:
     """Sum of per-record gradients, shape [k*q], without forming the [m, k*q] matrix."""
-    return (_residual(phi, y, w, classification).T @ phi).ravel()
+    return (residual(phi, y, w, classification).T @ phi).ravel()
 
 
 def hessian_sum(phi: np.ndarray, w: np.ndarray, classification: bool) -> np.ndarray:
@@ -69,7 +72,7 @@ def hessian_sum(phi: np.ndarray, w: np.ndarray, classification: bool) -> np.ndar
     k, q = w.shape
     if not classification:
         return phi.T @ phi
-    p = _softmax(phi @ w.T)
+    p = softmax(phi @ w.T)
     h = np.empty((k * q, k * q))
     for c in range(k):
         for c2 in range(c, k):

@@ -7,15 +7,16 @@ product takes 0.6 of the time (docs/pricing.md, "Where a quote's time goes").
 Single-threaded, and each output is summed in a fixed order (row by row for a projection,
 basis vector by basis vector for an expansion), so the results do not depend on the thread
 count, as shared/protocol.md requires of pricing. Without numba the same functions run as
-numpy (the same sums, in BLAS's order). The kernels are in `pricing._kernels`.
+numpy (the same sums, in BLAS's order). The kernels are in `kernels`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._jit import COMPILED
-from ._kernels import _BLOCK, _expand_pair_into_nb, _project_pair_nb  # noqa: F401  (_BLOCK: the tests size by it)
+from common.jit import COMPILED
+
+from .kernels import _BLOCK, _expand_pair_into_nb, _project_pair_nb  # noqa: F401  (_BLOCK: the tests size by it)
 
 __all__ = ["project_pair", "expand_pair_into", "COMPILED"]
 

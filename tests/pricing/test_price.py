@@ -1,4 +1,5 @@
-"""price(): deterministic replay, duplicates priced once, terms checked against the spec."""
+"""price(): deterministic replay, duplicates priced once (`dedup_index`), a warm spec cache that
+prices as the bytes do, terms checked against the spec."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from threadpoolctl import threadpool_limits
 
 from benchmarks.mde_validation import perturbed  # the benchmark's replay stand-in, one definition
 from pricing import SchemaMismatch, TermsError, make_spec, parse_spec, price, write_release
+from pricing.price import dedup_index
 
 METHODS = ("influence", "group-influence", "feature-newton", "tree", "distilled", "network-newton", "network-anchored")
 PRICED_AS = {"network-anchored": "network-newton"}  # a spec label -> the method its terms name
@@ -167,3 +169,44 @@ def test_network_newton_price_survives_a_rounding_change_of_the_spec(label, digi
         a = price(spec, release, terms("network-newton"))
         b = price(perturbed(spec, seed=seed), release, terms("network-newton"))
         assert abs(a.efficacy - b.efficacy) <= 1e-9 * max(abs(a.efficacy), 1e-3), seed
+
+
+def _reference_dedup(x, y, tol):
+    key = x + 0.0
+    if tol > 0:
+        key = np.floor(key / tol + 0.5) + 0.0
+    rows = np.concatenate([key, np.asarray(y, dtype=np.float64)[:, None]], axis=1)
+    _, first = np.unique(rows, axis=0, return_index=True)
+    return np.sort(first)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), m=st.integers(1, 40), tol=st.sampled_from([0.0, 0.5]))
+def test_dedup_index_matches_sorting_reference(seed, m, tol):
+    rng = np.random.default_rng(seed)
+    base = rng.integers(-2, 3, size=(max(1, m // 3), 3)).astype(np.float64)
+    x = base[rng.integers(0, base.shape[0], size=m)] + rng.choice([0.0, 0.2, 1e-9], size=(m, 3))
+    x[x == 0] *= rng.choice([1.0, -1.0], size=int((x == 0).sum()))  # -0.0 equals 0.0
+    y = rng.integers(0, 2, size=m)
+    assert dedup_index(x, y, tol).tolist() == _reference_dedup(x, y, tol).tolist()
+
+
+def test_dedup_index_treats_negative_zero_as_zero_and_labels_apart():
+    x = np.array([[0.0, 1.0], [-0.0, 1.0], [0.0, 1.0]])
+    assert dedup_index(x, np.array([0, 0, 1])).tolist() == [0, 2]
+
+
+@pytest.mark.parametrize("method", ["feature-newton", "influence", "distilled", "network-newton"])
+def test_parsed_spec_with_warm_cache_prices_bit_for_bit_as_bytes(method, digits_small, digits_specs, release_of, terms):
+    ds = digits_small
+    spec = parse_spec(digits_specs[method])
+    releases = [release_of(ds["x"][ds["pool"][i:i + 30]], ds["y"][ds["pool"][i:i + 30]], 3) for i in (0, 30)]
+    with threadpool_limits(limits=2):  # a cache warmed on two threads must not differ
+        warm = [price(spec, r, terms(method)) for r in releases]
+    cold = [price(digits_specs[method], r, terms(method)) for r in releases]
+    again = [price(spec, r, terms(method)) for r in releases]
+    for a, b, c in zip(warm, cold, again):
+        assert a.efficacy == b.efficacy == c.efficacy and a.price == b.price == c.price
+        assert a.scores.tobytes() == b.scores.tobytes() == c.scores.tobytes()
+    if method == "feature-newton":
+        assert "feature-newton" in spec.cache

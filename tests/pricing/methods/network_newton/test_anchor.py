@@ -10,14 +10,14 @@ from hypothesis import strategies as st
 from scipy.optimize import minimize
 
 from pricing import SpecError, parse_spec
-from pricing import _netcurv as nc
-from pricing._cg import pcg
-from pricing._linesearch import armijo
 from pricing.builders.curvature import network_curvature
 from pricing.methods.network_newton import ANCHOR_BUDGET, Anchor, Curvature, NetworkNewton, network_refit
+from pricing.methods.network_newton import calculus as nc
+from pricing.numerics.cg import pcg
+from pricing.numerics.linesearch import armijo
 from pricing.proxies import Network
+from tests.pricing.methods.network_newton.reference import loss_grad, small_problem, small_spec
 
-from test_network_newton import _problem, _spec
 
 
 @settings(max_examples=40, deadline=None)
@@ -49,7 +49,7 @@ def test_soft_loss_residual_is_its_gradient(k):
 
 
 def _anchor(k=3, seed=0, weight=1.5, decay=0.3):
-    net, x_tr, x, y = _problem(seed=seed, k=k)
+    net, x_tr, x, y = small_problem(seed=seed, k=k)
     return net, x_tr, x, y, Anchor(net, x_tr, weight, decay)
 
 
@@ -107,7 +107,7 @@ def test_anchor_charges_for_unlearning_a_confident_row_where_the_quadratic_does_
 def _anchored_objective(net, x, y, a):
     def f(theta):
         value, kept = a.value(nc.with_flat(net, theta), theta)
-        loss, g, _, _ = nc.loss_grad(nc.with_flat(net, theta), x, y)
+        loss, g, _, _ = loss_grad(nc.with_flat(net, theta), x, y)
         return value + loss, a.grad(nc.with_flat(net, theta), theta, kept) + g
     return f
 
@@ -143,7 +143,7 @@ def _plain_refit(net, x, y, theta0, curv, steps, *, cg_iters, cg_tol, anchor, pe
     """The anchored refit written plainly, as a reference: every trial a whole forward pass of
     the bundle and, separately, of the anchor (`Anchor.value`)."""
     theta = theta0.copy()
-    loss, g_b, acts, logits = nc.loss_grad(net, x, y)
+    loss, g_b, acts, logits = loss_grad(net, x, y)
     a_val, kept = anchor.value(net, theta)
     f, g_t = loss + a_val + 0.5 * theta @ (penalty * theta), anchor.grad(net, theta, kept)
     for _ in range(steps):
@@ -190,7 +190,7 @@ def test_the_refit_carries_the_first_layer_along_the_line_exactly(k):
 
 
 def test_a_forward_pass_can_start_at_any_layer():
-    net, x_tr, _, _ = _problem()
+    net, x_tr, _, _ = small_problem()
     h1 = net.params[0]["weight"] @ x_tr.T
     z = (h1.T + net.params[0]["bias"])
     logits, acts = net.forward(z, keep=True, start=1)
@@ -201,9 +201,9 @@ def test_a_forward_pass_can_start_at_any_layer():
 
 
 def test_anchored_spec_prices_and_differs_from_the_quadratic():
-    net, x_tr, x, y = _problem()
-    plain = parse_spec(_spec(net, x_tr, 3))
-    anchored = parse_spec(_spec(net, x_tr, 3, hyper={"anchor_weight": 1.0, "weight_decay": 1.0},
+    net, x_tr, x, y = small_problem()
+    plain = parse_spec(small_spec(net, x_tr, 3))
+    anchored = parse_spec(small_spec(net, x_tr, 3, hyper={"anchor_weight": 1.0, "weight_decay": 1.0},
                                 tensors={"anchor.features": x_tr}))
     e_plain, e_anch = NetworkNewton().efficacy(plain, x, y), NetworkNewton().efficacy(anchored, x, y)
     assert np.isfinite(e_anch.total) and e_anch.scores.shape == (len(y),)
@@ -219,9 +219,9 @@ def test_anchored_spec_prices_and_differs_from_the_quadratic():
     ({"tensors": {"anchor.features": np.zeros((5, 3))}}, "anchor.features"),  # shipped, but anchor_weight 0
 ])
 def test_anchored_specs_are_refused_one_by_one(over, match):
-    net, x_tr, _, _ = _problem()
+    net, x_tr, _, _ = small_problem()
     with pytest.raises(SpecError, match=match):
-        parse_spec(_spec(net, x_tr, 3, **over))
+        parse_spec(small_spec(net, x_tr, 3, **over))
 
 
 def test_builder_ships_the_anchor_with_its_weight_and_budget(digits_small, fit_pipeline):
