@@ -22,8 +22,7 @@ records enter only through Jacobian-vector products, so a quote costs a few doze
 the bundle through the network. A buyer whose pipeline refits its input scaler on merged data
 declares `hyper.refit_scaler`: the first layer absorbs the new scaling in its function but
 not in its weight decay, and the hub adds the difference (`scaler_penalty`). The refit is
-truncated by design (4 steps of up to 10 CG iterations by default): docs/pricing.md,
-"Choosing the budget". A buyer that ships unlabelled inputs as an anchor
+truncated by design (4 steps of up to 10 CG iterations by default): docs/decisions/2026-12-01-network-newton-budget.md. A buyer that ships unlabelled inputs as an anchor
 (`hyper.anchor_weight`, `anchor.features`) has the training part priced as a function, the
 cross-entropy against its own predictions there, in place of the quadratic (`Anchor`).
 

@@ -19,7 +19,7 @@ class Anchor:
     stationary. It agrees with the GGN quadratic to second order at theta*, but it saturates:
     moving a confidently fitted row's logits costs what it would cost the real training loss,
     where the quadratic (whose curvature p (1 - p) vanishes there) calls it free, and so lets a
-    refit unlearn the training set to fit one hard bundle record (docs/pricing.md, "The anchor")."""
+    refit unlearn the training set to fit one hard bundle record (docs/decisions/2026-12-02-network-anchor.md)."""
 
     def __init__(self, net: Network, x: np.ndarray, weight: float, weight_decay: float):
         self.x, self.weight = x, weight

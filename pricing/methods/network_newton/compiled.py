@@ -5,8 +5,7 @@
 (GGN_U + diag(pen) + H~) step = -g (`pcg(carry_h=True, reorth=True)` with the bundle's GGN,
 `calculus.ggn_operator`, and `Curvature.inv`), then Armijo trials, each a forward pass above
 the first layer. On small networks each of those is a few dozen numpy calls on short arrays,
-and their overhead was most of a quote (breast_cancer and Adult: docs/pricing.md, "Where a
-quote's time goes"). `refit` here runs the whole loop in one compiled call: the same
+and their overhead was most of a quote (breast_cancer and Adult: docs/decisions/2026-12-03-compiled-refit.md). `refit` here runs the whole loop in one compiled call: the same
 recurrences, the same curvature kernels (`lowrank`), the same sparse first-layer kernels
 (`sparse_rows`) and BLAS (scipy's, pinned to one thread with numpy's by
 `pricing.numerics.threads`) for the dense products. Sums run in a fixed order on one thread, so
@@ -97,7 +96,7 @@ def refit(net: Network, rows: Rows, y: np.ndarray, theta0: np.ndarray, curv: Cur
     (sufficient-decrease constant `c1`, at most `halvings` of them), so the same refit to
     rounding. None for any other network or without numba (the caller then runs the loop in
     Python). On breast_cancer the loop's own numpy calls (forward passes,
-    losses, the line's quadratic) were a third of a quote (docs/pricing.md)."""
+    losses, the line's quadratic) were a third of a quote (docs/decisions/2026-12-03-compiled-refit.md)."""
     shape = _shape(net)
     if shape is None:
         return None

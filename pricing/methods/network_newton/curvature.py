@@ -21,7 +21,7 @@ class Curvature:
     projections onto V and two expansions from it, the cost that dominates a refit: they run
     as two compiled passes over V (`lowrank`), one reading V row by row for both
     projections and one reading V' for both expansions, which is why both layouts are kept
-    (four BLAS products, each its own read of V, took 1.7x as long on MNIST; docs/pricing.md).
+    (four BLAS products, each its own read of V, took 1.7x as long on MNIST; docs/decisions/2026-12-02-compiled-curvature-sparse-rows.md).
     Rows of V that are exactly zero (parameters the buyer's training data never move, such as
     the weights of an input that is constant there) are skipped: on them H~ is diag(D),
     exactly (`skip_zero_rows=False` keeps every row, the tests' reference). Everything is

@@ -129,7 +129,7 @@ def _dot(a, b):  # pragma: no cover - compiled
     the tail: a fixed order, like any other here, that the compiler can vectorise. One running
     sum is a chain of dependent adds, four cycles each; CG and the line search take a dozen such
     dot products of the parameters a step, and as one chain they were a sixth of a
-    breast_cancer refit (docs/pricing.md, "Where a quote's time goes")."""
+    breast_cancer refit (docs/decisions/2026-12-03-compiled-refit.md)."""
     n = a.shape[0]
     s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
     i = 0

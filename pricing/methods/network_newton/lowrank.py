@@ -2,7 +2,7 @@
 matrix needs, compiled with numba: both projections V'x and V'(w x) in one read of V, and
 both expansions V a and V b in one read of V'. With BLAS each of the four is its own read
 of V, and on MNIST's curvature (a 9.8 MB V) those reads were half of a quote; fused, a
-product takes 0.6 of the time (docs/pricing.md, "Where a quote's time goes").
+product takes 0.6 of the time (docs/decisions/2026-12-03-compiled-refit.md).
 
 Single-threaded, and each output is summed in a fixed order (row by row for a projection,
 basis vector by basis vector for an expansion), so the results do not depend on the thread

@@ -17,11 +17,11 @@ from .rows import Rows
 
 __all__ = ["network_refit", "scaler_penalty", "BUDGET", "ANCHOR_BUDGET"]
 
-# the default budget, part of the method (docs/pricing.md, "Choosing the budget"): chosen on a
+# the default budget, part of the method (docs/decisions/2026-12-01-network-newton-budget.md): chosen on a
 # development split of the validation, by the best worst-case rho over its data sets
 BUDGET = {"steps": 4.0, "cg_iters": 10.0, "cg_tol": 1e-2}
 # with an anchor (`Anchor`) the line search sees the training loss itself, so more steps keep
-# helping: chosen the same way, on the development split (docs/pricing.md, "The anchor")
+# helping: chosen the same way, on the development split (docs/decisions/2026-12-02-network-anchor.md)
 ANCHOR_BUDGET = {"steps": 8.0, "cg_iters": 5.0, "cg_tol": 1e-2}
 
 
