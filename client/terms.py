@@ -10,7 +10,11 @@ The canonical bytes are RFC 8785 (JSON Canonicalization Scheme). Because every a
 epsilon and tolerance is a string and ``chainId`` is the only number (an integer), JCS here
 is UTF-8 JSON with object keys sorted by UTF-16 code unit and no white space: for keys in
 the Basic Multilingual Plane (all the protocol's keys) that is ``json.dumps(doc,
-sort_keys=True, separators=(",", ":"), ensure_ascii=False)``. Errors are the
+sort_keys=True, separators=(",", ":"), ensure_ascii=False)``. The bytes come from
+:func:`common.canonical_json.canonical_json`, the project's one RFC 8785 serializer; this
+module adds the terms' stricter rules before it (no JSON number but integers within
+``2**53 - 1``, which only ``chainId`` may use; string keys; at most :data:`MAX_DEPTH`
+levels when parsing). Errors are the
 :class:`~client.errors.TermsError` family (``ValueError``s; a hub answers them with 400).
 
 Citations: A. Rundgren, B. Jordan, S. Erdtman, "JSON Canonicalization Scheme (JCS)",
@@ -30,6 +34,7 @@ from eth_hash.auto import keccak
 from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
 
 from client.constants import EXACT
+from common.canonical_json import NotCanonical, canonical_json
 from client.errors import (
     InvalidTermsValue,
     MissingTermsField,
@@ -91,35 +96,44 @@ _FIXED = "fixed"
 # ---------------------------------------------------------------- canonical bytes
 
 
-def _jcs(value: Any, path: str) -> str:
-    """RFC 8785 text of a value made of dicts, lists, strings, bools, None and integers."""
-    if value is None or isinstance(value, bool):
-        return "null" if value is None else ("true" if value else "false")
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+def _check_jcs(value: Any, path: str) -> None:
+    """The terms' stricter rules on top of canonical JSON: integers only (within 2**53 - 1, where JCS and
+    every JSON reader agree), no floats, string keys, and only JSON's own types."""
+    if value is None or isinstance(value, (bool, str)):
+        return
     if isinstance(value, int):
         if abs(value) > MAX_SAFE_CHAIN_ID:
             raise InvalidTermsValue(path, value, "is beyond 2**53 - 1, where JSON numbers lose precision; write it as a decimal string")
-        return str(value)
+        return
     if isinstance(value, float):
         raise WrongTermsType(path, value, "a decimal string (JSON numbers other than chainId are not allowed in terms)")
     if isinstance(value, (list, tuple)):
-        return "[" + ",".join(_jcs(v, f"{path}[{i}]") for i, v in enumerate(value)) + "]"
+        for i, v in enumerate(value):
+            _check_jcs(v, f"{path}[{i}]")
+        return
     if isinstance(value, Mapping):
-        for k in value:
+        for k, v in value.items():
             if not isinstance(k, str):
                 raise WrongTermsType(f"{path}.{k!r}" if path else repr(k), k, "an object key that is a string")
-        keys = sorted(value, key=lambda k: k.encode("utf-16-be", "surrogatepass"))  # JCS: UTF-16 code unit order
-        return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + _jcs(value[k], f"{path}.{k}" if path else k) for k in keys) + "}"
+            _check_jcs(v, f"{path}.{k}" if path else k)
+        return
     raise WrongTermsType(path or "(document)", value, "a JSON value (object, array, string, boolean, null)")
+
+
+def _jcs(value: Any, path: str) -> str:
+    """RFC 8785 text of a terms value (common.canonical_json, the project's one serializer) after the terms' own checks."""
+    _check_jcs(value, path)
+    try:
+        return canonical_json(value)
+    except NotCanonical as e:  # a lone surrogate (the checks above leave nothing else for it to refuse)
+        where = f"{path}.{e.path}" if path and e.path else (path or e.path or "(document)")
+        bad = e.value if isinstance(e.value, str) else "(document)"
+        raise InvalidTermsValue(where, bad, "holds a lone surrogate, which UTF-8 cannot encode; remove it") from None
 
 
 def canonical_bytes(doc: Mapping[str, Any]) -> bytes:
     """The RFC 8785 canonical UTF-8 bytes of a terms document (not validated: see :func:`validate_terms`)."""
-    try:
-        return _jcs(doc, "").encode("utf-8")
-    except UnicodeEncodeError as e:
-        raise InvalidTermsValue("(document)", e.object[e.start:e.end], "is a lone surrogate, which UTF-8 cannot encode; remove it") from None
+    return _jcs(doc, "").encode("utf-8")
 
 
 def terms_hash(doc: Mapping[str, Any] | bytes) -> bytes:

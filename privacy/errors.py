@@ -19,6 +19,15 @@ __all__ = [
     "InvalidRelease",
     "UnknownMechanism",
     "InvalidRowCount",
+    "InvalidTermsRelease",
+    "InvalidAlpha",
+    "UnknownTarget",
+    "UnknownNoise",
+    "CategoryRequired",
+    "NotACategory",
+    "NoEstimates",
+    "NoRecords",
+    "InvalidProbability",
 ]
 
 
@@ -116,3 +125,84 @@ class InvalidRowCount(PrivacyError, ValueError):
     def __init__(self, rows: object) -> None:
         self.rows = rows
         super().__init__(f"rows ({rows!r}) must be a positive integer: the number of records the release will hold")
+
+
+class InvalidTermsRelease(PrivacyError, ValueError):
+    """Raised when a terms document's ``release`` object is not one :meth:`Offer.terms_release` could
+    have written: an unknown or missing field, a value of the wrong type, a number not in string form."""
+
+    def __init__(self, field: str, value: object, fix: str) -> None:
+        self.field, self.value = field, value
+        super().__init__(f"release.{field} ({value!r}) {fix}")
+
+
+# ---- the buyer's estimators: arguments that name no estimate --------------------------------
+
+
+class InvalidAlpha(PrivacyError, ValueError):
+    """Raised when a confidence interval's ``alpha`` is not in (0, 1)."""
+
+    def __init__(self, alpha: object) -> None:
+        self.alpha = alpha
+        super().__init__(f"alpha ({alpha!r}) must be a number in (0, 1): the interval covers 1 - alpha, "
+                         "e.g. alpha=0.05 for a 95% interval")
+
+
+class UnknownTarget(PrivacyError, ValueError):
+    """Raised when an estimator's ``target`` is not one of its targets ("dataset", "population")."""
+
+    def __init__(self, target: object, targets: tuple[str, ...]) -> None:
+        self.target, self.targets = target, targets
+        super().__init__(f"target ({target!r}) must be one of {targets}: 'dataset' estimates the released "
+                         "records' aggregate, 'population' the aggregate of the population they were sampled from")
+
+
+class UnknownNoise(PrivacyError, ValueError):
+    """Raised when :func:`~privacy.estimators.mean_from_noisy` is told a noise it does not model."""
+
+    def __init__(self, noise: object, noises: tuple[str, ...]) -> None:
+        self.noise, self.noises = noise, noises
+        super().__init__(f"noise ({noise!r}) must be one of {noises}: name the mechanism the release's metadata "
+                         "gives for the column")
+
+
+class CategoryRequired(PrivacyError, ValueError):
+    """Raised when a proportion of a categorical column is asked for without naming the category."""
+
+    def __init__(self, column: str, categories: tuple) -> None:
+        self.column, self.categories = column, categories
+        super().__init__(f"column {column!r} is categorical: pass category=, one of {list(categories)} "
+                         "(only a boolean column has a default, True)")
+
+
+class NotACategory(PrivacyError, ValueError):
+    """Raised when the category asked for is not among the column's (a buyer's argument, not the data)."""
+
+    def __init__(self, column: str, category: object, categories: tuple) -> None:
+        self.column, self.category, self.categories = column, category, categories
+        super().__init__(f"category ({category!r}) is not among column {column!r}'s categories "
+                         f"{list(categories)}; pass one of them")
+
+
+class NoEstimates(PrivacyError, ValueError):
+    """Raised when :func:`~privacy.estimators.combine` is given no estimate to combine."""
+
+    def __init__(self) -> None:
+        super().__init__("combine() got no estimates (0); pass at least one Estimate")
+
+
+class NoRecords(PrivacyError, ValueError):
+    """Raised when an estimator is given no released record (an empty column)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        super().__init__(f"no {what} (0 given): an estimate needs at least one released record")
+
+
+class InvalidProbability(PrivacyError, ValueError):
+    """Raised when a randomized-response keep probability cannot be inverted (``prob <= q``)."""
+
+    def __init__(self, prob: object, q: float, k: int) -> None:
+        self.prob, self.q, self.k = prob, q, k
+        super().__init__(f"prob ({prob!r}) must exceed (1 - prob)/(k - 1) = {q} for k={k}: randomized response "
+                         "keeps the true value more often than any other; read prob from the release's metadata")
