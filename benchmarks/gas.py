@@ -61,7 +61,7 @@ class _Bench:
         commitment = Commitment(root_from_proof(plain_leaf, index, data_proof), root_from_proof(keccak(chunk), index, cipher_proof),
                                 keccak(b"\x00" + key), n * CHUNK)
         deal_id, _ = self.ex.open_deal(self.seller, self.dataset, secrets.token_bytes(32), ETHER, 0, sender=self.buyer)
-        self.ex.post_quote(deal_id, ETHER // 2, 0, commitment, sender=self.oracle)
+        self.ex.post_quote(deal_id, ETHER // 2, 1, commitment, sender=self.oracle)  # a quote spends epsilon > 0
         self.ex.accept(deal_id, sender=self.buyer)
         self.ex.reveal_key(deal_id, key, sender=self.oracle)
         tx = self.ex.complain(deal_id, Complaint(index, chunk, cipher_proof, plain_leaf, data_proof), sender=self.buyer)

@@ -524,7 +524,7 @@ LEGEND = ("Columns. rho: Spearman vs true val-loss gain; xbase: ratio to first-o
           " (1 +- 1e-15), a rounding difference of another machine.")
 
 
-# The development splits (docs/pricing.md, "Budget"): the Newton methods' default budgets were
+# The development splits (docs/decisions/2026-12-01-network-newton-budget.md): the Newton methods' default budgets were
 # chosen on split 1, and a budget change is checked on split 4 too (split 1 alone is an easy draw
 # that cannot tell budgets apart); the reported splits exclude both, so their figures are held out.
 DEV_SPLITS = (1, 4)

@@ -9,15 +9,16 @@ Hashes many fixed-length messages at once, the shapes the delivery encoding need
 * and any other fixed length through :func:`keccak256_batch`.
 
 The state is 25 little-endian 64-bit lanes; chunks are read and written as lanes
-(1024 bytes = 128 lanes, and the 1064-byte plain-leaf message is 133 whole lanes), so
-no message is ever assembled in memory: each kernel feeds the sponge straight from
+(``CHUNK`` = 1024 bytes = 128 lanes, and the 1064-byte plain-leaf message is 133 whole lanes;
+every such number is derived from ``client.constants.CHUNK`` below), so no message is ever
+assembled in memory: each kernel feeds the sponge straight from
 the caller's buffers. The permutation is Keccak-f[1600] with the 25 lanes held in
 locals (the round body is unrolled; the 24 rounds are a loop). Each call runs on every
 core: the kernels take a range of items and release the GIL, and :func:`_parallel`
 hands slices of the call to a small pool of threads (:func:`set_threads`; default
 ``NUMBA_NUM_THREADS`` or the CPU count).
 
-Compiled code is cached (``cache=True``, by ``pricing._jit``): in ``client/__pycache__`` when that is
+Compiled code is cached (``cache=True``, by ``common.jit``): in ``client/__pycache__`` when that is
 writable, else numba's user-wide cache (``NUMBA_CACHE_DIR`` if set, otherwise
 ``~/.cache/numba``); where no cache location is writable at all the kernels are
 compiled in memory for the process. Nothing is compiled at import; the first call
@@ -37,7 +38,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from pricing._jit import COMPILED, jit
+from client.constants import CHUNK, LEAF, WORDS_PER_CHUNK
+from common.jit import COMPILED, jit
 
 __all__ = [
     "AVAILABLE",
@@ -59,8 +61,26 @@ except Exception:  # pragma: no cover - numba is a declared dependency
 #: True when the compiled kernels can be used (numba importable, little-endian host).
 AVAILABLE: bool = COMPILED and sys.byteorder == "little"
 
-_RATE_LANES = 17  # 1088-bit rate: 136 bytes
-_CHUNK_LANES = 128  # 1024-byte chunk
+# Protocol numbers, all derived from CHUNK and keccak256's rate (one place: client.constants).
+_LANE_BYTES = 8  # a Keccak-f[1600] lane is 64 bits
+_RATE = 136  # keccak256 = Keccak[c=512]: rate = (1600 - 512) / 8 = 136 bytes per block
+_RATE_LANES = _RATE // _LANE_BYTES  # 17
+_HASH_LANES = LEAF // _LANE_BYTES  # 4: a 32-byte digest, keystream word or salt
+_INDEX_LANES = 1  # uint64(i) in a plain leaf
+_CHUNK_LANES = CHUNK // _LANE_BYTES  # 128 for CHUNK = 1024
+# plain leaf message: salt(32) ‖ uint64(i) ‖ chunk(CHUNK) = 1064 bytes = 133 lanes for CHUNK = 1024
+_LEAF_DATA_LANE = _HASH_LANES + _INDEX_LANES  # 5: the chunk starts at lane 5
+_LEAF_LANES = _LEAF_DATA_LANE + _CHUNK_LANES  # 133
+# blocks absorbed for an L-byte message: pad10*1 adds at least one byte, so L // rate + 1
+_LEAF_BLOCKS = (_LEAF_LANES * _LANE_BYTES) // _RATE + 1  # 8
+_CHUNK_BLOCKS = CHUNK // _RATE + 1  # 8
+# the last lane of the rate in the final block: where the closing 0x80 pad bit goes
+_LEAF_LAST = _LEAF_BLOCKS * _RATE_LANES - 1  # 135
+_CHUNK_LAST = _CHUNK_BLOCKS * _RATE_LANES - 1  # 135
+# permutations per chunk: keystream words + plain leaf (+ cipher leaf when encoding)
+_DECRYPT_WEIGHT = WORDS_PER_CHUNK + _LEAF_BLOCKS  # 40
+_ENCODE_WEIGHT = _DECRYPT_WEIGHT + _CHUNK_BLOCKS  # 48
+assert CHUNK % _LANE_BYTES == 0, "the kernels read chunks as whole 64-bit lanes"
 _LANE = np.dtype("<u8")
 
 _RC = np.array(
@@ -82,6 +102,7 @@ _S28, _S36, _S37, _S39, _S41, _S43, _S44, _S45 = (np.uint64(k) for k in (28, 36,
 _S46, _S49, _S50, _S54, _S55, _S56, _S58, _S61 = (np.uint64(k) for k in (46, 49, 50, 54, 55, 56, 58, 61))
 _S62, _S63 = (np.uint64(k) for k in (62, 63))
 _ZERO = np.uint64(0)
+_WORDS_U64 = np.uint64(WORDS_PER_CHUNK)  # as uint64, so the word index never widens to float
 _ONE = np.uint64(1)
 _BYTE = np.uint64(0xFF)
 _PAD65 = np.uint64(0x100)  # 0x01 pad byte right after a 65-byte message, in lane 8
@@ -253,49 +274,49 @@ def _keystream_word(st, template, w):
 
 @jit()
 def _hash_plain_leaf(st, salt, index_lane, data, base, out, ob):
-    """``out[ob:ob+4] = keccak(salt ‖ uint64(i) ‖ chunk)``: 133 whole lanes, eight blocks."""
+    """``out[ob:ob+4] = keccak(salt ‖ uint64(i) ‖ chunk)``: _LEAF_LANES (133) whole lanes, _LEAF_BLOCKS (8) blocks."""
     for t in range(25):
         st[t] = _ZERO
-    for blk in range(8):
-        for t in range(17):
-            p = 17 * blk + t
-            if p < 4:
+    for blk in range(_LEAF_BLOCKS):
+        for t in range(_RATE_LANES):
+            p = _RATE_LANES * blk + t
+            if p < _HASH_LANES:
                 v = salt[p]
-            elif p == 4:
+            elif p < _LEAF_DATA_LANE:
                 v = index_lane
-            elif p < 133:
-                v = data[base + p - 5]
-            elif p == 133:
+            elif p < _LEAF_LANES:
+                v = data[base + p - _LEAF_DATA_LANE]
+            elif p == _LEAF_LANES:
                 v = _ONE
             else:
                 v = _ZERO
-            if p == 135:
+            if p == _LEAF_LAST:
                 v ^= _TOP
             st[t] ^= v
         _permute(st)
-    for t in range(4):
+    for t in range(_HASH_LANES):
         out[ob + t] = st[t]
 
 
 @jit()
 def _hash_chunk(st, data, base, out, ob):
-    """``out[ob:ob+4] = keccak(data[base : base+128] as 1024 bytes)``: eight blocks."""
+    """``out[ob:ob+4] = keccak(data[base : base+_CHUNK_LANES] as CHUNK bytes)``: _CHUNK_BLOCKS (8) blocks."""
     for t in range(25):
         st[t] = _ZERO
-    for blk in range(8):
-        for t in range(17):
-            p = 17 * blk + t
-            if p < 128:
+    for blk in range(_CHUNK_BLOCKS):
+        for t in range(_RATE_LANES):
+            p = _RATE_LANES * blk + t
+            if p < _CHUNK_LANES:
                 v = data[base + p]
-            elif p == 128:
+            elif p == _CHUNK_LANES:
                 v = _ONE
             else:
                 v = _ZERO
-            if p == 135:
+            if p == _CHUNK_LAST:
                 v ^= _TOP
             st[t] ^= v
         _permute(st)
-    for t in range(4):
+    for t in range(_HASH_LANES):
         out[ob + t] = st[t]
 
 
@@ -311,13 +332,13 @@ def _encode_range(plain, first, template, salt, cipher, pleaves, cleaves, lo, hi
     st = np.empty(25, np.uint64)
     for c in range(lo, hi):
         i = np.uint64(first + c)
-        base = 128 * c
-        for j in range(32):
-            _keystream_word(st, template, i * np.uint64(32) + np.uint64(j))
-            for t in range(4):
-                cipher[base + 4 * j + t] = plain[base + 4 * j + t] ^ st[t]
-        _hash_plain_leaf(st, salt, _bswap64(i), plain, base, pleaves, 4 * c)
-        _hash_chunk(st, cipher, base, cleaves, 4 * c)
+        base = _CHUNK_LANES * c
+        for j in range(WORDS_PER_CHUNK):
+            _keystream_word(st, template, i * _WORDS_U64 + np.uint64(j))
+            for t in range(_HASH_LANES):
+                cipher[base + _HASH_LANES * j + t] = plain[base + _HASH_LANES * j + t] ^ st[t]
+        _hash_plain_leaf(st, salt, _bswap64(i), plain, base, pleaves, _HASH_LANES * c)
+        _hash_chunk(st, cipher, base, cleaves, _HASH_LANES * c)
 
 
 @jit()
@@ -325,19 +346,19 @@ def _decrypt_range(cipher, first, template, salt, plain, pleaves, lo, hi):
     st = np.empty(25, np.uint64)
     for c in range(lo, hi):
         i = np.uint64(first + c)
-        base = 128 * c
-        for j in range(32):
-            _keystream_word(st, template, i * np.uint64(32) + np.uint64(j))
-            for t in range(4):
-                plain[base + 4 * j + t] = cipher[base + 4 * j + t] ^ st[t]
-        _hash_plain_leaf(st, salt, _bswap64(i), plain, base, pleaves, 4 * c)
+        base = _CHUNK_LANES * c
+        for j in range(WORDS_PER_CHUNK):
+            _keystream_word(st, template, i * _WORDS_U64 + np.uint64(j))
+            for t in range(_HASH_LANES):
+                plain[base + _HASH_LANES * j + t] = cipher[base + _HASH_LANES * j + t] ^ st[t]
+        _hash_plain_leaf(st, salt, _bswap64(i), plain, base, pleaves, _HASH_LANES * c)
 
 
 @jit()
 def _chunk_hash_range(data, out, lo, hi):
     st = np.empty(25, np.uint64)
     for c in range(lo, hi):
-        _hash_chunk(st, data, 128 * c, out, 4 * c)
+        _hash_chunk(st, data, _CHUNK_LANES * c, out, _HASH_LANES * c)
 
 
 @jit()
@@ -452,14 +473,14 @@ def _key_template(key: bytes) -> np.ndarray:
     block[0] = 0x02
     block[1:33] = key
     block[65] = 0x01
-    block[135] |= 0x80
+    block[_RATE - 1] |= 0x80
     return np.frombuffer(bytes(block), dtype=_LANE).copy()
 
 
 def _chunk_lanes(buf, what: str) -> np.ndarray:
     lanes = _lanes(buf, what)
     if lanes.size % _CHUNK_LANES:
-        raise ValueError(f"{what} must be whole 1024-byte chunks, got {lanes.size * 8} bytes")
+        raise ValueError(f"{what} must be whole {CHUNK}-byte chunks, got {lanes.size * _LANE_BYTES} bytes")
     return lanes
 
 
@@ -468,9 +489,9 @@ def encode_chunks(plain, first: int, key: bytes, salt: bytes) -> tuple[memoryvie
     p = _chunk_lanes(plain, "plaintext")
     k = p.size // _CHUNK_LANES
     cipher = np.empty_like(p)
-    pleaves = np.empty(4 * k, dtype=np.uint64)
-    cleaves = np.empty(4 * k, dtype=np.uint64)
-    _parallel(_encode_range, k, 48, p, np.uint64(first), _key_template(key), _lanes(bytearray(salt), "salt"), cipher, pleaves, cleaves)
+    pleaves = np.empty(_HASH_LANES * k, dtype=np.uint64)
+    cleaves = np.empty(_HASH_LANES * k, dtype=np.uint64)
+    _parallel(_encode_range, k, _ENCODE_WEIGHT, p, np.uint64(first), _key_template(key), _lanes(bytearray(salt), "salt"), cipher, pleaves, cleaves)
     return memoryview(cipher).cast("B"), pleaves.tobytes(), cleaves.tobytes()
 
 
@@ -479,16 +500,17 @@ def decrypt_chunks(cipher, first: int, key: bytes, salt: bytes) -> tuple[memoryv
     c = _chunk_lanes(cipher, "ciphertext")
     k = c.size // _CHUNK_LANES
     plain = np.empty_like(c)
-    pleaves = np.empty(4 * k, dtype=np.uint64)
-    _parallel(_decrypt_range, k, 40, c, np.uint64(first), _key_template(key), _lanes(bytearray(salt), "salt"), plain, pleaves)
+    pleaves = np.empty(_HASH_LANES * k, dtype=np.uint64)
+    _parallel(_decrypt_range, k, _DECRYPT_WEIGHT, c, np.uint64(first), _key_template(key), _lanes(bytearray(salt), "salt"), plain, pleaves)
     return memoryview(plain).cast("B"), pleaves.tobytes()
 
 
 def chunk_hashes(data) -> bytes:
     """``keccak`` of every 1024-byte chunk of ``data``, concatenated (the cipher leaves)."""
     d = _chunk_lanes(data, "data")
-    out = np.empty(d.size // 32, dtype=np.uint64)
-    _parallel(_chunk_hash_range, d.size // _CHUNK_LANES, 8, d, out)
+    k = d.size // _CHUNK_LANES
+    out = np.empty(_HASH_LANES * k, dtype=np.uint64)
+    _parallel(_chunk_hash_range, k, _CHUNK_BLOCKS, d, out)
     return out.tobytes()
 
 
@@ -517,8 +539,8 @@ def keccak256_batch(messages: np.ndarray) -> np.ndarray:
     if msgs.ndim != 2:
         raise ValueError(f"messages must be a 2-D uint8 array (m, length), got shape {msgs.shape}")
     m, length = msgs.shape
-    blocks = length // 136 + 1
-    padded = np.zeros((m, blocks * 136), dtype=np.uint8)
+    blocks = length // _RATE + 1
+    padded = np.zeros((m, blocks * _RATE), dtype=np.uint8)
     padded[:, :length] = msgs
     padded[:, length] ^= 0x01
     padded[:, -1] ^= 0x80

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from client.audit import AuditError, check_against_chain, replay
+from client.audit import AuditError, check_against_chain, replay_chain
 from client.chain import Exchange, connect
 
 app = typer.Typer(help="Spartacus: sell data without handing it over first.", no_args_is_help=True)
@@ -33,7 +33,7 @@ def audit(
     ex = Exchange(connect(network, url=url), address)
     events = ex.events()
     try:
-        report = replay(events)
+        report = replay_chain(ex, events)  # with the windows and block times: every deadline is checked
         check_against_chain(report, ex)
     except AuditError as err:
         console.print(f"[red]audit failed:[/red] {err}")

@@ -18,6 +18,7 @@ digital goods", ACM CCS 2018.
 
 from __future__ import annotations
 
+import enum
 import io
 import os
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from typing import BinaryIO, Iterator, Union
 import numpy as np
 from eth_hash.auto import keccak
 
+from client.constants import CHUNK, LEAF, WORD, WORDS_PER_CHUNK  # re-exported: the delivery encoding's numbers
 from client.errors import (
     ChunkCountMismatch,
     CipherRootMismatch,
@@ -43,6 +45,8 @@ from client.merkle import MerkleBuilder, merkle_proof, root_from_proof, tree_dep
 __all__ = [
     "CHUNK",
     "LEAF",
+    "WORD",
+    "WORDS_PER_CHUNK",
     "BLOCK_CHUNKS",
     "key_commit",
     "salt_of",
@@ -51,6 +55,7 @@ __all__ = [
     "Commitment",
     "DecryptReport",
     "Complaint",
+    "Verdict",
     "encode_stream",
     "encode_file",
     "encode_bytes",
@@ -61,8 +66,6 @@ __all__ = [
     "check_complaint",
 ]
 
-CHUNK: int = 1024
-LEAF: int = 32
 #: Chunks per streaming block: 1024 chunks = 1 MiB of data in memory at a time.
 BLOCK_CHUNKS: int = 1024
 # Blocks with fewer chunks than this go through the eth_hash loop (no JIT warm-up for tiny files).
@@ -111,7 +114,8 @@ def _py_keystream(key: bytes, first_word: int, count: int) -> bytes:
 
 def keystream(key: bytes, first_word: int, count: int) -> bytes:
     """Keystream words ``first_word .. first_word+count-1``, 32 bytes each:
-    ``word w = keccak(0x02 ‖ key ‖ uint256(w))``; chunk ``i`` uses words ``32·i … 32·i+31``."""
+    ``word w = keccak(0x02 ‖ key ‖ uint256(w))``; chunk ``i`` uses words ``32·i … 32·i+31``
+    (:data:`WORDS_PER_CHUNK` = CHUNK / 32 per chunk)."""
     return _py_keystream(_check_key(key), first_word, count)
 
 
@@ -156,7 +160,7 @@ def _encode_block(plain: memoryview, i0: int, key: bytes, salt: bytes) -> tuple[
     cipher, pleaves, cleaves = [], [], []
     for c in range(k):
         chunk = plain[c * CHUNK : (c + 1) * CHUNK]
-        ct = _xor(chunk, _py_keystream(key, 32 * (i0 + c), 32))
+        ct = _xor(chunk, _py_keystream(key, WORDS_PER_CHUNK * (i0 + c), WORDS_PER_CHUNK))
         cipher.append(ct)
         pleaves.append(_plain_leaf(salt, i0 + c, chunk))
         cleaves.append(keccak(ct))
@@ -170,7 +174,7 @@ def _decrypt_block(cipher: memoryview, i0: int, key: bytes, salt: bytes) -> tupl
         return _kb.decrypt_chunks(cipher, i0, key, salt)
     plain, pleaves = [], []
     for c in range(k):
-        pt = _xor(cipher[c * CHUNK : (c + 1) * CHUNK], _py_keystream(key, 32 * (i0 + c), 32))
+        pt = _xor(cipher[c * CHUNK : (c + 1) * CHUNK], _py_keystream(key, WORDS_PER_CHUNK * (i0 + c), WORDS_PER_CHUNK))
         plain.append(pt)
         pleaves.append(_plain_leaf(salt, i0 + c, pt))
     return b"".join(plain), b"".join(pleaves)
@@ -302,16 +306,27 @@ class Commitment:
 
 @dataclass(frozen=True)
 class DecryptReport:
-    """Outcome of :func:`decrypt_and_check`: which chunks do not match their plain leaf."""
+    """Outcome of :func:`decrypt_and_check`: which chunks are not what the protocol requires.
+
+    ``bad_leaves``: chunks that do not decrypt to their committed plain leaf (each is a
+    complaint the contract refunds). ``bad_padding``: the last chunk's bytes beyond ``size``
+    are not all zero; the contract cannot refund that (protocol-notes.md, "Padding"), but the
+    hub broke the encoding, and anyone holding the revealed key can check it."""
 
     n: int
     size: int
-    bad_indices: list[int] = field(default_factory=list)
+    bad_leaves: list[int] = field(default_factory=list)
+    bad_padding: bool = False
+
+    @property
+    def bad_indices(self) -> list[int]:
+        """Every bad chunk, ascending: the leaf mismatches, and the last chunk if its padding is not zero."""
+        return sorted(set(self.bad_leaves) | ({self.n - 1} if self.bad_padding else set()))
 
     @property
     def ok(self) -> bool:
-        """True when every chunk decrypted to its committed plain leaf."""
-        return not self.bad_indices
+        """True when every chunk decrypted to its committed plain leaf and the padding is zero."""
+        return not self.bad_leaves and not self.bad_padding
 
 
 @dataclass(frozen=True)
@@ -414,8 +429,10 @@ def decrypt_and_check(
     cipher: Source, leaves: Source, key: bytes, commitment: Commitment, plain_out: BinaryIO, *, block_chunks: int = BLOCK_CHUNKS
 ) -> DecryptReport:
     """Decrypt with the revealed key, write exactly ``size`` bytes to ``plain_out`` and
-    check every chunk against its plain leaf. Chunks that fail are listed in the
-    report's ``bad_indices``: each is grounds for :func:`build_complaint`.
+    check every chunk against its plain leaf, and the last chunk's padding against zero.
+    Chunks that fail are listed in the report's ``bad_indices``; those in ``bad_leaves``
+    are grounds for :func:`build_complaint` (a padding fault alone is not: the contract
+    refunds only a leaf mismatch).
 
     Raises :class:`KeyCommitMismatch` for a key that is not the committed one,
     :class:`ChunkCountMismatch` for files of the wrong length and
@@ -428,6 +445,7 @@ def decrypt_and_check(
     salt = salt_of(key)
     n, size = commitment.n, commitment.size
     bad: list[int] = []
+    bad_padding = False
     data_tree = MerkleBuilder()
     with _opened(cipher, "cipher") as cf, _opened(leaves, "leaves") as lf:
         _check_lengths(cf, lf, n)
@@ -440,12 +458,14 @@ def decrypt_and_check(
                 bad.extend(int(i + c) for c in np.flatnonzero(diff.any(axis=1)))
             end = min(len(plain), size - i * CHUNK)
             plain_out.write(memoryview(plain)[:end])
+            if end < len(plain):  # the last chunk: protocol.md zero-pads it to CHUNK bytes
+                bad_padding = any(memoryview(plain)[end:])
         for _ in leaf_blocks:  # drain: checks the leaf file ends where it should
             pass
     got = data_tree.root()
     if got != commitment.data_root:
         raise DataRootMismatch(commitment.data_root, got)
-    return DecryptReport(n=n, size=size, bad_indices=bad)
+    return DecryptReport(n=n, size=size, bad_leaves=bad, bad_padding=bad_padding)
 
 
 def build_complaint(cipher: Source, leaves: Source, index: int, commitment: Commitment, *, block_chunks: int = BLOCK_CHUNKS) -> Complaint:
@@ -478,38 +498,59 @@ def build_complaint(cipher: Source, leaves: Source, index: int, commitment: Comm
     return Complaint(index, chunk, cipher_proof, plain_leaf, data_proof)
 
 
-def judge_complaint(complaint: Complaint, key: bytes, commitment: Commitment) -> str:
-    """What the contract would decide, with the reason:
+class Verdict(enum.Enum):
+    """What ``DataExchange.complain`` does with a complaint: refund the buyer, or revert with one of
+    its custom errors (each member's value is the contract's name for the outcome)."""
 
-    ``"proven"`` (refund), or why it would revert: ``"index"`` (not < n),
-    ``"chunk-length"`` (cipherChunk not 1024 bytes), ``"proof-length"`` (a proof not of
-    length depth), ``"cipher-proof"``, ``"data-proof"``, ``"honest"`` (the chunk
-    decrypts to its leaf). Raises :class:`KeyCommitMismatch` for a key the contract
-    would never have accepted at reveal.
+    #: Misbehaviour proven: the contract emits Complained and Refunded and refunds ``maxPrice``.
+    REFUNDED = "Refunded"
+    #: ``cipherChunk`` is not CHUNK bytes long.
+    BAD_CHUNK_LENGTH = "BadChunkLength"
+    #: ``index`` is not below the number of chunks.
+    CHUNK_INDEX_OUT_OF_RANGE = "ChunkIndexOutOfRange"
+    #: A Merkle proof is not exactly the tree's depth long.
+    BAD_PROOF_LENGTH = "BadProofLength"
+    #: The chunk or the plain leaf is not under the committed roots.
+    PROOF_MISMATCH = "ProofMismatch"
+    #: The chunk decrypts to its committed leaf: the seller delivered that chunk honestly.
+    COMPLAINT_UNFOUNDED = "ComplaintUnfounded"
+
+    @property
+    def proven(self) -> bool:
+        """True only for :attr:`REFUNDED`."""
+        return self is Verdict.REFUNDED
+
+
+def judge_complaint(complaint: Complaint, key: bytes, commitment: Commitment) -> Verdict:
+    """What the contract would decide on this complaint, checked in the contract's order:
+    :attr:`Verdict.REFUNDED`, or the custom error ``complain`` would revert with.
+
+    Judges the complaint itself; the deal's state, the caller and the dispute window
+    (``DealWrongState``, ``NotBuyer``, ``DeadlinePassed``) are the chain's to check. Raises
+    :class:`KeyCommitMismatch` for a key the contract would never have accepted at reveal.
     """
     commitment.check_key(key)
     key = bytes(key)
     n, depth = commitment.n, commitment.depth
     index = complaint.index
-    if not 0 <= index < n:
-        return "index"
     if len(complaint.cipher_chunk) != CHUNK:
-        return "chunk-length"
+        return Verdict.BAD_CHUNK_LENGTH
+    if not 0 <= index < n:
+        return Verdict.CHUNK_INDEX_OUT_OF_RANGE
     if len(complaint.cipher_proof) != depth or len(complaint.data_proof) != depth:
-        return "proof-length"
+        return Verdict.BAD_PROOF_LENGTH
     chunk = bytes(complaint.cipher_chunk)
     if not verify_proof(keccak(chunk), index, complaint.cipher_proof, commitment.cipher_root):
-        return "cipher-proof"
+        return Verdict.PROOF_MISMATCH
     if not verify_proof(complaint.plain_leaf, index, complaint.data_proof, commitment.data_root):
-        return "data-proof"
-    plain = _xor(chunk, _py_keystream(key, 32 * index, 32))
+        return Verdict.PROOF_MISMATCH
+    plain = _xor(chunk, _py_keystream(key, WORDS_PER_CHUNK * index, WORDS_PER_CHUNK))
     if _plain_leaf(salt_of(key), index, plain) == bytes(complaint.plain_leaf):
-        return "honest"
-    return "proven"
+        return Verdict.COMPLAINT_UNFOUNDED
+    return Verdict.REFUNDED
 
 
 def check_complaint(complaint: Complaint, key: bytes, commitment: Commitment) -> bool:
     """True iff the contract would accept the complaint (misbehaviour proven: refund).
     A pure-Python mirror of ``DataExchange.complain``'s checks; see :func:`judge_complaint`."""
-    return judge_complaint(complaint, key, commitment) == "proven"
-
+    return judge_complaint(complaint, key, commitment).proven

@@ -20,6 +20,7 @@ from rich.table import Table
 from client.chain import Exchange, State, connect
 from client.delivery import CHUNK, Commitment, build_complaint, decrypt_and_check, encode_file, verify_download
 from client.merkle import merkle_root
+from client.terms import ETH, build_terms
 
 __all__ = ["main", "run_demo"]
 
@@ -55,6 +56,10 @@ def run_demo(console: Console | None = None) -> dict[str, dict[str, int]]:
     ex.register_dataset(dataset, 5000, sender=seller)
     console.print(f"seller {seller} registered oracle {oracle} and dataset 0x{dataset.hex()[:16]}… with a cap of 5.000 epsilon")
     gas: dict[str, dict[str, int]] = {}
+    # The hub's offer to this buyer (GET /v1/offers): a fixed price, so no spec; both deals take it up.
+    offer = {"offerId": "census-2026-fixed", "datasetId": "0x" + dataset.hex(), "tokens": [ETH], "minQuoteFee": str(ETHER // 100),
+             "release": {"epsilon": "1", "mechanism": {"name": "table"}},
+             "pricing": {"method": "fixed", "price": str(6 * ETHER // 10)}}
 
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
@@ -63,19 +68,22 @@ def run_demo(console: Console | None = None) -> dict[str, dict[str, int]]:
             console.rule(f"[bold]{name}")
             plain, cipher, leaves, received = (tmpdir / f"{name}.{ext}" for ext in ("csv", "cipher", "leaves", "out"))
             _sample_release(plain)
-            terms_hash = hashlib.sha3_256(f"terms of the {name}".encode()).digest()
-            deal_id, tx = ex.open_deal(seller, dataset, terms_hash, 1 * ETHER, ETHER // 100, sender=buyer)
+            terms = build_terms(offer, chain_id=w3.eth.chain_id, contract=ex.address, seller=seller, buyer=buyer, token=ETH,
+                                max_price=1 * ETHER, quote_fee=ETHER // 100, nonce=name)  # the nonce: one offer, two deals
+            deal_id, tx = ex.open_deal(seller, terms.dataset_id_bytes, terms.terms_hash, terms.max_price, terms.quote_fee,
+                                       sender=buyer)
             steps["openDeal"] = tx.gas_used
-            console.print(f"buyer opened deal {deal_id}, locking 1 ETH (quote fee 0.01 ETH)  [dim]gas {tx.gas_used:,}[/dim]")
+            console.print(f"buyer opened deal {deal_id} on terms {terms.terms_hash_hex[:18]}…, locking 1 ETH (quote fee 0.01 ETH)  "
+                          f"[dim]gas {tx.gas_used:,}[/dim]")
 
             key = secrets.token_bytes(32)
             commitment = encode_file(plain, key, cipher, leaves)
             if cheat:
                 commitment = _corrupt_commitment(cipher, commitment, index=commitment.n // 2)
-            tx = ex.post_quote(deal_id, 6 * ETHER // 10, 1000, commitment, sender=oracle)
+            tx = ex.post_quote(deal_id, terms.fixed_price, terms.epsilon_milli, commitment, sender=oracle)
             steps["postQuote"] = tx.gas_used
             console.print(
-                f"hub encrypted {commitment.size:,} bytes into {commitment.n} chunks and quoted 0.6 ETH at epsilon 1.0  "
+                f"hub encrypted {commitment.size:,} bytes into {commitment.n} chunks and quoted 0.6 ETH at epsilon {terms.epsilon}  "
                 f"[dim]gas {tx.gas_used:,}[/dim]"
             )
 
@@ -90,7 +98,7 @@ def run_demo(console: Console | None = None) -> dict[str, dict[str, int]]:
 
             with open(received, "wb") as out:
                 report = decrypt_and_check(cipher, leaves, key, commitment, out)
-            if report.ok:
+            if not report.bad_leaves:  # nothing the contract would refund: settle
                 tx = ex.confirm(deal_id, sender=buyer)
                 steps["confirm"] = tx.gas_used
                 same = received.read_bytes() == plain.read_bytes()
@@ -99,7 +107,7 @@ def run_demo(console: Console | None = None) -> dict[str, dict[str, int]]:
                 steps["withdraw (seller)"] = tx.gas_used
                 console.print(f"seller withdrew {tx.event('Withdrawn')['amount'] / ETHER} ETH  [dim]gas {tx.gas_used:,}[/dim]")
             else:
-                bad = report.bad_indices[0]
+                bad = report.bad_leaves[0]  # a chunk the contract refunds for
                 complaint = build_complaint(cipher, leaves, bad, commitment)
                 tx = ex.complain(deal_id, complaint, sender=buyer)
                 steps[f"complain (depth {commitment.depth})"] = tx.gas_used

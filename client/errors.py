@@ -18,8 +18,14 @@ __all__ = [
     "DataRootMismatch",
     "CipherRootMismatch",
     "KeyCommitMismatch",
-    "BadProof",
     "IndexOutOfRange",
+    "TermsError",
+    "NonCanonicalTerms",
+    "TermsFieldError",
+    "MissingTermsField",
+    "UnexpectedTermsField",
+    "WrongTermsType",
+    "InvalidTermsValue",
 ]
 
 
@@ -123,17 +129,97 @@ class KeyCommitMismatch(DeliveryError):
         )
 
 
-class BadProof(DeliveryError):
-    """Raised when a Merkle proof does not lead from its leaf to the committed root."""
-
-    def __init__(self, which: str, index: int, detail: str) -> None:
-        self.which, self.index = which, index
-        super().__init__(f"{which} proof for chunk {index} {detail}")
-
-
 class IndexOutOfRange(DeliveryError, IndexError):
     """Raised when a chunk index is not in 0 .. n-1."""
 
     def __init__(self, index: int, n: int) -> None:
         self.index, self.n = index, n
         super().__init__(f"chunk index ({index}) must satisfy 0 <= index < n = {n}")
+
+
+# ---------------------------------------------------------------- terms document
+
+
+class TermsError(ClientError, ValueError):
+    """Raised when a terms document is malformed (protocol.md "Terms document"); a hub answers 400.
+
+    ``code`` is a short machine-readable name for the hub's ``{"error": code}``."""
+
+    code = "malformed-terms"
+
+
+class NonCanonicalTerms(TermsError):
+    """Raised when terms bytes are not UTF-8 JSON, or not the RFC 8785 canonical form of what they hold."""
+
+    code = "terms-not-canonical"
+
+    def __init__(self, detail: str, *, offset: int | None = None) -> None:
+        self.offset = offset
+        super().__init__(
+            f"terms bytes are not canonical: {detail}; send exactly "
+            "json.dumps(doc, sort_keys=True, separators=(',', ':'), ensure_ascii=False).encode() "
+            "(RFC 8785: keys sorted, no white space, amounts as strings), e.g. client.terms.canonical_bytes(doc)"
+        )
+
+
+class TermsFieldError(TermsError):
+    """Raised when one field of a terms document is missing, extra, mistyped or invalid; ``field`` is its path."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"terms field {field!r}: {message}")
+
+
+class MissingTermsField(TermsFieldError):
+    """Raised when a required field of the terms document (or of its pricing or release) is absent."""
+
+    code = "terms-missing-field"
+
+    def __init__(self, field: str) -> None:
+        super().__init__(field, "is required but missing; see docs/terms.md for the full document")
+
+
+class UnexpectedTermsField(TermsFieldError):
+    """Raised when a terms document holds a field the protocol does not define."""
+
+    code = "terms-extra-field"
+
+    def __init__(self, field: str, allowed: "tuple[str, ...] | list[str]") -> None:
+        self.allowed = tuple(allowed)
+        super().__init__(field, f"is not a field of the terms document here; remove it (allowed: {', '.join(self.allowed)})")
+
+
+class WrongTermsType(TermsFieldError):
+    """Raised when a terms field has the wrong JSON type (every amount and epsilon is a string; chainId the only number)."""
+
+    code = "terms-wrong-type"
+
+    def __init__(self, field: str, value: object, expected: str) -> None:
+        self.value, self.expected = value, expected
+        super().__init__(field, f"must be {expected}, got {_json_type(value)} {value!r}")
+
+
+class InvalidTermsValue(TermsFieldError):
+    """Raised when a terms field has the right JSON type but a value the protocol refuses."""
+
+    code = "terms-invalid-value"
+
+    def __init__(self, field: str, value: object, fix: str) -> None:
+        self.value = value
+        super().__init__(field, f"{value!r} {fix}")
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple)):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__

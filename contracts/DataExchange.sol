@@ -21,13 +21,24 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
  *
  * Storage is packed so that an honest deal writes as few fresh slots as possible: the
  * deal keeps only the current phase's deadline, a 32-bit dataset index instead of the
- * seller and dataset id, one hash of both Merkle roots, and the key commitment, which the
- * reveal overwrites with the key itself. Events carry everything an auditor needs.
+ * seller and dataset id, its terms hash, and the key commitment, which the reveal
+ * overwrites with the key itself. The one hash of both Merkle roots lives in the pair's
+ * record, which the quote writes anyway to mark the pair used (rule 2). Events carry
+ * everything an auditor needs.
+ *
+ * WARNING: The balance rule (rule 8) holds only for tokens whose balances change by
+ * transfers alone. A rebasing token (whose balances shrink or grow by themselves), a token
+ * that can blocklist or pause accounts, or any other non-standard ERC-20 can break it after
+ * the deposit: a negative rebase leaves too little for the last withdrawals, which then
+ * revert; a blocklisted seller or buyer can never withdraw. The contract cannot detect
+ * this (it only refuses a deposit that does not arrive in full). Hubs and terms must
+ * accept only tokens from a list of plain ERC-20s; see docs/protocol-notes.md.
  */
 contract DataExchange is ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
-    /// @notice Deal states, as returned by {state}.
+    /// @notice Deal states, as returned by {state} and carried by {DealWrongState}: 0 None (never
+    /// opened), 1 Open, 2 Quoted, 3 Accepted, 4 Revealed, 5 Settled, 6 Refunded.
     enum State {
         None,
         Open,
@@ -42,6 +53,9 @@ contract DataExchange is ReentrancyGuardTransient {
     uint32 public constant EXACT = type(uint32).max;
     /// @notice Bytes per delivery chunk.
     uint256 public constant CHUNK = 1024;
+    /// @notice The longest phase window the constructor accepts, in seconds (about 136 years):
+    /// deadlines are stored in 40 bits, and `block.timestamp + window` must fit them.
+    uint64 public constant MAX_WINDOW = 2 ** 32;
 
     // ---------------------------------------------------------------- events
 
@@ -91,6 +105,9 @@ contract DataExchange is ReentrancyGuardTransient {
 
     // ---------------------------------------------------------------- errors
 
+    /// @notice Window `which` (0 quote, 1 accept, 2 reveal, 3 dispute) is `window` seconds;
+    /// it must satisfy `0 < window <= maxWindow` ({MAX_WINDOW}).
+    error WindowOutOfRange(uint8 which, uint64 window, uint64 maxWindow);
     /// @notice The oracle address must not be zero.
     error InvalidOracle(address oracle);
     /// @notice `caller` has not called {registerSeller}.
@@ -101,8 +118,11 @@ contract DataExchange is ReentrancyGuardTransient {
     error TooManyDatasets();
     /// @notice `seller` has not registered `datasetId`.
     error DatasetNotRegistered(address seller, bytes32 datasetId);
-    /// @notice Rule 2: this pricing terms hash was already used against this dataset.
+    /// @notice Rule 2: a deal with these terms on this dataset was already quoted; they can never be opened again.
     error TermsAlreadyUsed(address seller, bytes32 datasetId, bytes32 termsHash);
+    /// @notice Rule 2: another deal with deal `dealId`'s `(seller, datasetId, termsHash)` was quoted
+    /// first; this one can only be declined or refunded.
+    error TermsAlreadyQuoted(uint256 dealId, bytes32 termsHash);
     /// @notice `maxPrice` must be positive.
     error ZeroMaxPrice();
     /// @notice `quoteFee` must not exceed `maxPrice`.
@@ -113,7 +133,9 @@ contract DataExchange is ReentrancyGuardTransient {
     error WrongPayment(uint256 sent, uint256 expected);
     /// @notice The token delivered a different amount than `maxPrice` (e.g. a fee-on-transfer token).
     error TransferAmountMismatch(address token, uint256 expected, uint256 received);
-    /// @notice The deal is not in the state this function needs.
+    /// @notice The deal is not in the state this function needs; `state` is numbered as
+    /// {state} returns it: 0 None (never opened), 1 Open, 2 Quoted, 3 Accepted, 4 Revealed,
+    /// 5 Settled, 6 Refunded.
     error DealWrongState(uint256 dealId, State state);
     /// @notice Only the deal's buyer may call this.
     error NotBuyer(uint256 dealId, address caller);
@@ -129,6 +151,8 @@ contract DataExchange is ReentrancyGuardTransient {
     error InvalidPrice(uint256 price, uint256 maxPrice);
     /// @notice A quote needs a positive release size.
     error ZeroSize();
+    /// @notice A quote must spend a positive epsilon ({EXACT} for an exact release).
+    error ZeroEpsilon(uint256 dealId);
     /// @notice The quote's epsilon does not fit in the dataset's remaining budget.
     error BudgetExceeded(uint256 dealId, uint32 spentMilli, uint32 requestedMilli, uint32 capMilli);
     /// @notice An exact release needs a dataset registered with the EXACT cap.
@@ -137,8 +161,8 @@ contract DataExchange is ReentrancyGuardTransient {
     error KeyMismatch(uint256 dealId);
     /// @notice The complained chunk index is not below the number of chunks.
     error ChunkIndexOutOfRange(uint256 dealId, uint64 index, uint256 chunks);
-    /// @notice A cipher chunk must be exactly CHUNK bytes.
-    error BadChunkLength(uint256 length);
+    /// @notice A cipher chunk must be exactly CHUNK bytes; it was `chunkLength`.
+    error BadChunkLength(uint256 chunkLength);
     /// @notice Each Merkle proof must have exactly the tree's depth.
     error BadProofLength(uint256 cipherProofLength, uint256 dataProofLength, uint256 depth);
     /// @notice The chunk or the leaf is not under the committed roots.
@@ -159,7 +183,7 @@ contract DataExchange is ReentrancyGuardTransient {
         uint32 spentMilli;
     }
 
-    /// @dev A deal in five slots; `token` is written only for ERC-20 deals.
+    /// @dev A deal in six slots; `token` is written only for ERC-20 deals.
     struct Deal {
         // slot 0: written at open, updated at each transition
         address buyer;
@@ -174,8 +198,8 @@ contract DataExchange is ReentrancyGuardTransient {
         // slot 3: written at quote
         uint128 price;
         uint64 size;
-        // slot 4: written at quote: keccak256(dataRoot ‖ cipherRoot)
-        bytes32 rootsHash;
+        // slot 4: written at open; with the dataset index it names the pair's record (rule 2)
+        bytes32 termsHash;
         // slot 5: written at quote as keyCommit, overwritten with the key at reveal
         bytes32 keyOrCommit;
     }
@@ -193,7 +217,9 @@ contract DataExchange is ReentrancyGuardTransient {
     mapping(address seller => address oracle) private _oracles;
     mapping(address seller => mapping(bytes32 datasetId => uint32 index)) private _datasetIndex;
     mapping(uint32 index => Ledger) private _ledgers;
-    mapping(bytes32 pairKey => bool) private _pairUsed;
+    /// @dev Rule 2's record of a (dataset index, termsHash) pair: zero until the pair is quoted,
+    /// then `keccak256(dataRoot ‖ cipherRoot)` of its one quote, which {complain} checks against.
+    mapping(bytes32 pairKey => bytes32 rootsHash) private _pairRoots;
     mapping(uint256 dealId => Deal) private _deals;
     mapping(address account => mapping(address token => uint256)) private _credits;
 
@@ -201,7 +227,12 @@ contract DataExchange is ReentrancyGuardTransient {
     /// @param acceptWindow seconds the buyer has to accept or reject a quote
     /// @param revealWindow seconds the seller has to reveal the key after acceptance
     /// @param disputeWindow seconds the buyer has to complain after the reveal
+    /// @dev Reverts with {WindowOutOfRange} unless `0 < window <= MAX_WINDOW` for each window.
     constructor(uint64 quoteWindow, uint64 acceptWindow, uint64 revealWindow, uint64 disputeWindow) {
+        _requireWindow(0, quoteWindow);
+        _requireWindow(1, acceptWindow);
+        _requireWindow(2, revealWindow);
+        _requireWindow(3, disputeWindow);
         _quoteWindow = quoteWindow;
         _acceptWindow = acceptWindow;
         _revealWindow = revealWindow;
@@ -248,8 +279,15 @@ contract DataExchange is ReentrancyGuardTransient {
      * @notice Opens a deal for a release of `seller`'s `datasetId` under `termsHash`, locking
      * exactly `maxPrice` of `token` (address(0): ETH, sent as `msg.value`). A quote costs the
      * buyer `quoteFee` if it then rejects it or lets it lapse.
-     * @dev Rule 2: a `(seller, datasetId, termsHash)` triple opens at most one deal, ever.
-     * For an ERC-20 the contract's balance must grow by exactly `maxPrice`.
+     * @dev Rule 2: a `(seller, datasetId, termsHash)` that was quoted once can never be opened
+     * again ({TermsAlreadyUsed}); one only opened (then declined or refunded unquoted) can, so a
+     * stranger who copies a buyer's `termsHash` first cannot burn it. For an ERC-20 the
+     * contract's balance must grow by exactly `maxPrice`.
+     *
+     * WARNING: Only plain ERC-20s keep rule 8: a rebasing, blocklisting, pausable or
+     * otherwise non-standard token can leave the contract unable to pay credits out after
+     * the deposit. The contract cannot tell; hubs and terms must accept only listed tokens.
+     *
      * Emits a {DealOpened} event.
      * @return dealId the new deal's id (1, 2, 3, ...)
      */
@@ -266,12 +304,10 @@ contract DataExchange is ReentrancyGuardTransient {
         if (quoteFee > maxPrice) revert QuoteFeeTooHigh(quoteFee, maxPrice);
         uint32 index = _datasetIndex[seller][datasetId];
         if (index == 0) revert DatasetNotRegistered(seller, datasetId);
-        bytes32 pairKey = keccak256(abi.encode(seller, datasetId, termsHash));
-        if (_pairUsed[pairKey]) revert TermsAlreadyUsed(seller, datasetId, termsHash);
+        if (_pairRoots[_pairKey(index, termsHash)] != 0) revert TermsAlreadyUsed(seller, datasetId, termsHash);
         uint256 expectedValue = token == address(0) ? maxPrice : 0;
         if (msg.value != expectedValue) revert WrongPayment(msg.value, expectedValue);
 
-        _pairUsed[pairKey] = true;
         dealId = _nextDealId;
         _nextDealId = dealId + 1;
         uint64 quoteDeadline = uint64(block.timestamp) + _quoteWindow;
@@ -283,6 +319,7 @@ contract DataExchange is ReentrancyGuardTransient {
         deal.maxPrice = uint128(maxPrice);
         deal.quoteFee = uint128(quoteFee);
         if (token != address(0)) deal.token = token;
+        deal.termsHash = termsHash;
         emit DealOpened(dealId, msg.sender, seller, datasetId, termsHash, token, maxPrice, quoteFee, quoteDeadline);
 
         if (token != address(0)) {
@@ -297,7 +334,9 @@ contract DataExchange is ReentrancyGuardTransient {
      * @notice The seller's oracle prices the release and commits to it. The quote spends
      * `epsilonMilli` from the dataset's budget at once and for good ({EXACT}: an exact release,
      * allowed only on an EXACT dataset, which the ledger then shows as fully spent).
-     * @dev Emits a {Quoted} event.
+     * @dev Requires `epsilonMilli > 0`. Marks the deal's `(seller, datasetId, termsHash)` used
+     * for good (rule 2): no deal with it can be quoted or opened again ({TermsAlreadyQuoted},
+     * {TermsAlreadyUsed}). Emits a {Quoted} event.
      */
     function postQuote(
         uint256 dealId,
@@ -316,14 +355,18 @@ contract DataExchange is ReentrancyGuardTransient {
         uint256 maxPrice = deal.maxPrice;
         if (price == 0 || price > maxPrice) revert InvalidPrice(price, maxPrice);
         if (size == 0) revert ZeroSize();
+        if (epsilonMilli == 0) revert ZeroEpsilon(dealId);
+        bytes32 termsHash = deal.termsHash;
+        bytes32 pairKey = _pairKey(deal.dataset, termsHash);
+        if (_pairRoots[pairKey] != 0) revert TermsAlreadyQuoted(dealId, termsHash);
         _spend(dealId, ledger, epsilonMilli);
 
+        _pairRoots[pairKey] = _hashPair(dataRoot, cipherRoot);
         uint64 acceptDeadline = uint64(block.timestamp) + _acceptWindow;
         deal.state = State.Quoted;
         deal.deadline = uint40(acceptDeadline);
         deal.price = uint128(price);
         deal.size = size;
-        deal.rootsHash = _hashPair(dataRoot, cipherRoot);
         deal.keyOrCommit = keyCommit;
         emit Quoted(dealId, price, epsilonMilli, dataRoot, cipherRoot, keyCommit, size, acceptDeadline);
     }
@@ -463,9 +506,35 @@ contract DataExchange is ReentrancyGuardTransient {
 
     // ---------------------------------------------------------------- views
 
-    /// @notice The deal's state: 0 None, 1 Open, 2 Quoted, 3 Accepted, 4 Revealed, 5 Settled, 6 Refunded.
+    /**
+     * @notice The deal's state as a number: 0 None (never opened), 1 Open, 2 Quoted,
+     * 3 Accepted, 4 Revealed, 5 Settled, 6 Refunded. 5 and 6 are final.
+     */
     function state(uint256 dealId) external view returns (uint8) {
         return uint8(_deals[dealId].state);
+    }
+
+    /// @notice The current phase's deadline (Open: quote, Quoted: accept, Accepted: reveal,
+    /// Revealed: dispute); 0 for a deal never opened or already ended (Settled, Refunded).
+    function deadline(uint256 dealId) external view returns (uint64) {
+        Deal storage deal = _deals[dealId];
+        State current = deal.state;
+        if (current == State.None || current == State.Settled || current == State.Refunded) return 0;
+        return deal.deadline;
+    }
+
+    /// @notice The phase windows this contract was deployed with, in seconds.
+    function windows()
+        external
+        view
+        returns (uint64 quoteWindow, uint64 acceptWindow, uint64 revealWindow, uint64 disputeWindow)
+    {
+        return (_quoteWindow, _acceptWindow, _revealWindow, _disputeWindow);
+    }
+
+    /// @notice `seller`'s current oracle; address(0) if `seller` never called {registerSeller}.
+    function oracleOf(address seller) external view returns (address) {
+        return _oracles[seller];
     }
 
     /// @notice What `account` may withdraw in `token`.
@@ -484,6 +553,15 @@ contract DataExchange is ReentrancyGuardTransient {
     }
 
     // ---------------------------------------------------------------- internal
+
+    function _requireWindow(uint8 which, uint64 window) private pure {
+        if (window == 0 || window > MAX_WINDOW) revert WindowOutOfRange(which, window, MAX_WINDOW);
+    }
+
+    /// @dev The key of rule 2's record: the dataset index stands for `(seller, datasetId)`.
+    function _pairKey(uint32 dataset, bytes32 termsHash) private pure returns (bytes32) {
+        return _hashPair(bytes32(uint256(dataset)), termsHash);
+    }
 
     function _requireState(uint256 dealId, Deal storage deal, State expected) private view {
         State current = deal.state;
@@ -508,14 +586,14 @@ contract DataExchange is ReentrancyGuardTransient {
 
     /// @dev The phase's action is allowed strictly before its deadline ...
     function _requireBefore(uint256 dealId, Deal storage deal) private view {
-        uint40 deadline = deal.deadline;
-        if (block.timestamp >= deadline) revert DeadlinePassed(dealId, deadline);
+        uint40 due = deal.deadline;
+        if (block.timestamp >= due) revert DeadlinePassed(dealId, due);
     }
 
     /// @dev ... and its timeout (refund, finalize) from the deadline on.
     function _requireAfter(uint256 dealId, Deal storage deal) private view {
-        uint40 deadline = deal.deadline;
-        if (block.timestamp < deadline) revert DeadlineNotReached(dealId, deadline);
+        uint40 due = deal.deadline;
+        if (block.timestamp < due) revert DeadlineNotReached(dealId, due);
     }
 
     /// @dev Spends `epsilonMilli` from `ledger` under rule 3.
@@ -576,7 +654,7 @@ contract DataExchange is ReentrancyGuardTransient {
             _rootFromProof(plainLeaf, index, dataProof),
             _rootFromProof(keccak256(cipherChunk), index, cipherProof)
         );
-        if (roots != deal.rootsHash) revert ProofMismatch(dealId, index);
+        if (roots != _pairRoots[_pairKey(deal.dataset, deal.termsHash)]) revert ProofMismatch(dealId, index);
         if (_decryptedLeaf(cipherChunk, deal.keyOrCommit, index) == plainLeaf) revert ComplaintUnfounded(dealId, index);
     }
 
@@ -621,9 +699,10 @@ contract DataExchange is ReentrancyGuardTransient {
      * Uses memory past the free memory pointer as scratch and leaves the pointer alone.
      */
     function _decryptedLeaf(bytes calldata cipherChunk, bytes32 key, uint256 index) private pure returns (bytes32 leaf) {
+        uint256 preimageLength = CHUNK + 40; // salt (32 bytes) ‖ uint64 index (8 bytes) ‖ chunk
         assembly ("memory-safe") {
             let ks := mload(0x40) // keystream input: tag(1) ‖ key(32) ‖ w(32)
-            let buf := add(ks, 0x60) // leaf preimage: salt(32) ‖ index(8) ‖ chunk(1024)
+            let buf := add(ks, 0x60) // leaf preimage: salt(32) ‖ index(8) ‖ chunk(CHUNK)
             mstore(add(ks, 0x01), key)
             mstore8(ks, 0x01)
             mstore(buf, keccak256(ks, 0x21))
@@ -637,7 +716,7 @@ contract DataExchange is ReentrancyGuardTransient {
                 let off := shl(5, j)
                 mstore(add(dst, off), xor(calldataload(add(src, off)), keccak256(ks, 0x41)))
             }
-            leaf := keccak256(buf, 0x428)
+            leaf := keccak256(buf, preimageLength)
         }
     }
 }

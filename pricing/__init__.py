@@ -10,7 +10,7 @@ from .curves import CURVES, apply_curve, parse_max_price
 from .errors import (
     BadDtype, BadShape, BundleTooLarge, CurveError, MalformedBundle, MissingTensor,
     NonFiniteValue, PricingError, ReleaseError, SchemaMismatch, SpecError, TermsError,
-    UnknownCurve, UnknownLayer, UnknownMethod,
+    UnknownCurve, UnknownLayer, UnknownMethod, UnpriceableRelease,
 )
 from .methods import METHODS, Efficacy, PricingMethod, get_method
 from .price import PriceResult, efficacy_of, price
@@ -26,5 +26,5 @@ __all__ = [
     "ArbitrageReport", "check_arbitrage_free", "inverse_variance",
     "PricingError", "SpecError", "MalformedBundle", "BundleTooLarge", "UnknownMethod",
     "UnknownLayer", "MissingTensor", "BadShape", "BadDtype", "NonFiniteValue",
-    "SchemaMismatch", "ReleaseError", "TermsError", "CurveError", "UnknownCurve",
+    "SchemaMismatch", "ReleaseError", "UnpriceableRelease", "TermsError", "CurveError", "UnknownCurve",
 ]

@@ -4,6 +4,15 @@ Money is exact: a float efficacy converts exactly to a `Fraction`, parameters ar
 strings (a uint256 does not fit a JSON number), and the result is floored to an int in
 [0, maxPrice]. Every curve is monotone non-decreasing in efficacy, and no positive
 efficacy means price 0 ("no deal": the hub declines instead of quoting).
+
+Every parameter may be a decimal string, the protocol's form inside terms (a JSON number
+written as a string: ``"2.5e18"``, ``"0.1"``), parsed exactly with `Fraction`; Python
+numbers are still accepted where they were (ints for money, ints or floats for ``e0`` and
+``threshold``). Money parameters (``slope``, ``cap``, ``scale``, ``price``) stay exact
+fractions. ``e0`` and ``threshold`` live on the efficacy's scale, which is a float64
+(protocol.md: the price is computed in float64), so they are rounded once, correctly, to
+the nearest float64 (what ``float("0.1")`` and JavaScript's ``Number("0.1")`` give):
+``"0.1"`` and ``0.1`` price every efficacy the same.
 """
 
 from __future__ import annotations
@@ -15,10 +24,15 @@ from typing import Any, Callable, Mapping
 
 from .errors import CurveError, TermsError, UnknownCurve
 
-__all__ = ["CURVES", "apply_curve", "parse_amount", "parse_max_price", "MAX_UINT256"]
+__all__ = ["CURVES", "apply_curve", "parse_amount", "parse_decimal", "parse_efficacy_level", "parse_max_price",
+           "MAX_UINT256"]
 
 MAX_UINT256 = 2**256 - 1
 _UINT = re.compile(r"(0|[1-9][0-9]*)\Z")
+# A JSON number written as a string; the exponent is bounded so a terms document cannot make
+# the hub build a 10**(10**9) (a price has at most 78 digits: 1000 orders of magnitude is plenty).
+_DECIMAL = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?\Z")
+_MAX_EXPONENT = 1000
 
 
 def parse_max_price(value: Any) -> int:
@@ -31,23 +45,43 @@ def parse_max_price(value: Any) -> int:
     return out
 
 
+def parse_decimal(name: str, value: Any) -> Fraction:
+    """The exact value of a curve parameter written as a decimal string, the JSON-number grammar
+    (``"1000"``, ``"0.25"``, ``"2.5e18"``; no white space, sign ``+``, ``"1/3"`` or non-ASCII digits)."""
+    if not isinstance(value, str) or not _DECIMAL.match(value):
+        raise CurveError(f"curve parameter {name} ({value!r}) is not a decimal number: write a JSON number as a "
+                         "string, e.g. \"1000\", \"0.25\" or \"2.5e18\"")
+    exp = value.lower().partition("e")[2]
+    if exp and abs(int(exp)) > _MAX_EXPONENT:
+        raise CurveError(f"curve parameter {name} ({value!r}) has an exponent beyond +-{_MAX_EXPONENT}; "
+                         "write the value with a smaller exponent")
+    return Fraction(value)
+
+
 def parse_amount(name: str, value: Any) -> Fraction:
-    """A non-negative finite curve parameter given as an int or a decimal string ("2.5e18")."""
+    """A non-negative finite money parameter given as an int or a decimal string ("2.5e18"), exactly."""
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise CurveError(f"curve parameter {name} ({value!r}) must be an int or a decimal string")
-    try:
-        out = Fraction(value)
-    except (ValueError, ZeroDivisionError):
-        raise CurveError(f"curve parameter {name} ({value!r}) is not a decimal number") from None
+    out = Fraction(value) if isinstance(value, int) else parse_decimal(name, value)
     if out < 0:
         raise CurveError(f"curve parameter {name} ({value}) must be >= 0")
     return out
 
 
-def _positive_float(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise CurveError(f"curve parameter {name} ({value!r}) must be a finite number > 0")
-    return float(value)
+def parse_efficacy_level(name: str, value: Any, *, positive: bool) -> float:
+    """A parameter on the efficacy's scale (``e0``, ``threshold``) as the float64 it is compared in:
+    a finite int or float, or a decimal string rounded once to the nearest float64."""
+    bound = "> 0" if positive else ">= 0"
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise CurveError(f"curve parameter {name} ({value!r}) must be a decimal string or a number {bound}")
+    try:
+        out = float(parse_decimal(name, value) if isinstance(value, str) else value)
+    except OverflowError:
+        out = math.inf
+    if not math.isfinite(out) or out < 0 or (positive and out == 0):
+        raise CurveError(f"curve parameter {name} ({value!r}) must be a finite number {bound} "
+                         f"(as a float64: between {'5e-324' if positive else '0'} and 1.7976931348623157e308)")
+    return out
 
 
 def _linear(c: Mapping[str, Any], e: float) -> Fraction:
@@ -58,14 +92,13 @@ def _linear(c: Mapping[str, Any], e: float) -> Fraction:
 
 def _log(c: Mapping[str, Any], e: float) -> Fraction:
     """price = scale * ln(1 + efficacy / e0): concave, diminishing returns for large gains."""
-    return parse_amount("scale", c.get("scale")) * Fraction(math.log1p(e / _positive_float("e0", c.get("e0", 1.0))))
+    e0 = parse_efficacy_level("e0", c.get("e0", 1.0), positive=True)
+    return parse_amount("scale", c.get("scale")) * Fraction(math.log1p(e / e0))
 
 
 def _step(c: Mapping[str, Any], e: float) -> Fraction:
     """The paper's binary rule: efficacy above `threshold` (default 0) pays `price`, else no deal."""
-    threshold = c.get("threshold", 0.0)
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold) or threshold < 0:
-        raise CurveError(f"curve parameter threshold ({threshold!r}) must be a finite number >= 0")
+    threshold = parse_efficacy_level("threshold", c.get("threshold", 0.0), positive=False)
     return parse_amount("price", c.get("price")) if e > threshold else Fraction(0)
 
 

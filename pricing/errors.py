@@ -15,6 +15,7 @@ __all__ = [
     "BadShape",
     "BadDtype",
     "ReleaseError",
+    "UnpriceableRelease",
     "CurveError",
     "UnknownCurve",
     "TermsError",
@@ -100,7 +101,16 @@ class SchemaMismatch(PricingError, ValueError):
 
 
 class ReleaseError(PricingError, ValueError):
-    """Raised when release bytes do not follow spartacus-release-v1."""
+    """Raised when release bytes do not follow spartacus-release-v1, or cannot be priced."""
+
+
+class UnpriceableRelease(ReleaseError):
+    """Raised when a well-formed release holds no records an MDE spec can price (a table of
+    counts, a count-min sketch, features without a label)."""
+
+    def __init__(self, message: str, *, mechanism: str, tensors: list[str]) -> None:
+        self.mechanism, self.tensors = mechanism, tensors
+        super().__init__(message)
 
 
 class TermsError(PricingError, ValueError):

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ._threads import one_thread
+from .numerics.threads import one_thread
 from .curves import apply_curve, parse_max_price
 from .errors import TermsError
 from .methods import get_method

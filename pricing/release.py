@@ -1,65 +1,50 @@
-"""Read the `features` and `label` of a spartacus-release-v1 safetensors byte string."""
+"""What pricing takes from a release: the `features` and `label` of a spartacus-release-v1
+file. The format, its reader and its writer are `common.release`; this module adds what an
+MDE spec needs of a release (records: features and a label, finite) and names what it refuses."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
-from ._safetensors import read_safetensors, write_safetensors
-from .errors import ReleaseError
+from common.release import FORMAT, MalformedRelease, Release
+
+from .errors import ReleaseError, UnpriceableRelease
 
 __all__ = ["RELEASE_FORMAT", "Release", "read_release", "write_release"]
 
-RELEASE_FORMAT = "spartacus-release-v1"
+RELEASE_FORMAT = FORMAT
 
-
-@dataclass(frozen=True)
-class Release:
-    """What pricing needs from a release: features [n, d] float64, label [n], the metadata."""
-
-    features: np.ndarray
-    label: np.ndarray
-    meta: dict[str, Any]
-
-    @property
-    def schema(self) -> dict[str, Any]:
-        return self.meta.get("schema", {})
+_PRICEABLE = ("an MDE spec prices records: a release with tensors 'features' (float64 [n, d]) and 'label' "
+              "([n]), which privacy's release_ml, draw_release of an 'ml-laplace-rr' offer and release_exact "
+              "of a schema with features and a label write")
 
 
 def read_release(data: bytes) -> Release:
-    """Parse release bytes per docs/release-format.md; raise `ReleaseError` naming the defect."""
-    tensors, meta = read_safetensors(data, ReleaseError)
-    if "spartacus" not in meta:
-        raise ReleaseError("release metadata has no 'spartacus' key; was it written by privacy/?")
+    """Parse release bytes and check pricing can price them; raise `ReleaseError` naming the defect
+    (`UnpriceableRelease` for a well-formed release that holds no records, e.g. a count-min sketch)."""
     try:
-        info = json.loads(meta["spartacus"])
-    except json.JSONDecodeError as exc:
-        raise ReleaseError(f"release metadata 'spartacus' is not JSON: {exc}") from None
-    if not isinstance(info, dict) or info.get("format") != RELEASE_FORMAT:
-        raise ReleaseError(f"release format is {info.get('format') if isinstance(info, dict) else info!r}, expected {RELEASE_FORMAT!r}")
-    x = tensors.get("features")
-    if x is None or x.dtype != np.float64 or x.ndim != 2:
-        raise ReleaseError("release needs a 'features' tensor, float64 [n, d]")
-    y = tensors.get("label")
-    if y is None:
-        raise ReleaseError("release has no 'label' tensor; MDE pricing needs labelled data")
-    if y.dtype not in (np.int64, np.float64) or y.shape != (x.shape[0],):
-        raise ReleaseError(f"label must be int64 or float64 of shape [{x.shape[0]}], got {y.dtype} {list(y.shape)}")
-    if "rows" in info and info["rows"] != x.shape[0]:
-        raise ReleaseError(f"metadata says {info['rows']} rows, the tensors hold {x.shape[0]}")
+        release = Release.from_bytes(data)
+    except MalformedRelease as exc:
+        raise ReleaseError(str(exc)) from None
+    if "features" not in release.tensors or "label" not in release.tensors:
+        kept = sorted(release.tensors)
+        raise UnpriceableRelease(
+            f"release of mechanism {release.mechanism['name']!r} holds tensors {kept}, "
+            f"{'no label' if 'features' in release.tensors else 'no features'}: {_PRICEABLE}; a table of "
+            "counts or a count-min sketch has no records to retrain on",
+            mechanism=str(release.mechanism["name"]), tensors=kept)
+    x, y = release.features, release.label
     if not np.isfinite(x).all() or (y.dtype == np.float64 and not np.isfinite(y).all()):
-        raise ReleaseError("release holds NaN or infinite values")
-    return Release(features=x, label=y, meta=info)
+        raise ReleaseError("release holds NaN or infinite values; pricing needs finite features and labels")
+    return release
 
 
-def write_release(features: np.ndarray, label: np.ndarray, schema: dict[str, Any], *,
-                  mechanism: dict[str, Any] | None = None) -> bytes:
-    """Write a minimal release (for tests and benchmarks; privacy/ writes the real ones)."""
-    info = {"format": RELEASE_FORMAT, "schema": schema, "rows": int(features.shape[0]),
-            "mechanism": mechanism or {"name": "exact"}}
-    text = json.dumps(info, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return write_safetensors({"features": np.asarray(features, np.float64), "label": np.asarray(label)},
-                             {"spartacus": text})
+def write_release(features: np.ndarray, label: np.ndarray, schema: Mapping[str, Any], *,
+                  mechanism: Mapping[str, Any] | None = None) -> bytes:
+    """Bytes of a release of `features` and `label` (an exact one unless `mechanism` says
+    otherwise): for tests and benchmarks; privacy/ draws the real ones."""
+    x = np.asarray(features, np.float64)
+    return Release(tensors={"features": x, "label": np.asarray(label)}, schema=dict(schema),
+                   rows=int(x.shape[0]), mechanism=dict(mechanism or {"name": "exact", "epsilon": "exact"})).to_bytes()

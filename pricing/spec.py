@@ -17,7 +17,9 @@ from typing import Any, Mapping
 import numpy as np
 from eth_hash.auto import keccak
 
-from ._safetensors import read_safetensors, write_safetensors
+from common.canonical_json import canonical_json
+from common.safetensors_bytes import MalformedSafetensors, read_safetensors, write_safetensors
+
 from .errors import (
     BadDtype, BadShape, BundleTooLarge, MalformedBundle, MissingTensor, NonFiniteValue,
     SchemaMismatch, SpecError,
@@ -46,11 +48,6 @@ def check_copies(copies: object) -> None:
 
 
 _TOP_KEYS = {"format", "method", "schema", "proxy", "hyper", "seeds", "dedup", "tree"}
-
-
-def canonical_json(obj: Any) -> str:
-    """Canonical JSON as docs/terms.md defines it (sorted keys, no spaces, no NaN)."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def spec_hash(bundle: bytes) -> str:
@@ -121,10 +118,25 @@ class Spec:
                 "price only releases of the dataset the spec was built for"
             )
         label, mine = schema.get("label") or {}, self.manifest["schema"]["label"]
-        if label.get("kind") != mine["kind"] or (
-            mine["kind"] == "categorical" and label.get("classes") != mine["classes"]
-        ):
+        if _label_task(label) != _label_task(mine):
             raise SchemaMismatch(f"release label {label} does not match the spec's label {mine}")
+
+
+def _label_task(label: Mapping[str, Any]) -> tuple[str, int]:
+    """("categorical", classes) or ("continuous", 0) of a label in a spec's or a release's schema.
+
+    A spec says `categorical` with `classes`, or `continuous`; a release drawn by privacy says
+    `boolean` (2 classes), `categorical` with `classes` or `categories`, or `float`/`integer`
+    (its default kind is float)."""
+    kind = label.get("kind", "float")
+    if kind == "boolean":
+        return "categorical", 2
+    if kind == "categorical":
+        cats = label.get("categories")
+        return "categorical", len(cats) if isinstance(cats, list) else label.get("classes")
+    if kind in ("continuous", "float", "integer"):
+        return "continuous", 0
+    return str(kind), 0
 
 
 def _finite_number(name: str, v: Any) -> float:
@@ -161,7 +173,10 @@ def parse_spec(bundle: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Spec:
     size = len(bundle)
     if size > max_bytes:
         raise BundleTooLarge(size, max_bytes)
-    tensors, meta = read_safetensors(bytes(bundle), MalformedBundle)
+    try:
+        tensors, meta = read_safetensors(bundle)
+    except MalformedSafetensors as exc:
+        raise MalformedBundle(f"spec bundle: {exc}") from None
     if MANIFEST_KEY not in meta:
         raise MalformedBundle(f"metadata key {MANIFEST_KEY!r} with the JSON manifest is missing")
     try:

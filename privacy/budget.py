@@ -18,18 +18,21 @@ ledger adds integer milli-epsilons, which is exact.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from typing import Iterable, Sequence
 
-from .errors import BudgetExceeded, InvalidEpsilon
+from .errors import BudgetExceeded, CapRaised, InvalidEpsilon, OverRefund
 
 __all__ = [
     "EXACT",
     "MAX_MILLI",
     "to_milli",
     "from_milli",
+    "parse_epsilon",
+    "format_epsilon",
     "validate_epsilon",
     "compose",
     "compose_milli",
@@ -78,6 +81,48 @@ def to_milli(epsilon: float | str) -> int:
             epsilon=epsilon,
         )
     return milli
+
+
+_EPSILON_TEXT = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]+)?\Z")
+
+
+def format_epsilon(epsilon: float | str) -> str:
+    """The terms document's string for an epsilon (protocol.md): ``"exact"``, or the decimal its
+    shortest ``repr`` denotes in plain notation (``0.25 -> "0.25"``, ``1.0 -> "1"``, ``1e-05 -> "0.00001"``)."""
+    if epsilon == "exact":
+        return "exact"
+    value = validate_epsilon(epsilon)
+    return format(Decimal(repr(value)).normalize(), "f")
+
+
+def parse_epsilon(text: str) -> float | str:
+    """Inverse of :func:`format_epsilon`: a terms document's ``release.epsilon`` as this package's
+    epsilon, ``"exact"`` or the float whose shortest ``repr`` is that decimal.
+
+    Raises :class:`InvalidEpsilon` for a non-string, a string outside the protocol's
+    ``(0|[1-9][0-9]*)(\\.[0-9]+)?``, zero, more milli-epsilon than a uint32 ledger holds, or more
+    digits than a float64 keeps (then the chain's ``ceil(1000 × epsilon)`` of the string and of
+    the float could differ, so the release would not be the one the terms name)."""
+    if text == "exact":
+        return "exact"
+    if not isinstance(text, str) or not _EPSILON_TEXT.match(text):
+        raise InvalidEpsilon(f"epsilon ({text!r}) must be a decimal string such as \"1\" or \"0.25\" (no sign, "
+                             "exponent, leading zeros or white space), or \"exact\"", epsilon=text)
+    exact = Fraction(text)
+    if exact == 0:
+        raise InvalidEpsilon(f"epsilon ({text!r}) is zero; a release always spends some epsilon", epsilon=text)
+    try:
+        value = float(exact)
+    except OverflowError:
+        value = math.inf
+    if not math.isfinite(value):
+        raise InvalidEpsilon(f"epsilon ({text[:40]!r}...) is beyond any float64; offer an exact release instead",
+                             epsilon=text)
+    if Fraction(Decimal(repr(value))) != exact:
+        raise InvalidEpsilon(f"epsilon ({text!r}) has more digits than a float64 epsilon keeps; write "
+                             f"{format_epsilon(value)!r}", epsilon=text)
+    to_milli(value)  # within a uint32 ledger
+    return value
 
 
 def from_milli(milli: int) -> float | str:
@@ -233,8 +278,7 @@ class PrivacyLedger:
                 self.spent_milli, self._spent_before_exact = self._spent_before_exact, None
         elif self.spent_milli != EXACT:
             if epsilon_milli > self.spent_milli:
-                raise InvalidEpsilon(f"refund of {epsilon_milli} exceeds spent_milli ({self.spent_milli})",
-                                     epsilon=epsilon_milli)
+                raise OverRefund(refund_milli=epsilon_milli, spent_milli=self.spent_milli)
             self.spent_milli -= epsilon_milli
         return self.spent_milli
 
@@ -248,11 +292,7 @@ class PrivacyLedger:
         if chain_cap_milli is not None:
             _check_milli(chain_cap_milli, "chain_cap_milli")
             if chain_cap_milli > self.cap_milli:
-                raise InvalidEpsilon(
-                    f"chain cap ({chain_cap_milli}) is above the ledger's cap ({self.cap_milli}); "
-                    "a cap may only be lowered: rebuild the ledger from the chain",
-                    epsilon=chain_cap_milli,
-                )
+                raise CapRaised(chain_cap_milli=chain_cap_milli, cap_milli=self.cap_milli)
             self.cap_milli = chain_cap_milli
         pending = max(self.spent_milli - chain_spent_milli, 0)
         self.spent_milli = max(self.spent_milli, chain_spent_milli)

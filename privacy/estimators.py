@@ -30,25 +30,28 @@ the count-min sketch.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 from scipy.stats import norm
 
-from .errors import InvalidRelease, PrivacyError
+from .errors import (CategoryRequired, InvalidAlpha, InvalidProbability, InvalidRelease, NoEstimates, NoRecords,
+                     NotACategory, UnknownNoise, UnknownTarget)
 from .mechanisms.count_min_sketch import cms_constants, cms_hashes
 from .mechanisms.laplace import discrete_laplace_variance
-from .release import Release
+from .release import MalformedRelease, Release, schema_of
 
 __all__ = [
-    "Estimate", "TARGETS",
+    "Estimate", "TARGETS", "NOISES",
     "proportion_from_reports", "histogram_from_reports", "mean_from_noisy", "frequency_from_sketch",
     "cms_variance", "sketch_f2",
     "combine", "estimate_proportion", "estimate_histogram", "estimate_mean", "estimate_frequency",
 ]
 
 TARGETS = ("dataset", "population")
+NOISES = ("laplace", "discrete-laplace", "none")
 
 
 @dataclass(frozen=True)
@@ -65,8 +68,8 @@ class Estimate:
 
     def ci(self, alpha: float = 0.05) -> tuple[float, float]:
         """Two-sided ``1 - alpha`` confidence interval ``value +- z_(1-alpha/2) * std_error``."""
-        if not 0.0 < alpha < 1.0:
-            raise ValueError(f"alpha ({alpha}) must be in (0, 1), e.g. 0.05 for a 95% interval")
+        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0.0 < alpha < 1.0:
+            raise InvalidAlpha(alpha)
         half = float(norm.ppf(1.0 - alpha / 2.0)) * self.std_error
         return (self.value - half, self.value + half)
 
@@ -77,7 +80,7 @@ class Estimate:
 
 def _check_target(target: str) -> None:
     if target not in TARGETS:
-        raise ValueError(f"target ({target!r}) must be one of {TARGETS}")
+        raise UnknownTarget(target, TARGETS)
 
 
 def _rr_q(prob: float, k: int) -> float:
@@ -96,11 +99,11 @@ def histogram_from_reports(reports, *, prob: float, k: int, target: str = "datas
     r = np.asarray(reports, dtype=np.int64)
     n = r.size
     if n == 0:
-        raise PrivacyError("no reports: an estimate needs at least one released record")
+        raise NoRecords("reports")
     q = _rr_q(prob, k)
     d = prob - q
     if d <= 0:
-        raise PrivacyError(f"prob ({prob}) must exceed (1 - prob)/(k - 1) = {q} for k={k}")
+        raise InvalidProbability(prob, q, k)
     lam = np.bincount(r, minlength=k)[:k] / n
     pi = (lam - q) / d
     out = []
@@ -133,10 +136,12 @@ def mean_from_noisy(values, *, scale: float, noise: str = "laplace", target: str
     variance of the noisy values over ``n`` (data spread plus noise).
     """
     _check_target(target)
+    if noise not in NOISES:
+        raise UnknownNoise(noise, NOISES)
     x = np.asarray(values, dtype=np.float64)
     n = x.size
     if n == 0:
-        raise PrivacyError("no values: an estimate needs at least one released record")
+        raise NoRecords("values")
     if target == "population":
         var = float(np.var(x, ddof=1)) / n if n > 1 else math.inf
     elif noise == "laplace":
@@ -146,7 +151,7 @@ def mean_from_noisy(values, *, scale: float, noise: str = "laplace", target: str
     elif noise == "none":
         var = 0.0
     else:
-        raise ValueError(f"noise ({noise!r}) must be 'laplace', 'discrete-laplace' or 'none'")
+        raise UnknownNoise(noise, NOISES)
     return Estimate(float(x.mean()), var, n)
 
 
@@ -209,7 +214,7 @@ def combine(estimates: Iterable[Estimate]) -> Estimate:
     """
     ests = list(estimates)
     if not ests:
-        raise ValueError("combine needs at least one estimate")
+        raise NoEstimates()
     exact = [e for e in ests if e.variance == 0]
     n_total = sum(e.n or 0 for e in ests) or None
     if exact:
@@ -222,11 +227,14 @@ def combine(estimates: Iterable[Estimate]) -> Estimate:
 # ---- release-level: read the parameters from the metadata -------------------------------
 
 def _params(release: Release, column: str) -> dict:
-    return release.column_mechanism(column)
+    try:
+        return release.column_mechanism(column)
+    except MalformedRelease as exc:
+        raise InvalidRelease(str(exc)) from None
 
 
 def _category_index(release: Release, column: str, category: Any) -> tuple[int, int]:
-    col = release.schema.column(column)
+    col = schema_of(release).column(column)
     if col.kind == "boolean":
         cats: Sequence[Any] = (False, True)
         default = 1
@@ -237,16 +245,16 @@ def _category_index(release: Release, column: str, category: Any) -> tuple[int, 
         raise InvalidRelease(f"column {column!r} is {col.kind}; proportions need a boolean or categorical column")
     if category is None:
         if default is None:
-            raise ValueError(f"column {column!r} is categorical: name the category, one of {list(cats)}")
+            raise CategoryRequired(column, tuple(cats))
         return default, len(cats)
     if category in cats:
         return list(cats).index(category), len(cats)
-    raise ValueError(f"category {category!r} is not among column {column!r}'s categories {list(cats)}")
+    raise NotACategory(column, category, tuple(cats))
 
 
 def estimate_histogram(release: Release, column: str, *, target: str = "dataset") -> dict[Any, Estimate]:
     """Share of every category of a boolean/categorical column, keyed by category."""
-    col = release.schema.column(column)
+    col = schema_of(release).column(column)
     cats = (False, True) if col.kind == "boolean" else col.categories
     if cats is None:
         raise InvalidRelease(f"column {column!r} is {col.kind}; a histogram needs a boolean or categorical column")

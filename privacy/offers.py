@@ -2,7 +2,9 @@
 
 A per-buyer :class:`Offer` is (price rule, epsilon or ``"exact"``, mechanism, bounds).
 :meth:`Offer.terms_release` is the ``release`` object of the terms document
-(docs/terms.md); :func:`draw_release` is how the hub turns an accepted offer into a
+(docs/terms.md), every number in it a string as the protocol pins them (epsilon as its
+shortest decimal, bounds and split weights likewise, count-min-sketch sizes as integers);
+:meth:`Offer.from_terms_release` reads it back to the same offer. :func:`draw_release` is how the hub turns an accepted offer into a
 release: it charges the dataset's :class:`~privacy.budget.PrivacyLedger` first (so a
 release past the cap is refused before any noise is drawn), then runs the mechanism.
 :func:`expected_error` tells the owner, for a column and an epsilon, the error a buyer
@@ -12,14 +14,17 @@ will see, per record and on the column's aggregate.
 from __future__ import annotations
 
 import math
+import numbers
+import re
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any, Mapping
 
 import numpy as np
 from scipy.stats import norm
 
-from .budget import PrivacyLedger, to_milli, validate_epsilon
-from .errors import InvalidSchema, PrivacyError, UnknownMechanism
+from .budget import PrivacyLedger, format_epsilon, parse_epsilon, to_milli, validate_epsilon
+from .errors import InvalidRowCount, InvalidSchema, InvalidTermsRelease, PrivacyError, UnknownMechanism
 from .mechanisms._columns import resolve_split
 from .mechanisms.count_min_sketch import DEFAULT_DEPTH, DEFAULT_WIDTH, cms_constants
 from .mechanisms.exact import release_exact
@@ -33,6 +38,57 @@ from .schema import Column, Schema
 __all__ = ["MECHANISMS", "Offer", "ExpectedError", "expected_error", "draw_release"]
 
 MECHANISMS = ("ml-laplace-rr", "table", "exact")
+NEIGHBOURING = "replace-one"
+_MECH_FIELDS = ("name", "bounds", "clamp", "split", "neighbouring", "cms")
+_CMS_FIELDS = ("depth", "width")
+# a JSON number written as a string (exponent bounded: no 10**(10**9) from a terms document)
+_NUMBER_TEXT = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]{1,3})?\Z")
+_INT_TEXT = re.compile(r"-?(0|[1-9][0-9]*)\Z")
+
+
+def _number_text(value: Any, field: str) -> str:
+    """A mechanism parameter in the terms' string form: an integer's digits, a float's shortest
+    decimal (``repr``'s digits) in plain notation (``120.0 -> "120"``, ``1e-05 -> "0.00001"``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidTermsRelease(field, value, "must be a number (an int or a finite float)")
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    f = float(value)
+    if not math.isfinite(f):
+        raise InvalidTermsRelease(field, value, "must be finite")
+    text = format(Decimal(repr(f)).normalize(), "f")
+    return "0" if text == "-0" else text
+
+
+def _number(value: Any, field: str) -> int | float:
+    """Inverse of :func:`_number_text`: an int for integer digits, else the nearest float; a JSON
+    number (an older offer's form) is taken as it is."""
+    if isinstance(value, str):
+        if not _NUMBER_TEXT.match(value):
+            raise InvalidTermsRelease(field, value, 'must be a decimal string such as "0", "120" or "0.5"')
+        return int(value) if _INT_TEXT.match(value) else float(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidTermsRelease(field, value, 'must be a decimal string such as "0", "120" or "0.5"')
+    return value
+
+
+def _uint(value: Any, field: str) -> int:
+    out = _number(value, field)
+    if not isinstance(out, int) or out < 1:
+        raise InvalidTermsRelease(field, value, 'must be a positive integer as a decimal string, e.g. "1024"')
+    return out
+
+
+def _mapping(value: Any, field: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InvalidTermsRelease(field, value, "must be an object")
+    return value
+
+
+def _only(obj: Mapping[str, Any], allowed: tuple[str, ...], field: str) -> None:
+    extra = sorted(set(obj) - set(allowed))
+    if extra:
+        raise InvalidTermsRelease(field, extra, f"are fields an offer does not write; allowed: {list(allowed)}")
 
 
 @dataclass(frozen=True)
@@ -40,7 +96,8 @@ class Offer:
     """An owner's offer to one buyer.
 
     ``price_rule`` is the pricing package's business (passed through to the terms);
-    ``epsilon`` a positive number or ``"exact"``; ``mechanism`` one of
+    ``epsilon`` a positive number or ``"exact"`` (a decimal string such as ``"0.25"`` is read
+    with :func:`~privacy.budget.parse_epsilon` and kept as that float); ``mechanism`` one of
     :data:`MECHANISMS`; ``bounds`` maps numeric column names to the ``(lower, upper)``
     this offer declares (overriding the dataset schema's); ``split`` optional per-column
     epsilon weights; ``clamp`` whether out-of-bounds values are clamped (else refused);
@@ -56,6 +113,8 @@ class Offer:
     cms: Mapping[str, int] | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.epsilon, str) and self.epsilon != "exact":
+            object.__setattr__(self, "epsilon", parse_epsilon(self.epsilon))
         if self.mechanism not in MECHANISMS:
             raise UnknownMechanism(f"mechanism ({self.mechanism!r}) must be one of {MECHANISMS}")
         if (self.epsilon == "exact") != (self.mechanism == "exact"):
@@ -84,26 +143,70 @@ class Offer:
                       columns=tuple(fix(c) for c in schema.columns))
 
     def terms_release(self) -> dict:
-        """The terms document's ``release``: ``{"epsilon": ..., "mechanism": {"name": ..., params}}``."""
+        """The terms document's ``release``: ``{"epsilon": "<decimal>" | "exact", "mechanism": {"name": ...,
+        params}}``, every number a string (protocol.md, "Terms document"), so terms built from it parse."""
         mech: dict[str, Any] = {"name": self.mechanism}
         if self.mechanism != "exact":
-            mech["bounds"] = {k: list(v) for k, v in sorted(self.bounds.items())}
+            mech["bounds"] = {k: [_number_text(x, f"mechanism.bounds.{k}") for x in v]
+                              for k, v in sorted(self.bounds.items())}
             mech["clamp"] = self.clamp
-            mech["split"] = dict(self.split) if self.split is not None else "equal"
-            mech["neighbouring"] = "replace-one"
+            if self.split is None:
+                mech["split"] = "equal"
+            elif isinstance(self.split, Mapping):
+                mech["split"] = {k: _number_text(w, f"mechanism.split.{k}") for k, w in self.split.items()}
+            else:
+                mech["split"] = [_number_text(w, f"mechanism.split[{i}]") for i, w in enumerate(self.split)]
+            mech["neighbouring"] = NEIGHBOURING
             if self.cms:
-                mech["cms"] = dict(self.cms)
-        return {"epsilon": self.epsilon, "mechanism": mech}
+                mech["cms"] = {k: _number_text(v, f"mechanism.cms.{k}") for k, v in self.cms.items()}
+        return {"epsilon": format_epsilon(self.epsilon), "mechanism": mech}
 
     @classmethod
     def from_terms_release(cls, release: Mapping[str, Any], *, price_rule: Mapping[str, Any]) -> "Offer":
-        """Inverse of :meth:`terms_release`."""
-        mech = dict(release["mechanism"])
-        split = mech.get("split")
-        return cls(price_rule=price_rule, epsilon=release["epsilon"], mechanism=mech["name"],
-                   bounds={k: tuple(v) for k, v in mech.get("bounds", {}).items()},
-                   split=None if split in (None, "equal") else split, clamp=bool(mech.get("clamp", False)),
-                   cms=mech.get("cms"))
+        """Inverse of :meth:`terms_release`: the offer a terms document's ``release`` names.
+
+        Takes the protocol's strings (``"epsilon": "0.25"`` or ``"exact"``, bounds and weights as
+        decimal strings); JSON numbers there are still read. Raises :class:`InvalidTermsRelease`
+        for a field an offer does not write or a value of the wrong form, and
+        :class:`~privacy.errors.InvalidEpsilon` for an epsilon outside the protocol's grammar."""
+        release = _mapping(release, "(release)")
+        _only(release, ("epsilon", "mechanism"), "(release)")
+        if "epsilon" not in release or "mechanism" not in release:
+            raise InvalidTermsRelease("(release)", sorted(release), "must hold both 'epsilon' and 'mechanism'")
+        epsilon = release["epsilon"]
+        epsilon = parse_epsilon(epsilon) if isinstance(epsilon, str) else epsilon
+        mech = _mapping(release["mechanism"], "mechanism")
+        _only(mech, ("name",) if mech.get("name") == "exact" else _MECH_FIELDS, "mechanism")
+        name = mech.get("name")
+        if not isinstance(name, str):
+            raise InvalidTermsRelease("mechanism.name", name, f"must name a mechanism, one of {MECHANISMS}")
+        if mech.get("neighbouring", NEIGHBOURING) != NEIGHBOURING:
+            raise InvalidTermsRelease("mechanism.neighbouring", mech["neighbouring"],
+                                      f"must be {NEIGHBOURING!r}, the only neighbouring relation this package releases under")
+        clamp = mech.get("clamp", False)
+        if not isinstance(clamp, bool):
+            raise InvalidTermsRelease("mechanism.clamp", clamp, "must be a JSON boolean (true or false)")
+        bounds = {}
+        for k, v in _mapping(mech.get("bounds", {}), "mechanism.bounds").items():
+            if not isinstance(v, (list, tuple)) or len(v) != 2:
+                raise InvalidTermsRelease(f"mechanism.bounds.{k}", v, 'must be [lower, upper], e.g. ["0", "120"]')
+            bounds[k] = tuple(_number(x, f"mechanism.bounds.{k}") for x in v)
+        split = mech.get("split", "equal")
+        if split == "equal":
+            split = None
+        elif isinstance(split, Mapping):
+            split = {k: _number(w, f"mechanism.split.{k}") for k, w in split.items()}
+        elif isinstance(split, (list, tuple)):
+            split = [_number(w, f"mechanism.split[{i}]") for i, w in enumerate(split)]
+        else:
+            raise InvalidTermsRelease("mechanism.split", split, '"equal", or per-column weights as decimal strings')
+        cms = mech.get("cms")
+        if cms is not None:
+            cms = _mapping(cms, "mechanism.cms")
+            _only(cms, _CMS_FIELDS, "mechanism.cms")
+            cms = {k: _uint(v, f"mechanism.cms.{k}") for k, v in cms.items()}
+        return cls(price_rule=price_rule, epsilon=epsilon, mechanism=name, bounds=bounds, split=split, clamp=clamp,
+                   cms=cms)
 
     def column_epsilons(self, schema: Schema) -> dict[str, float]:
         """Each column's share of epsilon under this offer's split (what it is released at)."""
@@ -152,8 +255,8 @@ def expected_error(column: Column, epsilon: float, *, rows: int, cms: Mapping[st
                    ) -> ExpectedError:
     """The error a buyer sees for ``column`` released alone at ``epsilon`` from ``rows`` records."""
     eps = validate_epsilon(epsilon)
-    if rows < 1:
-        raise ValueError(f"rows ({rows}) must be at least 1")
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+        raise InvalidRowCount(rows)
     if column.kind == "float":
         scale = column.sensitivity / eps
         sd = math.sqrt(2.0) * scale

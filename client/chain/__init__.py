@@ -2,7 +2,7 @@
 
 from client.chain.artifacts import ArtifactMissing, load_artifact
 from client.chain.errors import ContractRevert, decode_revert, revert_class
-from client.chain.exchange import Exchange, State, TxResult
+from client.chain.exchange import Exchange, State, TxResult, Windows
 from client.chain.networks import connect, advance_time, chain_time
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "Exchange",
     "State",
     "TxResult",
+    "Windows",
     "advance_time",
     "chain_time",
     "connect",

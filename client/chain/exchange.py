@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any, Sequence
+from typing import Any, Iterator, NamedTuple, Sequence
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
@@ -22,16 +22,20 @@ from client.chain.artifacts import load_artifact
 from client.chain.errors import NoRevertData, decode_revert
 from client.delivery import Commitment, Complaint
 
-__all__ = ["ETH", "EXACT", "Exchange", "Sender", "State", "TxResult", "deploy_contract", "send_call", "wait_for_success"]
+__all__ = [
+    "ETH", "EXACT", "MAX_WINDOW", "Exchange", "Sender", "State", "TxResult", "Windows", "deploy_contract", "send_call",
+    "wait_for_success",
+]
 
 ETH = "0x0000000000000000000000000000000000000000"
 EXACT = 2**32 - 1
+MAX_WINDOW = 2**32
 
 Sender = str | LocalAccount
 
 
 class State(IntEnum):
-    """Deal states as the contract numbers them."""
+    """Deal states as the contract numbers them (`state()`, `DealWrongState.state`)."""
 
     NONE = 0
     OPEN = 1
@@ -40,6 +44,15 @@ class State(IntEnum):
     REVEALED = 4
     SETTLED = 5
     REFUNDED = 6
+
+
+class Windows(NamedTuple):
+    """The contract's phase windows in seconds, as its `windows()` view returns them."""
+
+    quote: int
+    accept: int
+    reveal: int
+    dispute: int
 
 
 @dataclass(frozen=True)
@@ -65,7 +78,10 @@ def _address_of(sender: Sender) -> str:
 def send_call(w3: Web3, call: Any, sender: Sender, value: int = 0, gas: int | None = None) -> dict:
     """Send any built contract call or constructor from `sender` with `value`; return the receipt.
 
-    Every revert is raised as the custom error of the same name (`client.chain.errors`).
+    Every revert is raised as the custom error of the same name (`client.chain.errors`), on
+    every path: the preflight eth_call, web3's gas estimation (where web3's own attempt to read
+    custom-error data as a string can raise OverflowError or another decoding error) and
+    build_transaction for a local account.
 
     With `gas` given, the call is first simulated with eth_call (to surface a revert with its
     data) and then sent with that gas limit, which skips gas estimation's repeated runs.
@@ -83,12 +99,32 @@ def send_call(w3: Web3, call: Any, sender: Sender, value: int = 0, gas: int | No
             tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
         else:
             tx_hash = call.transact(params)
-    except (ContractCustomError, ContractLogicError, ContractPanicError, TransactionFailed) as err:
+    except Exception as err:
+        if not any(isinstance(e, _REVERTS) for e in _exception_chain(err)):
+            raise  # not a revert: a connection error, a bad argument, ...
         data = _revert_data(err)
         if not data:
             raise NoRevertData(gas_limit=gas) from None
         raise decode_revert(data) from None
     return wait_for_success(w3, tx_hash)
+
+
+# What web3 and eth-tester raise for a revert. web3's eth-tester provider catches
+# TransactionFailed and tries to read its data as an Error(string); on a custom error's data
+# that decoding can itself raise (OverflowError when a field read as a string's offset or
+# length is huge, e.g. BudgetExceeded(dealId=42, spentMilli=500, ...)), so the revert is then
+# found in the raised exception's __context__.
+_REVERTS = (ContractCustomError, ContractLogicError, ContractPanicError, TransactionFailed)
+
+
+def _exception_chain(err: BaseException) -> Iterator[BaseException]:
+    """`err` and the exceptions it was raised from or while handling, each once."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
 
 
 def wait_for_success(w3: Web3, tx_hash: Any) -> dict:
@@ -102,10 +138,7 @@ def wait_for_success(w3: Web3, tx_hash: Any) -> dict:
 
 def _revert_data(err: BaseException) -> bytes:
     """Find the revert data in `err` or the exceptions it was raised from (eth-tester nests them)."""
-    seen: set[int] = set()
-    current: BaseException | None = err
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    for current in _exception_chain(err):
         data = getattr(current, "data", None)
         if isinstance(data, dict):
             data = data.get("data")
@@ -120,15 +153,19 @@ def _revert_data(err: BaseException) -> bytes:
                 literal = _bytes_literal(arg)
                 if literal is not None:
                     return literal
-        current = current.__cause__ or current.__context__
     return b""
 
 
 def _bytes_literal(text: str) -> bytes | None:
-    """eth-tester's eth_call reports revert data as the repr of a bytes object; parse it back."""
-    start = text.find("b'") if "b'" in text else text.find('b"')
-    if start < 0:
+    """eth-tester's eth_call reports revert data as the repr of a bytes object; parse it back.
+
+    The literal starts at the first `b'` or `b"`, whichever comes first: the data itself may
+    hold the other pair (0x62 then 0x27 is `b'`), as QuoteFeeTooHigh(10**18 + 1, 10**18) does.
+    """
+    starts = [i for i in (text.find("b'"), text.find('b"')) if i >= 0]
+    if not starts:
         return None
+    start = min(starts)
     try:
         value = ast.literal_eval(text[start:])
     except (ValueError, SyntaxError):
@@ -270,6 +307,18 @@ class Exchange:
 
     def deal_count(self) -> int:
         return int(self.contract.functions.dealCount().call())
+
+    def deadline(self, deal_id: int) -> int:
+        """The current phase's deadline (block timestamp); 0 for a deal never opened or already ended."""
+        return int(self.contract.functions.deadline(deal_id).call())
+
+    def windows(self) -> Windows:
+        """The quote, accept, reveal and dispute windows (seconds) the contract was deployed with."""
+        return Windows(*(int(w) for w in self.contract.functions.windows().call()))
+
+    def oracle_of(self, seller: str) -> str:
+        """`seller`'s current oracle (checksummed); the zero address if it never registered."""
+        return Web3.to_checksum_address(self.contract.functions.oracleOf(Web3.to_checksum_address(seller)).call())
 
     def events(self, from_block: int = 0, to_block: int | str = "latest") -> list[tuple[str, dict[str, Any], int, int]]:
         """Every event of this contract as (name, args, block, log index), in chain order."""

@@ -4,6 +4,7 @@ chooses to ship: a probe set, and for network-newton optionally unlabelled ancho
 
 from __future__ import annotations
 
+from ..numerics.solver import Solver
 from .build import SCALER_AWARE, build_spec, ihvp_cg, ihvp_lissa
 
-__all__ = ["build_spec", "ihvp_cg", "ihvp_lissa", "SCALER_AWARE"]
+__all__ = ["build_spec", "ihvp_cg", "ihvp_lissa", "SCALER_AWARE", "Solver"]

@@ -6,10 +6,12 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .. import _head
+from ..numerics import linear_head
 from ..errors import SpecError, UnknownMethod
 from ..methods import METHODS
+from ..methods.feature_newton import solver_code
 from ..methods.network_newton import ANCHOR_BUDGET
+from ..numerics.solver import Solver
 from ..proxies import Network
 from ..spec import check_copies, make_spec
 from .curvature import CURVATURE_BYTES, CURVATURE_RTOL, network_curvature
@@ -123,7 +125,7 @@ def _distil(teacher: np.ndarray, x: np.ndarray, d: int, k: int, hidden: int, see
 
 def build_spec(method: str, model: Any, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
                y_val: np.ndarray, *, classes: int, feature_names: Sequence[str] | None = None,
-               label_name: str = "label", l2: float | None = None, rank: int = 64, solver: str = "exact",
+               label_name: str = "label", l2: float | None = None, rank: int = 64, solver: Solver | str = Solver.EXACT,
                probe: tuple[np.ndarray, np.ndarray] | None = None, seed: int = 0,
                hyper: dict[str, float] | None = None, dedup_tol: float = 0.0, copies: str = "lower",
                tree_samples: int = 2000, tree_leaves: int = 64, student_hidden: int = 32,
@@ -136,6 +138,9 @@ def build_spec(method: str, model: Any, x_train: np.ndarray, y_train: np.ndarray
     network-newton ships `anchor`, unlabelled inputs the buyer chooses to show (its training
     inputs price best), when given: its refit then runs against the training loss as a function
     rather than its quadratic (`network_newton.Anchor`), with the budget `ANCHOR_BUDGET`.
+    `solver` (a `Solver` or its name) computes influence's inverse-Hessian-vector product; a
+    feature-newton buyer chooses its Newton solver as hyper={"solver": Solver.EXACT} (or "cg",
+    or the spec's own number), written into the spec as the number it stores.
     `copies` says how `price()` counts a release's duplicate records (`pricing.spec.COPIES`):
     "lower" for a buyer that trains on a release as delivered, "drop" for one that drops copies.
     network-newton ships at most `rank` eigenpairs, fewer where their live rows would pass
@@ -144,6 +149,7 @@ def build_spec(method: str, model: Any, x_train: np.ndarray, y_train: np.ndarray
     if method not in METHODS:
         raise UnknownMethod(method, tuple(METHODS))
     check_copies(copies)  # refused here, not after the curvature or the tree is computed
+    solver = Solver.parse(solver)
     if anchor is not None and method != "network-newton":
         raise SpecError(f"only network-newton ships an anchor; {method} prices without one (pass anchor=None)")
     x_train, x_val = np.asarray(x_train, np.float64), np.asarray(x_val, np.float64)
@@ -164,22 +170,20 @@ def build_spec(method: str, model: Any, x_train: np.ndarray, y_train: np.ndarray
         layer_list, tensors = _layers_to_spec(hidden_layers(model, x_train), "proxy")
         manifest["proxy"] = {"layers": layer_list}
         net = Network.from_spec(layer_list, tensors, "proxy")
-        phi_tr, phi_val = _head.add_bias(net.forward(x_train)), _head.add_bias(net.forward(x_val))
-        w = _head.fit_head(phi_tr, y_train, classes=classes, l2=l2)
+        phi_tr, phi_val = linear_head.add_bias(net.forward(x_train)), linear_head.add_bias(net.forward(x_val))
+        w = linear_head.fit_head(phi_tr, y_train, classes=classes, l2=l2)
         tensors["head.weight"] = w
         h["n_train"] = float(n)
         p = w.size
-        hess = _head.hessian_sum(phi_tr, w, classes > 0) / n + l2 * np.eye(p)
-        g_val = _head.grad_sum(phi_val, y_val, w, classes > 0) / x_val.shape[0]
+        hess = linear_head.hessian_sum(phi_tr, w, classes > 0) / n + l2 * np.eye(p)
+        g_val = linear_head.grad_sum(phi_val, y_val, w, classes > 0) / x_val.shape[0]
         if method == "influence":
-            if solver == "exact":
+            if solver is Solver.EXACT:
                 ihvp = np.linalg.solve(hess, g_val)
-            elif solver == "cg":
+            elif solver is Solver.CG:
                 ihvp = ihvp_cg(lambda v: hess @ v, g_val)
-            elif solver == "lissa":
-                ihvp = ihvp_lissa(lambda v: hess @ v, g_val, scale=1.1 * float(np.linalg.eigvalsh(hess)[-1]))
             else:
-                raise SpecError(f"solver {solver!r} is not one of exact, cg, lissa")
+                ihvp = ihvp_lissa(lambda v: hess @ v, g_val, scale=1.1 * float(np.linalg.eigvalsh(hess)[-1]))
             tensors["influence.ihvp"] = ihvp
         elif method == "group-influence":
             lam, vec = np.linalg.eigh(hess)
@@ -219,6 +223,8 @@ def build_spec(method: str, model: Any, x_train: np.ndarray, y_train: np.ndarray
         manifest["proxy"] = {"layers": layer_list}
         tensors["probe.features"], tensors["probe.label"] = px, py
     h.update(hyper or {})
+    if method == "feature-newton" and "solver" in h:
+        h["solver"] = solver_code(h["solver"])  # the spec stores the number (`feature_newton.SOLVER_CODES`)
     if h.get("anchor_weight") and "anchor.features" not in tensors:  # else the spec fails at parse, as MissingTensor
         raise SpecError("hyper.anchor_weight needs the anchor inputs themselves: pass anchor=<rows of inputs> "
                         "(the builder then sets the weight)")

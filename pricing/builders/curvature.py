@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.sparse.linalg import LinearOperator, eigsh
 
-from .. import _netcurv as nc
+from ..methods.network_newton import calculus as nc
 from ..errors import SpecError
 from ..proxies import Network
 
@@ -15,7 +15,7 @@ __all__ = ["network_curvature", "CURVATURE_BYTES", "CURVATURE_RTOL", "capped_ran
 # The default cap on the eigenvectors the hub reads, V [live rows, r] in float64. A Newton-CG
 # iteration reads V twice, so past the cache a quote is bound by reading it: MNIST's rank-64 V
 # (9.8 MB) took 40% of a quote. At 4 MiB MNIST ships rank 27, 1.3x faster at the same rho on
-# the development split (docs/pricing.md, "The curvature's rank"); the other data sets' V are
+# the development split (docs/decisions/2026-12-02-curvature-byte-cap.md); the other data sets' V are
 # smaller and keep their rank.
 CURVATURE_BYTES = 4 * 2**20
 
@@ -23,8 +23,7 @@ CURVATURE_BYTES = 4 * 2**20
 # v' GGN v = lambda - v' (weight decay) v, is at least this share of the largest. Below that the
 # direction's curvature is the weight decay's to within 0.1% of the top eigenvalue, and the
 # eigenpairs there are a near-degenerate plateau (breast_cancer: 38-48 of 64, at 1e-10 to 1e-3
-# of the top), each costing a quote two passes over V as any other. docs/pricing.md, "The
-# curvature's numerical rank".
+# of the top), each costing a quote two passes over V as any other. docs/decisions/2026-12-06-curvature-numerical-rank.md.
 CURVATURE_RTOL = 1e-3
 
 

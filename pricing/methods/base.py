@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 import numpy as np
 
-from .. import _head
+from ..numerics import linear_head
 from ..errors import BadShape, PricingError, SchemaMismatch, SpecError
 from ..proxies import Network
 
@@ -95,7 +95,7 @@ class HeadMethod(PricingMethod):
     def features(spec: "Spec", x: np.ndarray) -> np.ndarray:
         """Extractor output with the bias column: phi(x) of Koh & Liang's last-layer setting."""
         net = Network.from_spec(spec.layers, spec.tensors, "proxy")
-        return _head.add_bias(net.forward(x))
+        return linear_head.add_bias(net.forward(x))
 
     @staticmethod
     def head(spec: "Spec") -> np.ndarray:

@@ -16,7 +16,9 @@ merged data (as a scikit-learn ``Pipeline`` does): the hub then recomputes the f
 moments), and prices with the shifted features, so rows that wreck the scaler (e.g.
 out-of-distribution columns) lower the probe loss reduction as they lower the real model's.
 ``frozen_hessian`` = 1 factorises the Hessian once and reuses it for every step (the chord
-method: cheaper, slightly less accurate).
+method: cheaper, slightly less accurate). ``solver`` names how each Newton system is solved: a
+spec stores it as a number, as every hyper-parameter (`SOLVER_CODES`: 0 `Solver.EXACT`, Cholesky;
+1 `Solver.CG`, the default); `solver_of` reads it as a `Solver`.
 """
 
 from __future__ import annotations
@@ -24,14 +26,36 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import blas, cho_factor, cho_solve, lapack
 
-from .. import _head
-from .._cg import pcg
-from .._linesearch import armijo
+from ..numerics import linear_head
+from ..numerics.cg import pcg
+from ..numerics.linesearch import armijo
+from ..numerics.solver import Solver
+from ..numerics.threads import one_thread
 from ..errors import PricingError, SpecError
 from ..proxies import Network, check_scaler_refit, pooled_moments
 from .base import Efficacy, HeadMethod
 
-__all__ = ["FeatureNewton", "newton_refit"]
+__all__ = ["FeatureNewton", "newton_refit", "SOLVER_CODES", "solver_of", "solver_code"]
+
+#: hyper.solver as a spec stores it (a number, like every hyper-parameter, so a spec's bytes and
+#: hash do not depend on this enum) and the `Solver` it names
+SOLVER_CODES: dict[float, Solver] = {0.0: Solver.EXACT, 1.0: Solver.CG}
+
+
+def solver_of(value: object) -> Solver:
+    """The `Solver` a feature-newton spec's hyper.solver names: a code of `SOLVER_CODES`, or a
+    `Solver` (or its name) among them; raises `SpecError` otherwise."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value in SOLVER_CODES:
+        return SOLVER_CODES[float(value)]
+    if isinstance(value, str):
+        return Solver.parse(value, allowed=tuple(SOLVER_CODES.values()), what="hyper.solver")
+    raise SpecError(f"hyper.solver must be 0 (exact: Cholesky) or 1 (cg: conjugate gradients), got {value!r}")
+
+
+def solver_code(solver: "Solver | str | float") -> float:
+    """The number a spec stores for `solver` (a `Solver`, its name or already a code)."""
+    chosen = solver_of(solver)
+    return next(code for code, s in SOLVER_CODES.items() if s is chosen)
 
 
 def _bundle_hvp(phi: np.ndarray, prob: np.ndarray | None, v: np.ndarray, k: int, q: int) -> np.ndarray:
@@ -68,7 +92,7 @@ def newton_refit(phi: np.ndarray, y: np.ndarray, w0: np.ndarray, h_train: np.nda
     c_h = h_cg
 
     def data_term(theta: np.ndarray) -> float:
-        return float(_head.losses(phi, y, theta.reshape(k, q), classification).sum()) / n
+        return float(linear_head.losses(phi, y, theta.reshape(k, q), classification).sum()) / n
 
     # the quadratic part along the search line, from two products per step (no P x P product
     # per trial point): d = theta - theta*, |d|_H^2 and H d are updated as theta moves
@@ -77,13 +101,13 @@ def newton_refit(phi: np.ndarray, y: np.ndarray, w0: np.ndarray, h_train: np.nda
     fac = None
     for _ in range(steps):
         wm = theta.reshape(k, q)
-        g = hd + _head.grad_sum(phi, y, wm, classification) / n
+        g = hd + linear_head.grad_sum(phi, y, wm, classification) / n
         if h_inv is not None:
-            prob = _head._softmax(phi @ wm.T) if classification else None
+            prob = linear_head.softmax(phi @ wm.T) if classification else None
             step = -_solve(phi, prob, g, k, q, n, h_inv, c_h, cg_tol)
         else:
             if fac is None or not frozen:  # frozen: the chord method, one factorisation for all steps
-                h = h_train + _head.hessian_sum(phi, wm, classification) / n
+                h = h_train + linear_head.hessian_sum(phi, wm, classification) / n
                 fac = cho_factor(h, lower=True, check_finite=False)
             step = -cho_solve(fac, g, check_finite=False)
         slope = float(g @ step)
@@ -108,18 +132,16 @@ class FeatureNewton(HeadMethod):
 
     name = "feature-newton"
     uses_probe = True
-    defaults = {"n_train": 0.0, "steps": 3.0, "refit_scaler": 0.0, "frozen_hessian": 0.0, "solver": 1.0,
-                "cg_tol": 1e-8}
+    defaults = {"n_train": 0.0, "steps": 3.0, "refit_scaler": 0.0, "frozen_hessian": 0.0,
+                "solver": solver_code(Solver.CG), "cg_tol": 1e-8}
 
     def check_manifest(self, manifest, tensors, *, d, classes):
         super().check_manifest(manifest, tensors, d=d, classes=classes)
         layers = manifest.get("proxy", {}).get("layers", [])
         if manifest.get("hyper", {}).get("refit_scaler"):
             check_scaler_refit(layers, tensors["scaler.var"])
-        solver = manifest.get("hyper", {}).get("solver", self.defaults["solver"])
-        if solver not in (0, 1):
-            raise SpecError(f"hyper.solver must be 0 (Cholesky) or 1 (conjugate gradients), got {solver!r}")
-        if manifest.get("hyper", {}).get("frozen_hessian") and solver == 1:
+        solver = solver_of(manifest.get("hyper", {}).get("solver", self.defaults["solver"]))
+        if manifest.get("hyper", {}).get("frozen_hessian") and solver is Solver.CG:
             raise SpecError("hyper.frozen_hessian (chord steps on a Cholesky factor) needs hyper.solver = 0")
         tol = manifest.get("hyper", {}).get("cg_tol", self.defaults["cg_tol"])
         if not 0 < tol < 1:
@@ -128,21 +150,19 @@ class FeatureNewton(HeadMethod):
     @staticmethod
     def _prepared(spec) -> dict:
         """What depends on the spec alone, computed once per parsed spec (`Spec.cache`): the
-        proxy network, the probe's features and loss at theta*, and (solver "cg") the inverse
+        proxy network, the probe's features and loss at theta*, and (`Solver.CG`) the inverse
         of the training Hessian."""
         c = spec.cache.get("feature-newton")
         if c is not None:
             return c
-        from .._threads import one_thread
-        from ..proxies import Network
-
         with one_thread():
             net = Network.from_spec(spec.layers, spec.tensors, "proxy")
             w0 = spec.tensors["head.weight"]
             px, py = HeadMethod.probe(spec)
-            probe_old = _head.add_bias(net.forward(px))
-            c = {"net": net, "probe_old": probe_old, "probe_loss0": _head.mean_loss(probe_old, py, w0, spec.classification)}
-            if spec.hyper["solver"] == 1.0:
+            probe_old = linear_head.add_bias(net.forward(px))
+            c = {"net": net, "probe_old": probe_old,
+                 "probe_loss0": linear_head.mean_loss(probe_old, py, w0, spec.classification)}
+            if solver_of(spec.hyper["solver"]) is Solver.CG:
                 h = spec.tensors["newton.hessian"]
                 low, info = lapack.dpotrf(h, lower=1)  # Cholesky, then the inverse from it (LAPACK potri)
                 if info == 0:
@@ -180,27 +200,27 @@ class FeatureNewton(HeadMethod):
         probe_old = c["probe_old"]
         if spec.hyper["refit_scaler"]:
             new = self._refit_net(spec, c["net"], x)
-            phi, probe_phi = _head.add_bias(new.forward(x)), _head.add_bias(new.forward(px))
+            phi, probe_phi = linear_head.add_bias(new.forward(x)), linear_head.add_bias(new.forward(px))
         else:
-            phi, probe_phi = _head.add_bias(c["net"].forward(x)), probe_old
+            phi, probe_phi = linear_head.add_bias(c["net"].forward(x)), probe_old
         n, cls = spec.hyper["n_train"], spec.classification
         h_train = spec.tensors["newton.hessian"]
         h_inv, c_h = c.get("h_inv"), c.get("h32")
         w, fac = newton_refit(phi, y, w0, h_train, n, cls, int(spec.hyper["steps"]), return_factor=True,
                               frozen=bool(spec.hyper["frozen_hessian"]), h_inv=h_inv, h_cg=c_h,
                               cg_tol=spec.hyper["cg_tol"])
-        total = c["probe_loss0"] - _head.mean_loss(probe_phi, py, w, cls)
+        total = c["probe_loss0"] - linear_head.mean_loss(probe_phi, py, w, cls)
         # per-record attribution: influence at the refitted head (Koh & Liang 2017 at theta_U),
         # with the last Newton Hessian (one factorisation fewer; it is within one step of theta_U)
-        g_probe = _head.grad_sum(probe_phi, py, w, cls) / probe_phi.shape[0]
+        g_probe = linear_head.grad_sum(probe_phi, py, w, cls) / probe_phi.shape[0]
         k, q = w.shape
         if h_inv is not None:
-            prob = _head._softmax(phi @ w.T) if cls else None
+            prob = linear_head.softmax(phi @ w.T) if cls else None
             s = _solve(phi, prob, g_probe, k, q, n, h_inv, c_h, spec.hyper["cg_tol"])
         else:
             if fac is None:
-                fac = cho_factor(h_train + _head.hessian_sum(phi, w, cls) / n, lower=True, check_finite=False)
+                fac = cho_factor(h_train + linear_head.hessian_sum(phi, w, cls) / n, lower=True, check_finite=False)
             s = cho_solve(fac, g_probe, check_finite=False)
         # record_grads(phi, y, w) @ s without the [m, P] matrix: sum_c r_ic (phi_i . s_c)
-        scores = (_head._residual(phi, y, w, cls) * (phi @ s.reshape(k, q).T)).sum(axis=1) / n
+        scores = (linear_head.residual(phi, y, w, cls) * (phi @ s.reshape(k, q).T)).sum(axis=1) / n
         return Efficacy(float(total), scores)

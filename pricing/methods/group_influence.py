@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
-from .. import _head
+from ..numerics import linear_head
 from ..errors import SpecError
 from .base import Efficacy, HeadMethod
 
@@ -46,9 +46,9 @@ class GroupInfluence(HeadMethod):
         v, lam = spec.tensors["group.eigvecs"], spec.tensors["group.eigvals"]
         g_val = spec.tensors["group.grad_val"]
         h_low = (v * (lam - rho)) @ v.T + rho * np.eye(v.shape[0])
-        h_u = _head.hessian_sum(phi, w, spec.classification) / n
+        h_u = linear_head.hessian_sum(phi, w, spec.classification) / n
         h = h_low + h_u
-        grads = _head.record_grads(phi, y, w, spec.classification) / n
+        grads = linear_head.record_grads(phi, y, w, spec.classification) / n
         fac = cho_factor(h, lower=True, check_finite=False)
         scores = grads @ cho_solve(fac, g_val, check_finite=False)
         delta = cho_solve(fac, grads.sum(axis=0), check_finite=False)

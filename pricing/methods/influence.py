@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _head
+from ..numerics import linear_head
 from .base import Efficacy, HeadMethod
 
 __all__ = ["Influence"]
@@ -30,6 +30,6 @@ class Influence(HeadMethod):
 
     def _efficacy(self, spec, x, y):
         phi, w = self.features(spec, x), self.head(spec)
-        g = _head.record_grads(phi, y, w, spec.classification)
+        g = linear_head.record_grads(phi, y, w, spec.classification)
         scores = g @ spec.tensors["influence.ihvp"] / spec.hyper["n_train"]
         return Efficacy(float(np.sum(scores)), scores)

@@ -7,7 +7,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..budget import split_epsilon, validate_epsilon
-from ..errors import InvalidSchema
+from ..errors import InvalidSchema, UnknownCategory
 from ..schema import Column
 from .count_min_sketch import DEFAULT_DEPTH, DEFAULT_WIDTH, count_min_sketch
 from .laplace import discrete_laplace, laplace
@@ -29,8 +29,7 @@ def encode_categorical(column: Column, values) -> np.ndarray:
         codes = np.fromiter((index.get(v, -1) for v in flat), dtype=np.int64, count=len(flat))
         bad = codes < 0
     if bad.any():
-        raise InvalidSchema(f"column {column.name!r}: {int(bad.sum())} value(s) not among its categories "
-                            f"(e.g. {x[bad][0]!r}); add them to the schema's categories")
+        raise UnknownCategory(column=column.name, count=int(bad.sum()), example=x[bad][0])
     return codes
 
 

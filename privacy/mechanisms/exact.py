@@ -44,4 +44,4 @@ def release_exact(data: Mapping[str, Any], schema: Schema) -> Release:
             arr = (encode_categorical(c, v) if c.kind == "categorical" else
                    np.asarray(v, dtype=np.int64 if c.kind in ("boolean", "integer") else np.float64))
             tensors[column_tensor_name(c.name)] = arr
-    return Release(tensors=tensors, schema=schema, rows=rows, mechanism={"name": "exact", "epsilon": "exact"})
+    return Release(tensors=tensors, schema=schema.to_json(), rows=rows, mechanism={"name": "exact", "epsilon": "exact"})

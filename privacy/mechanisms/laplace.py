@@ -52,9 +52,9 @@ def clamp_to_bounds(values, bounds, *, clamp: bool, column: str = "value") -> np
     if count:
         if not clamp:
             raise OutOfBounds(
-                f"column {column!r}: {count} value(s) outside the declared bounds [{lo}, {hi}] "
-                f"(e.g. {x[outside][0]!r}); widen the bounds in the offer or pass clamp=True",
-                column=column, bounds=(lo, hi), count=count)
+                f"column {column!r}: {count} value(s) outside the declared bounds [{lo}, {hi}]; "
+                "widen the bounds in the offer or pass clamp=True",
+                column=column, bounds=(lo, hi), count=count, example=float(x[outside][0]))
         x = np.clip(x, lo, hi)
     return x
 

@@ -62,5 +62,5 @@ def release_ml(features, label, schema: Schema, epsilon: float, *, split=None, c
         lab = outs[-1]
         tensors["label"] = lab.astype(np.int64) if schema.label.kind in ("categorical", "boolean") \
             else lab.astype(np.float64)
-    return Release(tensors=tensors, schema=schema, rows=n,
+    return Release(tensors=tensors, schema=schema.to_json(), rows=n,
                    mechanism=top_params(MECHANISM_NAME, eps, split_rec, per_column, clamp))

@@ -44,5 +44,5 @@ def release_table(columns: Mapping[str, Any], schema: Schema, epsilon: float, *,
         out, params = release_column(col, columns[col.name], share, clamp=clamp, rng=rng, cms=cms)
         tensors[column_tensor_name(col.name)] = out
         per_column[col.name] = params
-    return Release(tensors=tensors, schema=schema, rows=rows,
+    return Release(tensors=tensors, schema=schema.to_json(), rows=rows,
                    mechanism=top_params(MECHANISM_NAME, eps, split_rec, per_column, clamp))

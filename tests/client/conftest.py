@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
 import pytest
 from eth_hash.auto import keccak
 
-VECTORS_PATH = Path(__file__).resolve().parents[2].parent / "shared" / "vectors" / "delivery.json"
+# shared/ beside the repo; $SPARTACUS_SHARED names it elsewhere (a git worktree lives one level deeper).
+SHARED = Path(os.environ.get("SPARTACUS_SHARED") or Path(__file__).resolve().parents[2].parent / "shared")
+VECTORS_PATH = SHARED / "vectors" / "delivery.json"
 SHARED_ABSENT = not VECTORS_PATH.parent.parent.is_dir()
 
 _RECIPE = re.compile(

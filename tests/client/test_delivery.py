@@ -15,6 +15,7 @@ from client.delivery import (
     CHUNK,
     Commitment,
     Complaint,
+    Verdict,
     build_complaint,
     check_complaint,
     decrypt_and_check,
@@ -126,7 +127,7 @@ def test_vector_encodes_bit_for_bit(vector, release_of, engine):
     assert merkle_proof(chunks_of(leaves, 32), probe.index) == probe.data_proof
     assert len(probe.cipher_proof) == com.depth
     # an honest delivery gives no grounds to complain
-    assert judge_complaint(probe, key, com) == "honest"
+    assert judge_complaint(probe, key, com) is Verdict.COMPLAINT_UNFOUNDED
     assert check_complaint(probe, key, com) is False
 
 
@@ -160,14 +161,15 @@ def _cheating_download(cheating, release_of):
     return bytes(bad), leaves, key, com
 
 
-@pytest.mark.parametrize(("probe_name", "index", "verdict"), [("probe", 2, "proven"), ("honestProbe", 1, "honest")])
+@pytest.mark.parametrize(("probe_name", "index", "verdict"),
+                         [("probe", 2, Verdict.REFUNDED), ("honestProbe", 1, Verdict.COMPLAINT_UNFOUNDED)])
 def test_cheating_seller_complaint_is_proven_at_index_2_and_refused_at_1(cheating, probe_name, index, verdict):
     key = h(cheating["key"])
     com = Commitment(h(cheating["dataRoot"]), h(cheating["cipherRoot"]), key_commit(key), cheating["size"])
     complaint = probe_complaint(cheating[probe_name])
     assert complaint.index == index
-    assert judge_complaint(complaint, key, com) == verdict
-    assert check_complaint(complaint, key, com) is (verdict == "proven")
+    assert judge_complaint(complaint, key, com) is verdict
+    assert check_complaint(complaint, key, com) is (verdict is Verdict.REFUNDED)
 
 
 def test_cheating_seller_download_is_caught_and_complaint_rebuilt(cheating, release_of, engine):
@@ -385,7 +387,7 @@ def test_complaint_proven_at_every_depth(depth, n, how):
 
     for honest in {0, n - 1, (bad_chunk + 1) % n} - {bad_chunk}:
         c = build_complaint(cipher, leaves, honest, com)
-        assert judge_complaint(c, key, com) == "honest" and check_complaint(c, key, com) is False
+        assert judge_complaint(c, key, com) is Verdict.COMPLAINT_UNFOUNDED and check_complaint(c, key, com) is False
 
 
 @pytest.fixture
@@ -408,25 +410,41 @@ def _with(c: Complaint, **kw) -> Complaint:
 @pytest.mark.parametrize(
     ("tamper", "reason"),
     [
-        (lambda c: _with(c, index=7), "index"),
-        (lambda c: _with(c, index=-1), "index"),
-        (lambda c: _with(c, index=4), "cipher-proof"),
-        (lambda c: _with(c, index=5 + 8), "index"),
-        (lambda c: _with(c, cipher_chunk=c.cipher_chunk[:-1]), "chunk-length"),
-        (lambda c: _with(c, cipher_chunk=c.cipher_chunk + b"\0"), "chunk-length"),
-        (lambda c: _with(c, cipher_proof=c.cipher_proof[:-1]), "proof-length"),
-        (lambda c: _with(c, data_proof=c.data_proof + [bytes(32)]), "proof-length"),
-        (lambda c: _with(c, cipher_proof=c.cipher_proof[::-1]), "cipher-proof"),
-        (lambda c: _with(c, cipher_chunk=bytes(CHUNK)), "cipher-proof"),
-        (lambda c: _with(c, data_proof=[c.data_proof[0][::-1]] + c.data_proof[1:]), "data-proof"),
-        (lambda c: _with(c, plain_leaf=bytes(32)), "data-proof"),
+        (lambda c: _with(c, index=7), Verdict.CHUNK_INDEX_OUT_OF_RANGE),
+        (lambda c: _with(c, index=-1), Verdict.CHUNK_INDEX_OUT_OF_RANGE),
+        (lambda c: _with(c, index=4), Verdict.PROOF_MISMATCH),
+        (lambda c: _with(c, index=5 + 8), Verdict.CHUNK_INDEX_OUT_OF_RANGE),
+        (lambda c: _with(c, cipher_chunk=c.cipher_chunk[:-1]), Verdict.BAD_CHUNK_LENGTH),
+        (lambda c: _with(c, cipher_chunk=c.cipher_chunk + b"\0"), Verdict.BAD_CHUNK_LENGTH),
+        # the contract checks the chunk's length before the index
+        (lambda c: _with(c, cipher_chunk=c.cipher_chunk[:-1], index=7), Verdict.BAD_CHUNK_LENGTH),
+        (lambda c: _with(c, cipher_proof=c.cipher_proof[:-1]), Verdict.BAD_PROOF_LENGTH),
+        (lambda c: _with(c, data_proof=c.data_proof + [bytes(32)]), Verdict.BAD_PROOF_LENGTH),
+        (lambda c: _with(c, cipher_proof=c.cipher_proof[::-1]), Verdict.PROOF_MISMATCH),
+        (lambda c: _with(c, cipher_chunk=bytes(CHUNK)), Verdict.PROOF_MISMATCH),
+        (lambda c: _with(c, data_proof=[c.data_proof[0][::-1]] + c.data_proof[1:]), Verdict.PROOF_MISMATCH),
+        (lambda c: _with(c, plain_leaf=bytes(32)), Verdict.PROOF_MISMATCH),
     ],
 )
 def test_tampered_complaint_is_refused_with_the_reason(proven, tamper, reason):
     complaint, com = proven
     bad = tamper(complaint)
-    assert judge_complaint(bad, KEY, com) == reason
-    assert check_complaint(bad, KEY, com) is False
+    assert judge_complaint(bad, KEY, com) is reason
+    assert not reason.proven and check_complaint(bad, KEY, com) is False
+
+
+def test_verdicts_are_named_as_the_contract_names_its_outcomes():
+    from client.chain.artifacts import load_artifact
+
+    abi = load_artifact("DataExchange")["abi"]
+    errors = {e["name"] for e in abi if e["type"] == "error"}
+    events = {e["name"] for e in abi if e["type"] == "event"}
+    for verdict in Verdict:
+        if verdict.proven:
+            assert verdict.value in events and verdict is Verdict.REFUNDED
+        else:
+            assert verdict.value in errors, f"{verdict.value} is not a custom error of DataExchange"
+    assert [v for v in Verdict if v.proven] == [Verdict.REFUNDED]
 
 
 def test_complaint_with_a_key_that_does_not_open_the_commitment_raises(proven):
@@ -452,3 +470,67 @@ def test_complaint_contract_args_are_in_complain_order(proven):
     assert (index, chunk, cproof, leaf, dproof) == (
         complaint.index, complaint.cipher_chunk, complaint.cipher_proof, complaint.plain_leaf, complaint.data_proof
     )
+
+
+# ------------------------------------------------------------------ padding
+
+
+def _padded_with(data: bytes, key: bytes, tail: bytes):
+    """A hub that pads the last chunk with ``tail`` instead of zeros and commits honestly to what it ships."""
+    size = len(data)
+    assert size % CHUNK and len(tail) == CHUNK - size % CHUNK
+    cipher, leaves, com = encode_bytes(data + tail, key)
+    return cipher, leaves, Commitment(com.data_root, com.cipher_root, com.key_commit, size)
+
+
+def test_zero_padding_is_not_reported(delivered, engine):
+    data, cipher, leaves, com = delivered
+    report = decrypt_and_check(cipher, leaves, KEY, com, io.BytesIO())
+    assert report.ok and not report.bad_padding and report.bad_indices == report.bad_leaves == []
+
+
+@pytest.mark.parametrize("where", [0, -1, "all"])
+def test_non_zero_padding_is_a_bad_last_chunk(where, engine):
+    data = rand_bytes(5 * CHUNK + 100, 11)
+    tail = bytearray(CHUNK - 100)
+    if where == "all":
+        tail[:] = b"\xff" * len(tail)
+    else:
+        tail[where] = 0x01
+    cipher, leaves, com = _padded_with(data, KEY, bytes(tail))
+    verify_download(cipher, leaves, com)  # the roots are honest: the fault shows only after the reveal
+    out = io.BytesIO()
+    report = decrypt_and_check(cipher, leaves, KEY, com, out)
+    assert out.getvalue() == data  # the release itself is intact: exactly size bytes are written
+    assert report.bad_padding and not report.ok
+    assert report.bad_indices == [com.n - 1] == [5]
+    assert report.bad_leaves == []  # every chunk matches its committed leaf...
+    # ...so a complaint would revert: protocol v1's contract refunds only a leaf mismatch (docs/protocol-notes.md)
+    complaint = build_complaint(cipher, leaves, com.n - 1, com)
+    assert judge_complaint(complaint, KEY, com) is Verdict.COMPLAINT_UNFOUNDED
+
+
+def test_bad_padding_and_a_bad_leaf_are_both_reported(engine):
+    data = rand_bytes(3 * CHUNK + 1, 12)
+    tail = b"\x00" * (CHUNK - 2) + b"\x07"
+    cipher, leaves, com = _padded_with(data, KEY, tail)
+    bad = bytearray(cipher)
+    bad[CHUNK + 9] ^= 0x10  # and a cheat in chunk 1, committed to
+    com = Commitment(com.data_root, merkle_root([keccak(c) for c in chunks_of(bytes(bad), CHUNK)]), com.key_commit, com.size)
+    report = decrypt_and_check(bytes(bad), leaves, KEY, com, io.BytesIO())
+    assert report.bad_leaves == [1] and report.bad_padding
+    assert report.bad_indices == [1, 3]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(size=st.integers(1, 6 * CHUNK).filter(lambda s: s % CHUNK), seed=st.integers(0, 2**32), data=st.data())
+def test_padding_is_reported_exactly_when_a_padding_byte_is_not_zero(size, seed, data, engine):
+    pad = CHUNK - size % CHUNK
+    at = data.draw(st.integers(0, pad - 1))
+    value = data.draw(st.integers(0, 255))
+    tail = bytes(at) + bytes([value]) + bytes(pad - at - 1)
+    cipher, leaves, com = _padded_with(rand_bytes(size, seed), KEY, tail)
+    report = decrypt_and_check(cipher, leaves, KEY, com, io.BytesIO(), block_chunks=data.draw(st.sampled_from([1, 2, 1024])))
+    assert report.bad_padding is (value != 0)
+    assert report.bad_indices == ([com.n - 1] if value else [])
+    assert report.bad_leaves == []

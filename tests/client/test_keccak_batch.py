@@ -145,7 +145,7 @@ def _read_only_package(tmp_path: Path) -> Path:
     a plain file sits where the directory would go."""
     pkg = tmp_path / "pkg" / "client"
     pkg.mkdir(parents=True)
-    for name in ("__init__.py", "_keccak_batch.py"):
+    for name in ("__init__.py", "constants.py", "_keccak_batch.py"):
         (pkg / name).write_bytes((REPO / "client" / name).read_bytes())
     (pkg / "__pycache__").write_text("not a directory")
     return pkg.parent

@@ -124,7 +124,7 @@ def test_complaint_with_a_short_chunk_reverts(env, bad_deal):
     deal, c = bad_deal
     with pytest.raises(BadChunkLength) as err:
         env.ex.complain_raw(deal, c.index, c.cipher_chunk[:-1], c.cipher_proof, c.plain_leaf, c.data_proof, sender=env.who.buyer)
-    assert err.value.length == CHUNK - 1
+    assert err.value.chunkLength == CHUNK - 1
 
 
 def test_complaint_index_beyond_the_release_reverts(env, bad_deal):

@@ -8,8 +8,8 @@ from client.chain import State, advance_time, chain_time
 from client.chain.errors import (
     AmountTooLarge, BudgetExceeded, CapRaised, DatasetNotRegistered, DeadlineNotReached, DeadlinePassed,
     DealWrongState, ExactReleaseNotAllowed, InvalidOracle, InvalidPrice, KeyMismatch, NotBuyer, NotOracle,
-    NothingToWithdraw, NotSellerOrOracle, QuoteFeeTooHigh, SellerNotRegistered, TermsAlreadyUsed, WrongPayment,
-    ZeroMaxPrice, ZeroSize,
+    NothingToWithdraw, NotSellerOrOracle, QuoteFeeTooHigh, SellerNotRegistered, TermsAlreadyQuoted, TermsAlreadyUsed,
+    WrongPayment, ZeroEpsilon, ZeroMaxPrice, ZeroSize,
 )
 from client.chain.exchange import ETH, EXACT, send_call, wait_for_success
 from tests.contracts.conftest import ACCEPT_WINDOW, CAP_MILLI, DATASET, DISPUTE_WINDOW, QUOTE_WINDOW, REVEAL_WINDOW
@@ -124,18 +124,71 @@ def test_open_deal_with_a_token_refuses_ether(env, token):
 
 # ---------------------------------------------------------------- rule 2: one evaluation per pair
 
-def test_same_terms_twice_reverts_whatever_became_of_the_first(env):
+def test_a_copied_terms_hash_no_longer_burns_the_buyers_terms(env):
+    """The griefing attack of issue 25: a stranger sees the buyer's openDeal in the mempool and
+    opens the same (seller, datasetId, termsHash) first for 1 wei. The hub declines it (the terms
+    name another buyer); the buyer's own openDeal must still succeed and be quoted."""
+    copy, _ = env.ex.open_deal(env.who.seller, DATASET, terms("victim"), 1, 0, sender=env.who.stranger)
+    stranger_credit = env.ex.decline(copy, sender=env.who.oracle).event("Refunded")
+    assert stranger_credit == {"dealId": copy, "toBuyer": 1, "toSeller": 0}
+    mine = open_deal(env, label="victim")
+    quote(env, mine)
+    assert env.ex.state(mine) == State.QUOTED
+    assert env.ex.credit(env.who.stranger) == 1  # the attacker got its wei back, and nothing else
+
+
+def test_a_copy_that_lands_first_and_stays_open_cannot_block_the_quote(env):
+    """The copier does not wait to be declined: both deals are open at once. The oracle quotes
+    the buyer's; the copy can then never be quoted and ends refunded."""
+    copy, _ = env.ex.open_deal(env.who.seller, DATASET, terms("both"), 1, 0, sender=env.who.stranger)
+    mine = open_deal(env, label="both")
+    quote(env, mine)
+    with pytest.raises(TermsAlreadyQuoted) as err:
+        quote(env, copy, price=1)
+    assert (err.value.dealId, err.value.termsHash) == (copy, terms("both"))
+    env.ex.decline(copy, sender=env.who.seller)
+    assert (env.ex.state(copy), env.ex.state(mine)) == (State.REFUNDED, State.QUOTED)
+
+
+@pytest.mark.parametrize("ending", ["accept", "reject", "lapse"])
+def test_a_quoted_pair_can_never_be_opened_or_quoted_again(env, ending):
     deal = open_deal(env, label="once")
-    env.ex.decline(deal, sender=env.who.seller)
-    with pytest.raises(TermsAlreadyUsed) as err:
-        open_deal(env, label="once", buyer=env.who.buyer2)
-    assert err.value.termsHash == terms("once")
+    quote(env, deal)
+    if ending == "accept":
+        env.ex.accept(deal, sender=env.who.buyer)
+    elif ending == "reject":
+        env.ex.reject(deal, sender=env.who.buyer)
+    else:
+        advance_time(env.w3, ACCEPT_WINDOW)
+        env.ex.refund(deal, sender=env.who.stranger)
+    for opener in (env.who.buyer, env.who.buyer2):
+        with pytest.raises(TermsAlreadyUsed) as err:
+            open_deal(env, label="once", buyer=opener)
+        assert (err.value.seller, err.value.datasetId, err.value.termsHash) == (env.who.seller, DATASET, terms("once"))
+    assert env.ex.deal_count() == 1
 
 
-def test_other_terms_or_other_dataset_may_open(env):
-    open_deal(env, label="one")
+@pytest.mark.parametrize("ending", ["decline", "refund"])
+def test_an_opened_but_unquoted_pair_can_be_opened_again(env, ending):
+    first = open_deal(env, label="again")
+    if ending == "decline":
+        env.ex.decline(first, sender=env.who.seller)
+    else:
+        advance_time(env.w3, QUOTE_WINDOW)
+        env.ex.refund(first, sender=env.who.stranger)
+    second = open_deal(env, label="again")
+    quote(env, second)
+    assert (env.ex.state(first), env.ex.state(second)) == (State.REFUNDED, State.QUOTED)
+    with pytest.raises(TermsAlreadyUsed):
+        open_deal(env, label="again")
+
+
+def test_the_pair_is_per_seller_and_dataset(env):
+    deal = open_deal(env, label="one")
+    quote(env, deal)
     env.ex.register_dataset(b"\x33" * 32, CAP_MILLI, sender=env.who.seller)
-    assert open_deal(env, label="one", dataset=b"\x33" * 32) == 2
+    other = open_deal(env, label="one", dataset=b"\x33" * 32)
+    quote(env, other)
     assert open_deal(env, label="two") == 3
 
 
@@ -174,6 +227,16 @@ def test_quote_needs_a_positive_size(env):
     fn = env.ex.contract.functions.postQuote(deal, PRICE, 1000, good.data_root, good.cipher_root, good.key_commit, 0)
     with pytest.raises(ZeroSize):
         send_call(env.w3, fn, env.who.oracle)
+
+
+def test_quote_must_spend_a_positive_epsilon(env):
+    deal = open_deal(env)
+    with pytest.raises(ZeroEpsilon) as err:
+        quote(env, deal, epsilon_milli=0)
+    assert err.value.dealId == deal
+    assert env.ex.state(deal) == State.OPEN and env.ex.epsilon_spent(env.who.seller, DATASET) == 0
+    quote(env, deal, epsilon_milli=1)  # the smallest spend is allowed
+    assert env.ex.epsilon_spent(env.who.seller, DATASET) == 1
 
 
 def test_quote_after_the_quote_deadline_reverts(env):

@@ -12,7 +12,8 @@ from client.chain.errors import BudgetExceeded as ChainBudgetExceeded
 from client.chain.errors import CapRaised, ExactReleaseNotAllowed
 from client.chain.exchange import EXACT
 from client.delivery import encode_bytes
-from privacy import BudgetExceeded, InvalidEpsilon, PrivacyLedger
+from privacy import BudgetExceeded, PrivacyLedger
+from privacy import CapRaised as LedgerCapRaised
 
 COMMITMENT = encode_bytes(b"release", b"\x01" * 32)[2]
 
@@ -42,7 +43,7 @@ def test_ledger_and_contract_agree_on_every_charge(cap, steps):
             try:
                 ledger.sync(ex.epsilon_spent(seller, dataset), chain_cap_milli=value)
                 hub_ok = True
-            except InvalidEpsilon:
+            except LedgerCapRaised:
                 hub_ok = False
             assert chain_ok == hub_ok, f"cap {value}: chain {'took' if chain_ok else 'refused'} it, the ledger did not"
             continue

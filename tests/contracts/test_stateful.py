@@ -4,10 +4,15 @@ actors, with random time jumps, against a Python model of protocol.md's rules 1-
 After every call the model says whether the protocol allows it. An allowed call must
 succeed on chain; a forbidden one must revert with a custom error naming a rule the call
 actually breaks (with that error's fields). After every mined transaction the whole
-observable state is compared with the model: each deal's `state()`, `dealCount()`, every
-actor's credit in ETH and in the ERC-20, each dataset's `epsilonSpent`, and conservation
-(rule 8): for each token, the contract's balance equals the locked maxPrice of deals not
-yet Settled/Refunded plus all credits.
+observable state is compared with the model: each deal's `state()` and `deadline()`,
+`dealCount()`, every actor's credit in ETH and in the ERC-20, each dataset's
+`epsilonSpent`, and conservation (rule 8): for each token, the contract's balance equals
+the locked maxPrice of deals not yet Settled/Refunded plus all credits.
+
+Rule 2 as revised (issue 25): a (seller, datasetId, termsHash) is used once a deal with it
+is quoted; until then any number of deals may open with it (a copier's deal beside the
+buyer's, or the same pair re-opened after a decline or a lapse), and once one is quoted the
+others can only end unquoted. `copy_terms` opens such copies on purpose.
 
 Speed: the embedded chain costs ~40 ms per mined transaction and ~3 ms per eth_call
 through eth-tester directly (several times that through web3 middleware and gas
@@ -30,7 +35,7 @@ from eth_abi import encode as abi_encode
 from eth_tester.backends.pyevm.main import EVMSpoofTransaction
 from eth_tester.exceptions import TransactionFailed
 from eth_utils import function_signature_to_4byte_selector, to_canonical_address
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
@@ -237,6 +242,11 @@ class Deal:
     deadline: int = 0
     price: int = 0
     kind: str = ""  # which commitment the quote used: honest or tampered
+    terms: bytes = b""
+
+    @property
+    def pair(self) -> tuple[str, bytes, bytes]:
+        return self.seller, self.dataset, self.terms
 
 
 class Forbidden(list):
@@ -269,7 +279,7 @@ class DataExchangeMachine(RuleBasedStateMachine):
         self.tokens = {"eth": ETH, "token": self.chain.token}
         self.oracles: dict[str, str] = {who["seller"]: who["oracle"]}
         self.ledgers: dict[tuple[str, bytes], list[int]] = {(who["seller"], d): [cap, 0] for d, cap in INITIAL_CAPS.items()}
-        self.used: set[tuple[str, bytes, bytes]] = set()
+        self.used: set[tuple[str, bytes, bytes]] = set()  # pairs quoted once (rule 2)
         self.deals: list[Deal] = []
         self.credits: dict[tuple[str, str], int] = {(a, t): 0 for a in who.values() for t in self.tokens.values()}
         self.dirty = True  # the chain may differ from the model until _check has run
@@ -340,15 +350,18 @@ class DataExchangeMachine(RuleBasedStateMachine):
         credit_keys = [(a, t) for t in self.tokens.values() for a in self.who.values()]
         ledger_keys = list(self.ledgers)
         got = iter(chain.views(
-            [("dealCount", ())] + [("state", (i,)) for i in deal_ids] + [("credit", k) for k in credit_keys]
-            + [("epsilonSpent", k) for k in ledger_keys]
+            [("dealCount", ())] + [(fn, (i,)) for i in deal_ids for fn in ("state", "deadline")]
+            + [("credit", k) for k in credit_keys] + [("epsilonSpent", k) for k in ledger_keys]
         ))
-        # (b) every deal's state and the deal count
+        # (b) every deal's state, its current deadline (0 once ended) and the deal count
         assert next(got) == len(self.deals), "dealCount"
         for deal_id in deal_ids:
-            want = self.deals[deal_id - 1].state if deal_id <= len(self.deals) else NONE
-            state = next(got)
+            deal = self.deals[deal_id - 1] if deal_id <= len(self.deals) else None
+            want = deal.state if deal else NONE
+            state, deadline = next(got), next(got)
             assert state == want, f"deal {deal_id}: chain state {state}, model {want}"
+            want_deadline = deal.deadline if deal and deal.state in (OPEN, QUOTED, ACCEPTED, REVEALED) else 0
+            assert deadline == want_deadline, f"deal {deal_id}: chain deadline {deadline}, model {want_deadline}"
         # (a) credits of every actor, and conservation per token (rule 8)
         totals = dict.fromkeys(self.tokens.values(), 0)
         for account, token in credit_keys:
@@ -437,8 +450,11 @@ class DataExchangeMachine(RuleBasedStateMachine):
             forbidden.add("QuoteFeeTooHigh", quoteFee=fee, maxPrice=max_price)
         if (seller_address, dataset) not in self.ledgers:
             forbidden.add("DatasetNotRegistered", seller=seller_address, datasetId=dataset)
-        if (seller_address, dataset, terms) in self.used:
+        if (seller_address, dataset, terms) in self.used:  # quoted once: never again (an unquoted pair may re-open)
             forbidden.add("TermsAlreadyUsed", seller=seller_address, datasetId=dataset, termsHash=terms)
+            event("rule 2: open of a quoted pair")
+        elif any(d.pair == (seller_address, dataset, terms) for d in self.deals):
+            event("rule 2: open of a pair opened before, never quoted")
         if value != expected_value:
             forbidden.add("WrongPayment", sent=value, expected=expected_value)
         now = self.chain.now()
@@ -448,10 +464,21 @@ class DataExchangeMachine(RuleBasedStateMachine):
             return
         deal_id = len(self.deals) + 1
         assert int.from_bytes(out, "big") == deal_id, "openDeal must return ids 1, 2, 3, ..."
-        self.used.add((seller_address, dataset, terms))
-        self.deals.append(Deal(deal_id, sender, seller_address, dataset, token_address, max_price, fee, OPEN, now + QUOTE_WINDOW))
+        self.deals.append(Deal(deal_id, sender, seller_address, dataset, token_address, max_price, fee, OPEN, now + QUOTE_WINDOW,
+                               terms=terms))
         if token == "token":  # rule 1: exactly maxPrice left the buyer
             assert self.chain.token_balance(sender) == paid_before - max_price
+
+    @rule(pick=st.integers(0, 15), copier=st.sampled_from(ACTORS), token=token_st, max_price=st.sampled_from((1, 10**18)))
+    def copy_terms(self, pick: int, copier: str, token: str, max_price: int) -> None:
+        """A copier (or the buyer again) opens the (seller, datasetId, termsHash) of an existing
+        deal: the griefing attempt of issue 25 when that deal is live and unquoted, a re-opened
+        pair when it ended unquoted, and a TermsAlreadyUsed once it was quoted."""
+        if not self.deals:
+            return
+        deal = self.deals[pick % len(self.deals)]
+        self.open_deal(copier, next(a for a, addr in self.who.items() if addr == deal.seller), deal.dataset, deal.terms,
+                       token, max_price, "zero", "exact")
 
     @rule(
         actor=actor_st, pick=deal_st,
@@ -481,6 +508,11 @@ class DataExchangeMachine(RuleBasedStateMachine):
                 forbidden.add("InvalidPrice", price=price, maxPrice=max_price)
             if size == 0:
                 forbidden.add("ZeroSize")
+            if epsilon == 0:
+                forbidden.add("ZeroEpsilon", dealId=deal_id)
+            if deal.pair in self.used:  # another deal with this pair was quoted first
+                forbidden.add("TermsAlreadyQuoted", dealId=deal_id, termsHash=deal.terms)
+                event("rule 2: quote of a pair another deal was quoted with")
             if epsilon == EXACT and cap != EXACT:
                 forbidden.add("ExactReleaseNotAllowed", dealId=deal_id, capMilli=cap)
             if epsilon != EXACT and cap != EXACT and spent + epsilon > cap:
@@ -491,6 +523,7 @@ class DataExchangeMachine(RuleBasedStateMachine):
         )
         if done is None:
             return
+        self.used.add(deal.pair)
         ledger = self.ledgers[deal.seller, deal.dataset]
         if epsilon == EXACT:
             ledger[1] = EXACT  # an exact release marks the ledger fully spent
@@ -673,7 +706,7 @@ class DataExchangeMachine(RuleBasedStateMachine):
             if choice == 1:
                 self.refund(ACTORS[pick % len(ACTORS)], at)
             elif deal.state == OPEN:
-                self.post_quote("proper", at, "valid", fraction, 0, "honest")
+                self.post_quote("proper", at, "valid", fraction, 1, "honest")
             elif deal.state == QUOTED:
                 self.accept("proper", at)
             else:
@@ -682,7 +715,7 @@ class DataExchangeMachine(RuleBasedStateMachine):
             if choice == 0:
                 self.decline("proper", at)
             else:
-                epsilon = EXACT if choice == 2 else (0, 100, 500, 1000)[choice % 4]
+                epsilon = EXACT if choice == 2 else (1, 100, 500, 1000)[choice % 4]
                 self.post_quote("proper", at, "valid", fraction, epsilon, "tampered" if choice in (3, 6) else "honest")
         elif deal.state == QUOTED:
             (self.reject if choice == 0 else self.accept)("proper", at)

@@ -7,7 +7,7 @@ import pytest
 from sklearn.datasets import load_digits
 
 from pricing import make_spec, write_release
-from pricing import _head
+from pricing.numerics import linear_head
 
 
 def _schema(d: int, classes: int) -> dict:
@@ -48,12 +48,12 @@ def ridge_spec(ridge_problem, schema):
     p = ridge_problem
 
     def make(method: str, **hyper) -> bytes:
-        phi = _head.add_bias(p["x_train"])
+        phi = linear_head.add_bias(p["x_train"])
         n = phi.shape[0]
-        w = _head.fit_head(phi, p["y_train"], classes=0, l2=p["l2"])
+        w = linear_head.fit_head(phi, p["y_train"], classes=0, l2=p["l2"])
         hess = phi.T @ phi / n + p["l2"] * np.eye(phi.shape[1])
-        phi_val = _head.add_bias(p["x_val"])
-        g_val = _head.grad_sum(phi_val, p["y_val"], w, False) / phi_val.shape[0]
+        phi_val = linear_head.add_bias(p["x_val"])
+        g_val = linear_head.grad_sum(phi_val, p["y_val"], w, False) / phi_val.shape[0]
         tensors = {"head.weight": w}
         h = {"n_train": float(n)}
         if method == "influence":

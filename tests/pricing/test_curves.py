@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import re
+from fractions import Fraction
+
 import pytest
 from hypothesis import given, strategies as st
 
@@ -87,3 +91,57 @@ def test_curve_rejects_bad_parameters(curve, match):
 def test_max_price_must_be_a_uint256_decimal_string(value):
     with pytest.raises(TermsError, match="maxPrice"):
         parse_max_price(value)
+
+
+# ---------------------------------------------------------------- decimal strings (the terms' form)
+
+levels = st.floats(min_value=1e-12, max_value=1e6, allow_nan=False, allow_infinity=False)
+
+
+@given(e0=levels, threshold=st.floats(0, 1e3), scale=st.integers(0, 10**30), e=efficacies, max_price=prices)
+def test_string_parameters_price_exactly_as_their_number_form(e0, threshold, scale, e, max_price):
+    # a terms document writes every parameter as a string; the shortest repr is the number's JSON text
+    as_numbers = [{"kind": "log", "scale": scale, "e0": e0}, {"kind": "step", "price": scale, "threshold": threshold},
+                  {"kind": "linear", "slope": scale, "cap": scale // 3}]
+    for curve in as_numbers:
+        as_strings = {k: v if k == "kind" else repr(v) for k, v in curve.items()}
+        assert all(isinstance(v, str) for v in as_strings.values())
+        assert apply_curve(as_strings, e, max_price) == apply_curve(curve, e, max_price)
+
+
+@pytest.mark.parametrize("text, value", [("0.1", 0.1), ("1e-3", 0.001), ("2.5E+2", 250.0), ("0", 0.0), ("7", 7.0)])
+def test_threshold_string_is_the_nearest_float64_of_the_decimal(text, value):
+    c = {"kind": "step", "price": "9", "threshold": text}
+    above = math.nextafter(value, math.inf)
+    assert apply_curve(c, value, 10) == 0  # not above the threshold: no deal
+    assert apply_curve(c, above, 10) == 9
+
+
+def test_money_strings_are_exact_decimals_not_floats():
+    # 0.1 as a float is 0.1000000000000000055...; as a decimal string it is one tenth exactly
+    c = {"kind": "linear", "slope": "0.1"}
+    assert apply_curve(c, 1e30, 2**256 - 1) == math.floor(Fraction(1, 10) * Fraction(1e30))
+    assert apply_curve({"kind": "log", "scale": "1e30", "e0": "1"}, 1.0, 2**256 - 1) == math.floor(10**30 * Fraction(math.log(2)))
+
+
+@pytest.mark.parametrize("bad", ["1/3", " 1", "1 ", "+1", "1_000", "\u0661\u0662", ".5", "5.", "0x10", "1e", "nan", "inf", "",
+                                 "01", "1e1001", "1e-1001"])
+@pytest.mark.parametrize("kind, name", [("linear", "slope"), ("log", "e0"), ("step", "threshold"), ("step", "price")])
+def test_a_string_outside_the_json_number_grammar_is_refused_naming_it(bad, kind, name):
+    curve = {"linear": {"kind": "linear", "slope": "1"}, "log": {"kind": "log", "scale": "1"},
+             "step": {"kind": "step", "price": "1"}}[kind]
+    curve[name] = bad
+    with pytest.raises(CurveError, match=rf"curve parameter {name} \({re.escape(repr(bad))}\) (is not a decimal|has an exponent)"):
+        apply_curve(curve, 1.0, 10)
+
+
+@pytest.mark.parametrize("curve, match", [
+    ({"kind": "log", "scale": "1", "e0": "1e-400"}, r"e0 \('1e-400'\) must be a finite number > 0"),  # rounds to 0.0
+    ({"kind": "log", "scale": "1", "e0": "-0.5"}, r"e0 \('-0.5'\) must be a finite number > 0"),
+    ({"kind": "step", "price": "1", "threshold": "1e400"}, r"threshold \('1e400'\) must be a finite number >= 0"),
+    ({"kind": "step", "price": "1", "threshold": 10**400}, r"threshold .* must be a finite number >= 0"),
+    ({"kind": "step", "price": "1", "threshold": True}, r"threshold \(True\) must be a decimal string or a number"),
+])
+def test_level_parameters_must_be_finite_float64s(curve, match):
+    with pytest.raises(CurveError, match=match):
+        apply_curve(curve, 1.0, 10)

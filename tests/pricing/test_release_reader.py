@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pricing import ReleaseError, read_release, write_release
-from pricing._safetensors import write_safetensors
+from common.safetensors_bytes import write_safetensors
 
 
 def test_release_round_trips(schema):
@@ -18,7 +18,8 @@ def test_release_round_trips(schema):
 
 
 def _meta(schema, **over):
-    return {"spartacus": json.dumps({"format": "spartacus-release-v1", "schema": schema(2, 2), "rows": 3, **over})}
+    return {"spartacus": json.dumps({"format": "spartacus-release-v1", "schema": schema(2, 2), "rows": 3,
+                                     "mechanism": {"name": "exact", "epsilon": "exact"}, **over})}
 
 
 @pytest.mark.parametrize("tensors, match", [

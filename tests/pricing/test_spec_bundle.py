@@ -14,7 +14,7 @@ from pricing import (
     BadDtype, BadShape, BundleTooLarge, MalformedBundle, MissingTensor, NonFiniteValue, SpecError,
     UnknownLayer, UnknownMethod, make_spec, parse_spec, spec_hash,
 )
-from pricing._safetensors import write_safetensors
+from common.safetensors_bytes import write_safetensors
 from pricing.spec import MANIFEST_KEY, canonical_json
 
 

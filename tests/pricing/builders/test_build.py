@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from pricing import UnknownLayer, parse_spec
-from pricing.builders import build_spec, ihvp_cg, ihvp_lissa
+from pricing import SpecError, UnknownLayer, parse_spec
+from pricing.builders import Solver, build_spec, ihvp_cg, ihvp_lissa
 from pricing.proxies import Network
 
 
@@ -58,6 +58,10 @@ def test_builder_influence_solvers_give_the_same_spec_within_tolerance(digits_sm
     exact = parse_spec(build_spec(*args, classes=3)).tensors["influence.ihvp"]
     cg = parse_spec(build_spec(*args, classes=3, solver="cg")).tensors["influence.ihvp"]
     assert np.allclose(cg, exact, rtol=1e-5, atol=1e-8)
+    assert not np.array_equal(cg, exact)  # another solver, not the default again
+    assert build_spec(*args, classes=3, solver=Solver.CG) == build_spec(*args, classes=3, solver="cg")
+    with pytest.raises(SpecError, match="solver 'newton' is not one of exact, cg, lissa"):
+        build_spec(*args, classes=3, solver="newton")
 
 
 def test_default_head_l2_is_the_models_own_weight_decay(digits_small):
@@ -67,7 +71,7 @@ def test_default_head_l2_is_the_models_own_weight_decay(digits_small):
 
     from sklearn.neural_network import MLPClassifier
 
-    from pricing import _head
+    from pricing.numerics import linear_head
     from pricing.builders.extract import head_l2
 
     ds = digits_small
@@ -82,8 +86,8 @@ def test_default_head_l2_is_the_models_own_weight_decay(digits_small):
     def gap(**kw):
         spec = parse_spec(build_spec("feature-newton", model, ds["x"][tr], ds["y"][tr], ds["x"][va], ds["y"][va],
                                      classes=3, **kw))
-        phi = _head.add_bias(Network.from_spec(spec.layers, spec.tensors, "proxy").forward(ds["x"][va]))
-        return float(np.abs(_head._softmax(phi @ spec.tensors["head.weight"].T) - model.predict_proba(ds["x"][va])).max())
+        phi = linear_head.add_bias(Network.from_spec(spec.layers, spec.tensors, "proxy").forward(ds["x"][va]))
+        return float(np.abs(linear_head.softmax(phi @ spec.tensors["head.weight"].T) - model.predict_proba(ds["x"][va])).max())
 
     assert gap() < 0.02  # the model's own objective: the head is its output layer
     assert gap(l2=1e-4) > 2 * gap()  # another L2 gives another head

@@ -7,9 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pricing import _head, parse_spec
+from pricing import PricingError, SpecError, parse_spec
 from pricing.methods import get_method
-from pricing.methods.feature_newton import newton_refit
+from pricing.methods.feature_newton import SOLVER_CODES, newton_refit, solver_code, solver_of
+from pricing.numerics import linear_head
+from pricing.numerics.solver import Solver
 
 
 def test_feature_newton_equals_exact_retraining_for_ridge(ridge_problem, ridge_spec, ridge_fit):
@@ -18,23 +20,23 @@ def test_feature_newton_equals_exact_retraining_for_ridge(ridge_problem, ridge_s
     spec = parse_spec(ridge_spec("feature-newton"))
     eff = get_method("feature-newton").efficacy(spec, p["x_new"], p["y_new"])
     n = p["x_train"].shape[0]
-    base = ridge_fit(_head.add_bias(p["x_train"]), p["y_train"], np.ones(n), p["l2"], n)
-    phi = _head.add_bias(np.concatenate([p["x_train"], p["x_new"]]))
+    base = ridge_fit(linear_head.add_bias(p["x_train"]), p["y_train"], np.ones(n), p["l2"], n)
+    phi = linear_head.add_bias(np.concatenate([p["x_train"], p["x_new"]]))
     theta = ridge_fit(phi, np.r_[p["y_train"], p["y_new"]], np.ones(phi.shape[0]), p["l2"], n)
-    loss = lambda t: float(np.mean(0.5 * (_head.add_bias(p["x_val"]) @ t - p["y_val"]) ** 2))
+    loss = lambda t: float(np.mean(0.5 * (linear_head.add_bias(p["x_val"]) @ t - p["y_val"]) ** 2))
     assert np.isclose(eff.total, loss(base) - loss(theta), rtol=1e-8)
 
 
 @pytest.mark.parametrize("frozen", [False, True])
 def test_damped_newton_never_increases_the_objective(frozen):
     rng = np.random.default_rng(3)
-    phi = _head.add_bias(rng.normal(size=(30, 4)) * 5)
+    phi = linear_head.add_bias(rng.normal(size=(30, 4)) * 5)
     y = rng.integers(0, 3, size=30)  # pure noise labels: an undamped step overshoots
     w0 = rng.normal(size=(3, 5)) * 0.1
     h = np.eye(15) * 1e-3
     def obj(w):
         d = (w - w0).ravel()
-        return 0.5 * d @ h @ d + _head.losses(phi, y, w, True).sum() / 100
+        return 0.5 * d @ h @ d + linear_head.losses(phi, y, w, True).sum() / 100
     values = [obj(newton_refit(phi, y, w0, h, 100.0, True, s, frozen=frozen)) for s in range(5)]
     assert values[-1] < values[0]
     assert all(b <= a + 1e-12 for a, b in zip(values, values[1:]))
@@ -110,3 +112,93 @@ def test_default_tolerance_leaves_no_trace_of_where_cg_stopped(digits_small, dig
             b = method.efficacy(tight, ds["x"][pool], y).total
             worst = max(worst, abs(a - b) / abs(b))
     assert worst < 1e-6
+
+
+def test_newton_cg_matches_cholesky_newton():
+    rng = np.random.default_rng(1)
+    phi = linear_head.add_bias(rng.normal(size=(50, 6)))
+    y = rng.integers(0, 3, size=50)
+    w0 = rng.normal(size=(3, 7)) * 0.1
+    g = rng.normal(size=(21, 21))
+    h = g @ g.T / 21 + 0.05 * np.eye(21)
+    exact = newton_refit(phi, y, w0, h, 80.0, True, 3)
+    inv, h32 = np.linalg.inv(h).astype(np.float32), h.astype(np.float32)
+    cg = newton_refit(phi, y, w0, h, 80.0, True, 3, h_inv=lambda r: (inv @ r.astype(np.float32)).astype(np.float64),
+                      h_cg=lambda v: (h32 @ v.astype(np.float32)).astype(np.float64), cg_tol=1e-10)
+    assert np.allclose(cg, exact, rtol=1e-6, atol=1e-8)
+    assert not np.allclose(w0, exact)
+
+
+def test_feature_newton_cg_default_agrees_with_cholesky_on_digits(digits_small, digits_specs):
+    """Same efficacy as the Cholesky path; scores are influence at the refitted head, with its
+    own Hessian (the Cholesky path reuses the last Newton Hessian, one step behind)."""
+
+    ds = digits_small
+    pool = ds["pool"][:60]
+    m = get_method("feature-newton")
+    spec_cg = parse_spec(digits_specs["feature-newton"])
+    spec_ch = parse_spec(digits_specs["feature-newton"])
+    assert solver_of(spec_cg.hyper["solver"]) is Solver.CG  # the default
+    spec_ch.hyper["solver"] = solver_code(Solver.EXACT)
+    x = ds["x"][pool]
+    phi = m.features(spec_cg, x)
+    px, py = m.probe(spec_cg)
+    probe = m.features(spec_cg, px)
+    h, n = spec_cg.tensors["newton.hessian"], spec_cg.hyper["n_train"]
+    for y in (ds["y"][pool], (ds["y"][pool] + 1) % 3):
+        a = m.efficacy(spec_cg, x, y)
+        b = m.efficacy(spec_ch, x, y)
+        assert np.isclose(a.total, b.total, rtol=1e-4, atol=1e-9)
+        w = newton_refit(phi, y, m.head(spec_cg), h, n, True, int(spec_cg.hyper["steps"]))
+        s = np.linalg.solve(h + linear_head.hessian_sum(phi, w, True) / n,
+                            linear_head.grad_sum(probe, py, w, True) / len(py))
+        ref = linear_head.record_grads(phi, y, w, True) @ s / n
+        assert np.allclose(a.scores, ref, rtol=1e-3, atol=1e-4 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("hyper", [{"solver": 2.0}, {"cg_tol": 0.0}, {"cg_tol": 1.5}, {"frozen_hessian": 1.0}])
+def test_feature_newton_rejects_bad_solver_settings(ridge_spec, hyper):
+    with pytest.raises(SpecError, match="solver|cg_tol"):
+        ridge_spec("feature-newton", **hyper)
+
+
+def test_feature_newton_chord_steps_still_parse_with_the_cholesky_solver(ridge_spec):
+    assert parse_spec(ridge_spec("feature-newton", frozen_hessian=1.0, solver=0.0)).hyper["frozen_hessian"] == 1.0
+
+
+def test_feature_newton_cg_rejects_a_hessian_that_is_not_positive_definite(digits_small, digits_specs):
+    ds = digits_small
+    spec = parse_spec(digits_specs["feature-newton"])
+    spec.tensors["newton.hessian"] = -np.eye(spec.tensors["newton.hessian"].shape[0])
+    with pytest.raises(PricingError, match="positive definite"):
+        get_method("feature-newton").efficacy(spec, ds["x"][ds["pool"][:5]], ds["y"][ds["pool"][:5]])
+
+
+@pytest.mark.parametrize("code,solver", sorted(SOLVER_CODES.items()))
+def test_solver_codes_read_as_the_solver_they_name_and_back(code, solver):
+    assert solver_of(code) is solver and solver_of(int(code)) is solver
+    assert solver_code(solver) == code and solver_code(solver.value) == code and solver_code(code) == code
+
+
+@pytest.mark.parametrize("bad", [2.0, -1, 0.5, "lissa", "chol", None])
+def test_solver_of_names_the_bad_value_and_the_choices(bad):
+    with pytest.raises(SpecError, match=r"hyper\.solver.*(0|exact)"):
+        solver_of(bad)
+
+
+def test_builder_writes_a_named_solver_as_the_number_the_spec_stores(digits_small, digits_model):
+    """hyper={"solver": Solver.EXACT} and {"solver": 0.0} build the same bytes (so the same
+    specHash): the enum is read at build and parse time, never written."""
+    from pricing.builders import build_spec
+
+    ds = digits_small
+    tr, va = ds["train"], ds["val"]
+    args = ("feature-newton", digits_model, ds["x"][tr], ds["y"][tr], ds["x"][va], ds["y"][va])
+    named = {s: build_spec(*args, classes=3, hyper={"solver": s}) for s in (Solver.EXACT, "exact", 0.0)}
+    assert len(set(named.values())) == 1
+    spec = parse_spec(named[0.0])
+    assert spec.hyper["solver"] == 0.0 and solver_of(spec.hyper["solver"]) is Solver.EXACT
+    default = parse_spec(build_spec(*args, classes=3))
+    assert "solver" not in default.manifest["hyper"] and solver_of(default.hyper["solver"]) is Solver.CG
+    with pytest.raises(SpecError, match="hyper.solver 'lissa' is not one of exact, cg"):
+        build_spec(*args, classes=3, hyper={"solver": Solver.LISSA})

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from pricing import _head, parse_spec
+from pricing import parse_spec
 from pricing.methods import get_method
+from pricing.numerics import linear_head
 
 
 def test_group_influence_newton_step_is_exact_retraining_for_ridge(ridge_problem, ridge_spec, ridge_fit):
@@ -13,8 +14,8 @@ def test_group_influence_newton_step_is_exact_retraining_for_ridge(ridge_problem
     spec = parse_spec(ridge_spec("group-influence", curvature_penalty=0.0))
     eff = get_method("group-influence").efficacy(spec, p["x_new"], p["y_new"])
     n = p["x_train"].shape[0]
-    base = ridge_fit(_head.add_bias(p["x_train"]), p["y_train"], np.ones(n), p["l2"], n)
-    phi = _head.add_bias(np.concatenate([p["x_train"], p["x_new"]]))
+    base = ridge_fit(linear_head.add_bias(p["x_train"]), p["y_train"], np.ones(n), p["l2"], n)
+    phi = linear_head.add_bias(np.concatenate([p["x_train"], p["x_new"]]))
     theta = ridge_fit(phi, np.r_[p["y_train"], p["y_new"]], np.ones(phi.shape[0]), p["l2"], n)
     g_val = spec.tensors["group.grad_val"]
     assert np.isclose(eff.total, float(g_val @ (base - theta)), rtol=1e-8)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from pricing import _head, parse_spec
+from pricing import parse_spec
 from pricing.methods import get_method
+from pricing.numerics import linear_head
 
 
 def _val_loss(p, theta):
-    return float(np.mean(0.5 * (_head.add_bias(p["x_val"]) @ theta - p["y_val"]) ** 2))
+    return float(np.mean(0.5 * (linear_head.add_bias(p["x_val"]) @ theta - p["y_val"]) ** 2))
 
 
 def test_influence_equals_derivative_of_retrained_validation_loss(ridge_problem, ridge_spec, ridge_fit):
@@ -17,7 +18,7 @@ def test_influence_equals_derivative_of_retrained_validation_loss(ridge_problem,
     p = ridge_problem
     spec = parse_spec(ridge_spec("influence"))
     eff = get_method("influence").efficacy(spec, p["x_new"], p["y_new"])
-    phi = _head.add_bias(np.concatenate([p["x_train"], p["x_new"][:1]]))
+    phi = linear_head.add_bias(np.concatenate([p["x_train"], p["x_new"][:1]]))
     y = np.concatenate([p["y_train"], p["y_new"][:1]])
     n = p["x_train"].shape[0]
     eps = 1e-6
@@ -32,10 +33,10 @@ def test_influence_predicts_leave_one_in_retraining(ridge_problem, ridge_spec, r
     spec = parse_spec(ridge_spec("influence"))
     scores = get_method("influence").efficacy(spec, p["x_new"], p["y_new"]).scores
     n = p["x_train"].shape[0]
-    base = ridge_fit(_head.add_bias(p["x_train"]), p["y_train"], np.ones(n), p["l2"], n)
+    base = ridge_fit(linear_head.add_bias(p["x_train"]), p["y_train"], np.ones(n), p["l2"], n)
     actual = []
     for i in range(len(p["y_new"])):
-        phi = _head.add_bias(np.concatenate([p["x_train"], p["x_new"][i:i + 1]]))
+        phi = linear_head.add_bias(np.concatenate([p["x_train"], p["x_new"][i:i + 1]]))
         theta = ridge_fit(phi, np.r_[p["y_train"], p["y_new"][i]], np.ones(n + 1), p["l2"], n)
         actual.append(_val_loss(p, base) - _val_loss(p, theta))
     actual = np.array(actual)

@@ -1,0 +1,277 @@
+"""The compiled network-Newton refit (`pricing._gn_step.refit`) and its CG solve against the numpy
+path (`ggn_operator` + `Curvature.inv` + `pcg` + `armijo`) it replaces for one-hidden-layer
+networks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pricing.builders.curvature import network_curvature
+from pricing.methods.network_newton import Curvature, network_refit
+from pricing.methods.network_newton import calculus as nc
+from pricing.methods.network_newton.compiled import _NO_DATA, COMPILED, _operands, one_hidden, refit
+from pricing.methods.network_newton.kernels import _pcg
+from pricing.methods.network_newton.rows import Rows
+from pricing.methods.network_newton.sparse_rows import SparseRows
+from pricing.numerics.cg import pcg, workspace
+from pricing.numerics.linesearch import C1
+from pricing.proxies import Network
+from tests.pricing.methods.network_newton.reference import loss_grad
+
+
+
+def _net(rng, kinds, d, hid, k):
+    """A `[standardize,] linear, <act>, linear` network: d inputs, hid hidden units, k logits."""
+    shapes = iter([(hid, d), (k, hid)])
+    params = []
+    for kind in kinds:
+        if kind == "standardize":
+            params.append({"mean": rng.normal(size=d) * 0.1, "scale": rng.uniform(0.5, 2.0, size=d)})
+        elif kind == "linear":
+            out, n_in = next(shapes)
+            params.append({"weight": rng.normal(size=(out, n_in)) * 0.5, "bias": rng.normal(size=out) * 0.1})
+        else:
+            params.append({})
+    return Network(list(kinds), params)
+
+
+def _solve(net, acts, logits, g, curv, *, rtol, max_iter, penalty):
+    """One step's CG solve through the compiled `_pcg`, as `_kernels._refit` calls it."""
+    ds, ads, hds, dads = workspace(max_iter, g.shape[0])
+    return _pcg(g, rtol, max_iter, ds, ads, hds, dads, *_operands(net, acts),
+                np.ascontiguousarray(nc.logit_hessian_weights(logits)), logits.shape[1] > 1,
+                _NO_DATA if penalty is None else penalty, penalty is not None,
+                curv.v, curv.vt, curv.ev, curv.kinv, curv.dinv, curv.dinv_live, curv.idx)
+
+
+def _curv(net, rng, d, rank=4):
+    t = network_curvature(net, rng.normal(size=(30, d)), weight_decay=0.5, rank=rank)
+    return Curvature(t["curvature.eigvecs"], t["curvature.eigvals"], t["curvature.diag"])
+
+
+def _rows_x(rng, m, d, sparse):
+    x = rng.normal(size=(m, d))
+    if sparse:  # one-hot-like: most entries zero, so `Rows` takes `SparseRows`
+        x *= rng.random((m, d)) < 0.1
+    return x
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**31), act=st.sampled_from(["relu", "tanh", "sigmoid"]), k=st.sampled_from([1, 3]),
+       scaler=st.booleans(), sparse=st.booleans(), penalty=st.booleans(), m=st.integers(1, 25),
+       iters=st.integers(1, 12))
+def test_compiled_step_solves_as_the_numpy_path(seed, act, k, scaler, sparse, penalty, m, iters):
+    """The same CG iterations, so the same step to rounding, for every activation, one logit or
+    a softmax, dense or sparse first-layer rows, with and without a scaler penalty."""
+    rng = np.random.default_rng(seed)
+    d, hid = 7, 5
+    kinds = (["standardize"] if scaler else []) + ["linear", act, "linear"]
+    net = _net(rng, kinds, d, hid, k)
+    assert one_hidden(net.kinds)
+    curv = _curv(net, rng, d)
+    x = _rows_x(rng, m, d, sparse and scaler)
+    rows = Rows(net, x, None)
+    assert isinstance(rows.h, SparseRows) == (sparse and scaler and SparseRows.worthwhile(x))
+    theta = nc.flat(net)
+    logits, acts = rows.forward(net, rows.first_output(theta))
+    g = rng.normal(size=theta.shape[0])
+    pen = rng.uniform(-0.1, 0.5, size=theta.shape[0]) if penalty else None
+    got = _solve(net, acts, logits, g, curv, rtol=1e-6, max_iter=iters, penalty=pen)
+    ggn = nc.ggn_operator(net, acts, logits)
+    matvec = ggn if pen is None else (lambda v: pen * v + ggn(v))
+    want = pcg(matvec, g, curv.inv, rtol=1e-6, max_iter=iters, carry_h=True, reorth=True)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-9 * max(1.0, float(np.abs(want).max())))
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**31), act=st.sampled_from(["relu", "tanh", "sigmoid"]), k=st.sampled_from([1, 3]),
+       scaler=st.booleans(), sparse=st.booleans(), penalty=st.booleans(), anchored=st.booleans(),
+       m=st.integers(1, 25), steps=st.integers(1, 5), iters=st.integers(1, 8),
+       newton_tol=st.sampled_from([0.0, 1e-3, 1e-1, 10.0]), c1=st.sampled_from([C1, 0.5, 0.9]))
+def test_compiled_refit_is_the_numpy_refit(seed, act, k, scaler, sparse, penalty, anchored, m, steps, iters,
+                                           newton_tol, c1):
+    """The whole refit in one compiled call takes the numpy loop's steps and line-search trials,
+    so it ends at the same parameters to rounding: every activation, one logit or a softmax,
+    dense or sparse rows, with and without a scaler penalty, an anchor or a Newton-decrement stop,
+    and any Armijo constant (a demanding one rejects trials the default takes)."""
+    from pricing.methods.network_newton import Anchor
+
+    rng = np.random.default_rng(seed)
+    d, hid = 7, 5
+    net = _net(rng, (["standardize"] if scaler else []) + ["linear", act, "linear"], d, hid, k)
+    curv = _curv(net, rng, d)
+    x = _rows_x(rng, m, d, sparse and scaler)
+    y = rng.integers(0, max(k, 2), size=m)
+    theta0 = nc.flat(net)
+    pen = rng.uniform(-0.1, 0.5, size=theta0.shape[0]) if penalty else None
+    anchor = Anchor(net, _rows_x(rng, 12, d, sparse and scaler), 2.5, 0.5) if anchored else None
+    kw = dict(cg_iters=iters, cg_tol=1e-3, newton_tol=newton_tol, penalty=pen, anchor=anchor, c1=c1)
+    assert refit(net, Rows(net, x, anchor), y, theta0, curv, steps=steps, workspace=workspace,
+                 **kw) is not None  # the compiled path is taken
+    got = network_refit(net, x, y, theta0, curv, steps, **kw)
+    want = network_refit(net, x, y, theta0, curv, steps, compiled=False, **kw)
+    # both move, or (no descent direction, or every trial rejected) neither does
+    assert np.array_equal(got, theta0) == np.array_equal(want, theta0)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-9 * max(1.0, float(np.abs(want).max())))
+
+
+@pytest.mark.parametrize("anchored", [False, True])
+def test_compiled_line_search_asks_armijos_sufficient_decrease(anchored):
+    """Trials that lower the objective, but by less than c1 t |slope|, are rejected by the compiled
+    line search as by `numerics.linesearch.armijo` (Nocedal & Wright 2006, alg. 3.1). With a
+    demanding c1 the first trials here lower the objective too little, so the refit differs from
+    the default constant's; a line search that took any decrease would land where that one does."""
+    from pricing.methods.network_newton import Anchor
+
+    rng = np.random.default_rng(11)
+    d, hid, k = 7, 5, 3
+    net = _net(rng, ["standardize", "linear", "tanh", "linear"], d, hid, k)
+    curv = _curv(net, rng, d)
+    x, y = rng.normal(size=(20, d)), rng.integers(0, k, size=20)
+    theta0 = nc.flat(net)
+    anchor = Anchor(net, rng.normal(size=(12, d)), 2.5, 0.5) if anchored else None
+    kw = dict(cg_iters=8, cg_tol=1e-3, anchor=anchor)
+    strict = network_refit(net, x, y, theta0, curv, 3, c1=0.9, **kw)
+    strict_numpy = network_refit(net, x, y, theta0, curv, 3, c1=0.9, compiled=False, **kw)
+    default = network_refit(net, x, y, theta0, curv, 3, **kw)
+    scale = max(1.0, float(np.abs(strict_numpy).max()))
+    assert np.abs(strict_numpy - default).max() > 1e-3 * scale  # the constant decides which trial is taken
+    np.testing.assert_allclose(strict, strict_numpy, rtol=0, atol=1e-9 * scale)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31), anchored=st.booleans(), compiled=st.booleans(), m=st.integers(1, 25),
+       newton_tol=st.floats(1e-6, 1.0, allow_subnormal=False))
+def test_newton_decrement_stop_truncates_the_same_refit(seed, anchored, compiled, m, newton_tol):
+    """A Newton-decrement stop only ends the refit early: it lands where the refit without it
+    lands after some number of its steps (none when the first step predicts too little), and a
+    tolerance that no step's predicted decrease exceeds stops before the first step."""
+    from pricing.methods.network_newton import Anchor
+
+    rng = np.random.default_rng(seed)
+    d, hid, k, steps = 7, 5, 3, 5
+    net = _net(rng, ["linear", "tanh", "linear"], d, hid, k)
+    curv = _curv(net, rng, d)
+    x, y = rng.normal(size=(m, d)), rng.integers(0, k, size=m)
+    theta0 = nc.flat(net)
+    anchor = Anchor(net, rng.normal(size=(12, d)), 2.5, 0.5) if anchored else None
+    kw = dict(cg_iters=6, cg_tol=1e-3, anchor=anchor, compiled=compiled)
+    got = network_refit(net, x, y, theta0, curv, steps, newton_tol=newton_tol, **kw)
+    path = [theta0] + [network_refit(net, x, y, theta0, curv, j, **kw) for j in range(1, steps + 1)]
+    assert any(np.array_equal(got, p) for p in path)
+    assert np.array_equal(network_refit(net, x, y, theta0, curv, steps, newton_tol=0.0, **kw), path[-1])
+    assert np.array_equal(network_refit(net, x, y, theta0, curv, steps, newton_tol=1e300, **kw), theta0)
+
+
+@pytest.mark.parametrize("kinds", [["linear", "relu", "linear", "relu", "linear"], ["linear", "linear"],
+                                   ["standardize", "linear"], ["linear", "relu", "relu", "linear"]])
+def test_other_networks_keep_the_numpy_path(kinds):
+    """refit declines what it does not compile, and the refit is then the numpy one."""
+    assert not one_hidden(kinds)
+    rng = np.random.default_rng(1)
+    params = []
+    width = 4
+    for i, kind in enumerate(kinds):
+        if kind == "linear":
+            out = 2 if i == len(kinds) - 1 else 4
+            params.append({"weight": rng.normal(size=(out, width)), "bias": rng.normal(size=out)})
+            width = out
+        elif kind == "standardize":
+            params.append({"mean": np.zeros(width), "scale": np.ones(width)})
+        else:
+            params.append({})
+    net = Network(kinds, params)
+    x_tr, x, y = rng.normal(size=(20, 4)), rng.normal(size=(6, 4)), rng.integers(0, 2, size=6)
+    t = network_curvature(net, x_tr, weight_decay=0.5, rank=3)
+    curv = Curvature(t["curvature.eigvecs"], t["curvature.eigvals"], t["curvature.diag"])
+    theta0 = nc.flat(net)
+    assert refit(net, Rows(net, x, None), y, theta0, curv, steps=3, cg_iters=4, cg_tol=1e-3, newton_tol=0.0,
+                 penalty=None, anchor=None, workspace=workspace) is None
+    a = network_refit(net, x, y, theta0, curv, 3, cg_iters=4)
+    b = network_refit(net, x, y, theta0, curv, 3, cg_iters=4, compiled=False)
+    assert np.array_equal(a, b)
+
+
+def test_compiled_refit_prices_as_the_numpy_refit(digits_small, fit_pipeline):
+    """A whole anchored quote with the scaler refit declared: the compiled solves give the numpy
+    refit's efficacy and scores to rounding."""
+    from pricing import parse_spec
+    from pricing.builders import build_spec
+    from pricing.methods import get_method
+    from pricing.methods.network_newton import NetworkNewton
+
+    ds = digits_small
+    tr, va = ds["train"], ds["val"]
+    model = fit_pipeline(16, alpha=1.0, max_iter=300)
+    raw = build_spec("network-newton", model, ds["x"][tr], ds["y"][tr], ds["x"][va], ds["y"][va], classes=3,
+                     rank=8, hyper={"refit_scaler": 1.0}, anchor=ds["x"][tr])
+    spec = parse_spec(raw)
+    method = get_method("network-newton")
+    pick = ds["pool"][:40]
+    x, y = ds["x"][pick], ds["y"][pick].copy()
+    y[::3] = (y[::3] + 1) % 3  # some flipped labels, so the refit moves
+    fast = method.efficacy(spec, x, y)
+    ref = NetworkNewton(compiled=False).efficacy(spec, x, y)
+    assert fast.total != 0.0
+    assert fast.total == pytest.approx(ref.total, rel=1e-8, abs=1e-12)
+    np.testing.assert_allclose(fast.scores, ref.scores, rtol=1e-7, atol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31), act=st.sampled_from(["relu", "tanh", "sigmoid"]), k=st.sampled_from([1, 3]),
+       scaler=st.booleans(), sparse=st.booleans(), m=st.integers(1, 25))
+def test_compiled_backward_is_the_numpy_gradient(seed, act, k, scaler, sparse, m):
+    """`flat_grad` compiled: the gradient `_netcurv.flat_grad` gives, to rounding."""
+    from pricing.methods.network_newton.compiled import flat_grad
+
+    rng = np.random.default_rng(seed)
+    d, hid = 7, 5
+    net = _net(rng, (["standardize"] if scaler else []) + ["linear", act, "linear"], d, hid, k)
+    rows = Rows(net, _rows_x(rng, m, d, sparse and scaler), None)
+    logits, acts = rows.forward(net, rows.first_output(nc.flat(net)))
+    resid = rng.normal(size=logits.shape)
+    want = nc.flat_grad(net, acts, resid)
+    np.testing.assert_allclose(flat_grad(net, acts, resid), want, rtol=0, atol=1e-12 * max(1.0, float(np.abs(want).max())))
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31), act=st.sampled_from(["relu", "tanh", "sigmoid"]), k=st.sampled_from([1, 3]),
+       scaler=st.booleans(), sparse=st.booleans(), m=st.integers(1, 25))
+def test_compiled_probe_loss_and_scores_are_numpys(seed, act, k, scaler, sparse, m):
+    """The quote's last steps compiled: the probe's mean loss and gradient (`probe_loss`) and each
+    record's gradient dotted with a direction (`record_scores`), against `_netcurv`'s."""
+    from pricing.methods.network_newton.compiled import probe_loss, record_scores
+
+    rng = np.random.default_rng(seed)
+    d, hid = 7, 5
+    net = _net(rng, (["standardize"] if scaler else []) + ["linear", act, "linear"], d, hid, k)
+    x = _rows_x(rng, m, d, sparse and scaler)
+    y = rng.integers(0, max(k, 2), size=m)
+    theta, s = nc.flat(net), rng.normal(size=nc.flat(net).shape[0])
+    rows = Rows(net, x, None)
+    loss, grad = probe_loss(net, rows, theta, y, grad=True)
+    want_loss, want_grad = loss_grad(net, x, y)[:2]
+    assert loss == pytest.approx(want_loss / m, rel=1e-12)
+    assert probe_loss(net, rows, theta, y, grad=False) == (loss, None)  # the same loss with or without the gradient
+    np.testing.assert_allclose(grad, want_grad / m, rtol=0, atol=1e-12 * max(1.0, float(np.abs(want_grad).max())))
+    logits, acts = net.forward(x, keep=True)
+    want = (nc.loss_and_residual(logits, y)[1] * nc.jvp(net, acts, s)).sum(axis=1)
+    np.testing.assert_allclose(record_scores(net, rows, theta, y, s), want, rtol=0,
+                               atol=1e-12 * max(1.0, float(np.abs(want).max())))
+
+
+@given(n=st.integers(0, 40), seed=st.integers(0, 2**16))
+def test_the_compiled_dot_sums_every_term_in_its_fixed_lanes(n, seed):
+    from pricing.methods.network_newton.kernels import _dot
+
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=n), rng.normal(size=n)
+    lanes = [sum(a[i] * b[i] for i in range(l, n - n % 8, 8)) for l in range(8)]  # lane l: i = l mod 8, in order
+    expect = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+    for i in range(n - n % 8, n):
+        expect += a[i] * b[i]
+    assert _dot(a, b) == expect  # the documented order, bit for bit
+    assert _dot(a, b) == pytest.approx(float(a @ b), rel=1e-12, abs=1e-12)
