@@ -353,9 +353,8 @@ def offer_set(
 ) -> None:
     """Create or replace an offer, checked arbitrage-free against the dataset's other fixed-price precisions."""
     from pricing import check_arbitrage_free
+    from privacy import Offer, PrivacyError
     from privacy.offers import MECHANISMS
-
-    from .pipeline import epsilon_milli_of
 
     settings = _settings(config_dir)
     store = Store(settings.db_path)
@@ -373,17 +372,24 @@ def offer_set(
             abort(f"--epsilon {epsilon!r} must be a positive decimal like 1 or 0.25, or 'exact'")
         if mechanism not in MECHANISMS or mechanism == "exact":
             abort(f"--mechanism {mechanism!r} must be one of {[m for m in MECHANISMS if m != 'exact']}")
-        bounds = {}
+        bounds: dict[str, tuple[float, float]] = {}
         for b in bound:
             try:
                 col, rng = b.split("=", 1)
                 lo, hi = (float(v) for v in rng.split(":", 1))
             except ValueError:
                 abort(f"--bound {b!r} must be NAME=LO:HI")
-            bounds[col] = [lo, hi]
-        release = {"epsilon": epsilon, "mechanism": {"name": mechanism, "bounds": dict(sorted(bounds.items())),
-                                                     "clamp": clamp, "split": "equal",
-                                                     "neighbouring": "replace-one"}}
+            bounds[col] = (lo, hi)
+        columns = {c["name"] for part in ("features", "columns") for c in ds.schema.get(part) or []}
+        columns |= {ds.schema["label"]["name"]} if ds.schema.get("label") else set()
+        unknown = sorted(set(bounds) - columns)
+        if unknown:
+            abort(f"--bound names column(s) {unknown} that dataset {ds.name} does not have: {sorted(columns)}")
+        try:  # privacy writes the release object, so the terms a buyer copies from it parse
+            release = Offer(price_rule={}, epsilon=epsilon, mechanism=mechanism, bounds=bounds,
+                            clamp=clamp).terms_release()
+        except (PrivacyError, ValueError) as err:
+            abort(f"the offer's release is invalid: {err}")
     if (price is None) == (mde_method is None):
         abort("give exactly one price rule: --price WEI (fixed) or --mde-method with --curve")
     if price is not None:
@@ -402,6 +408,12 @@ def offer_set(
             abort('--curve must be JSON such as {"kind": "linear", "slope": "1000"}')
         if not isinstance(parsed, dict) or parsed.get("kind") not in CURVES:
             abort(f"--curve needs a kind in {sorted(CURVES)}")
+        from pricing import PricingError, apply_curve
+
+        try:
+            apply_curve(parsed, 1.0, 10**18)
+        except PricingError as err:
+            abort(f"--curve is not a valid {parsed['kind']} curve: {err}")
         pricing = {"method": mde_method, "curve": parsed}
     tokens = tuple(Web3.to_checksum_address(t) for t in (token or [ETH]) if Web3.is_address(t))
     if len(tokens) != len(token or [ETH]):

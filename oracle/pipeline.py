@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import secrets
 import time
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -29,6 +27,7 @@ from client.chain import State
 from client.chain.errors import ContractRevert
 from client.chain.exchange import EXACT, Sender
 from client.delivery import Commitment, encode_file
+from client.terms import epsilon_milli as terms_epsilon_milli
 from privacy import Offer, PrivacyError, PrivacyLedger, Schema, draw_release
 
 from .context import HubContext
@@ -49,13 +48,9 @@ PHASE_OF_STATE = {State.NONE: "None", State.OPEN: "Open", State.QUOTED: "Quoted"
 
 
 def epsilon_milli_of(epsilon: str) -> int:
-    """The quote's epsilonMilli: ceil(1000 * epsilon) exactly on the decimal string, EXACT for "exact"."""
-    if epsilon == "exact":
-        return EXACT
-    value = Fraction(epsilon)
-    if value <= 0:
-        raise ValueError(f"epsilon ({epsilon!r}) must be positive")
-    return math.ceil(value * 1000)
+    """The quote's epsilonMilli: ceil(1000 * epsilon) exactly on the decimal string, EXACT for "exact"
+    (`client.terms.epsilon_milli`, the one implementation; a ValueError names a malformed epsilon)."""
+    return terms_epsilon_milli(epsilon)
 
 
 class _Decline(Exception):
@@ -171,8 +166,8 @@ class QuotePipeline:
         epsilon = offer.release.get("epsilon")
         try:
             milli = epsilon_milli_of(str(epsilon))
-        except (ValueError, ZeroDivisionError):
-            raise _Decline("the offer's epsilon is not a positive decimal") from None
+        except ValueError:
+            raise _Decline("the offer's epsilon is not a positive decimal string") from None
         method = offer.pricing.get("method")
         spec_hash = doc.get("specHash")
         spec = None
@@ -213,11 +208,7 @@ class QuotePipeline:
         dataset, offer = plan["dataset"], plan["offer"]
         schema = Schema.from_json(dataset.schema)
         data = decode_raw(self.store.raw_data(dataset.dataset_id), schema)
-        rel = offer.release
-        mech = dict(rel.get("mechanism", {}))
-        eps = rel["epsilon"]
-        priv_offer = Offer.from_terms_release(
-            {"epsilon": "exact" if eps == "exact" else float(Fraction(eps)), "mechanism": mech}, price_rule=offer.pricing)
+        priv_offer = Offer.from_terms_release(offer.release, price_rule=offer.pricing)
         ledger = PrivacyLedger(cap_milli=plan["cap"], spent_milli=min(plan["spent"], EXACT))
         sleep = os.environ.get(TEST_HOOK_DRAW_SLEEP)
         if sleep:  # TEST HOOK ONLY: lets a test kill the hub while it draws

@@ -85,8 +85,9 @@ def test_owner_sets_up_a_hub_adds_a_dataset_and_arbitrage_free_offers(env) -> No
     assert sub.exit_code == 1 and "subadditive" in sub.output  # four epsilon-2 releases cost 600
     buyer = w3.eth.accounts[3]
     r = run("offer", "set", "mine", "--dataset", "census", "--buyer", buyer, "--epsilon", "0.5", "--mde-method",
-            "influence", "--curve", '{"kind": "linear", "slope": "1000"}')
+            "influence", "--curve", '{"kind": "linear", "slope": "1000"}', "--bound", "x1=0:2")
     assert r.exit_code == 0, r.output
+    assert store.get_offer("mine").release["mechanism"]["bounds"] == {"x1": ["0", "2"]}
     assert {o.offer_id for o in store.offers_for(buyer)} == {"e1", "e2", "mine"}
     assert {o.offer_id for o in store.offers_for(w3.eth.accounts[4])} == {"e1", "e2"}
     assert store.get_offer("e1").release["epsilon"] == "1" and store.get_offer("e1").min_quote_fee == 5
@@ -103,6 +104,8 @@ def test_owner_sets_up_a_hub_adds_a_dataset_and_arbitrage_free_offers(env) -> No
     (["--epsilon", "exact"], "EXACT cap"), (["--epsilon", "1", "--price", "x"], "whole number"),
     (["--epsilon", "1", "--token", "0x" + "ab" * 20], "not on the hub's list"),
     (["--epsilon", "1", "--mde-method", "nope", "--curve", "{}"], "must be one of"),
+    (["--epsilon", "1", "--mde-method", "influence", "--curve", '{"kind": "linear", "slope": -1}'], "valid linear"),
+    (["--epsilon", "1", "--bound", "age=0:1"], "does not have"),
 ])
 def test_bad_offers_are_refused_naming_the_problem(env, args, msg) -> None:
     w3, ex, tmp = env

@@ -138,7 +138,7 @@ def test_out_of_bounds_data_declines_without_quoting_a_value(hub) -> None:
     ds = hub.datasets["census"]
     hub.store.add_dataset(DatasetRecord(ds, "census", schema.to_json(), len(raw["label"]), 5000),
                           encode_raw(raw, schema))
-    release = {"epsilon": "1", "mechanism": {"name": "ml-laplace-rr", "bounds": {"x1": [0.2, 0.3]}, "clamp": False,
+    release = {"epsilon": "1", "mechanism": {"name": "ml-laplace-rr", "bounds": {"x1": ["0.2", "0.3"]}, "clamp": False,
                                              "split": "equal", "neighbouring": "replace-one"}}
     hub.store.put_offer(OfferRecord("narrow", ds, None, release, {"method": "fixed", "price": "5"}, (ETH,), 0))
     hub.offers["narrow"] = hub.store.get_offer("narrow")
