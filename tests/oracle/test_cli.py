@@ -148,6 +148,28 @@ def test_exact_cap_dataset_takes_exact_offers(env) -> None:
     assert store.get_offer("x").release == {"epsilon": "exact", "mechanism": {"name": "exact"}}
 
 
+def test_dataset_add_reads_safetensors(env) -> None:
+    import numpy as np
+
+    from oracle.rawdata import decode_raw, encode_raw
+    from privacy import Schema
+
+    w3, ex, tmp = env
+    assert run("hub", "init", "--contract", ex.address).exit_code == 0
+    _csv(tmp)
+    schema = Schema.from_json(json.loads((tmp / "s.json").read_text()))
+    data = {"features": np.linspace(0, 1, 40).reshape(20, 2), "label": np.arange(20) % 2}
+    (tmp / "d.safetensors").write_bytes(encode_raw(data, schema))
+    r = run("dataset", "add", "tensors", "--data", str(tmp / "d.safetensors"), "--schema", str(tmp / "s.json"),
+            "--cap", "2.5")
+    assert r.exit_code == 0, r.output
+    store = Store(tmp / "cfg" / "data" / "hub.sqlite")
+    (ds,) = store.list_datasets()
+    assert (ds.rows, ds.epsilon_cap_milli) == (20, 2500)
+    back = decode_raw(store.raw_data(ds.dataset_id), schema)
+    assert np.array_equal(back["features"], data["features"]) and np.array_equal(back["label"], data["label"])
+
+
 def test_spartacus_loads_owner_commands_from_entry_points() -> None:
     from client.cli import COMMAND_GROUP, load_commands
 
