@@ -200,6 +200,7 @@ def hub_serve(
     account = _account(settings)
     ctx = build_context(settings, account)
     pipeline = QuotePipeline(ctx, signer=account, tokens=settings.tokens)
+    pipeline.warm_up()
     watcher = Watcher(ctx, pipeline, confirmations=settings.confirmations,
                       reveal_margin_seconds=settings.reveal_margin_seconds,
                       reveal_margin_blocks=settings.reveal_margin_blocks, block_time=settings.block_time,

@@ -99,6 +99,16 @@ class QuotePipeline:
     def store(self):  # noqa: ANN201 - the context's Store
         return self.ctx.store
 
+    @staticmethod
+    def warm_up() -> float:
+        """Load and compile the delivery encoder's kernels (numba, ~1 s once) before the first deal
+        waits on them; returns the seconds it took. `hub serve` calls it at start."""
+        from client.delivery import encode_bytes
+
+        t0 = time.perf_counter()
+        encode_bytes(bytes(1 << 20), bytes(32))
+        return time.perf_counter() - t0
+
     # -- entry ----------------------------------------------------------------------
 
     def handle_opened(self, deal_id: int, args: Mapping[str, Any], *, block: int = 0) -> Outcome:

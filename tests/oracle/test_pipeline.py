@@ -212,3 +212,10 @@ def test_epsilon_milli_is_the_least_milli_not_below_the_decimal(whole, frac, dig
         return
     milli = epsilon_milli_of(text)
     assert milli >= value * 1000 > milli - 1
+
+
+def test_warm_up_loads_the_encoders_compiled_kernels() -> None:
+    import client.delivery as delivery
+
+    assert QuotePipeline.warm_up() > 0.0
+    assert delivery._kb_tried  # the batch engine was reached, so the first deal does not compile it
