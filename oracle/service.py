@@ -185,7 +185,7 @@ def accept_terms(ctx: HubContext, body: bytes) -> TermsRecord:
 
 
 def _deal(ctx: HubContext, deal_id: int) -> DealRecord:
-    deal = ctx.store.get_deal(deal_id) if deal_id > 0 else None
+    deal = ctx.store.get_deal(deal_id) if 0 < deal_id < 2**63 else None  # SQLite holds 64-bit ids
     if deal is None:
         raise NotFound(f"deal {deal_id} is not a deal with this hub (or the hub has not seen it opened yet)")
     return deal

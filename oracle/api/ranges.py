@@ -64,9 +64,9 @@ def parse_range(header: str | None, size: int) -> ByteRange:
             raise RangeNotSatisfiable(f"'bytes=-0' asks for no bytes; the file has {size} bytes", size=size)
         return ByteRange(max(0, size - k), size - 1, size, partial=True)
     first = int(m["first"])
-    last = int(m["last"]) if m["last"] else size - 1
-    if last < first:
+    last = int(m["last"]) if m["last"] else None
+    if last is not None and last < first:
         raise BadRequest(f"the Range's last byte ({last}) is before its first ({first}); write 'bytes=first-last' with first <= last")
     if first >= size:
         raise RangeNotSatisfiable(f"the range starts at byte {first} but the file has {size} bytes (0..{size - 1})", size=size)
-    return ByteRange(first, min(last, size - 1), size, partial=True)
+    return ByteRange(first, size - 1 if last is None else min(last, size - 1), size, partial=True)
