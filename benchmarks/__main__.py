@@ -13,7 +13,7 @@ import sys
 import time
 import traceback
 
-ALL = ("gas", "delivery_throughput", "privacy_bench", "privacy_estimators", "privacy_throughput", "hub_quote_latency",
+ALL = ("gas", "delivery_throughput", "privacy_bench", "privacy_estimators", "privacy_throughput", "hub_quote_latency", "hub_download",
        "mde_validation")
 
 
