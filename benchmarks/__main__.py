@@ -13,8 +13,8 @@ import sys
 import time
 import traceback
 
-ALL = ("gas", "delivery_throughput", "privacy_bench", "privacy_estimators", "privacy_throughput", "hub_quote_latency", "hub_download",
-       "mde_validation")
+ALL = ("gas", "delivery_throughput", "privacy_bench", "privacy_estimators", "privacy_throughput", "hub_quote_latency",
+       "hub_download", "mde_validation")
 
 
 def main(argv: list[str]) -> int:
