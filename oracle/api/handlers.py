@@ -5,6 +5,7 @@ unexpected (a 500 whose detail says nothing of the data: an exception's text may
 from __future__ import annotations
 
 import logging
+from typing import Any, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,7 +16,7 @@ from oracle.errors import HubError
 
 from .ranges import RangeNotSatisfiable
 
-__all__ = ["error_response", "install_handlers"]
+__all__ = ["ContainErrors", "error_response", "install_handlers"]
 
 log = logging.getLogger("oracle.api")
 
@@ -57,15 +58,44 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, detail, getattr(exc, "headers", None))
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    # the exception's text may quote a raw value (privacy's OutOfBounds does): log its type only
-    log.error("internal error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
-    return error_response(500, "internal", "the hub failed on this request; its owner can read the log")
+_INTERNAL = "the hub failed on this request; its owner can read the log"
+
+
+class ContainErrors:
+    """ASGI middleware: an unexpected exception becomes the 500 body and goes no further.
+
+    Starlette's own 500 handler re-raises after answering, so that the server logs the traceback;
+    that log line would carry the exception's text, which may quote a raw value. Here only its
+    type is logged. A failure after the answer started (mid-stream) just ends the response."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: dict) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:  # noqa: BLE001 - contained on purpose, see the class docstring
+            log.error("internal error on %s %s%s: %s", scope.get("method"), scope.get("path"),
+                      " (after the answer started)" if started else "", type(exc).__name__)
+            if not started:
+                response = error_response(500, "internal", _INTERNAL)
+                await response(scope, receive, send)
 
 
 def install_handlers(app: FastAPI) -> None:
-    """Register the handlers on `app`."""
+    """Register the handlers on `app`, and the middleware that keeps a crash's text out of the logs."""
     app.add_exception_handler(HubError, _hub_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(ContainErrors)

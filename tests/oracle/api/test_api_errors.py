@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
-import pytest
+from fastapi.testclient import TestClient
 
 from oracle import service
+from oracle.api import create_app
 
 
 def test_an_unknown_route_is_404_in_the_protocol_shape(api) -> None:
@@ -36,8 +39,11 @@ def test_an_unexpected_failure_is_500_without_its_message(api, monkeypatch, capl
         raise ValueError(f"value {secret} of column x0 is out of bounds")  # what privacy's OutOfBounds says
 
     monkeypatch.setattr(service, "deal_public", leak)
-    r = api.client.get("/v1/deals/1")
-    assert r.status_code == 500 and r.json()["error"] == "internal"
+    # raise_server_exceptions: the exception must not leave the app, where a server would log its text
+    client = TestClient(create_app(api.hub.ctx), raise_server_exceptions=True)
+    with caplog.at_level(logging.DEBUG):
+        r = client.get("/v1/deals/1")
+    assert r.status_code == 500 and r.json() == {"error": "internal", "detail": r.json()["detail"]}
     assert secret not in r.text
     assert secret not in caplog.text and "ValueError" in caplog.text
 
