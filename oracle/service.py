@@ -11,7 +11,7 @@ from typing import Any
 
 from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
 
-from client.terms import Terms, TermsError, parse_terms
+from client.terms import PROTOCOL, Terms, TermsError, parse_terms
 from pricing import PricingError, Spec, parse_spec, spec_hash
 
 from .context import HubContext
@@ -23,7 +23,6 @@ __all__ = [
     "accept_terms", "deal_public", "deal_for_download", "phase_name", "spec_schema_of",
 ]
 
-PROTOCOL = "spartacus-v1"
 #: Deal phases in which the buyer may download the ciphertext and the leaves.
 SERVED_PHASES = ("Quoted", "Accepted", "Revealed")
 _PHASES = ("None", "Open", "Quoted", "Accepted", "Revealed", "Settled", "Refunded")
