@@ -42,6 +42,11 @@ log = logging.getLogger("oracle.pipeline")
 STAGES = ("draw", "price", "encode", "store", "post")
 #: TEST HOOK ONLY: seconds to sleep inside the draw stage, so a test can SIGKILL the hub mid-draw.
 TEST_HOOK_DRAW_SLEEP = "SPARTACUS_TEST_HOOK_DRAW_SLEEP"
+#: Attempts at a deal that fails with an unexpected error before the hub declines it. A failure
+#: re-raises (the watcher retries the step: a node that was briefly down gets another chance), but
+#: a deal that always fails (a bug, a release that crashes a kernel) must not stall every deal
+#: behind it: after this many attempts it is declined, so its buyer is refunded at once.
+MAX_ATTEMPTS = 3
 #: The store's phase name for each contract state.
 PHASE_OF_STATE = {State.NONE: "None", State.OPEN: "Open", State.QUOTED: "Quoted", State.ACCEPTED: "Accepted",
                   State.REVEALED: "Revealed", State.SETTLED: "Settled", State.REFUNDED: "Refunded"}
@@ -94,6 +99,7 @@ class QuotePipeline:
         self.signer = signer
         self.tokens = {t.lower() for t in tokens}
         self.stage_hook = stage_hook
+        self._failures: dict[int, int] = {}
 
     @property
     def store(self):  # noqa: ANN201 - the context's Store
@@ -131,6 +137,16 @@ class QuotePipeline:
             return self._quote(deal_id, plan)
         except _Decline as d:
             return self._decline(deal_id, d.reason)
+        except Exception as err:  # noqa: BLE001 - unexpected: retried, then declined (MAX_ATTEMPTS)
+            failures = self._failures[deal_id] = self._failures.get(deal_id, 0) + 1
+            if failures < MAX_ATTEMPTS:
+                log.error("deal %d: pricing failed (%s), attempt %d of %d", deal_id, type(err).__name__,
+                          failures, MAX_ATTEMPTS)
+                raise
+            log.error("deal %d: pricing failed %d times (%s); declining so the buyer is refunded", deal_id,
+                      failures, type(err).__name__)
+            return self._decline(deal_id, f"the hub failed to price this deal ({type(err).__name__}, "
+                                          f"{failures} attempts); declined so the buyer is refunded at once")
 
     def decline(self, deal_id: int, reason: str) -> Outcome:
         """Decline an Open deal on chain with `reason` kept in the store (public)."""

@@ -122,3 +122,35 @@ def test_a_reorg_under_the_position_walks_back_and_reprocesses(hub) -> None:
     report = w.step()
     assert report.reorg_from == base + 1
     assert [o.deal_id for o in report.outcomes] == [deal] and hub.ex.state(deal) == State.QUOTED
+
+
+def test_a_deal_that_always_fails_is_declined_and_does_not_stall_the_next(hub, monkeypatch) -> None:
+    from oracle import pipeline as pipeline_module
+
+    bad = hub.deal("fixed-dp")
+    w = _watcher(hub)
+    real_draw = QuotePipeline._draw
+    calls: list[int] = []
+
+    def flaky_draw(self, plan):  # the first deal's draw always crashes; later deals draw as usual
+        calls.append(1)
+        if len(calls) <= pipeline_module.MAX_ATTEMPTS:
+            raise RuntimeError("kernel crashed")
+        return real_draw(self, plan)
+
+    monkeypatch.setattr(QuotePipeline, "_draw", flaky_draw)
+    for _ in range(pipeline_module.MAX_ATTEMPTS - 1):
+        try:
+            w.step()
+        except RuntimeError:
+            pass
+        else:
+            raise AssertionError("an unexpected failure must be retried, not swallowed, before the limit")
+        assert hub.ex.state(bad) == State.OPEN
+    report = w.step()
+    assert [o.action for o in report.outcomes] == ["declined"]
+    assert hub.ex.state(bad) == State.REFUNDED
+    assert "failed to price" in hub.store.get_deal(bad).reason and "RuntimeError" in hub.store.get_deal(bad).reason
+    good = hub.deal("fixed-dp", nonce="2")
+    assert [o.action for o in w.step().outcomes] == ["quoted"]
+    assert hub.ex.state(good) == State.QUOTED
