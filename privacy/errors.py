@@ -28,6 +28,7 @@ __all__ = [
     "NoEstimates",
     "NoRecords",
     "InvalidProbability",
+    "InvalidWorkers",
 ]
 
 
@@ -206,3 +207,11 @@ class InvalidProbability(PrivacyError, ValueError):
         self.prob, self.q, self.k = prob, q, k
         super().__init__(f"prob ({prob!r}) must exceed (1 - prob)/(k - 1) = {q} for k={k}: randomized response "
                          "keeps the true value more often than any other; read prob from the release's metadata")
+
+
+class InvalidWorkers(PrivacyError, ValueError):
+    """Raised when a release is asked to draw its OpenDP columns on fewer than one thread."""
+
+    def __init__(self, workers: object) -> None:
+        self.workers = workers
+        super().__init__(f"workers ({workers!r}) must be at least 1, or None for one thread per CPU")

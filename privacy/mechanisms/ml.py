@@ -11,6 +11,9 @@ The ``d + 1`` column releases compose sequentially; by default each gets
 ``epsilon / (d + 1)``, or the caller's ``split`` weights (recorded). The whole epsilon is
 consumed and recorded as the mechanism's ``epsilon``; each column's parameters are under
 ``columns`` in the metadata.
+
+Sampling: with OpenDP (no ``rng``) each column is one vectorised OpenDP call, and the
+columns are drawn on parallel threads (``_columns.release_columns``).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from ..budget import validate_epsilon
 from ..errors import InvalidSchema
 from ..release import Release
 from ..schema import Schema
-from ._columns import release_column, resolve_split, top_params
+from ._columns import release_columns, resolve_split, top_params
 
 __all__ = ["MECHANISM_NAME", "release_ml"]
 
@@ -31,8 +34,12 @@ MECHANISM_NAME = "ml-laplace-rr"
 
 
 def release_ml(features, label, schema: Schema, epsilon: float, *, split=None, clamp: bool = False,
-               rng: np.random.Generator | None = None) -> Release:
-    """Draw an epsilon-DP release of an ML data set; ``label`` may be None if the schema has none."""
+               rng: np.random.Generator | None = None, workers: int | None = None) -> Release:
+    """Draw an epsilon-DP release of an ML data set; ``label`` may be None if the schema has none.
+
+    ``workers`` caps the threads drawing OpenDP columns (default one per CPU; ignored with
+    a seeded ``rng``, which draws in column order).
+    """
     eps = validate_epsilon(epsilon)
     if not schema.features:
         raise InvalidSchema("schema has no features; use release_table for a general table")
@@ -51,11 +58,9 @@ def release_ml(features, label, schema: Schema, epsilon: float, *, split=None, c
     elif label is not None:
         raise InvalidSchema("a label was given but the schema declares none")
     shares, split_rec = resolve_split([c.name for c in cols], eps, split)
-    outs, per_column = [], {}
-    for col, values, share in zip(cols, data, shares):
-        out, params = release_column(col, values, share, clamp=clamp, rng=rng)
-        outs.append(out)
-        per_column[col.name] = params
+    drawn = release_columns(cols, data, shares, clamp=clamp, rng=rng, workers=workers)
+    outs = [out for out, _ in drawn]
+    per_column = {col.name: params for col, (_, params) in zip(cols, drawn)}
     tensors = {"features": np.column_stack([o.astype(np.float64) for o in outs[: len(schema.features)]])
                if n else np.zeros((0, len(schema.features)))}
     if schema.label is not None:

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from privacy import OutOfBounds, mean_from_noisy
 from privacy.mechanisms import clamp_to_bounds, discrete_laplace, laplace
-from privacy.mechanisms._opendp import laplace_measurement
+from privacy.mechanisms._opendp import laplace_granularity, laplace_measurement
 from privacy.mechanisms.laplace import discrete_laplace_variance
 
 Z_PRIV = 4.0
@@ -160,3 +160,62 @@ def test_clamped_mean_estimates_the_clamped_data_not_the_raw_data(within):
     out, params = laplace(x, (0, 10), 4.0, clamp=True, rng=rng)
     est = mean_from_noisy(out, scale=params["scale"])
     assert within(est, np.clip(x, 0, 10).mean())
+
+
+# --- the sized (coarser-lattice) OpenDP path: one call a column, same calibration -----------
+
+sizes = st.integers(1, 10**7)
+
+
+@settings(max_examples=40)
+@given(st.floats(1e-300, 1e300), sizes)
+def test_laplace_granularity_rounding_charge_fits_the_headroom_within_a_factor_four(sens, size):
+    k = laplace_granularity(sens, size)
+    assert size * 2.0 ** k <= sens * 2.0 ** -60
+    assert k == -1074 or size * 2.0 ** (k + 2) > sens * 2.0 ** -60  # within one binade of the coarsest
+
+
+@settings(max_examples=40)
+@given(st.floats(0.01, 20), st.floats(1e-3, 1e6), sizes)
+def test_sized_opendp_laplace_map_never_exceeds_epsilon_and_spends_it(eps, width, size):
+    meas, scale = laplace_measurement(width / eps, width, eps, False, size)
+    assert meas.map(width) <= eps                        # OpenDP's own map, rounding charge included
+    assert meas.map(width) == pytest.approx(eps, rel=1e-12)  # and the whole share is spent
+    assert scale == pytest.approx(width / eps, rel=1e-12)    # within ulps of sensitivity / epsilon
+
+
+def test_laplace_granularity_refuses_nonpositive_inputs():
+    with pytest.raises(ValueError, match=r"sensitivity \(0.0\) must be finite and positive"):
+        laplace_granularity(0.0, 10)
+    with pytest.raises(ValueError, match=r"size \(0\) must be at least 1"):
+        laplace_granularity(1.0, 0)
+
+
+def _noise_variance_ratio(noise: np.ndarray, scale: float) -> float:
+    return float(np.mean(noise ** 2) / (2.0 * scale ** 2))
+
+
+# Laplace noise has kurtosis 6, so the sample second moment of n draws has relative standard
+# error sqrt(5 / n): 1.0% at n = 50,000, and the 5% tolerance is five standard errors
+VAR_DRAWS, VAR_TOL = 50_000, 0.05
+
+
+def test_opendp_laplace_noise_has_variance_two_scale_squared():
+    x = np.random.default_rng(5).uniform(0.0, 3.0, VAR_DRAWS)   # off-lattice values: rounding exercised
+    out, params = laplace(x, (0.0, 3.0), 1.5)
+    assert params["sampler"] == "opendp" and params["scale"] == pytest.approx(2.0, rel=1e-12)
+    noise = out - x
+    assert _noise_variance_ratio(noise, params["scale"]) == pytest.approx(1.0, abs=VAR_TOL)
+    assert abs(noise.mean()) <= 5 * math.sqrt(2.0 / VAR_DRAWS) * params["scale"]
+    # the same check refuses a scale 10% off: the tolerance can tell the scales apart
+    assert abs(_noise_variance_ratio(noise, 1.1 * params["scale"]) - 1.0) > VAR_TOL
+
+
+def test_sized_and_default_lattice_opendp_laplace_agree_in_distribution():
+    from scipy.stats import ks_2samp
+    n, sens, eps = 20_000, 1.0, 0.5
+    sized, _ = laplace_measurement(sens / eps, sens, eps, False, n)
+    exact, _ = laplace_measurement(sens / eps, sens, eps, False)
+    a = np.asarray(sized(np.zeros(n)))
+    b = np.asarray(exact(np.zeros(n).tolist()))
+    assert ks_2samp(a, b).pvalue > 1e-6
