@@ -3,53 +3,21 @@
 from __future__ import annotations
 
 import io
-import socket
-import subprocess
-import time
-from pathlib import Path
 
 import pytest
 
 from client.chain import Exchange, State, advance_time, connect
 from client.chain.errors import DealWrongState, KeyMismatch
 from client.delivery import decrypt_and_check, encode_bytes, verify_download
-
-ANVIL = Path(__file__).resolve().parents[2] / "node_modules" / ".bin" / "anvil"
+from tests.anvil import running_anvil
 
 pytestmark = pytest.mark.anvil
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def anvil_url():
-    if not ANVIL.exists():
-        pytest.fail(f"anvil not installed at {ANVIL}: run `make build` (npm install) first")
-    port = _free_port()
-    proc = subprocess.Popen([str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--hardfork", "prague", "--silent"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"anvil did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
-                time.sleep(0.1)
+    with running_anvil() as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def test_honest_deal_settles_on_anvil_and_reverts_decode(anvil_url):

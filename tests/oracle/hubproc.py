@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,9 +26,9 @@ from oracle.keystore import create_keystore
 from oracle.rawdata import dataset_id_for, encode_raw
 from oracle.settings import write_config
 from oracle.store import DatasetRecord, OfferRecord, Store
+from tests.anvil import free_port, running_anvil
 
 ROOT = Path(__file__).resolve().parents[2]
-ANVIL = ROOT / "node_modules" / ".bin" / "anvil"
 # anvil's well-known development keys (mnemonic "test test ... junk"), funded with 10,000 ETH each
 DEV_KEYS = [
     "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
@@ -40,38 +39,11 @@ DEV_KEYS = [
 PASSPHRASE = "hub test passphrase"
 
 
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture()
 def anvil_url():
     """A fresh anvil node on 127.0.0.1 (automine), stopped after the test."""
-    if not ANVIL.exists():
-        pytest.fail(f"anvil not installed at {ANVIL}: run `make build` (npm install) first")
-    port = free_port()
-    proc = subprocess.Popen([str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--hardfork", "prague",
-                             "--silent"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("anvil did not start")
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with running_anvil() as url:
+        yield url
 
 
 def wait_for(what: str, fn: Callable[[], Any], timeout: float = 60.0, interval: float = 0.1) -> Any:
