@@ -72,6 +72,9 @@ class HubSettings(BaseSettings):
     port: int = Field(default=8600, ge=1, le=65535)
     poll_interval: float = Field(default=1.0, gt=0)
     passphrase: SecretStr | None = None
+    owner_secret_hash: str | None = Field(default=None, description="the owner's page login, as "
+                                          "oracle.web.security.hash_secret wrote it (never the secret)")
+    owner_session_seconds: int = Field(default=3600, ge=60, le=7 * 86400)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
