@@ -99,10 +99,7 @@ async def _checked_form(request: Request) -> tuple[Session | None, dict[str, str
     if session is None:
         return None, None, _unauthorized()
     ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-    if ctype != "application/x-www-form-urlencoded":
-        return session, None, _page("message.html", 400, title="Bad form", session=session,
-                                    message="Forms are sent as application/x-www-form-urlencoded.")
-    form = await _form(request)
+    form = await _form(request) if ctype == "application/x-www-form-urlencoded" else {}
     if not hmac.compare_digest(form.get("csrf", "").encode(), session.csrf.encode()):
         return session, None, _page("message.html", 403, title="Refused", session=session,
                                     message="The form's CSRF token is missing or wrong: reload the page and "
