@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from client.chain.errors import ContractRevert
-from client.chain.exchange import EXACT
+from client.chain.exchange import ETH, EXACT
 
 from oracle.context import HubContext
 from oracle.offers import OfferDraft, OfferRejected, build_offer
@@ -37,7 +37,7 @@ MAX_FORM_BYTES = 64 * 1024
 _HERE = Path(__file__).parent
 _env = Environment(loader=FileSystemLoader(_HERE / "templates"), autoescape=select_autoescape(default=True),
                    trim_blocks=True, lstrip_blocks=True)
-_env.globals.update(token_name=views.token_name, when=views.when, EXACT=EXACT, prefix=PREFIX)
+_env.globals.update(token_name=views.token_name, when=views.when, amount=views.amount, EXACT=EXACT, prefix=PREFIX)
 _HEADERS = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
@@ -219,7 +219,7 @@ def _offer_fields(o: OfferRecord) -> dict[str, str]:
             "bounds": bounds, "clamp": "on" if mech.get("clamp") else "", "rule": "fixed" if fixed else "mde",
             "price": o.pricing.get("price", "") if fixed else "", "mde_method": "" if fixed else o.pricing["method"],
             "curve": "" if fixed else json.dumps(o.pricing.get("curve"), sort_keys=True),
-            "tokens": ", ".join(o.tokens), "quote_fee": str(o.min_quote_fee)}
+            "tokens": ", ".join(views.token_name(t) for t in o.tokens), "quote_fee": str(o.min_quote_fee)}
 
 
 _BLANK = {"offer_id": "", "dataset": "", "buyer": "", "epsilon": "", "mechanism": "ml-laplace-rr", "bounds": "",
@@ -275,7 +275,8 @@ async def update_offer(request: Request) -> Response:
         mechanism=values["mechanism"], bounds=tuple(b.strip() for b in values["bounds"].split(",") if b.strip()),
         clamp=bool(values["clamp"]), price=values["price"].strip() if fixed else None,
         mde_method=None if fixed else values["mde_method"], curve=None if fixed else values["curve"],
-        tokens=tuple(t.strip() for t in values["tokens"].split(",") if t.strip()), quote_fee=values["quote_fee"].strip())
+        tokens=tuple(ETH if t.strip().upper() == "ETH" else t.strip() for t in values["tokens"].split(",") if t.strip()),
+        quote_fee=values["quote_fee"].strip())
     left = None
     if ds.epsilon_cap_milli != EXACT:
         left = ds.epsilon_cap_milli - ctx.exchange.epsilon_spent(ctx.seller, bytes.fromhex(ds.dataset_id[2:]))

@@ -15,7 +15,16 @@ from oracle.offers import releases_left
 from oracle.store import DatasetRecord, OfferRecord
 
 __all__ = ["ChainView", "DatasetView", "DealRow", "Earning", "read_chain", "dataset_views", "deal_rows",
-           "earnings", "token_name", "when"]
+           "earnings", "token_name", "when", "amount"]
+
+
+def amount(value: int | None, token: str | None) -> str:
+    """An ETH amount in ether for a reader ('0.1 ETH'); '' for other tokens (their decimals are unknown)."""
+    if value is None or token is None or (token != "ETH" and int(token, 16) != 0):
+        return ""
+    from decimal import Decimal
+
+    return f"{(Decimal(int(value)) / Decimal(10**18)).normalize():f} ETH"
 
 
 def token_name(token: str | None) -> str:
@@ -96,6 +105,8 @@ def _columns(schema: dict[str, Any]) -> list[dict[str, str]]:
         for c in cols if isinstance(cols, list) else [cols]:
             if c.get("categories") is not None:
                 domain = f"{len(c['categories'])} categories"
+            elif c.get("classes") is not None:
+                domain = f"{c['classes']} classes"
             elif c.get("bounds") is not None:
                 lo, hi = c["bounds"]
                 domain = f"declared bounds [{lo}, {hi}]"
