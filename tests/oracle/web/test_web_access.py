@@ -25,6 +25,13 @@ def test_a_page_without_login_sends_to_the_login_page(page, path) -> None:
     assert r.status_code == 303 and r.headers["location"] == "/owner/login"
 
 
+@pytest.mark.parametrize("path", PAGES[:2])
+def test_the_page_starts_at_datasets(page, path) -> None:
+    r = page.client.get(path, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/owner/datasets"
+    assert page.client.get(path).url.path == "/owner/login"  # and, logged out, on to the login page
+
+
 @pytest.mark.parametrize("path", FORMS)
 def test_a_form_without_login_answers_401_and_changes_nothing(page, path) -> None:
     before = page.hub.store.list_offers()

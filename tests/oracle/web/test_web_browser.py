@@ -2,10 +2,12 @@
 driven by Selenium against the hub served by uvicorn on loopback, its watcher stepped by the test.
 Log in, add an offer and find it at GET /v1/offers?buyer=, see an arbitrage-breaking one refused,
 watch a deal go Quoted -> Revealed -> Settled as the chain advances, withdraw. Each page is saved
-under docs/screenshots/ so a reader sees the product."""
+under docs/screenshots/ so a reader sees the product: with SPARTACUS_UPDATE_SCREENSHOTS=1 they
+replace the committed ones, otherwise they go to the test's tmp_path (a test run leaves the tree clean)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from tests.oracle.test_http_deal import served
 
 from .conftest import SECRET
 
-SHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
+DOCS_SHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 MISSING = ("headless Chromium is missing: run `make test` (as root it installs Debian's chromium and "
            "chromium-driver) or `apt-get install -y chromium chromium-driver`")
 
@@ -52,11 +54,18 @@ def browser(tmp_path):
         drv.quit()
 
 
-def _shot(drv, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
+@pytest.fixture()
+def shots(tmp_path) -> Path:
+    """Where screenshots go: docs/screenshots/ when SPARTACUS_UPDATE_SCREENSHOTS=1, else tmp_path."""
+    return DOCS_SHOTS if os.environ.get("SPARTACUS_UPDATE_SCREENSHOTS") == "1" else tmp_path / "screenshots"
+
+
+def _shot(drv, shots: Path, name: str) -> None:
+    shots.mkdir(parents=True, exist_ok=True)
     height = drv.execute_script("return document.documentElement.scrollHeight")
     drv.set_window_size(1440, max(700, min(int(height) + 40, 3000)))
-    drv.save_screenshot(str(SHOTS / f"{name}.png"))
+    path = shots / f"{name}.png"
+    assert drv.save_screenshot(str(path)) and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
 
 
 def _phase(drv, url: str, deal_id: int) -> str:
@@ -79,7 +88,7 @@ def _fill(drv, row: str, **fields: str) -> None:
             el.send_keys(value)
 
 
-def test_the_owner_runs_the_hub_from_the_browser(owner_hub, browser) -> None:
+def test_the_owner_runs_the_hub_from_the_browser(owner_hub, browser, shots) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.expected_conditions import url_to_be
     from selenium.webdriver.support.ui import WebDriverWait
@@ -90,7 +99,7 @@ def test_the_owner_runs_the_hub_from_the_browser(owner_hub, browser) -> None:
         # without the login, the page sends the browser to the login form
         drv.get(f"{url}/owner/deals")
         assert drv.current_url == f"{url}/owner/login"
-        _shot(drv, "login")
+        _shot(drv, shots, "login")
         drv.find_element(By.ID, "secret").send_keys("a wrong secret")
         drv.find_element(By.ID, "login").click()
         assert "Wrong secret" in drv.find_element(By.ID, "login-error").text
@@ -116,9 +125,9 @@ def test_the_owner_runs_the_hub_from_the_browser(owner_hub, browser) -> None:
         reason = drv.find_element(By.CSS_SELECTOR, '#offer-new .field-error[data-field="price"]').text
         assert "arbitrage" in reason and "not monotone" in reason
         assert hub.store.get_offer("tesla-cheap") is None
-        _shot(drv, "offers-refused")
+        _shot(drv, shots, "offers-refused")
         drv.get(f"{url}/owner/offers")
-        _shot(drv, "offers")
+        _shot(drv, shots, "offers")
 
         # a deal moves through its phases as the chain advances
         deal_id = hub.deal("fixed-dp")
@@ -127,7 +136,7 @@ def test_the_owner_runs_the_hub_from_the_browser(owner_hub, browser) -> None:
         watcher.step()
         assert _phase(drv, url, deal_id) == "Quoted"
         assert drv.find_element(By.CSS_SELECTOR, f"#deal-{deal_id} td.deadline").text.endswith("UTC")
-        _shot(drv, "deals-quoted")
+        _shot(drv, shots, "deals-quoted")
         hub.ex.accept(deal_id, sender=hub.buyer)
         watcher.step()
         assert _phase(drv, url, deal_id) == "Revealed"
@@ -143,7 +152,7 @@ def test_the_owner_runs_the_hub_from_the_browser(owner_hub, browser) -> None:
         watcher.step()
         assert _phase(drv, url, declined) == "Refunded"
         assert drv.find_element(By.CSS_SELECTOR, f"#deal-{declined} td.reason").text
-        _shot(drv, "deals")
+        _shot(drv, shots, "deals")
 
         # withdraw: the seller's credit leaves the contract
         drv.find_element(By.CSS_SELECTOR, "#earn-ETH button.withdraw").click()
@@ -151,7 +160,7 @@ def test_the_owner_runs_the_hub_from_the_browser(owner_hub, browser) -> None:
         assert hub.ex.credit(hub.seller) == 0
         assert drv.find_element(By.CSS_SELECTOR, "#earn-ETH td.withdrawn .wei").text == str(credit)
         assert not drv.find_element(By.CSS_SELECTOR, "#earn-ETH button.withdraw").is_enabled()
-        _shot(drv, "deals-withdrawn")
+        _shot(drv, shots, "deals-withdrawn")
 
         # the budget: epsilon 1 of 5 spent by that one quote, and what the 4 left still buy
         drv.get(f"{url}/owner/datasets")
@@ -162,4 +171,4 @@ def test_the_owner_runs_the_hub_from_the_browser(owner_hub, browser) -> None:
         lefts = {r.find_element(By.CSS_SELECTOR, "td").text: r.find_element(By.CSS_SELECTOR, "td.n-left").text
                  for r in census.find_elements(By.CSS_SELECTOR, "table.buys tbody tr")}
         assert lefts["fixed-dp"] == "4" and lefts["tesla"] == "2" and lefts["fixed-dp-big"] == "0"
-        _shot(drv, "datasets")
+        _shot(drv, shots, "datasets")
