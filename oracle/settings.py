@@ -112,6 +112,14 @@ class HubSettings(BaseSettings):
             out.append(Web3.to_checksum_address(str(t).strip()))
         return out
 
+    @field_validator("owner_secret_hash")
+    @classmethod
+    def _owner_hash(cls, v: str | None) -> str | None:
+        if v is not None and (not v.startswith("scrypt$") or v.count("$") != 5):
+            raise ValueError("owner_secret_hash is not a scrypt$n$r$p$salt$hash string: set the secret with "
+                             "`spartacus hub init` (SPARTACUS_OWNER_SECRET), never by hand")
+        return v
+
     @field_validator("contract")
     @classmethod
     def _contract(cls, v: str | None) -> str | None:
