@@ -29,7 +29,7 @@ from client.chain.exchange import ETH, EXACT
 from .context import HubContext
 from .keystore import KeystoreError, create_keystore, keystore_address, load_keystore
 from .settings import HubSettings, SettingsError, load_settings, write_config
-from .store import DatasetRecord, OfferRecord, Store
+from .store import DatasetRecord, Store
 
 __all__ = ["owner_app", "hub_app", "dataset_app", "offer_app", "withdraw", "connect_chain", "build_context",
            "IMPORT_KEY_ENV", "OWNER_SECRET_ENV"]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from client.chain.exchange import ETH, EXACT
+from client.chain.exchange import EXACT
 
 from oracle.context import HubContext
 from oracle.offers import releases_left
@@ -189,7 +189,3 @@ def earnings(ctx: HubContext, chain: ChainView) -> list[Earning]:
         out.append(Earning(tok, token_name(tok), earned, withdrawn, ctx.exchange.credit(ctx.seller, tok)))
     return out
 
-
-def is_eth(token: str) -> bool:
-    """True for the zero address (ETH)."""
-    return token.lower() == ETH.lower()

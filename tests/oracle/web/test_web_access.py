@@ -13,7 +13,7 @@ from eth_account.messages import encode_defunct
 from oracle.api.auth import delivery_message
 from oracle.web.routes import COOKIE
 
-from .conftest import SECRET, csrf_of
+from .conftest import SECRET
 
 PAGES = ["/owner", "/owner/", "/owner/datasets", "/owner/offers", "/owner/deals"]
 FORMS = ["/owner/offers", "/owner/offers/fixed-dp/delete", "/owner/withdraw", "/owner/logout"]
