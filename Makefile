@@ -6,6 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SOL := $(shell find contracts -name '*.sol')
 ARTIFACT := build/contracts/DataExchange.json
+BROWSER_STAMP := build/.chromium.stamp
 PYTEST_ARGS ?=
 
 .PHONY: all demo test test-fast test-nightly slither bench build clean distclean
@@ -35,19 +36,25 @@ $(ARTIFACT): $(VENV)/.stamp node_modules/.stamp $(SOL) brownie-config.yaml tools
 
 build: $(ARTIFACT)
 
+# The owner's page is tested in headless Chromium (tests/oracle/web/test_web_browser.py): install
+# Debian's chromium and its driver when missing (CI runs as root; elsewhere the test fails naming this).
+$(BROWSER_STAMP):
+	command -v chromium && command -v chromedriver || (apt-get update && apt-get install -y chromium chromium-driver)
+	mkdir -p $(@D) && touch $@
+
 demo: build
 	$(PY) -m client.demo
 
 slither: build
 	$(PY) tools/run_slither.py
 
-test: build slither
+test: build slither $(BROWSER_STAMP)
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 test-fast: build
 	$(PY) -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
 
-test-nightly: build
+test-nightly: build $(BROWSER_STAMP)
 	$(PY) -m pytest -n 2 --hypothesis-profile=nightly $(PYTEST_ARGS)
 
 bench: build

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import threading
 from pathlib import Path
 from typing import Any, Optional
@@ -30,13 +29,13 @@ from client.chain.exchange import ETH, EXACT
 from .context import HubContext
 from .keystore import KeystoreError, create_keystore, keystore_address, load_keystore
 from .settings import HubSettings, SettingsError, load_settings, write_config
-from .store import DatasetRecord, OfferRecord, Store
+from .store import DatasetRecord, Store
 
 __all__ = ["owner_app", "hub_app", "dataset_app", "offer_app", "withdraw", "connect_chain", "build_context",
-           "IMPORT_KEY_ENV"]
+           "IMPORT_KEY_ENV", "OWNER_SECRET_ENV"]
 
 IMPORT_KEY_ENV = "SPARTACUS_IMPORT_KEY"
-_EPSILON = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]+)?")
+OWNER_SECRET_ENV = "SPARTACUS_OWNER_SECRET"
 
 console = Console()
 owner_app = typer.Typer(help="The data owner's hub: keys, datasets, offers, serving.", no_args_is_help=True)
@@ -112,7 +111,36 @@ def build_context(settings: HubSettings, account: LocalAccount, w3: Web3 | None 
     ex = _exchange(settings, w3)
     store = Store(settings.db_path)
     return HubContext(store=store, exchange=ex, chain_id=int(ex.w3.eth.chain_id), seller=account.address,
-                      oracle=account.address)
+                      oracle=account.address, owner_secret_hash=settings.owner_secret_hash,
+                      owner_session_seconds=settings.owner_session_seconds, tokens=tuple(settings.tokens),
+                      signer=account)
+
+
+def _owner_secret_hash(settings: HubSettings) -> str | None:
+    """The owner's page secret from SPARTACUS_OWNER_SECRET or a prompt (never argv), hashed; None when
+    neither is available (the page then stays locked, and `hub init` can be run again to set it)."""
+    from .web import check_secret_strength, hash_secret
+    from .web.security import WeakSecret
+
+    secret = os.environ.get(OWNER_SECRET_ENV)
+    if secret is None:
+        if not os.isatty(0):
+            if settings.owner_secret_hash is None:
+                console.print(f"[yellow]no owner secret: the owner's page stays locked until `hub init` runs with "
+                              f"{OWNER_SECRET_ENV} set (or at a terminal, which prompts)[/yellow]")
+            return None
+        import getpass
+
+        secret = getpass.getpass("owner's page secret (empty: keep the current one): ")
+        if not secret:
+            return None
+        if getpass.getpass("again: ") != secret:
+            abort("the two secrets differ: run again")
+    try:
+        check_secret_strength(secret)
+    except WeakSecret as err:
+        abort(str(err))
+    return hash_secret(secret)
 
 
 def _tx(what: str, fn: Any, *args: Any, **kw: Any) -> Any:
@@ -166,6 +194,10 @@ def hub_init(
             ex = _exchange(settings, w3)
             _tx("registerSeller", ex.register_seller, account.address, sender=account)
             success(f"seller {account.address} registered with itself as oracle at {ex.address}")
+    secret_hash = _owner_secret_hash(settings)
+    if secret_hash is not None:
+        values["owner_secret_hash"] = secret_hash
+        success("owner's page secret set (stored hashed with scrypt)")
     path = write_config(settings.config_dir, values)
     Store(settings.db_path).close()
     success(f"config written to {path}; data in {settings.data_dir}")
@@ -210,7 +242,14 @@ def hub_serve(
                               daemon=True)
     thread.start()
     console.print(f"hub {account.address} serving http://{settings.host}:{settings.port} "
-                  f"(contract {ctx.exchange.address}, {settings.confirmations} confirmations)")
+                  f"(contract {ctx.exchange.address}, {settings.confirmations} confirmations); "
+                  f"owner's page at http://{settings.host}:{settings.port}/owner")
+    if settings.owner_secret_hash is None:
+        console.print(f"[yellow]the owner's page is locked: set a secret with `spartacus hub init` "
+                      f"({OWNER_SECRET_ENV})[/yellow]")
+    if settings.host not in ("127.0.0.1", "::1", "localhost"):
+        console.print("[yellow]listening beyond loopback: the owner's login travels in clear unless a TLS proxy "
+                      "fronts the hub[/yellow]")
     try:
         uvicorn.run(create_app(ctx), host=settings.host, port=settings.port, log_level="info")
     finally:
@@ -322,18 +361,14 @@ def _resolve_dataset(store: Store, ref: str) -> DatasetRecord:
     return rec
 
 
-def _fixed_menu(offers: list[OfferRecord], dataset_id: str, buyer: str | None) -> list[tuple[float, int]]:
-    from fractions import Fraction
-
-    out = []
-    for o in offers:
-        if o.dataset_id != dataset_id or (o.buyer or "").lower() != (buyer or "").lower():
-            continue
-        eps = o.release.get("epsilon")
-        if eps == "exact" or o.pricing.get("method") != "fixed":
-            continue
-        out.append((float(Fraction(eps)), int(o.pricing["price"])))
-    return out
+def _budget_left(settings: HubSettings, ds: DatasetRecord) -> int | None:
+    """The dataset's budget left on chain in milli-epsilon; None for an exact cap or when no contract is
+    configured (then the budget is checked again when a deal is quoted)."""
+    if ds.epsilon_cap_milli == EXACT or settings.contract is None or not settings.keystore_path.exists():
+        return None
+    seller = keystore_address(settings.keystore_path)
+    spent = Exchange(connect_chain(settings), settings.contract).epsilon_spent(seller, bytes.fromhex(ds.dataset_id[2:]))
+    return ds.epsilon_cap_milli - spent
 
 
 @offer_app.command("set")
@@ -352,89 +387,24 @@ def offer_set(
     quote_fee: str = typer.Option("0", help="the minimum quote fee in the token's smallest unit"),
     config_dir: Optional[Path] = ConfigDir,
 ) -> None:
-    """Create or replace an offer, checked arbitrage-free against the dataset's other fixed-price precisions."""
-    from pricing import check_arbitrage_free
-    from privacy import Offer, PrivacyError
-    from privacy.offers import MECHANISMS
+    """Create or replace an offer, checked arbitrage-free against the dataset's other fixed-price precisions
+    and against the budget the dataset has left on chain (the same check as the owner's page)."""
+    from .offers import OfferDraft, OfferRejected, build_offer
 
     settings = _settings(config_dir)
     store = Store(settings.db_path)
     ds = _resolve_dataset(store, dataset)
-    if buyer is not None:
-        if not Web3.is_address(buyer):
-            abort(f"--buyer {buyer!r} is not an address")
-        buyer = Web3.to_checksum_address(buyer)
-    if epsilon == "exact":
-        if ds.epsilon_cap_milli != EXACT:
-            abort(f"dataset {ds.name} has a cap of {ds.epsilon_cap_milli / 1000:g}: exact offers need an EXACT cap")
-        release: dict[str, Any] = {"epsilon": "exact", "mechanism": {"name": "exact"}}
-    else:
-        if not _EPSILON.fullmatch(epsilon) or float(epsilon) == 0:
-            abort(f"--epsilon {epsilon!r} must be a positive decimal like 1 or 0.25, or 'exact'")
-        if mechanism not in MECHANISMS or mechanism == "exact":
-            abort(f"--mechanism {mechanism!r} must be one of {[m for m in MECHANISMS if m != 'exact']}")
-        bounds: dict[str, tuple[float, float]] = {}
-        for b in bound:
-            try:
-                col, rng = b.split("=", 1)
-                lo, hi = (float(v) for v in rng.split(":", 1))
-            except ValueError:
-                abort(f"--bound {b!r} must be NAME=LO:HI")
-            bounds[col] = (lo, hi)
-        columns = {c["name"] for part in ("features", "columns") for c in ds.schema.get(part) or []}
-        columns |= {ds.schema["label"]["name"]} if ds.schema.get("label") else set()
-        unknown = sorted(set(bounds) - columns)
-        if unknown:
-            abort(f"--bound names column(s) {unknown} that dataset {ds.name} does not have: {sorted(columns)}")
-        try:  # privacy writes the release object, so the terms a buyer copies from it parse
-            release = Offer(price_rule={}, epsilon=epsilon, mechanism=mechanism, bounds=bounds,
-                            clamp=clamp).terms_release()
-        except (PrivacyError, ValueError) as err:
-            abort(f"the offer's release is invalid: {err}")
-    if (price is None) == (mde_method is None):
-        abort("give exactly one price rule: --price WEI (fixed) or --mde-method with --curve")
-    if price is not None:
-        if not price.isdigit():
-            abort(f"--price {price!r} must be a whole number of the token's smallest unit")
-        pricing: dict[str, Any] = {"method": "fixed", "price": str(int(price))}
-    else:
-        from pricing import METHODS
-        from pricing.curves import CURVES
-
-        if mde_method not in METHODS:
-            abort(f"--mde-method {mde_method!r} must be one of {sorted(METHODS)}")
-        try:
-            parsed = json.loads(curve or "")
-        except ValueError:
-            abort('--curve must be JSON such as {"kind": "linear", "slope": "1000"}')
-        if not isinstance(parsed, dict) or parsed.get("kind") not in CURVES:
-            abort(f"--curve needs a kind in {sorted(CURVES)}")
-        from pricing import PricingError, apply_curve
-
-        try:
-            apply_curve(parsed, 1.0, 10**18)
-        except PricingError as err:
-            abort(f"--curve is not a valid {parsed['kind']} curve: {err}")
-        pricing = {"method": mde_method, "curve": parsed}
-    tokens = tuple(Web3.to_checksum_address(t) for t in (token or [ETH]) if Web3.is_address(t))
-    if len(tokens) != len(token or [ETH]):
-        abort(f"--token values {token} must be addresses (ETH is {ETH})")
-    not_listed = [t for t in tokens if t.lower() not in {s.lower() for s in settings.tokens}]
-    if not_listed:
-        abort(f"token(s) {not_listed} are not on the hub's list {settings.tokens}: add them to `tokens` in hub.toml")
-    if not quote_fee.isdigit():
-        abort(f"--quote-fee {quote_fee!r} must be a whole number")
-    new = OfferRecord(offer_id, ds.dataset_id, buyer, release, pricing, tokens, int(quote_fee))
-    others = [o for o in store.list_offers() if o.offer_id != offer_id]
-    menu = _fixed_menu([*others, new], ds.dataset_id, buyer)
-    if len(menu) > 1:
-        report = check_arbitrage_free(menu)
-        if not report.ok:
-            abort("the offers would allow arbitrage: " + "; ".join(report.violations)
-                  + " — raise the higher-epsilon price or lower the other")
+    draft = OfferDraft(offer_id, ds, epsilon, buyer=buyer, mechanism=mechanism, bounds=tuple(bound), clamp=clamp,
+                       price=price, mde_method=mde_method, curve=curve, tokens=tuple(token), quote_fee=quote_fee)
+    try:
+        new = build_offer(draft, existing=store.list_offers(), hub_tokens=settings.tokens,
+                          budget_left_milli=_budget_left(settings, ds))
+    except OfferRejected as err:
+        abort(err.reason)
+        raise
     store.put_offer(new)
-    success(f"offer {offer_id} on {ds.name} for {buyer or 'every buyer'}: epsilon {epsilon}, "
-            f"{'price ' + pricing['price'] if price is not None else 'MDE ' + str(mde_method)}")
+    success(f"offer {offer_id} on {ds.name} for {new.buyer or 'every buyer'}: epsilon {epsilon}, "
+            f"{'price ' + new.pricing['price'] if price is not None else 'MDE ' + str(mde_method)}")
 
 
 @offer_app.command("list")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from client.chain import Exchange
 
@@ -17,7 +17,10 @@ __all__ = ["HubContext"]
 @dataclass
 class HubContext:
     """The hub's running state: `seller` and `oracle` are checksummed addresses; `max_spec_bytes`
-    bounds PUT /v1/specs; `auth_past` / `auth_future` are the signature window in seconds."""
+    bounds PUT /v1/specs; `auth_past` / `auth_future` are the signature window in seconds.
+    The owner's page: `owner_secret_hash` (None keeps it locked), `owner_session_seconds`, the hub's
+    payment `tokens`, and `signer` for the seller's own transactions (withdraw): a LocalAccount, or
+    None to send as `seller` on a node that holds its key (development chains)."""
 
     store: Store
     exchange: Exchange
@@ -29,3 +32,7 @@ class HubContext:
     auth_past: int = 300
     auth_future: int = 30
     clock: Callable[[], float] = field(default=time.time)
+    owner_secret_hash: str | None = None
+    owner_session_seconds: int = 3600
+    tokens: tuple[str, ...] = ("0x0000000000000000000000000000000000000000",)
+    signer: Any = None

@@ -72,6 +72,9 @@ class HubSettings(BaseSettings):
     port: int = Field(default=8600, ge=1, le=65535)
     poll_interval: float = Field(default=1.0, gt=0)
     passphrase: SecretStr | None = None
+    owner_secret_hash: str | None = Field(default=None, description="the owner's page login, as "
+                                          "oracle.web.security.hash_secret wrote it (never the secret)")
+    owner_session_seconds: int = Field(default=3600, ge=60, le=7 * 86400)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
@@ -108,6 +111,14 @@ class HubSettings(BaseSettings):
                 raise ValueError(f"token {t!r} is not an address: give 0x + 40 hex digits")
             out.append(Web3.to_checksum_address(str(t).strip()))
         return out
+
+    @field_validator("owner_secret_hash")
+    @classmethod
+    def _owner_hash(cls, v: str | None) -> str | None:
+        if v is not None and (not v.startswith("scrypt$") or v.count("$") != 5):
+            raise ValueError("owner_secret_hash is not a scrypt$n$r$p$salt$hash string: set the secret with "
+                             "`spartacus hub init` (SPARTACUS_OWNER_SECRET), never by hand")
+        return v
 
     @field_validator("contract")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from oracle.context import HubContext
+from oracle.web import router as owner_pages
 
 from .handlers import install_handlers
 from .routes import datasets, deals, info, offers, specs, terms
@@ -22,5 +23,6 @@ def create_app(ctx: HubContext) -> FastAPI:
     app.state.hub = ctx
     for module in (info, datasets, offers, specs, terms, deals):
         app.include_router(module.router)
+    app.include_router(owner_pages)  # the owner's page under /owner (docs/hub-page.md)
     install_handlers(app)
     return app

@@ -210,3 +210,29 @@ def test_init_can_deploy_an_exchange_and_write_its_address(env) -> None:
     assert reg["seller"] == reg["oracle"] == seller
     again = run("hub", "init")  # a second init keeps the key
     assert again.exit_code == 0 and "keeping it" in again.output
+
+
+def test_offer_set_refuses_an_epsilon_over_the_budget_left_like_the_page(env) -> None:
+    w3, ex, tmp = env
+    assert run("hub", "init", "--contract", ex.address).exit_code == 0
+    _csv(tmp)
+    assert run("dataset", "add", "census", "--data", str(tmp / "d.csv"), "--schema", str(tmp / "s.json"),
+               "--cap", "5").exit_code == 0
+    r = run("offer", "set", "big", "--dataset", "census", "--epsilon", "5.5", "--price", "10")
+    assert r.exit_code == 1 and "more than the 5 left" in r.output
+    assert run("offer", "set", "fits", "--dataset", "census", "--epsilon", "5", "--price", "10").exit_code == 0
+
+
+def test_init_stores_the_owner_secret_hashed_from_the_environment(env, monkeypatch) -> None:
+    from oracle.web import verify_secret
+
+    w3, ex, tmp = env
+    monkeypatch.setenv(cli.OWNER_SECRET_ENV, "a long owner secret")
+    assert run("hub", "init", "--contract", ex.address).exit_code == 0
+    text = (tmp / "cfg" / "hub.json").read_text()
+    stored = json.loads(text)["owner_secret_hash"]
+    assert "a long owner secret" not in text and stored.startswith("scrypt$")
+    assert verify_secret("a long owner secret", stored) and not verify_secret("a long owner secreT", stored)
+    monkeypatch.setenv(cli.OWNER_SECRET_ENV, "short")
+    r = run("hub", "init", "--contract", ex.address)
+    assert r.exit_code == 1 and "at least 10 characters" in r.output

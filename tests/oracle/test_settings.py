@@ -65,3 +65,13 @@ def test_toml_file_is_read(tmp_path) -> None:
 def test_missing_contract_is_named() -> None:
     with pytest.raises(SettingsError, match="SPARTACUS_CONTRACT"):
         load_settings().require_contract()
+
+
+def test_a_malformed_owner_secret_hash_is_refused_naming_the_fix(tmp_path) -> None:
+    from oracle.settings import SettingsError, load_settings
+    from oracle.web import hash_secret
+
+    with pytest.raises(SettingsError, match="owner_secret_hash.*hub init"):
+        load_settings(config_dir=tmp_path, owner_secret_hash="my plain secret")
+    good = hash_secret("a long owner secret", n=2**4)
+    assert load_settings(config_dir=tmp_path, owner_secret_hash=good).owner_secret_hash == good

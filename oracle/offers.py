@@ -1,0 +1,189 @@
+"""One check for a new or edited offer, shared by `spartacus offer set` and the owner's page: the
+fields parse, the release is valid for the dataset, the price rule is one of the protocol's, the
+tokens are on the hub's list, the fixed-price menu stays arbitrage-free across precisions, and the
+offer's epsilon fits in the budget the dataset has left on chain."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Sequence
+
+from web3 import Web3
+
+from client.chain.exchange import ETH, EXACT
+
+from .store import DatasetRecord, OfferRecord
+
+__all__ = ["OfferDraft", "OfferRejected", "build_offer", "fixed_menu", "releases_left"]
+
+_EPSILON = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]+)?")
+_OFFER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+class OfferRejected(ValueError):
+    """Raised when an offer is refused; `field` names the input at fault (epsilon, price, ...)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class OfferDraft:
+    """An offer as the owner typed it (strings, as a form or the command line gives them).
+
+    `bounds` are `NAME=LO:HI` items; exactly one of `price` (fixed) or `mde_method` (with `curve`,
+    JSON) is set; `tokens` default to ETH."""
+
+    offer_id: str
+    dataset: DatasetRecord
+    epsilon: str
+    buyer: str | None = None
+    mechanism: str = "ml-laplace-rr"
+    bounds: Sequence[str] = ()
+    clamp: bool = False
+    price: str | None = None
+    mde_method: str | None = None
+    curve: str | None = None
+    tokens: Sequence[str] = field(default_factory=tuple)
+    quote_fee: str = "0"
+
+
+def fixed_menu(offers: Sequence[OfferRecord], dataset_id: str, buyer: str | None) -> list[tuple[float, int]]:
+    """The (epsilon, price) points of the fixed-price, non-exact offers one buyer (or the defaults) sees
+    on one dataset: the menu that must be arbitrage-free."""
+    out = []
+    for o in offers:
+        if o.dataset_id.lower() != dataset_id.lower() or (o.buyer or "").lower() != (buyer or "").lower():
+            continue
+        eps = o.release.get("epsilon")
+        if eps == "exact" or o.pricing.get("method") != "fixed":
+            continue
+        out.append((float(Fraction(eps)), int(o.pricing["price"])))
+    return out
+
+
+def releases_left(offer: OfferRecord, budget_left_milli: int | None) -> int | None:
+    """How many more releases at `offer`'s precision the budget still pays for; None when unlimited
+    (an exact cap, or budget unknown). An exact offer on a capped dataset buys none."""
+    if budget_left_milli is None:
+        return None
+    eps = offer.release.get("epsilon")
+    if eps == "exact":
+        return 0
+    from .pipeline import epsilon_milli_of
+
+    return max(0, budget_left_milli) // epsilon_milli_of(str(eps))
+
+
+def _release(draft: OfferDraft) -> dict[str, Any]:
+    from privacy import Offer, PrivacyError
+    from privacy.offers import MECHANISMS
+
+    ds = draft.dataset
+    if draft.epsilon == "exact":
+        if ds.epsilon_cap_milli != EXACT:
+            raise OfferRejected("epsilon", f"dataset {ds.name} has a cap of {ds.epsilon_cap_milli / 1000:g}: "
+                                           "exact offers need an EXACT cap")
+        return {"epsilon": "exact", "mechanism": {"name": "exact"}}
+    if not _EPSILON.fullmatch(draft.epsilon) or Fraction(draft.epsilon) == 0:
+        raise OfferRejected("epsilon", f"epsilon {draft.epsilon!r} must be a positive decimal like 1 or 0.25, "
+                                       "or 'exact'")
+    choices = [m for m in MECHANISMS if m != "exact"]
+    if draft.mechanism not in choices:
+        raise OfferRejected("mechanism", f"mechanism {draft.mechanism!r} must be one of {choices}")
+    bounds: dict[str, tuple[float, float]] = {}
+    for b in draft.bounds:
+        try:
+            col, rng = b.split("=", 1)
+            lo, hi = (float(v) for v in rng.split(":", 1))
+        except ValueError:
+            raise OfferRejected("bounds", f"bound {b!r} must be NAME=LO:HI") from None
+        bounds[col.strip()] = (lo, hi)
+    columns = {c["name"] for part in ("features", "columns") for c in ds.schema.get(part) or []}
+    columns |= {ds.schema["label"]["name"]} if ds.schema.get("label") else set()
+    unknown = sorted(set(bounds) - columns)
+    if unknown:
+        raise OfferRejected("bounds", f"bounds name column(s) {unknown} that dataset {ds.name} does not have: "
+                                      f"{sorted(columns)}")
+    try:  # privacy writes the release object, so the terms a buyer copies from it parse
+        return Offer(price_rule={}, epsilon=draft.epsilon, mechanism=draft.mechanism, bounds=bounds,
+                     clamp=draft.clamp).terms_release()
+    except (PrivacyError, ValueError) as err:
+        raise OfferRejected("epsilon", f"the offer's release is invalid: {err}") from None
+
+
+def _pricing(draft: OfferDraft) -> dict[str, Any]:
+    from pricing import METHODS, PricingError, apply_curve
+    from pricing.curves import CURVES
+
+    if (draft.price is None) == (draft.mde_method is None):
+        raise OfferRejected("price", "give exactly one price rule: a fixed price in the token's smallest unit, "
+                                     "or an MDE method with a curve")
+    if draft.price is not None:
+        if not draft.price.isdigit():
+            raise OfferRejected("price", f"price {draft.price!r} must be a whole number of the token's smallest unit")
+        return {"method": "fixed", "price": str(int(draft.price))}
+    if draft.mde_method not in METHODS:
+        raise OfferRejected("mde_method", f"MDE method {draft.mde_method!r} must be one of {sorted(METHODS)}")
+    try:
+        parsed = json.loads(draft.curve or "")
+    except ValueError:
+        raise OfferRejected("curve", 'the curve must be JSON such as {"kind": "linear", "slope": "1000"}') from None
+    if not isinstance(parsed, dict) or parsed.get("kind") not in CURVES:
+        raise OfferRejected("curve", f"the curve needs a kind in {sorted(CURVES)}")
+    try:
+        apply_curve(parsed, 1.0, 10**18)
+    except PricingError as err:
+        raise OfferRejected("curve", f"the curve is not a valid {parsed['kind']} curve: {err}") from None
+    return {"method": draft.mde_method, "curve": parsed}
+
+
+def build_offer(draft: OfferDraft, *, existing: Sequence[OfferRecord], hub_tokens: Sequence[str],
+                budget_left_milli: int | None) -> OfferRecord:
+    """The offer record `draft` describes, checked against the hub's other offers (`existing`, the
+    one it replaces included or not), its token list and the dataset's budget left on chain in
+    milli-epsilon (None: unknown or an exact cap, not checked). Raises `OfferRejected`."""
+    from pricing import check_arbitrage_free
+
+    if not _OFFER_ID.fullmatch(draft.offer_id):
+        raise OfferRejected("offer_id", f"offer id {draft.offer_id!r} must be 1-64 letters, digits, '.', '_' or '-'")
+    buyer = draft.buyer
+    if buyer is not None:
+        if not Web3.is_address(buyer):
+            raise OfferRejected("buyer", f"buyer {buyer!r} is not an address (0x + 40 hex digits), or leave it "
+                                         "empty for every buyer")
+        buyer = Web3.to_checksum_address(buyer)
+    release = _release(draft)
+    pricing = _pricing(draft)
+    raw_tokens = list(draft.tokens) or [ETH]
+    tokens = tuple(Web3.to_checksum_address(t) for t in raw_tokens if Web3.is_address(t))
+    if len(tokens) != len(raw_tokens):
+        raise OfferRejected("tokens", f"token values {raw_tokens} must be addresses (ETH is {ETH})")
+    listed = {s.lower() for s in hub_tokens}
+    not_listed = [t for t in tokens if t.lower() not in listed]
+    if not_listed:
+        raise OfferRejected("tokens", f"token(s) {not_listed} are not on the hub's list {list(hub_tokens)}: "
+                                      "add them to `tokens` in hub.toml")
+    if not draft.quote_fee.isdigit():
+        raise OfferRejected("quote_fee", f"quote fee {draft.quote_fee!r} must be a whole number")
+    new = OfferRecord(draft.offer_id, draft.dataset.dataset_id, buyer, release, pricing, tokens, int(draft.quote_fee))
+    if budget_left_milli is not None and draft.dataset.epsilon_cap_milli != EXACT and release["epsilon"] != "exact":
+        from .pipeline import epsilon_milli_of
+
+        need = epsilon_milli_of(release["epsilon"])
+        if need > budget_left_milli:
+            raise OfferRejected("epsilon", f"epsilon {release['epsilon']} spends more than the "
+                                           f"{max(0, budget_left_milli) / 1000:g} left of dataset "
+                                           f"{draft.dataset.name}'s budget: offer a smaller epsilon")
+    menu = fixed_menu([*(o for o in existing if o.offer_id != draft.offer_id), new], new.dataset_id, buyer)
+    if len(menu) > 1:
+        report = check_arbitrage_free(menu)
+        if not report.ok:
+            raise OfferRejected("price", "the offers would allow arbitrage: " + "; ".join(report.violations)
+                                + " — raise the higher-epsilon price or lower the other")
+    return new

@@ -1,0 +1,113 @@
+"""Offers edited in the owner's page go through the same check as `spartacus offer set`
+(oracle.offers.build_offer): a good one is served at GET /v1/offers?buyer=, an arbitrage-breaking
+or over-budget one is refused with the reason beside its field."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from client.chain.exchange import ETH
+from oracle.offers import OfferDraft, OfferRejected, build_offer, fixed_menu, releases_left
+from oracle.store import DatasetRecord
+from pricing import check_arbitrage_free
+
+
+def _form(page, **fields):
+    data = {"csrf": page.csrf(), "row": "new", "dataset": page.hub.datasets["census"], "mechanism": "ml-laplace-rr",
+            "rule": "fixed", "quote_fee": "0", **fields}
+    return page.client.post("/owner/offers", data=data, follow_redirects=False)
+
+
+def _field_error(html: str, field: str) -> str | None:
+    m = re.search(rf'data-field="{field}">([^<]*)<', html)
+    return m and m.group(1)
+
+
+def test_an_offer_added_in_the_page_is_served_to_that_buyer_only(page) -> None:
+    assert page.login().status_code == 303
+    buyer = page.hub.buyer2
+    r = _form(page, offer_id="club", buyer=buyer.lower(), epsilon="0.5", price="1000")
+    assert r.status_code == 303, r.text
+    mine = page.client.get("/v1/offers", params={"buyer": buyer}).json()["offers"]
+    (club,) = [o for o in mine if o["offerId"] == "club"]
+    assert club["release"]["epsilon"] == "0.5" and club["pricing"] == {"method": "fixed", "price": "1000"}
+    others = page.client.get("/v1/offers", params={"buyer": page.hub.stranger}).json()["offers"]
+    assert "club" not in {o["offerId"] for o in others}
+    assert "Offer club saved" in page.client.get("/owner/offers").text
+
+
+def test_an_arbitrage_breaking_offer_is_refused_beside_the_price(page) -> None:
+    assert page.login().status_code == 303
+    # the default menu has fixed-dp-big at epsilon 4.5 for 0.1 ether; epsilon 2 for more breaks monotonicity
+    r = _form(page, offer_id="greedy", epsilon="2", price=str(page.hub.ETHER))
+    assert r.status_code == 400
+    reason = _field_error(r.text, "price")
+    assert reason and "arbitrage" in reason and "not monotone" in reason
+    assert page.hub.store.get_offer("greedy") is None
+    assert 'value="greedy"' in r.text  # the owner's input is kept to fix
+
+
+def test_an_offer_spending_more_than_the_budget_left_is_refused_beside_epsilon(page) -> None:
+    assert page.login().status_code == 303
+    r = _form(page, offer_id="huge", epsilon="5.5", price=str(page.hub.ETHER))
+    assert r.status_code == 400
+    reason = _field_error(r.text, "epsilon")
+    assert reason and "more than the 5 left" in reason and page.hub.store.get_offer("huge") is None
+
+
+def test_editing_an_existing_offer_replaces_it(page) -> None:
+    assert page.login().status_code == 303
+    r = _form(page, row="fixed-dp", offer_id="fixed-dp", epsilon="1", price=str(page.hub.ETHER // 20), quote_fee="7")
+    assert r.status_code == 303, r.text
+    o = page.hub.store.get_offer("fixed-dp")
+    assert o.pricing["price"] == str(page.hub.ETHER // 20) and o.min_quote_fee == 7
+
+
+@pytest.mark.parametrize("fields,field", [
+    ({"epsilon": "0"}, "epsilon"), ({"epsilon": "1", "price": "lots"}, "price"),
+    ({"epsilon": "1", "buyer": "bob"}, "buyer"), ({"epsilon": "1", "tokens": "0x" + "ab" * 20}, "tokens"),
+    ({"epsilon": "1", "bounds": "age=0:1"}, "bounds"), ({"epsilon": "1", "rule": "mde", "mde_method": "influence", "curve": "{"}, "curve"),
+    ({"epsilon": "1", "rule": "mde", "mde_method": "nope", "curve": "{}"}, "mde_method"),
+    ({"epsilon": "exact"}, "epsilon"), ({"epsilon": "1", "offer_id": "bad id!"}, "offer_id"),
+])
+def test_each_bad_field_is_named_beside_it(page, fields, field) -> None:
+    assert page.login().status_code == 303
+    r = _form(page, **{"offer_id": "o", "price": "10", **fields})
+    assert r.status_code == 400 and _field_error(r.text, field), r.text[:300]
+
+
+def _census() -> DatasetRecord:
+    schema = {"features": [{"name": "x0", "kind": "float", "bounds": [0, 1]}],
+              "label": {"name": "y", "kind": "categorical", "categories": ["a", "b"]}}
+    return DatasetRecord("0x" + "11" * 32, "census", schema, 10, 5000)
+
+
+@settings(max_examples=40, deadline=None)
+@given(prices=st.lists(st.integers(0, 10**6), min_size=2, max_size=4),
+       eps=st.lists(st.sampled_from(["0.25", "0.5", "1", "2", "4"]), min_size=2, max_size=4, unique=True))
+def test_build_offer_accepts_a_menu_exactly_when_it_is_arbitrage_free(prices, eps) -> None:
+    ds, existing = _census(), []
+    n = min(len(prices), len(eps))
+    for i in range(n):
+        draft = OfferDraft(f"o{i}", ds, eps[i], price=str(prices[i]))
+        menu = [*fixed_menu(existing, ds.dataset_id, None), (float(eps[i]), prices[i])]
+        ok = check_arbitrage_free(menu).ok
+        try:
+            existing.append(build_offer(draft, existing=existing, hub_tokens=[ETH], budget_left_milli=5000))
+            assert ok
+        except OfferRejected as err:
+            assert not ok and err.field == "price"
+
+
+@given(left=st.integers(-1000, 10_000), eps=st.sampled_from(["0.001", "0.25", "1", "2.5"]))
+def test_build_offer_refuses_exactly_the_epsilons_over_the_budget_left(left, eps) -> None:
+    draft = OfferDraft("o", _census(), eps, price="1")
+    need = round(float(eps) * 1000)
+    try:
+        offer = build_offer(draft, existing=[], hub_tokens=[ETH], budget_left_milli=left)
+        assert need <= left and releases_left(offer, left) == left // need
+    except OfferRejected as err:
+        assert need > left and err.field == "epsilon"
