@@ -161,9 +161,10 @@ def plot(rows: list[int], table: dict[str, list[dict]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(1, 2, figsize=(10, 4))
-    for label, res in table.items():
-        ax[0].plot(rows[:len(res)], [r["seconds"] for r in res], "o-", label=label)
-        ax[1].plot(rows[:len(res)], [r["extra_bytes"] / 2**20 for r in res], "o-", label=label)
+    for (label, res), color in zip(table.items(), ("C0", "C1")):
+        ax[0].plot(rows[:len(res)], [r["seconds"] for r in res], "o-", color=color, label=f"{label} (wall)")
+        ax[0].plot(rows[:len(res)], [r["cpu_seconds"] for r in res], "s--", color=color, label=f"{label} (CPU)")
+        ax[1].plot(rows[:len(res)], [r["extra_bytes"] / 2**20 for r in res], "o-", color=color, label=label)
     ax[1].plot(rows, [r * D * 8 / 2**20 for r in rows], "k:", label="release's own bytes")
     ax[0].axhline(60, color="grey", ls="--", lw=0.8)
     for a, what in zip(ax, ("seconds per quote", "extra peak MiB while pricing")):
