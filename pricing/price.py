@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .numerics.dedup import first_of_groups
 from .numerics.threads import one_thread
 from .curves import apply_curve, parse_max_price
 from .errors import TermsError
@@ -41,19 +42,11 @@ def dedup_index(x: np.ndarray, y: np.ndarray, tol: float = 0.0) -> np.ndarray:
     """Sorted indices of the first record of each duplicate group (same label, and features
     equal, or equal on a grid of step `tol`).
 
-    Exact equality of the rows' float64 bytes (after folding -0.0 into 0.0; releases hold no
-    NaN), found with a dict of row bytes: linear in the release, where `np.unique(axis=0)`
-    sorts rows lexicographically (13 ms for 400 MNIST rows)."""
-    if x.shape[0] == 0:
-        return np.zeros(0, dtype=np.int64)
-    key = np.asarray(x, dtype=np.float64) + 0.0  # folds -0.0 into 0.0
-    if tol > 0:
-        key = np.floor(key / tol + 0.5) + 0.0
-    rows = np.ascontiguousarray(np.concatenate([key, np.asarray(y, dtype=np.float64)[:, None] + 0.0], axis=1))
-    first: dict[bytes, int] = {}
-    for i, row in enumerate(rows):
-        first.setdefault(row.tobytes(), i)
-    return np.fromiter(first.values(), dtype=np.int64, count=len(first))  # insertion order = sorted
+    Exact equality of the rows' float64 bytes (after folding -0.0 into 0.0), found with a
+    compiled hash table (`numerics.dedup`): linear in the release, with no copy of its rows,
+    where `np.unique(axis=0)` sorts rows lexicographically (13 ms for 400 MNIST rows) and a dict
+    of row bytes held every row again (docs/decisions/2026-12-06-million-row-pricing.md)."""
+    return first_of_groups(x, y, tol)
 
 
 def efficacy_of(spec: Spec, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray, int]:
@@ -67,11 +60,12 @@ def efficacy_of(spec: Spec, x: np.ndarray, y: np.ndarray) -> tuple[float, np.nda
     method = get_method(spec.method)
     keep = dedup_index(x, y, spec.dedup_tol)
     with one_thread():
-        eff = method.efficacy(spec, x[keep], y[keep])
+        copies = keep.shape[0] < x.shape[0]
+        eff = method.efficacy(spec, x[keep], y[keep]) if copies else method.efficacy(spec, x, y)  # no copy of x
         scores = np.zeros(x.shape[0])
         scores[keep] = eff.scores
         total = eff.total
-        if keep.shape[0] < x.shape[0] and spec.copies == "lower":
+        if copies and spec.copies == "lower":
             delivered = method.efficacy(spec, x, y)
             if delivered.total < total:
                 total, scores = delivered.total, np.asarray(delivered.scores, dtype=np.float64)

@@ -27,11 +27,15 @@ from ...proxies import Network, pointwise_grad
 from . import calculus as nc
 from .anchor import Anchor
 from .curvature import Curvature
-from .kernels import _RELU, _SIGMOID, _TANH, _back, _probe, _refit, _scores
+from .kernels import (ROW_BLOCK, WHOLE_ROWS, _RELU, _SIGMOID, _TANH, _back, _probe, _refit, _refit_rows, _scores,
+                      _scores_rows, stream_block)
 from .rows import Rows
 from .sparse_rows import SparseRows
 
-__all__ = ["refit", "probe_loss", "record_scores", "flat_grad", "one_hidden"]
+__all__ = ["refit", "probe_loss", "record_scores", "flat_grad", "one_hidden", "AUTO", "ROW_BLOCK", "WHOLE_ROWS"]
+
+#: the default `block` of `refit` and `record_scores`: `kernels.stream_block` of the row count
+AUTO = "auto"
 
 _ACTIVATIONS = ("relu", "tanh", "sigmoid")
 _ACT_CODES = {"relu": _RELU, "tanh": _TANH, "sigmoid": _SIGMOID}
@@ -88,15 +92,40 @@ def flat_grad(net: Network, acts: list, grad_out: np.ndarray) -> np.ndarray:
     return out
 
 
-def refit(net: Network, rows: Rows, y: np.ndarray, theta0: np.ndarray, curv: Curvature, *, steps: int,
+def _row_source(net: Network, x: np.ndarray, anchor: Anchor | None) -> tuple:
+    """The stacked rows (the bundle's, then the anchor's) as the streamed kernels read them:
+    (sparse, raw bundle rows, standardise?, mean, scale, the anchor's first-layer input, CSR
+    arrays, centring row). Dense rows stay the caller's array (standardised a block at a time
+    in the kernels, never copied whole); rows sparse enough for `SparseRows` (the test `Rows`
+    makes, on the same counts) are held in compressed form, as the whole-array path holds them."""
+    first = nc.linear_layers(net)[0]
+    std = net.kinds[:first] == ["standardize"]
+    d = net.params[first]["weight"].shape[1]
+    ax = anchor.x if anchor is not None else np.zeros((0, d))
+    if std and SparseRows.worthwhile(x, ax):
+        sp = SparseRows.standardized(np.concatenate([x, ax]) if anchor is not None else x,
+                                     net.params[0]["mean"], net.params[0]["scale"])
+        return (True, _NO_ROWS, False, _NO_DATA, _NO_DATA, _NO_ROWS, sp.indptr, sp.indices, sp.data, sp.c)
+    mean, scale = (net.params[0]["mean"], net.params[0]["scale"]) if std else (_NO_DATA, _NO_DATA)
+    ah = np.ascontiguousarray(anchor.h, dtype=np.float64) if anchor is not None else np.zeros((0, d))
+    return (False, np.ascontiguousarray(x, dtype=np.float64), std, mean, scale, ah, _NO_PTR, _NO_PTR, _NO_DATA,
+            np.zeros(d))
+
+
+def refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray, curv: Curvature, *, steps: int,
           cg_iters: int, cg_tol: float, newton_tol: float, penalty: np.ndarray | None, anchor: Anchor | None,
-          workspace: Callable[[int, int], tuple], c1: float = C1, halvings: int = HALVINGS) -> np.ndarray | None:
-    """`network_refit`'s whole damped Gauss-Newton loop in one compiled call (`kernels._refit`)
-    for a `one_hidden` network: the same steps, CG solves (`kernels._pcg`) and Armijo trials
-    (sufficient-decrease constant `c1`, at most `halvings` of them), so the same refit to
-    rounding. None for any other network or without numba (the caller then runs the loop in
-    Python). On breast_cancer the loop's own numpy calls (forward passes,
-    losses, the line's quadratic) were a third of a quote (docs/decisions/2026-12-03-compiled-refit.md)."""
+          workspace: Callable[[int, int], tuple], c1: float = C1, halvings: int = HALVINGS,
+          block: int | str | None = AUTO) -> np.ndarray | None:
+    """`network_refit`'s whole damped Gauss-Newton loop in one compiled call for a `one_hidden`
+    network: the same steps, CG solves and Armijo trials (sufficient-decrease constant `c1`,
+    at most `halvings` of them), so the same refit to rounding. None for any other network or
+    without numba (the caller then runs the loop in Python). On breast_cancer the loop's own
+    numpy calls (forward passes, losses, the line's quadratic) were a third of a quote
+    (docs/decisions/2026-12-03-compiled-refit.md). The rows stream through it `block` rows at a
+    time (`kernels._refit_rows`: memory bounded by one [rows, hidden] array; `AUTO`, one block
+    up to `WHOLE_ROWS` rows, which is the whole-array refit bit for bit, else `ROW_BLOCK`);
+    `block=None` runs the whole-array kernel (`kernels._refit`), the reference the tests
+    compare with."""
     shape = _shape(net)
     if shape is None:
         return None
@@ -108,10 +137,24 @@ def refit(net: Network, rows: Rows, y: np.ndarray, theta0: np.ndarray, curv: Cur
              anchor.theta0, anchor.decay)
     pen = np.zeros_like(theta0) if penalty is None else penalty
     ws = workspace(cg_iters, theta0.shape[0])
-    return _refit(theta0, int(steps), int(cg_iters), float(cg_tol), float(newton_tol), float(c1), int(halvings),
-                  *ws, *shape,
-                  *_row_operands(rows.h), rows.m, np.ascontiguousarray(y, dtype=np.int64), pen, penalty is not None, *a,
-                  curv.v, curv.vt, curv.ev, curv.g, curv.kinv, curv.d, curv.dinv, curv.d_live, curv.dinv_live, curv.idx)
+    yy = np.ascontiguousarray(y, dtype=np.int64)
+    curv_ops = (curv.v, curv.vt, curv.ev, curv.g, curv.kinv, curv.d, curv.dinv, curv.d_live, curv.dinv_live, curv.idx)
+    if block is None:
+        rows = Rows(net, x, anchor)
+        return _refit(theta0, int(steps), int(cg_iters), float(cg_tol), float(newton_tol), float(c1), int(halvings),
+                      *ws, *shape, *_row_operands(rows.h), rows.m, yy, pen, penalty is not None, *a, *curv_ops)
+    n_rows = x.shape[0] + (0 if anchor is None else anchor.x.shape[0])
+    return _refit_rows(theta0, int(steps), int(cg_iters), float(cg_tol), float(newton_tol), float(c1), int(halvings),
+                       *ws, _block(block, n_rows), *shape, *_row_source(net, x, anchor), x.shape[0], n_rows, yy, pen,
+                       penalty is not None, *a, *curv_ops)
+
+
+def _block(block: int | str, n_rows: int) -> int:
+    if block == AUTO:
+        return stream_block(n_rows)
+    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
+        raise ValueError(f"block must be a positive number of rows or {AUTO!r}, got {block!r}")
+    return int(block)
 
 
 def probe_loss(net: Network, rows: Rows, theta: np.ndarray, y: np.ndarray, *,
@@ -128,10 +171,16 @@ def probe_loss(net: Network, rows: Rows, theta: np.ndarray, y: np.ndarray, *,
     return loss / n, (res / n if grad else None)
 
 
-def record_scores(net: Network, rows: Rows, theta: np.ndarray, y: np.ndarray, s: np.ndarray) -> np.ndarray | None:
-    """Each record's loss gradient at theta dotted with s (`kernels._scores`), or None for a
-    network that is not `one_hidden`."""
+def record_scores(net: Network, x: np.ndarray, theta: np.ndarray, y: np.ndarray, s: np.ndarray, *,
+                  block: int | str | None = AUTO) -> np.ndarray | None:
+    """Each record's loss gradient at theta dotted with s, a block of `block` rows at a time
+    (`kernels._scores_rows`; `block=None`: the whole-array `kernels._scores`, the same
+    numbers), or None for a network that is not `one_hidden`."""
     shape = _shape(net)
     if shape is None:
         return None
-    return _scores(theta, s, *shape, *_row_operands(rows.h), np.ascontiguousarray(y, dtype=np.int64))
+    yy = np.ascontiguousarray(y, dtype=np.int64)
+    if block is None:
+        return _scores(theta, s, *shape, *_row_operands(Rows(net, x, None).h), yy)
+    src = _row_source(net, x, None)
+    return _scores_rows(theta, s, _block(block, x.shape[0]), *shape, *src[:5], *src[6:], yy)

@@ -507,3 +507,477 @@ def _scores(theta, s, act, hid, d, k, sparse, h, indptr, indices, data, cen, y):
         for q in range(k):
             sc[i] += resid[i, q] * (jv[i, q] + (out[i, q] + s[o3 + k * hid + q]))
     return sc
+
+
+# --- the same refit and scores streamed over blocks of rows (`compiled.refit`, `compiled.record_scores`) ---
+#
+# The whole-array kernels above hold a dozen [rows, hidden] arrays (first-layer outputs, their
+# change along a step, activations, slopes, residuals, and the CG products' temporaries) and a
+# standardised copy of the rows: at 1,000,000 x 64 each is the release's own size. The kernels
+# below keep one such array, the first layer's output z (a line search moves along it, z + t dz,
+# as above), and the logit-space curvature weights ([bundle rows, logits]); everything else is
+# computed a block of `ROW_BLOCK` rows at a time from the raw rows (standardised per block) and
+# z. Per-row values are the same numbers as above (the same operations on each row); sums over
+# rows run block after block in row order: a running sum over rows (losses, biases' gradients)
+# is the same sum, and a BLAS product summed over rows (the weights' gradients) is one product a
+# block, added in block order. So a refit streamed as one block is the whole-array refit bit
+# for bit, and one of several blocks differs from it by the rounding of that
+# blocking: fixed by the row count alone, never by the machine (`stream_block`;
+# docs/decisions/2026-12-06-million-row-pricing.md).
+
+#: rows a streamed pass takes at a time: 1,024 x 64 float64 rows stay in cache (at 100,000 rows
+#: 1,024 took 14.0 s, 8,192 took 18.1 s, the whole-array kernels 29.2 s)
+ROW_BLOCK = 1024
+#: refits of at most this many rows (bundle and anchor) stream as one block, so they are the
+#: whole-array refit bit for bit: every bundle of the benchmark's report is (at most 4,600 rows)
+WHOLE_ROWS = 8192
+
+
+def stream_block(n_rows: int) -> int:
+    """The rows a streamed pass over `n_rows` rows takes at a time: all of them up to
+    `WHOLE_ROWS`, else `ROW_BLOCK`. A function of the row count alone, so a price replays."""
+    return max(1, n_rows) if n_rows <= WHOLE_ROWS else ROW_BLOCK
+
+
+@jit(boundscheck=False)
+def _rows_h(s, e, m, xr, std, mean, scale, ah, buf):  # pragma: no cover - compiled
+    """Rows [s, e) of the first linear layer's dense input (the bundle's rows x, standardised
+    as `Network.forward` does, then the anchor's first-layer input ah), into buf."""
+    d = buf.shape[1]
+    for i in range(e - s):
+        r = s + i
+        if r < m:
+            if std:
+                for c in range(d):
+                    buf[i, c] = (xr[r, c] - mean[c]) / scale[c]
+            else:
+                for c in range(d):
+                    buf[i, c] = xr[r, c]
+        else:
+            for c in range(d):
+                buf[i, c] = ah[r - m, c]
+    return buf[:e - s]
+
+
+@jit(boundscheck=False)
+def _rows_out(s, e, hb, sparse, indptr, indices, data, cb, b1t, theta, nw, hid):  # pragma: no cover
+    """Rows [s, e) of `_first_out`: the rows' first-layer input times b1t plus theta's bias."""
+    if sparse:
+        z = _times(indptr[s:e + 1], indices, data, cb, b1t)
+    else:
+        z = hb @ b1t
+    for i in range(z.shape[0]):
+        for j in range(hid):
+            z[i, j] += theta[nw + j]
+    return z
+
+
+@jit(inline="always")
+def _act_rows(z, act, a3, slopes):  # pragma: no cover - compiled
+    """The hidden layer's output and slopes from its input z, as `_fit` computes them."""
+    for i in range(z.shape[0]):
+        for j in range(z.shape[1]):
+            u = z[i, j]
+            if act == _RELU:
+                a3[i, j] = max(u, 0.0)
+                slopes[i, j] = 1.0 if u > 0.0 else 0.0
+            elif act == _TANH:
+                s = np.tanh(u)
+                a3[i, j] = s
+                slopes[i, j] = 1.0 - s ** 2
+            else:
+                s = 1.0 / (1.0 + np.exp(-u))
+                a3[i, j] = s
+                slopes[i, j] = s * (1.0 - s)
+
+
+@jit(boundscheck=False)
+def _fit_rows(theta, z, s0, act, hid, d, k, m, y, anchored, a_target, a_weight, acc):  # pragma: no cover
+    """`_fit` on rows [s0, s0 + len(z)) of the stacked rows (bundle, then anchor): their
+    logits, activations, slopes and residuals; adds the bundle rows' log-losses to acc[0] and
+    the anchor rows' cross-entropies to acc[1], row by row, as `_fit`'s two running sums."""
+    n_rows = z.shape[0]
+    a3 = np.empty((n_rows, hid))
+    slopes = np.empty((n_rows, hid))
+    _act_rows(z, act, a3, slopes)
+    o3 = hid * d + hid
+    w3t = np.ascontiguousarray(theta[o3:o3 + k * hid].reshape((k, hid)).T)  # [hid, k]
+    logits = a3 @ w3t
+    for i in range(n_rows):
+        for q in range(k):
+            logits[i, q] += theta[o3 + k * hid + q]
+    resid = np.empty((n_rows, k))
+    loss = acc[0]
+    soft = acc[1]
+    for i in range(n_rows):
+        r = s0 + i
+        if r < m:
+            if k == 1:
+                u = logits[i, 0]
+                loss += np.logaddexp(0.0, u) - y[r] * u
+                resid[i, 0] = 1.0 / (1.0 + np.exp(-u)) - y[r]
+            else:
+                top, lse = _top_lse(logits[i])
+                loss += lse - (logits[i, y[r]] - top)
+                for q in range(k):
+                    resid[i, q] = np.exp(logits[i, q] - top - lse)
+                resid[i, y[r]] -= 1.0
+        elif anchored:
+            t = a_target[r - m]
+            if k == 1:
+                u = logits[i, 0]
+                soft += np.logaddexp(0.0, u) - t[0] * u
+                resid[i, 0] = a_weight * (1.0 / (1.0 + np.exp(-u)) - t[0])
+            else:
+                top, lse = _top_lse(logits[i])
+                tz = 0.0
+                for q in range(k):
+                    tz += t[q] * (logits[i, q] - top)
+                soft += lse - tz
+                for q in range(k):
+                    resid[i, q] = a_weight * (np.exp(logits[i, q] - top - lse) - t[q])
+    acc[0] = loss
+    acc[1] = soft
+    return logits, a3, slopes, resid
+
+
+@jit(inline="always")
+def _fit_total(acc, theta, anchored, a_weight, a_theta0, a_decay):  # pragma: no cover - compiled
+    """`_fit`'s objective from the running sums of `_fit_rows`."""
+    loss = acc[0]
+    if anchored:
+        dl = theta - a_theta0
+        loss += a_weight * acc[1] + 0.5 * _dot(dl, a_decay * dl)
+    return loss
+
+
+@jit(boundscheck=False)
+def _back_rows(g, hb, sparse, indptr, indices, data, a3, slopes, w3, first, acc3, accb3, acc1, accgs):  # pragma: no cover
+    """A block's share of `_back`: its products summed into acc3 ([k, hid]) and acc1 (the
+    first layer's [hid, d], or [d, hid] for sparse rows), assigned by the first block and added
+    by the others in block order; the column sums carried row by row in accb3 and accgs."""
+    m, hid = slopes.shape
+    k = w3.shape[0]
+    p3 = g.T @ a3
+    if first:
+        acc3[:, :] = p3
+    else:
+        acc3 += p3
+    for i in range(m):
+        for q in range(k):
+            accb3[q] += g[i, q]
+    g2 = g @ w3
+    for i in range(m):
+        for j in range(hid):
+            g2[i, j] *= slopes[i, j]
+    for i in range(m):
+        for j in range(hid):
+            accgs[j] += g2[i, j]
+    if sparse:
+        for i in range(m):
+            gi = g2[i]
+            for p in range(indptr[i], indptr[i + 1]):
+                v = data[p]
+                row = acc1[indices[p]]
+                for q in range(hid):
+                    row[q] += v * gi[q]
+    else:
+        p1 = g2.T @ hb
+        if first:
+            acc1[:, :] = p1
+        else:
+            acc1 += p1
+
+
+@jit(boundscheck=False)
+def _back_done(sparse, cen, acc3, accb3, acc1, accgs, res):  # pragma: no cover - compiled
+    """res = the flat gradient `_back` writes, from `_back_rows`' sums."""
+    k, hid = acc3.shape
+    d = cen.shape[0]
+    nw1 = hid * d
+    o3 = nw1 + hid
+    res[o3:o3 + k * hid] = acc3.ravel()
+    res[o3 + k * hid:o3 + k * hid + k] = accb3
+    if sparse:
+        for j in range(hid):
+            for c in range(d):
+                res[j * d + c] = acc1[c, j] - cen[c] * accgs[j]
+    else:
+        res[:nw1] = acc1.ravel()
+    res[nw1:nw1 + hid] = accgs
+
+
+@jit(inline="always")
+def _hw_row(row, out):  # pragma: no cover - compiled
+    """One row of `_hess_weights`."""
+    k = row.shape[0]
+    if k == 1:
+        s = 1.0 / (1.0 + np.exp(-row[0]))
+        out[0] = s * (1.0 - s)
+    else:
+        top = row[0]
+        for q in range(1, k):
+            top = max(top, row[q])
+        tot = 0.0
+        for q in range(k):
+            out[q] = np.exp(row[q] - top)
+            tot += out[q]
+        for q in range(k):
+            out[q] /= tot
+
+
+@jit(boundscheck=False)
+def _grad_pass(theta, step, t, update, z, hw, block, act, hid, d, k, sparse, xr, std, mean, scale, ah,
+               indptr, indices, data, cen, m, y, anchored, a_target, a_weight, a_theta0, a_decay, res):  # pragma: no cover
+    """One pass over every row at theta: z = the first layer's output (from scratch, or with
+    `update` moved to theta = old + t step as z + t dz), the curvature weights hw of the bundle's
+    rows, the flat gradient of the fit into res (`_back` of `_fit`'s residuals); returns `_fit`'s
+    objective."""
+    n_rows = z.shape[0]
+    nw = hid * d
+    o3 = nw + hid
+    src = step if update else theta
+    b1t = np.ascontiguousarray(src[:nw].reshape((hid, d)).T)
+    cb = cen @ b1t
+    w3 = np.ascontiguousarray(theta[o3:o3 + k * hid].reshape((k, hid)))
+    acc = np.zeros(2)
+    acc3 = np.empty((k, hid))
+    accb3 = np.zeros(k)
+    acc1 = np.zeros((d, hid)) if sparse else np.empty((hid, d))
+    accgs = np.zeros(hid)
+    buf = np.empty((0 if sparse else min(block, n_rows), d))
+    for s in range(0, n_rows, block):
+        e = min(n_rows, s + block)
+        hb = buf if sparse else _rows_h(s, e, m, xr, std, mean, scale, ah, buf)
+        out = _rows_out(s, e, hb, sparse, indptr, indices, data, cb, b1t, src, nw, hid)
+        if update:
+            zb = z[s:e] + t * out
+            z[s:e] = zb
+        else:
+            zb = out
+            z[s:e] = out
+        logits, a3, slopes, resid = _fit_rows(theta, zb, s, act, hid, d, k, m, y, anchored, a_target, a_weight, acc)
+        for i in range(min(e, m) - s):
+            _hw_row(logits[i], hw[s + i])
+        _back_rows(resid, hb, sparse, indptr[s:e + 1], indices, data, a3, slopes, w3, s == 0, acc3, accb3, acc1, accgs)
+    _back_done(sparse, cen, acc3, accb3, acc1, accgs, res)
+    return _fit_total(acc, theta, anchored, a_weight, a_theta0, a_decay)
+
+
+@jit(boundscheck=False)
+def _trial_pass(cand, step, t, z, block, act, hid, d, k, sparse, xr, std, mean, scale, ah,
+                indptr, indices, data, cen, m, y, anchored, a_target, a_weight, a_theta0, a_decay):  # pragma: no cover
+    """`_fit`'s objective at cand = theta + t step, from z + t dz a block at a time (z unchanged)."""
+    n_rows = z.shape[0]
+    nw = hid * d
+    s1t = np.ascontiguousarray(step[:nw].reshape((hid, d)).T)
+    cb = cen @ s1t
+    acc = np.zeros(2)
+    buf = np.empty((0 if sparse else min(block, n_rows), d))
+    for s in range(0, n_rows, block):
+        e = min(n_rows, s + block)
+        hb = buf if sparse else _rows_h(s, e, m, xr, std, mean, scale, ah, buf)
+        dz = _rows_out(s, e, hb, sparse, indptr, indices, data, cb, s1t, step, nw, hid)
+        _fit_rows(cand, z[s:e] + t * dz, s, act, hid, d, k, m, y, anchored, a_target, a_weight, acc)
+    return _fit_total(acc, cand, anchored, a_weight, a_theta0, a_decay)
+
+
+@jit(boundscheck=False)
+def _ggn_pass(vv, theta, z, hw, block, act, hid, d, k, sparse, xr, std, mean, scale, ah, indptr, indices, data,
+              cen, m, pen, use_pen, res):  # pragma: no cover - compiled
+    """`_ggn` over the bundle's rows a block at a time: activations and slopes from z, the
+    logit-space weights from hw, the rows from xr (or the CSR arrays)."""
+    nw1 = hid * d
+    o3 = nw1 + hid
+    softmax = k > 1
+    w3 = np.ascontiguousarray(theta[o3:o3 + k * hid].reshape((k, hid)))
+    v1t = np.ascontiguousarray(vv[:nw1].reshape((hid, d)).T)  # [d, hid]
+    cb = cen @ v1t
+    v3 = vv[o3:o3 + k * hid].reshape((k, hid))
+    acc3 = np.empty((k, hid))
+    accb3 = np.zeros(k)
+    acc1 = np.zeros((d, hid)) if sparse else np.empty((hid, d))
+    accgs = np.zeros(hid)
+    nb = min(block, m)
+    buf = np.empty((0 if sparse else nb, d))
+    a3 = np.empty((nb, hid))
+    slopes = np.empty((nb, hid))
+    for s in range(0, m, block):
+        e = min(m, s + block)
+        n = e - s
+        hb = buf if sparse else _rows_h(s, e, m, xr, std, mean, scale, ah, buf)
+        a3b, sb = a3[:n], slopes[:n]
+        _act_rows(z[s:e], act, a3b, sb)
+        if sparse:
+            t = _times(indptr[s:e + 1], indices, data, cb, v1t)
+        else:
+            t = hb @ v1t
+        for i in range(n):
+            for j in range(hid):
+                t[i, j] = (t[i, j] + vv[nw1 + j]) * sb[i, j]
+        t3 = t @ w3.T + a3b @ v3.T
+        for i in range(n):
+            for q in range(k):
+                t3[i, q] += vv[o3 + k * hid + q]
+        g = np.empty((n, k))
+        if softmax:
+            for i in range(n):
+                hwi = hw[s + i]
+                sm = 0.0
+                for q in range(k):
+                    sm += hwi[q] * t3[i, q]
+                for q in range(k):
+                    g[i, q] = hwi[q] * (t3[i, q] - sm)
+        else:
+            for i in range(n):
+                for q in range(k):
+                    g[i, q] = hw[s + i, q] * t3[i, q]
+        _back_rows(g, hb, sparse, indptr[s:e + 1], indices, data, a3b, sb, w3, s == 0, acc3, accb3, acc1, accgs)
+    _back_done(sparse, cen, acc3, accb3, acc1, accgs, res)
+    if use_pen:
+        for p in range(res.shape[0]):
+            res[p] += pen[p] * vv[p]
+    return res
+
+
+@jit(boundscheck=False)
+def _pcg_pass(b, rtol, iters, ds, ads, hds, dads, theta, z, hw, block, act, hid, d, k, sparse, xr, std, mean, scale,
+              ah, indptr, indices, data, cen, m, pen, use_pen, v, vt, ev, kinv, dinv, dinv_live, idx):  # pragma: no cover
+    """`_pcg` with the bundle's GGN product streamed (`_ggn_pass`)."""
+    n = b.shape[0]
+    x = np.zeros(n)
+    r = b.copy()
+    stop = rtol * np.sqrt(_dot(b, b))
+    if np.sqrt(_dot(r, r)) <= stop or iters < 1:
+        return x
+    z_ = _inv(r, v, vt, ev, kinv, dinv, dinv_live, idx)
+    dd = z_.copy()
+    hd = r.copy()
+    ad = np.empty(n)
+    for it in range(iters):
+        _ggn_pass(dd, theta, z, hw, block, act, hid, d, k, sparse, xr, std, mean, scale, ah, indptr, indices, data,
+                  cen, m, pen, use_pen, ad)
+        for p in range(n):
+            ad[p] += hd[p]
+        dad = _dot(dd, ad)
+        if dad <= 0:
+            break
+        alpha = _dot(r, dd) / dad
+        for p in range(n):
+            x[p] += alpha * dd[p]
+            r[p] -= alpha * ad[p]
+        if it == iters - 1 or np.sqrt(_dot(r, r)) <= stop:
+            break
+        z_ = _inv(r, v, vt, ev, kinv, dinv, dinv_live, idx)
+        ds[it] = dd
+        ads[it] = ad
+        hds[it] = hd
+        dads[it] = dad
+        dd = z_.copy()
+        hd = r.copy()
+        for j in range(it + 1):
+            cj = _dot(ads[j], z_) / dads[j]
+            dj, hj = ds[j], hds[j]
+            for p in range(n):
+                dd[p] -= cj * dj[p]
+                hd[p] -= cj * hj[p]
+    return x
+
+
+@jit(boundscheck=False)
+def _refit_rows(theta0, steps, cg_iters, cg_tol, newton_tol, c1, halvings, ds, ads, hds, dads, block, act, hid, d, k,
+                sparse, xr, std, mean, scale, ah, indptr, indices, data, cen, m, n_rows, y, pen, use_pen,
+                anchored, a_target, a_weight, a_theta0, a_decay,
+                v, vt, ev, g_vdv, kinv, dd, dinv, d_live, dinv_live, idx):  # pragma: no cover - compiled
+    """`_refit` streamed: the same steps, CG solves and Armijo trials, with every pass over the
+    rows a block at a time (`_grad_pass`, `_pcg_pass`, `_trial_pass`). Per step: the gradient
+    pass (which, after the first step, also moves z to the accepted point), the CG products,
+    one pass a trial."""
+    n = theta0.shape[0]
+    theta = theta0.copy()
+    z = np.empty((n_rows, hid))
+    hw = np.empty((m, k))
+    g_x = np.empty(n)
+    f = _grad_pass(theta, theta, 0.0, False, z, hw, block, act, hid, d, k, sparse, xr, std, mean, scale, ah,
+                   indptr, indices, data, cen, m, y, anchored, a_target, a_weight, a_theta0, a_decay, g_x)
+    f += 0.5 * _dot(theta, pen * theta)
+    g_t = np.zeros(n)
+    hs = np.zeros(n)
+    for it in range(steps):
+        if anchored:
+            for p in range(n):
+                g_x[p] += a_decay[p] * (theta[p] - a_theta0[p])
+        g = g_t + pen * theta + g_x
+        solved = _pcg_pass(g, cg_tol, cg_iters, ds, ads, hds, dads, theta, z, hw, block, act, hid, d, k, sparse, xr,
+                           std, mean, scale, ah, indptr, indices, data, cen, m, pen, use_pen,
+                           v, vt, ev, kinv, dinv, dinv_live, idx)
+        step = -solved
+        slope = _dot(g, step)
+        if not slope < 0 or -0.5 * slope <= newton_tol:  # the Newton-decrement stop (0: every step)
+            break
+        qa = qb = qc = 0.0
+        if not anchored:
+            hs = _hmul(step, v, vt, ev, g_vdv, dd, d_live, idx)
+            dl = theta - theta0
+            qa = _dot(dl, g_t) + _dot(theta, pen * theta)
+            qb = _dot(dl, hs) + _dot(theta, pen * step)
+            qc = _dot(step, hs) + _dot(step, pen * step)
+        t = 1.0
+        accepted = False
+        cand = theta
+        for _trial in range(halvings):
+            cand = theta + t * step
+            value = _trial_pass(cand, step, t, z, block, act, hid, d, k, sparse, xr, std, mean, scale, ah,
+                                indptr, indices, data, cen, m, y, anchored, a_target, a_weight, a_theta0, a_decay)
+            if anchored:
+                value += 0.5 * _dot(cand, pen * cand)
+            else:
+                value += 0.5 * (qa + 2.0 * t * qb + t * t * qc)
+            if value <= f + c1 * t * slope:
+                accepted = True
+                f = value
+                break
+            t *= 0.5
+        if not accepted:
+            break
+        theta = cand
+        if not anchored:
+            g_t = g_t + t * hs
+        if it < steps - 1:  # the next step's gradient, at the accepted point (z moves there)
+            _grad_pass(theta, step, t, True, z, hw, block, act, hid, d, k, sparse, xr, std, mean, scale, ah,
+                       indptr, indices, data, cen, m, y, anchored, a_target, a_weight, a_theta0, a_decay, g_x)
+    return theta
+
+
+@jit(boundscheck=False)
+def _scores_rows(theta, s, block, act, hid, d, k, sparse, xr, std, mean, scale, indptr, indices, data, cen,
+                 y):  # pragma: no cover - compiled
+    """`_scores` a block of rows at a time: per row the same numbers, no [rows, hidden] array."""
+    m = y.shape[0]
+    nw = hid * d
+    o3 = nw + hid
+    w1t = np.ascontiguousarray(theta[:nw].reshape((hid, d)).T)
+    s1t = np.ascontiguousarray(s[:nw].reshape((hid, d)).T)
+    cw = cen @ w1t
+    cs = cen @ s1t
+    w3t = np.ascontiguousarray(theta[o3:o3 + k * hid].reshape((k, hid)).T)
+    v3t = np.ascontiguousarray(s[o3:o3 + k * hid].reshape((k, hid)).T)
+    sc = np.zeros(m)
+    acc = np.zeros(2)
+    buf = np.empty((0 if sparse else min(block, m), d))
+    no_rows = np.zeros((0, d))
+    for b0 in range(0, m, block):
+        e = min(m, b0 + block)
+        hb = buf if sparse else _rows_h(b0, e, m, xr, std, mean, scale, no_rows, buf)
+        z = _rows_out(b0, e, hb, sparse, indptr, indices, data, cw, w1t, theta, nw, hid)
+        _, a3, slopes, resid = _fit_rows(theta, z, b0, act, hid, d, k, m, y, False, np.zeros((0, k)), 0.0, acc)
+        t = _rows_out(b0, e, hb, sparse, indptr, indices, data, cs, s1t, s, nw, hid)
+        for i in range(e - b0):
+            for j in range(hid):
+                t[i, j] *= slopes[i, j]
+        out = a3 @ v3t
+        jv = t @ w3t
+        for i in range(e - b0):
+            for q in range(k):
+                sc[b0 + i] += resid[i, q] * (jv[i, q] + (out[i, q] + s[o3 + k * hid + q]))
+    return sc

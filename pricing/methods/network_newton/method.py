@@ -12,7 +12,7 @@ from ...proxies import Network, check_scaler_refit, layer_tensor_shapes
 from ..base import Efficacy, PricingMethod
 from . import calculus as nc
 from .anchor import Anchor
-from .compiled import flat_grad, probe_loss, record_scores
+from .compiled import AUTO, flat_grad, probe_loss, record_scores
 from .curvature import Curvature
 from .refit import BUDGET, network_refit, scaler_penalty
 from .rows import Restriction, Rows
@@ -47,12 +47,15 @@ class NetworkNewton(PricingMethod):
     defaults = {**BUDGET, "refit_scaler": 0.0, "n_train": 0.0, "weight_decay": 0.0, "anchor_weight": 0.0,
                 "newton_tol": 0.0}
 
-    def __init__(self, *, compiled: bool = True, restrict: bool = True):
-        """The registered method prices with both defaults. `compiled=False` keeps every refit,
+    def __init__(self, *, compiled: bool = True, restrict: bool = True, block: int | str | None = AUTO):
+        """The registered method prices with the defaults. `compiled=False` keeps every refit,
         probe loss and score in numpy (`refit.network_refit(compiled=False)`), `restrict=False`
         refits every input column (no `Restriction`): the references the tests price against.
-        Either gives the default's prices to rounding, not bit for bit."""
-        self.compiled, self.restrict = compiled, restrict
+        Either gives the default's prices to rounding, not bit for bit. `block` is the rows a
+        compiled pass streams at a time (`compiled.AUTO`: one block up to `WHOLE_ROWS` rows, then
+        `ROW_BLOCK`; None: the whole-array kernels, bit for bit the default up to `WHOLE_ROWS`
+        rows, to rounding above)."""
+        self.compiled, self.restrict, self.block = compiled, restrict, block
 
     def tensor_shapes(self, manifest, *, d, width, classes, hyper):
         shapes, _ = layer_tensor_shapes(manifest.get("proxy", {}).get("layers", []), d, "proxy")
@@ -133,7 +136,7 @@ class NetworkNewton(PricingMethod):
         pen = (scaler_penalty(net, spec.tensors["scaler.var"], h["n_train"], h["weight_decay"], x)
                if h["refit_scaler"] else None)
         budget = dict(steps=int(h["steps"]), cg_iters=int(h["cg_iters"]), cg_tol=h["cg_tol"],
-                      newton_tol=float(h["newton_tol"]), compiled=self.compiled)
+                      newton_tol=float(h["newton_tol"]), compiled=self.compiled, block=self.block)
         cols = (Restriction.columns(net, x, c["anchor"], c["dead_inputs"], pen) if self.restrict else None)
         if cols is None:
             theta = network_refit(net, x, y, c["theta0"], c["curv"], penalty=pen, anchor=c["anchor"], **budget)
@@ -152,7 +155,7 @@ class NetworkNewton(PricingMethod):
             raise PricingError("network-newton diverged; the spec's curvature is ill-conditioned")
         # per-record attribution: influence at the refit, s = H~^-1 grad(probe loss), score_i = grad l_i . s
         s = c["curv"].inv(g_probe)
-        scores = record_scores(net, Rows(net, x, None), theta, y, s) if self.compiled else None
+        scores = record_scores(net, x, theta, y, s, block=self.block) if self.compiled else None
         if scores is None:  # numpy: another network, or the tests' reference
             logits, acts = new.forward(x, keep=True)
             _, resid = nc.loss_and_residual(logits, y)

@@ -11,7 +11,7 @@ from ...numerics.linesearch import C1, HALVINGS, armijo
 from ...proxies import Network, pooled_moments
 from . import calculus as nc
 from .anchor import Anchor
-from .compiled import refit as compiled_refit
+from .compiled import AUTO, refit as compiled_refit
 from .curvature import Curvature
 from .rows import Rows
 
@@ -29,7 +29,7 @@ def network_refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray
                   steps: int = int(BUDGET["steps"]), *, cg_iters: int = int(BUDGET["cg_iters"]),
                   cg_tol: float = BUDGET["cg_tol"], newton_tol: float = 0.0, penalty: np.ndarray | None = None,
                   anchor: Anchor | None = None, compiled: bool = True, c1: float = C1,
-                  halvings: int = HALVINGS) -> np.ndarray:
+                  halvings: int = HALVINGS, block: int | str | None = AUTO) -> np.ndarray:
     """Damped Gauss-Newton on J(theta) + 1/2 theta' diag(penalty) theta from theta0; returns the
     refitted parameters. The penalty is the change of weight decay that a scaler refitted on
     the merged rows brings (`scaler_penalty`); None for a pipeline that keeps its scaler. With
@@ -42,14 +42,15 @@ def network_refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray
     -slope / 2 (half the squared Newton decrement; Boyd & Vandenberghe 2004, sec. 9.5) is at most
     that many nats, before its line search; 0 runs every step. `c1` and `halvings` are Armijo's
     sufficient-decrease constant and number of trials (`numerics.linesearch`), the method's own
-    unless a test asks for others."""
-    rows = Rows(net, x, anchor)
+    unless a test asks for others. The compiled refit streams the rows `block` at a time
+    (`compiled.refit`; None: the whole-array kernel)."""
     if compiled:
-        done = compiled_refit(net, rows, y, theta0, curv, steps=steps, cg_iters=cg_iters, cg_tol=cg_tol,
+        done = compiled_refit(net, x, y, theta0, curv, steps=steps, cg_iters=cg_iters, cg_tol=cg_tol,
                               newton_tol=newton_tol, penalty=penalty, anchor=anchor, workspace=cg_workspace,
-                              c1=c1, halvings=halvings)
+                              c1=c1, halvings=halvings, block=block)
         if done is not None:
             return done
+    rows = Rows(net, x, anchor)
     pen = np.zeros_like(theta0) if penalty is None else penalty
     m = rows.m
 

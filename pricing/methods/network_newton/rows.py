@@ -12,6 +12,8 @@ from .sparse_rows import SparseRows
 
 __all__ = ["Rows", "Restriction"]
 
+_CHECK_ROWS = 65536  # rows of a release checked for idle inputs at a time (`Restriction.columns`)
+
 
 class Rows:
     """The rows a refit passes through the network, as the input of its first linear layer: the
@@ -78,8 +80,14 @@ class Restriction:
     @staticmethod
     def columns(net: Network, x: np.ndarray, anchor: "Anchor | None", dead: np.ndarray,
                 penalty: np.ndarray | None) -> np.ndarray | None:
-        """The input columns to keep, or None when none can be dropped."""
-        idle = dead & ~np.any(nc.first_input(net, x) != 0.0, axis=0)
+        """The input columns to keep, or None when none can be dropped. The rows' first-layer
+        input is checked `_CHECK_ROWS` at a time, and only where V leaves some input dead: a
+        standardised copy of a whole large release would be the release's size again."""
+        if not dead.any():
+            return None
+        idle = dead.copy()
+        for s in range(0, x.shape[0], _CHECK_ROWS):
+            idle &= ~np.any(nc.first_input(net, x[s:s + _CHECK_ROWS]) != 0.0, axis=0)
         if anchor is not None:
             idle &= ~np.any(anchor.h != 0.0, axis=0)
         if penalty is not None and idle.any():

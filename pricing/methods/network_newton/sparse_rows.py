@@ -43,9 +43,11 @@ class SparseRows:
         return cls(indptr, cols.astype(np.int64), x[rows, cols] / scale[cols], mean / scale)
 
     @staticmethod
-    def worthwhile(x: np.ndarray) -> bool:
-        """Whether x is sparse enough for `SparseRows` to beat the dense product."""
-        return COMPILED and x.size > 0 and np.count_nonzero(x) <= DENSITY * x.size
+    def worthwhile(*parts: np.ndarray) -> bool:
+        """Whether the rows of `parts`, stacked, are sparse enough for `SparseRows` to beat the
+        dense product (counted part by part: no stacked copy)."""
+        size = sum(p.size for p in parts)
+        return COMPILED and size > 0 and sum(np.count_nonzero(p) for p in parts) <= DENSITY * size
 
     def dense(self) -> np.ndarray:
         out = np.repeat(-self.c[None, :], self.shape[0], axis=0)

@@ -109,7 +109,7 @@ def test_compiled_refit_is_the_numpy_refit(seed, act, k, scaler, sparse, penalty
     pen = rng.uniform(-0.1, 0.5, size=theta0.shape[0]) if penalty else None
     anchor = Anchor(net, _rows_x(rng, 12, d, sparse and scaler), 2.5, 0.5) if anchored else None
     kw = dict(cg_iters=iters, cg_tol=1e-3, newton_tol=newton_tol, penalty=pen, anchor=anchor, c1=c1)
-    assert refit(net, Rows(net, x, anchor), y, theta0, curv, steps=steps, workspace=workspace,
+    assert refit(net, x, y, theta0, curv, steps=steps, workspace=workspace,
                  **kw) is not None  # the compiled path is taken
     got = network_refit(net, x, y, theta0, curv, steps, **kw)
     want = network_refit(net, x, y, theta0, curv, steps, compiled=False, **kw)
@@ -188,7 +188,7 @@ def test_other_networks_keep_the_numpy_path(kinds):
     t = network_curvature(net, x_tr, weight_decay=0.5, rank=3)
     curv = Curvature(t["curvature.eigvecs"], t["curvature.eigvals"], t["curvature.diag"])
     theta0 = nc.flat(net)
-    assert refit(net, Rows(net, x, None), y, theta0, curv, steps=3, cg_iters=4, cg_tol=1e-3, newton_tol=0.0,
+    assert refit(net, x, y, theta0, curv, steps=3, cg_iters=4, cg_tol=1e-3, newton_tol=0.0,
                  penalty=None, anchor=None, workspace=workspace) is None
     a = network_refit(net, x, y, theta0, curv, 3, cg_iters=4)
     b = network_refit(net, x, y, theta0, curv, 3, cg_iters=4, compiled=False)
@@ -259,7 +259,7 @@ def test_compiled_probe_loss_and_scores_are_numpys(seed, act, k, scaler, sparse,
     np.testing.assert_allclose(grad, want_grad / m, rtol=0, atol=1e-12 * max(1.0, float(np.abs(want_grad).max())))
     logits, acts = net.forward(x, keep=True)
     want = (nc.loss_and_residual(logits, y)[1] * nc.jvp(net, acts, s)).sum(axis=1)
-    np.testing.assert_allclose(record_scores(net, rows, theta, y, s), want, rtol=0,
+    np.testing.assert_allclose(record_scores(net, x, theta, y, s), want, rtol=0,
                                atol=1e-12 * max(1.0, float(np.abs(want).max())))
 
 
@@ -275,3 +275,48 @@ def test_the_compiled_dot_sums_every_term_in_its_fixed_lanes(n, seed):
         expect += a[i] * b[i]
     assert _dot(a, b) == expect  # the documented order, bit for bit
     assert _dot(a, b) == pytest.approx(float(a @ b), rel=1e-12, abs=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**31), act=st.sampled_from(["relu", "tanh", "sigmoid"]), k=st.sampled_from([1, 3]),
+       scaler=st.booleans(), sparse=st.booleans(), penalty=st.booleans(), anchored=st.booleans(),
+       m=st.integers(1, 40), steps=st.integers(1, 5), iters=st.integers(1, 8), block=st.integers(1, 30),
+       c1=st.sampled_from([C1, 0.5]))
+def test_streamed_refit_is_the_whole_array_refit(seed, act, k, scaler, sparse, penalty, anchored, m, steps, iters,
+                                                 block, c1):
+    """The refit streamed `block` rows at a time (`kernels._refit_rows`) against the whole-array
+    kernel (`block=None`): bit for bit when one block holds every row (bundle and anchor), and
+    to rounding when the rows' sums run block by block; the same for the records' scores."""
+    from pricing.methods.network_newton import Anchor
+    from pricing.methods.network_newton.compiled import record_scores
+
+    rng = np.random.default_rng(seed)
+    d, hid = 7, 5
+    net = _net(rng, (["standardize"] if scaler else []) + ["linear", act, "linear"], d, hid, k)
+    curv = _curv(net, rng, d)
+    x = _rows_x(rng, m, d, sparse and scaler)
+    y = rng.integers(0, max(k, 2), size=m)
+    theta0 = nc.flat(net)
+    pen = rng.uniform(-0.1, 0.5, size=theta0.shape[0]) if penalty else None
+    anchor = Anchor(net, _rows_x(rng, 12, d, sparse and scaler), 2.5, 0.5) if anchored else None
+    kw = dict(cg_iters=iters, cg_tol=1e-3, penalty=pen, anchor=anchor, c1=c1)
+    whole = network_refit(net, x, y, theta0, curv, steps, block=None, **kw)
+    one = network_refit(net, x, y, theta0, curv, steps, block=m + 12, **kw)
+    auto = network_refit(net, x, y, theta0, curv, steps, **kw)  # `AUTO`: one block up to WHOLE_ROWS rows
+    assert np.array_equal(one, whole) and np.array_equal(auto, whole)
+    blocks = network_refit(net, x, y, theta0, curv, steps, block=block, **kw)
+    np.testing.assert_allclose(blocks, whole, rtol=0, atol=1e-9 * max(1.0, float(np.abs(whole).max())))
+    s = rng.normal(size=theta0.shape[0])
+    want = record_scores(net, x, whole, y, s, block=None)
+    assert np.array_equal(record_scores(net, x, whole, y, s), want)
+    np.testing.assert_allclose(record_scores(net, x, whole, y, s, block=block), want, rtol=0,
+                               atol=1e-12 * max(1.0, float(np.abs(want).max())))
+
+
+def test_streamed_refit_refuses_a_block_of_no_rows():
+    rng = np.random.default_rng(0)
+    net = _net(rng, ["linear", "relu", "linear"], 3, 4, 1)
+    curv = _curv(net, rng, 3)
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="block must be a positive number of rows"):
+            network_refit(net, rng.normal(size=(5, 3)), np.zeros(5, dtype=np.int64), nc.flat(net), curv, 1, block=bad)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from pricing.builders.curvature import network_curvature
 from pricing.methods import network_newton as nn
 from pricing.methods.network_newton import calculus as nc
-from pricing.methods.network_newton.rows import Rows
+from pricing.methods.network_newton import compiled
 from pricing.methods.network_newton.sparse_rows import DENSITY, SparseRows
 from pricing.proxies import Network
 
@@ -73,19 +73,20 @@ def test_refit_on_sparse_one_hot_rows_is_the_dense_refit(monkeypatch):
     theta0 = nc.flat(net)
     anchor = nn.Anchor(net, x_tr, weight=1.0, weight_decay=1.0)
     seen = []
-    real_init = Rows.__init__
+    real_source = compiled._row_source
 
-    def spy(self, *args):
-        real_init(self, *args)
-        seen.append(type(self.h))
+    def spy(*args):
+        src = real_source(*args)
+        seen.append(src[0])  # the streamed refit's rows: sparse or dense
+        return src
 
-    monkeypatch.setattr(Rows, "__init__", spy)
+    monkeypatch.setattr(compiled, "_row_source", spy)
     for a in (None, anchor):
         sparse = nn.network_refit(net, x, y, theta0, curv, 3, cg_iters=8, cg_tol=1e-10, anchor=a)
-        monkeypatch.setattr(SparseRows, "worthwhile", staticmethod(lambda raw: False))
+        monkeypatch.setattr(SparseRows, "worthwhile", staticmethod(lambda *raw: False))
         dense = nn.network_refit(net, x, y, theta0, curv, 3, cg_iters=8, cg_tol=1e-10, anchor=a)
         monkeypatch.undo()
-        monkeypatch.setattr(Rows, "__init__", spy)
+        monkeypatch.setattr(compiled, "_row_source", spy)
         assert np.abs(sparse - theta0).max() > 1e-3  # the bundle moves the network
         assert np.abs(sparse - dense).max() < 1e-9
-    assert seen == [SparseRows, np.ndarray, SparseRows, np.ndarray]
+    assert seen == [True, False, True, False]
