@@ -15,6 +15,13 @@ from ``S(x)``. ``alpha`` in [0, 1] is what the offer names: 0 keeps utility only
 sanitizer stays the identity it starts as), 1 privacy only. The stochastic variant feeds
 the sanitizer standard normal noise beside ``x`` as well.
 
+Here ``S(x) = clip(x + mlp([x, noise]), bounds)`` (features scaled to [0, 1] by their
+declared bounds; the last layer starts at zero, so ``S`` starts as the identity). The
+clipped values are what is released, and what the classifiers see in training (a
+straight-through gradient through the clip); one term beyond the paper's loss, the mean L1
+excess of the unclipped output outside the bounds (weight 1), keeps ``S`` from drifting
+where the clip would flatten it.
+
 **No epsilon.** A sanitized release is an empirical defence against one attribute's
 inference, not differential privacy: on the chain's ledger it counts as an exact release
 (``EXACT``). `release_sanitized_ml` passes ``S(x)`` through `release_ml` at epsilon; that
@@ -80,27 +87,38 @@ def canonical_alpha(alpha: object) -> str:
 class SanitizerConfig:
     """Training hyper-parameters (the defaults fit tabular data of ~10 to 100 features).
 
-    ``adversary_steps`` adversary updates per sanitizer update keep the adversary near its
-    best response, so the sanitizer cannot win by fooling one stale adversary."""
+    ``adversary_steps`` adversary updates per sanitizer update (at a higher learning rate)
+    keep the adversary near its best response, so the sanitizer cannot win by fooling one
+    stale adversary; ``refresh_every`` > 0 also replaces the adversary by a fresh one fitted
+    for ``refresh_epochs`` on the frozen S(x) every that many epochs (off by default: it did
+    not help in docs/decisions/2026-12-06-learned-sanitizer.md). ``margin``: how far, in spans
+    of each feature's bounds, S(x) may leave them (the release's bounds)."""
 
-    epochs: int = 30
+    epochs: int = 60
     batch_size: int = 256
     hidden: int = 64
     noise_dim: int = 8
     lr: float = 1e-3
-    adversary_lr: float = 2e-3
-    adversary_steps: int = 2
+    adversary_lr: float = 5e-3
+    adversary_steps: int = 3
     utility_epochs: int = 15
+    margin: float = 1.0
+    refresh_every: int = 0
+    refresh_epochs: int = 5
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "hidden", "noise_dim", "adversary_steps", "utility_epochs"):
+        for name in ("epochs", "batch_size", "hidden", "noise_dim", "adversary_steps", "utility_epochs",
+                     "refresh_every", "refresh_epochs"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise InvalidSanitizer(f"config {name} ({v!r}) must be a positive integer")
-        for name in ("lr", "adversary_lr"):
+            if isinstance(v, bool) or not isinstance(v, int) or v < (0 if name == "refresh_every" else 1):
+                raise InvalidSanitizer(f"config {name} ({v!r}) must be a "
+                                       f"{'non-negative' if name == 'refresh_every' else 'positive'} integer")
+        for name in ("lr", "adversary_lr", "margin"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v > 0):
-                raise InvalidSanitizer(f"config {name} ({v!r}) must be a positive finite number")
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v >= 0) \
+                    or (v == 0 and name != "margin"):
+                raise InvalidSanitizer(f"config {name} ({v!r}) must be a {'non-negative' if name == 'margin' else 'positive'} "
+                                       "finite number")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,12 +160,26 @@ def _mlp(torch, d_in: int, hidden: int, d_out: int, *, zero_last: bool = False):
     return net
 
 
-def _sanitize(torch, net, z, noise_dim: int, variant: str, generator=None):
-    """S in normalised coordinates: z + net([z, noise]) (unclipped, as trained)."""
+def _raw(torch, net, z, noise_dim: int, variant: str, generator=None):
+    """The sanitizer's unclipped output in normalised coordinates: z + net([z, noise])."""
     if variant == "stochastic":
         noise = torch.randn(z.shape[0], noise_dim, dtype=z.dtype, generator=generator)
         return z + net(torch.cat([z, noise], dim=1))
     return z + net(z)
+
+
+def _adversary(torch, d: int, hidden: int, k: int):
+    """The adversary P(p|S(x)): each feature standardised by its batch statistics first, so
+    the sanitizer cannot hide ``p`` by shrinking a feature's scale (which a fresh, scale-free
+    adversary such as a tree model would see through), then an MLP."""
+    return torch.nn.Sequential(torch.nn.BatchNorm1d(d, affine=False), _mlp(torch, d, hidden, k))
+
+
+def _sanitize(torch, net, z, noise_dim: int, variant: str, margin: float, generator=None):
+    """S(x) in normalised coordinates, clipped to [-margin, 1 + margin] (the release's
+    bounds): what is released. Training uses the same forward values with a straight-through
+    gradient, so the classifiers see exactly what the buyer will (`fit_sanitizer`)."""
+    return _raw(torch, net, z, noise_dim, variant, generator).clamp(-margin, 1.0 + margin)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -168,7 +200,7 @@ class Sanitizer:
             raise InvalidSanitizer(f"weights must be safetensors bytes, got {type(self.weights).__name__}")
         object.__setattr__(self, "weights", bytes(self.weights))
         cfg = self.config
-        need = ("alpha", "variant", "private", "utility", "features", "hidden", "noiseDim", "training")
+        need = ("alpha", "variant", "private", "utility", "features", "hidden", "noiseDim", "margin", "training")
         if not isinstance(cfg, Mapping) or any(k not in cfg for k in need):
             raise InvalidSanitizer(f"sanitizer config needs the keys {list(need)}; got "
                                    f"{sorted(cfg) if isinstance(cfg, Mapping) else type(cfg).__name__}")
@@ -217,6 +249,17 @@ class Sanitizer:
         return str(self.config["variant"])
 
     @property
+    def margin(self) -> float:
+        """How far (in spans of each feature's bounds) S(x) may leave the input bounds."""
+        return float(self.config["margin"])
+
+    def release_bounds(self) -> list[tuple[float, float]]:
+        """Each sanitized feature's bounds in the release: the input bounds widened by ``margin``
+        spans on each side (S(x) is clipped to them)."""
+        lo, span = _bounds(self.config["features"])
+        return [(float(l - self.margin * w), float(l + (1.0 + self.margin) * w)) for l, w in zip(lo, span)]
+
+    @property
     def feature_names(self) -> list[str]:
         """The features the sanitizer reads and writes, in order."""
         return [f["name"] for f in self.config["features"]]
@@ -249,14 +292,15 @@ class Sanitizer:
                "variant": self.variant, "weightsHash": self.weights_hash, "loss": LOSS, "citation": _CITATION,
                "guarantee": "none: no epsilon; an empirical defence against inferring the private column",
                "architecture": {"kind": "residual-mlp", "hidden": int(c["hidden"]), "layers": 3,
-                                "activation": "relu", "output": "clipped to the feature bounds"},
+                                "activation": "relu", "output": "x + mlp([x, noise]) clipped to the feature bounds",
+                                "boxPenalty": "mean L1 excess outside the bounds, weight 1"},
                "training": dict(c["training"])}
         if self.variant == "stochastic":
             out["noise"] = {"distribution": "normal(0,1)", "dim": int(c["noiseDim"])}
         return out
 
     def transform(self, features, *, seed: int | None = None, clamp: bool = False) -> np.ndarray:
-        """``S(features)``: float64 ``[n, d]`` within each feature's bounds. The stochastic
+        """``S(features)``: float64 ``[n, d]`` within `release_bounds`. The stochastic
         variant draws its noise from ``seed`` (reproducible) or, with ``seed=None``, from the OS."""
         X = np.asarray(features, dtype=np.float64)
         names = self.feature_names
@@ -276,7 +320,7 @@ class Sanitizer:
                                                 if seed is None else int(seed))
             with torch.no_grad():
                 s = _sanitize(torch, net, torch.from_numpy(z_np.astype(np.float32)), int(self.config["noiseDim"]),
-                              self.variant, gen).clamp(0.0, 1.0).numpy().astype(np.float64)
+                              self.variant, self.margin, gen).numpy().astype(np.float64)
         return lo + s * span
 
 
@@ -378,7 +422,7 @@ def fit_sanitizer(data: Mapping[str, Any], schema: Schema, *, private: str, alph
     cols = [clamp_to_bounds(X[:, j], tuple(feats[j]["bounds"]), clamp=clamp, column=feats[j]["name"])
             for j in range(d)]
     z_np = ((np.column_stack(cols) - lo) / span).astype(np.float32)
-    a = float(Decimal(alpha_text))
+    a, m = float(Decimal(alpha_text)), float(cfg.margin)
     prior_np = np.bincount(p, minlength=k_p) / n
 
     torch = _torch()
@@ -403,30 +447,45 @@ def fit_sanitizer(data: Mapping[str, Any], schema: Schema, *, private: str, alph
         # 2. the adversarial game
         d_in = d + (cfg.noise_dim if variant == "stochastic" else 0)
         san = _mlp(torch, d_in, cfg.hidden, d, zero_last=True)
-        adv = _mlp(torch, d, cfg.hidden, k_p)
+        adv = _adversary(torch, d, cfg.hidden, k_p)
         opt_s = torch.optim.Adam(san.parameters(), lr=cfg.lr)
         opt_a = torch.optim.Adam(adv.parameters(), lr=cfg.adversary_lr)
         sums = np.zeros(3)
         for epoch in range(cfg.epochs):
+            if cfg.refresh_every and epoch and epoch % cfg.refresh_every == 0:
+                # a fresh adversary, fitted on the frozen S(x): the sanitizer must fool a new one,
+                # not only the one it has been chasing (a fresh adversary is what it is judged by)
+                adv = _adversary(torch, d, cfg.hidden, k_p)
+                opt_a = torch.optim.Adam(adv.parameters(), lr=cfg.adversary_lr)
+                with torch.no_grad():
+                    s_all = _sanitize(torch, san, z, cfg.noise_dim, variant, m)
+                for _ in range(cfg.refresh_epochs):
+                    for idx in torch.randperm(n).split(cfg.batch_size):
+                        opt_a.zero_grad()
+                        F.cross_entropy(adv(s_all[idx]), p_t[idx]).backward()
+                        opt_a.step()
             sums[:] = 0.0
             batches = torch.randperm(n).split(cfg.batch_size)
             for idx in batches:
                 zb = z[idx]
                 for _ in range(cfg.adversary_steps):
                     with torch.no_grad():
-                        s = _sanitize(torch, san, zb, cfg.noise_dim, variant)
+                        s = _sanitize(torch, san, zb, cfg.noise_dim, variant, m)
                     opt_a.zero_grad()
                     adv_loss = F.cross_entropy(adv(s), p_t[idx])
                     adv_loss.backward()
                     opt_a.step()
                 opt_s.zero_grad()
-                s = _sanitize(torch, san, zb, cfg.noise_dim, variant)
+                raw = _raw(torch, san, zb, cfg.noise_dim, variant)
+                clipped = raw.clamp(-m, 1.0 + m)
+                s = raw + (clipped - raw).detach()  # released values forward, straight-through back
+                excess = (raw - clipped).abs().sum(dim=1).mean()  # keeps S inside the release's bounds
                 # KL(P(u|x) || P(u|S(x))), rows averaged; the frozen classifier reads S(x)
                 kl_u = F.kl_div(F.log_softmax(util(s), dim=1), target[idx], log_target=True, reduction="batchmean")
                 # KL(P(p) || P(p|S(x))): the adversary's posterior pushed to the prior
                 log_post = F.log_softmax(adv(s), dim=1)
                 kl_p = (prior * (log_prior - log_post)).sum(dim=1).mean()
-                loss = (1.0 - a) * kl_u + a * kl_p
+                loss = (1.0 - a) * kl_u + a * kl_p + excess
                 loss.backward()
                 adv.zero_grad(set_to_none=True)  # the sanitizer's step must not train the adversary
                 opt_s.step()
@@ -438,7 +497,7 @@ def fit_sanitizer(data: Mapping[str, Any], schema: Schema, *, private: str, alph
     config_json = {
         "alpha": alpha_text, "variant": variant, "private": private, "privateClasses": k_p,
         "utility": utility_name, "utilityClasses": k_u, "features": feats, "hidden": cfg.hidden,
-        "noiseDim": cfg.noise_dim if variant == "stochastic" else 0,
+        "noiseDim": cfg.noise_dim if variant == "stochastic" else 0, "margin": repr(m),
         "training": {"seed": seed, "epochs": cfg.epochs, "rows": n, "batchSize": cfg.batch_size,
                      "adversarySteps": cfg.adversary_steps, "utilityEpochs": cfg.utility_epochs,
                      "lr": repr(float(cfg.lr)), "adversaryLr": repr(float(cfg.adversary_lr)),
@@ -454,8 +513,9 @@ def fit_sanitizer(data: Mapping[str, Any], schema: Schema, *, private: str, alph
 
 
 def _release_schema(sanitizer: Sanitizer, schema: Schema) -> Schema:
-    """The schema of a sanitized release: the sanitizer's features as floats within their
-    bounds (sanitized values are not integers) and the label; never the private column."""
+    """The schema of a sanitized release: the sanitizer's features as floats (sanitized values
+    are not integers) within the release's bounds (`Sanitizer.release_bounds`) and the label;
+    never the private column."""
     feats = [{"name": c.name, "bounds": [float(c.bounds[0]), float(c.bounds[1])]} for c in schema.features]
     if feats != list(sanitizer.config["features"]):
         raise InvalidSanitizer(f"the schema's features {feats} are not the ones the sanitizer was fitted on "
@@ -464,7 +524,8 @@ def _release_schema(sanitizer: Sanitizer, schema: Schema) -> Schema:
         got = schema.label.name if schema.label is not None else None
         raise UnknownSanitizerColumn(role="utility", column=got, known=[c.name for c in schema.all_columns],
                                      why=f"is not the sanitizer's utility column {sanitizer.config['utility']!r}")
-    return Schema(features=tuple(Column(c.name, "float", bounds=c.bounds) for c in schema.features),
+    return Schema(features=tuple(Column(c.name, "float", bounds=b)
+                                 for c, b in zip(schema.features, sanitizer.release_bounds())),
                   label=schema.label)
 
 
