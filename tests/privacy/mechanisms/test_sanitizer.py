@@ -114,6 +114,18 @@ def test_training_is_seeded_and_reproducible_and_leaves_torch_as_it_found_it():
     assert not np.array_equal(one.transform(x, seed=9), one.transform(x, seed=10))  # the noise input is used
 
 
+def test_refreshing_the_adversary_changes_training_and_stays_reproducible():
+    small = {k: v[:300] for k, v in TRAIN.items()}
+    base = SanitizerConfig(epochs=3, hidden=8, utility_epochs=1)
+    refresh = SanitizerConfig(epochs=3, hidden=8, utility_epochs=1, refresh_every=1, refresh_epochs=1)
+    plain = fit_sanitizer(small, SCHEMA, private="p", alpha="0.9", seed=2, config=base)
+    one = fit_sanitizer(small, SCHEMA, private="p", alpha="0.9", seed=2, config=refresh)
+    two = fit_sanitizer(small, SCHEMA, private="p", alpha="0.9", seed=2, config=refresh)
+    assert one.weights == two.weights != plain.weights
+    with pytest.raises(InvalidSanitizer, match="refresh_every"):
+        SanitizerConfig(refresh_every=-1)
+
+
 def test_release_metadata_identifies_the_sanitizer(sanitizers):
     san = sanitizers["0.95", "stochastic"]
     blob = release_sanitized(san, HELD["features"], HELD["label"], SCHEMA, seed=5).to_bytes()
