@@ -167,7 +167,8 @@ def precision_epsilon_milli(precision: SanitizedOffer | Mapping[str, Any] | Rele
         text = offer.epsilon
     milli = math.ceil(Fraction(text) * 1000)
     if milli > MAX_MILLI:
-        raise InvalidEpsilon(f"epsilon ({text}) is {milli} milli-epsilon, more than a uint32 ledger holds", epsilon=text)
+        raise InvalidEpsilon(f"epsilon ({text}) is {milli} milli-epsilon, more than a uint32 ledger holds; "
+                             "offer a smaller epsilon", epsilon=text)
     return milli
 
 

@@ -117,8 +117,8 @@ class SanitizerConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v >= 0) \
                     or (v == 0 and name != "margin"):
-                raise InvalidSanitizer(f"config {name} ({v!r}) must be a {'non-negative' if name == 'margin' else 'positive'} "
-                                       "finite number")
+                kind = "non-negative" if name == "margin" else "positive"
+                raise InvalidSanitizer(f"config {name} ({v!r}) must be a {kind} finite number")
 
 
 # ---------------------------------------------------------------------------------------------
