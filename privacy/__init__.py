@@ -9,6 +9,11 @@ Hub::
     release = draw_release(offer, schema, {"features": X, "label": y}, ledger=ledger)
     blob, epsilon_milli = release.to_bytes(), offer.epsilon_milli   # quote posts epsilon_milli
 
+Sanitized (learned, no epsilon: counts as EXACT; docs/privacy.md "Sanitizer")::
+
+    san = fit_sanitizer(data, schema, private="sex", alpha="0.9", variant="stochastic", seed=0)
+    release = release_sanitized(san, X, y, schema)              # or release_sanitized_ml(..., epsilon)
+
 Buyer::
 
     release = Release.from_bytes(blob)             # common.release: the one reader (pricing's too)
@@ -19,15 +24,18 @@ Buyer::
 from .budget import (EXACT, PrivacyLedger, compose, compose_milli, format_epsilon, from_milli, parse_epsilon,
                      split_epsilon, to_milli)
 from .errors import (BudgetExceeded, CapRaised, CategoryRequired, InvalidAlpha, InvalidEpsilon, InvalidProbability,
-                     InvalidRelease, InvalidRowCount, InvalidSchema, InvalidTermsRelease, NoEstimates, NoRecords,
-                     NotACategory, OutOfBounds, OverRefund, PrivacyError, UnknownCategory, UnknownMechanism,
-                     UnknownNoise, UnknownTarget)
+                     InvalidRelease, InvalidRowCount, InvalidSanitizer, InvalidSanitizerAlpha, InvalidSchema, InvalidWorkers,
+                     InvalidTermsRelease, MalformedSanitizedOffer, NoEstimates, NoRecords, NotACategory, OutOfBounds,
+                     OverRefund, PrivacyError, UnknownCategory, UnknownMechanism, UnknownNoise, UnknownSanitizerColumn,
+                     UnknownTarget)
 from .estimators import (Estimate, combine, estimate_frequency, estimate_histogram, estimate_mean,
                          estimate_proportion, frequency_from_sketch, histogram_from_reports, mean_from_noisy,
                          proportion_from_reports)
-from .mechanisms import (count_min_sketch, discrete_laplace, laplace, randomized_response,
-                         randomized_response_bool, release_exact, release_ml, release_table)
+from .mechanisms import (Sanitizer, SanitizerConfig, count_min_sketch, discrete_laplace, fit_sanitizer, laplace,
+                         randomized_response, randomized_response_bool, release_exact, release_ml,
+                         release_sanitized, release_sanitized_ml, release_table)
 from .offers import ExpectedError, Offer, draw_release, expected_error
+from .sanitized_offer import SanitizedOffer, draw_sanitized_release, parse_precision, precision_epsilon_milli
 from .release import MalformedRelease, Release, UnknownColumn, schema_of
 from .schema import Column, Schema
 
@@ -37,11 +45,14 @@ __all__ = [
     "PrivacyError", "InvalidEpsilon", "OverRefund", "CapRaised", "BudgetExceeded", "OutOfBounds", "InvalidSchema",
     "UnknownCategory", "InvalidRelease", "UnknownMechanism", "InvalidRowCount", "MalformedRelease", "UnknownColumn",
     "InvalidTermsRelease", "InvalidAlpha", "UnknownTarget", "UnknownNoise", "CategoryRequired", "NotACategory",
-    "NoEstimates", "NoRecords", "InvalidProbability",
+    "NoEstimates", "NoRecords", "InvalidProbability", "InvalidWorkers",
     "Estimate", "combine", "estimate_frequency", "estimate_histogram", "estimate_mean", "estimate_proportion",
     "frequency_from_sketch", "histogram_from_reports", "mean_from_noisy", "proportion_from_reports",
     "count_min_sketch", "discrete_laplace", "laplace", "randomized_response", "randomized_response_bool",
     "release_exact", "release_ml", "release_table",
     "ExpectedError", "Offer", "draw_release", "expected_error",
     "Release", "schema_of", "Column", "Schema",
+    "InvalidSanitizerAlpha", "UnknownSanitizerColumn", "InvalidSanitizer", "MalformedSanitizedOffer",
+    "Sanitizer", "SanitizerConfig", "fit_sanitizer", "release_sanitized", "release_sanitized_ml",
+    "SanitizedOffer", "draw_sanitized_release", "parse_precision", "precision_epsilon_milli",
 ]

@@ -29,6 +29,10 @@ __all__ = [
     "NoRecords",
     "InvalidProbability",
     "InvalidWorkers",
+    "InvalidSanitizerAlpha",
+    "UnknownSanitizerColumn",
+    "InvalidSanitizer",
+    "MalformedSanitizedOffer",
 ]
 
 
@@ -215,3 +219,34 @@ class InvalidWorkers(PrivacyError, ValueError):
     def __init__(self, workers: object) -> None:
         self.workers = workers
         super().__init__(f"workers ({workers!r}) must be at least 1, or None for one thread per CPU")
+
+
+class InvalidSanitizerAlpha(PrivacyError, ValueError):
+    """Raised when a sanitizer's privacy weight ``alpha`` is not a number in [0, 1] (a decimal
+    string such as ``"0.9"``, or a finite float)."""
+
+    def __init__(self, alpha: object) -> None:
+        self.alpha = alpha
+        super().__init__(f"alpha ({alpha!r}) must be a number in [0, 1], given as a decimal string like '0.9' "
+                         "(0 keeps utility only, 1 privacy only)")
+
+
+class UnknownSanitizerColumn(InvalidSchema, LookupError):
+    """Raised when a sanitizer names a private or utility column the schema does not have (or
+    one that cannot play that role)."""
+
+    def __init__(self, *, role: str, column: object, known: list[str], why: str = "") -> None:
+        self.role, self.column, self.known = role, column, known
+        super().__init__(f"{role} column {column!r} {why or 'is not in the schema'}; the schema's columns are "
+                         f"{known}: name a boolean or categorical column (or a small integer feature) as the private "
+                         "one and the schema's categorical label as the utility")
+
+
+class InvalidSanitizer(PrivacyError, ValueError):
+    """Raised when a sanitizer's weights or JSON config are malformed or do not fit each other,
+    the data, or the release asked of it."""
+
+
+class MalformedSanitizedOffer(PrivacyError, ValueError):
+    """Raised when a ``sanitized(p=..., alpha=...)`` precision, or its terms ``release`` object,
+    does not follow docs/privacy.md ("Sanitized offers")."""

@@ -5,6 +5,7 @@ from .count_min_sketch import cms_hash, cms_hashes, count_min_sketch, count_min_
 from .exact import release_exact
 from .laplace import clamp_to_bounds, discrete_laplace, laplace
 from .ml import release_ml
+from .sanitizer import Sanitizer, SanitizerConfig, fit_sanitizer, release_sanitized, release_sanitized_ml
 from .randomized_response import randomized_response, randomized_response_bool, rr_prob
 from .table import release_table
 
@@ -13,4 +14,5 @@ __all__ = [
     "laplace", "discrete_laplace", "clamp_to_bounds",
     "count_min_sketch", "count_min_sketch_codes", "cms_hash", "cms_hashes",
     "release_ml", "release_table", "release_exact",
+    "Sanitizer", "SanitizerConfig", "fit_sanitizer", "release_sanitized", "release_sanitized_ml",
 ]
