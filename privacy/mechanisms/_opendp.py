@@ -80,7 +80,9 @@ def laplace_granularity(sensitivity: float, size: int) -> int:
     """The noise lattice exponent ``k`` (noise on multiples of ``2^k``) for a float column of
     ``size`` values: the rounding OpenDP charges, ``size * 2^k``, is at most
     ``2^-60 * sensitivity`` (and more than a quarter of it), so its map moves by less than
-    half an ulp while the samplers work on ~70-bit rather than ~1100-bit rationals."""
+    half an ulp while the samplers work on ~70-bit rather than ~1100-bit rationals. For a
+    sensitivity so small (below ~1e-290) that no lattice fits, it is OpenDP's default ``2^-1074``:
+    the per-value path, whose map the calibration still keeps within epsilon."""
     if not (math.isfinite(sensitivity) and sensitivity > 0):
         raise ValueError(f"sensitivity ({sensitivity}) must be finite and positive")
     if size < 1:
