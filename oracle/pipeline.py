@@ -33,7 +33,7 @@ from privacy import (Offer, PrivacyError, PrivacyLedger, SanitizedOffer, Schema,
 
 from .context import HubContext
 from .rawdata import decode_raw
-from .sanitizers import is_sanitized, sanitizer_for
+from .sanitizers import category_values, is_sanitized, sanitizer_for
 from .store import StoreError, fsync_dir, fsync_file, write_durable
 
 __all__ = ["QuotePipeline", "Outcome", "STAGES", "epsilon_milli_of", "TEST_HOOK_DRAW_SLEEP", "PHASE_OF_STATE"]
@@ -242,8 +242,9 @@ class QuotePipeline:
         if sleep:  # TEST HOOK ONLY: lets a test kill the hub while it draws
             time.sleep(float(sleep))
         if is_sanitized(offer.release):  # the sanitizer kept for the offer (fitted now only if missing)
-            sanitizer, _ = sanitizer_for(self.store, offer, dataset, data=data)
-            return draw_sanitized_release(SanitizedOffer.from_terms_release(offer.release), sanitizer, schema, data,
+            values = category_values(data, schema)
+            sanitizer, _ = sanitizer_for(self.store, offer, dataset, data=values)
+            return draw_sanitized_release(SanitizedOffer.from_terms_release(offer.release), sanitizer, schema, values,
                                           ledger=ledger).to_bytes()
         priv_offer = Offer.from_terms_release(offer.release, price_rule=offer.pricing)
         return draw_release(priv_offer, schema, data, ledger=ledger).to_bytes()
