@@ -9,6 +9,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from eth_hash.auto import keccak
 
 from client.chain import State
@@ -174,3 +176,22 @@ def test_a_malformed_sanitized_offer_is_refused_before_any_fit(hub, people, fits
         _offer(hub, people["people-exact"], "bad", **kw)
     assert err.value.field == field and words in err.value.reason
     assert fits == [] and hub.store.get_offer("bad") is None
+
+
+@given(price=st.integers(1, 10**24), fee=st.integers(0, 10**18), alpha=st.sampled_from(["0", "0.5", "0.9", "1"]),
+       variant=st.sampled_from(["deterministic", "stochastic"]))
+def test_fit_key_changes_with_the_precision_or_dataset_never_with_the_price(price, fee, alpha, variant) -> None:
+    from oracle.store import OfferRecord
+    from privacy import SanitizedOffer
+
+    release = SanitizedOffer(private="sex", alpha=alpha, variant=variant).terms_release()
+    base = OfferRecord("o", "0x" + "11" * 32, None, release, {"method": "fixed", "price": "1"}, (ETH,), 0)
+    repriced = OfferRecord("o", base.dataset_id.upper().replace("0X", "0x"), None, release,
+                           {"method": "fixed", "price": str(price)}, (ETH,), fee)
+    assert sanitizers.fit_key(repriced) == sanitizers.fit_key(base)
+    other_alpha = "0.25" if alpha != "0.25" else "0.75"
+    moved = SanitizedOffer(private="sex", alpha=other_alpha, variant=variant).terms_release()
+    assert sanitizers.fit_key(OfferRecord("o", base.dataset_id, None, moved, base.pricing, (ETH,), 0)) \
+        != sanitizers.fit_key(base)
+    assert sanitizers.fit_key(OfferRecord("o", "0x" + "22" * 32, None, release, base.pricing, (ETH,), 0)) \
+        != sanitizers.fit_key(base)
