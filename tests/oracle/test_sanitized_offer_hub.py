@@ -119,12 +119,23 @@ def test_offer_set_stores_the_sanitized_precision_and_fits_once(hub, people, fit
 
 
 def test_offers_endpoint_shows_the_release_object_with_its_guarantee(hub, people, fits) -> None:
+    from fastapi.testclient import TestClient
+
+    from oracle.api import create_app
+
     offer, _ = _offer(hub, people["people-exact"], "san")
-    (listed,) = [o for o in hub.store.offers_for(hub.buyer) if o.offer_id == "san"]
-    public = listed.public()
-    assert set(public) == {"offerId", "datasetId", "release", "pricing", "tokens", "minQuoteFee"}
-    assert public["release"] == offer.release
-    assert public["release"]["mechanism"]["guarantee"].startswith("no epsilon guarantee")
+    client = TestClient(create_app(hub.ctx))
+    r = client.get("/v1/offers", params={"buyer": hub.buyer})
+    assert r.status_code == 200, r.text
+    (listed,) = [o for o in r.json()["offers"] if o["offerId"] == "san"]
+    assert set(listed) == {"offerId", "datasetId", "release", "pricing", "tokens", "minQuoteFee"}
+    assert listed["release"] == offer.release and listed["release"]["epsilon"] == "exact"
+    assert listed["release"]["mechanism"]["guarantee"].startswith("no epsilon guarantee")
+    # the buyer's terms copy that object, and the hub accepts them (201)
+    assert client.put("/v1/specs", content=hub.spec).status_code == 201
+    canonical_terms, _ = hub.terms("san")
+    put = client.put("/v1/terms", content=canonical_terms)
+    assert put.status_code == 201, put.text
 
 
 def test_a_deal_quotes_exact_and_the_release_names_the_stored_sanitizer(hub, people, fits) -> None:
