@@ -377,7 +377,10 @@ def offer_set(
     dataset: str = typer.Option(..., help="dataset name or id"),
     buyer: Optional[str] = typer.Option(None, help="the only buyer this offer is made to (default: everyone)"),
     epsilon: str = typer.Option(..., help="a decimal epsilon (e.g. 1, 0.25) or 'exact'"),
-    mechanism: str = typer.Option("ml-laplace-rr", help="ml-laplace-rr or table (ignored for exact)"),
+    mechanism: str = typer.Option("ml-laplace-rr", help="ml-laplace-rr, table (ignored for exact) or sanitizer"),
+    private: Optional[str] = typer.Option(None, help="sanitizer: the private column it hides"),
+    alpha: Optional[str] = typer.Option(None, help="sanitizer: privacy weight in [0, 1], e.g. 0.9"),
+    variant: str = typer.Option("deterministic", help="sanitizer: deterministic or stochastic"),
     bound: list[str] = typer.Option([], help="a column's bounds for this offer, NAME=LO:HI (repeatable)"),
     clamp: bool = typer.Option(False, help="clamp out-of-bounds values instead of refusing the draw"),
     price: Optional[str] = typer.Option(None, help="a fixed price in the token's smallest unit"),
@@ -389,20 +392,23 @@ def offer_set(
 ) -> None:
     """Create or replace an offer, checked arbitrage-free against the dataset's other fixed-price precisions
     and against the budget the dataset has left on chain (the same check as the owner's page)."""
-    from .offers import OfferDraft, OfferRejected, build_offer
+    from .offers import OfferDraft, OfferRejected, build_offer, save_offer
 
     settings = _settings(config_dir)
     store = Store(settings.db_path)
     ds = _resolve_dataset(store, dataset)
     draft = OfferDraft(offer_id, ds, epsilon, buyer=buyer, mechanism=mechanism, bounds=tuple(bound), clamp=clamp,
-                       price=price, mde_method=mde_method, curve=curve, tokens=tuple(token), quote_fee=quote_fee)
+                       price=price, mde_method=mde_method, curve=curve, tokens=tuple(token), quote_fee=quote_fee,
+                       private=private, alpha=alpha, variant=variant)
     try:
         new = build_offer(draft, existing=store.list_offers(), hub_tokens=settings.tokens,
                           budget_left_milli=_budget_left(settings, ds))
+        fitted = save_offer(store, new, ds)
     except OfferRejected as err:
         abort(err.reason)
         raise
-    store.put_offer(new)
+    if fitted:
+        success(f"sanitizer fitted for offer {offer_id}: {store.get_sanitizer(offer_id).weights_hash}")
     success(f"offer {offer_id} on {ds.name} for {new.buyer or 'every buyer'}: epsilon {epsilon}, "
             f"{'price ' + new.pricing['price'] if price is not None else 'MDE ' + str(mde_method)}")
 

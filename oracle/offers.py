@@ -1,7 +1,8 @@
 """One check for a new or edited offer, shared by `spartacus offer set` and the owner's page: the
 fields parse, the release is valid for the dataset, the price rule is one of the protocol's, the
 tokens are on the hub's list, the fixed-price menu stays arbitrage-free across precisions, and the
-offer's epsilon fits in the budget the dataset has left on chain."""
+offer's epsilon fits in the budget the dataset has left on chain. `save_offer` then keeps it (fitting
+a sanitized offer's sanitizer once, before the offer is listed)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from web3 import Web3
 
 from client.chain.exchange import ETH, EXACT
 
-from .store import DatasetRecord, OfferRecord
+from .store import DatasetRecord, OfferRecord, Store
 
-__all__ = ["OfferDraft", "OfferRejected", "build_offer", "fixed_menu", "releases_left"]
+__all__ = ["OfferDraft", "OfferRejected", "build_offer", "fixed_menu", "releases_left", "save_offer"]
 
 _EPSILON = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]+)?")
 _OFFER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -37,7 +38,9 @@ class OfferDraft:
     """An offer as the owner typed it (strings, as a form or the command line gives them).
 
     `bounds` are `NAME=LO:HI` items; exactly one of `price` (fixed) or `mde_method` (with `curve`,
-    JSON) is set; `tokens` default to ETH."""
+    JSON) is set; `tokens` default to ETH. Mechanism "sanitizer" sells ``sanitized(p=private,
+    alpha=alpha)`` of `variant`: epsilon "exact" alone (no guarantee), or a decimal epsilon for
+    ml-laplace-rr after the sanitizer."""
 
     offer_id: str
     dataset: DatasetRecord
@@ -51,6 +54,9 @@ class OfferDraft:
     curve: str | None = None
     tokens: Sequence[str] = field(default_factory=tuple)
     quote_fee: str = "0"
+    private: str | None = None
+    alpha: str | None = None
+    variant: str = "deterministic"
 
 
 def fixed_menu(offers: Sequence[OfferRecord], dataset_id: str, buyer: str | None) -> list[tuple[float, int]]:
@@ -80,11 +86,50 @@ def releases_left(offer: OfferRecord, budget_left_milli: int | None) -> int | No
     return max(0, budget_left_milli) // epsilon_milli_of(str(eps))
 
 
+def _sanitized_release(draft: OfferDraft) -> dict[str, Any]:
+    from privacy import InvalidSanitizerAlpha, PrivacyError, SanitizedOffer
+
+    ds = draft.dataset
+    if draft.bounds or draft.clamp:
+        raise OfferRejected("bounds", "a sanitized offer takes no bounds or clamp: the sanitizer releases within "
+                                      "its own bounds")
+    if not draft.private or draft.alpha is None:
+        raise OfferRejected("private", "a sanitized offer names the private column (--private) and alpha (--alpha)")
+    exact = draft.epsilon == "exact"
+    if not exact and (not _EPSILON.fullmatch(draft.epsilon) or Fraction(draft.epsilon) == 0):
+        raise OfferRejected("epsilon", f"epsilon {draft.epsilon!r} must be 'exact' (the sanitizer alone) or a "
+                                       "positive decimal like 0.5 (ml-laplace-rr after the sanitizer)")
+    try:
+        precision = SanitizedOffer(private=draft.private, alpha=draft.alpha, variant=draft.variant,
+                                   epsilon=draft.epsilon, then=None if exact else "ml-laplace-rr")
+    except InvalidSanitizerAlpha as err:
+        raise OfferRejected("alpha", str(err)) from None
+    except PrivacyError as err:
+        raise OfferRejected("mechanism", f"the sanitized precision is invalid: {err}") from None
+    label = ds.schema.get("label") or {}
+    if label.get("kind") not in ("boolean", "categorical"):
+        raise OfferRejected("mechanism", f"dataset {ds.name} has no categorical label: a sanitizer keeps the label "
+                                         "(the buyer's utility) inferable, so it needs one")
+    private_ok = {c["name"] for c in ds.schema.get("columns") or [] if c.get("kind") in ("boolean", "categorical")}
+    private_ok |= {c["name"] for c in ds.schema.get("features") or [] if c.get("kind") == "integer"}
+    if draft.private not in private_ok:
+        raise OfferRejected("private", f"private column {draft.private!r} is not one of dataset {ds.name}'s boolean "
+                                       f"or categorical columns or integer features: {sorted(private_ok)}")
+    if exact and ds.epsilon_cap_milli != EXACT:
+        raise OfferRejected("epsilon", f"a sanitized release alone carries no epsilon guarantee and spends EXACT, "
+                                       f"but dataset {ds.name} has a cap of {ds.epsilon_cap_milli / 1000:g}: give "
+                                       "an epsilon to pass it through ml-laplace-rr, or sell it on an EXACT-cap "
+                                       "dataset")
+    return precision.terms_release()
+
+
 def _release(draft: OfferDraft) -> dict[str, Any]:
     from privacy import Offer, PrivacyError
     from privacy.offers import MECHANISMS
 
     ds = draft.dataset
+    if draft.mechanism == "sanitizer":
+        return _sanitized_release(draft)
     if draft.epsilon == "exact":
         if ds.epsilon_cap_milli != EXACT:
             raise OfferRejected("epsilon", f"dataset {ds.name} has a cap of {ds.epsilon_cap_milli / 1000:g}: "
@@ -93,7 +138,7 @@ def _release(draft: OfferDraft) -> dict[str, Any]:
     if not _EPSILON.fullmatch(draft.epsilon) or Fraction(draft.epsilon) == 0:
         raise OfferRejected("epsilon", f"epsilon {draft.epsilon!r} must be a positive decimal like 1 or 0.25, "
                                        "or 'exact'")
-    choices = [m for m in MECHANISMS if m != "exact"]
+    choices = [m for m in MECHANISMS if m != "exact"] + ["sanitizer"]
     if draft.mechanism not in choices:
         raise OfferRejected("mechanism", f"mechanism {draft.mechanism!r} must be one of {choices}")
     bounds: dict[str, tuple[float, float]] = {}
@@ -187,3 +232,22 @@ def build_offer(draft: OfferDraft, *, existing: Sequence[OfferRecord], hub_token
             raise OfferRejected("price", "the offers would allow arbitrage: " + "; ".join(report.violations)
                                 + " — raise the higher-epsilon price or lower the other")
     return new
+
+
+def save_offer(store: Store, offer: OfferRecord, dataset: DatasetRecord) -> bool:
+    """Keep `offer` (checked by `build_offer`); a sanitized offer's sanitizer is fitted first, once,
+    on the owner's data (kept unless the offer's release or dataset changed). True when a fit ran.
+    Raises `OfferRejected` when the sanitizer cannot be fitted on this dataset."""
+    from privacy import PrivacyError
+
+    from .sanitizers import is_sanitized, sanitizer_for
+
+    fitted = False
+    if is_sanitized(offer.release):
+        try:
+            fitted = sanitizer_for(store, offer, dataset)[1]
+        except PrivacyError as err:  # names columns and kinds only, never a data value
+            raise OfferRejected("private", f"the sanitizer cannot be fitted on dataset {dataset.name}: "
+                                           f"{type(err).__name__}: {err}") from None
+    store.put_offer(offer)
+    return fitted

@@ -28,10 +28,12 @@ from client.chain.errors import ContractRevert
 from client.chain.exchange import EXACT, Sender
 from client.delivery import Commitment, encode_file
 from client.terms import epsilon_milli as terms_epsilon_milli
-from privacy import Offer, PrivacyError, PrivacyLedger, Schema, draw_release
+from privacy import (Offer, PrivacyError, PrivacyLedger, SanitizedOffer, Schema, draw_release, draw_sanitized_release,
+                     precision_epsilon_milli)
 
 from .context import HubContext
 from .rawdata import decode_raw
+from .sanitizers import category_values, is_sanitized, sanitizer_for
 from .store import StoreError, fsync_dir, fsync_file, write_durable
 
 __all__ = ["QuotePipeline", "Outcome", "STAGES", "epsilon_milli_of", "TEST_HOOK_DRAW_SLEEP", "PHASE_OF_STATE"]
@@ -190,9 +192,10 @@ class QuotePipeline:
         if quote_fee < offer.min_quote_fee:
             raise _Decline(f"quoteFee {quote_fee} is under the offer's minQuoteFee {offer.min_quote_fee}")
         epsilon = offer.release.get("epsilon")
-        try:
-            milli = epsilon_milli_of(str(epsilon))
-        except ValueError:
+        try:  # a sanitized release spends EXACT alone (no guarantee), its DP epsilon when DP follows it
+            milli = (precision_epsilon_milli(offer.release) if is_sanitized(offer.release)
+                     else epsilon_milli_of(str(epsilon)))
+        except (ValueError, PrivacyError):
             raise _Decline("the offer's epsilon is not a positive decimal string") from None
         method = offer.pricing.get("method")
         spec_hash = doc.get("specHash")
@@ -234,11 +237,16 @@ class QuotePipeline:
         dataset, offer = plan["dataset"], plan["offer"]
         schema = Schema.from_json(dataset.schema)
         data = decode_raw(self.store.raw_data(dataset.dataset_id), schema)
-        priv_offer = Offer.from_terms_release(offer.release, price_rule=offer.pricing)
         ledger = PrivacyLedger(cap_milli=plan["cap"], spent_milli=min(plan["spent"], EXACT))
         sleep = os.environ.get(TEST_HOOK_DRAW_SLEEP)
         if sleep:  # TEST HOOK ONLY: lets a test kill the hub while it draws
             time.sleep(float(sleep))
+        if is_sanitized(offer.release):  # the sanitizer kept for the offer (fitted now only if missing)
+            values = category_values(data, schema)
+            sanitizer, _ = sanitizer_for(self.store, offer, dataset, data=values)
+            return draw_sanitized_release(SanitizedOffer.from_terms_release(offer.release), sanitizer, schema, values,
+                                          ledger=ledger).to_bytes()
+        priv_offer = Offer.from_terms_release(offer.release, price_rule=offer.pricing)
         return draw_release(priv_offer, schema, data, ledger=ledger).to_bytes()
 
     def _price(self, plan: dict[str, Any], release: bytes) -> int:

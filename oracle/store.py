@@ -21,7 +21,7 @@ from typing import Any, Iterator
 
 __all__ = [
     "Store", "DatasetRecord", "OfferRecord", "TermsRecord", "DealRecord", "PreparedQuote", "StoreError",
-    "MIGRATIONS", "PHASES", "write_durable",
+    "MIGRATIONS", "PHASES", "StoredSanitizer", "write_durable",
 ]
 
 #: The contract's state names, the phases a deal record takes.
@@ -117,6 +117,19 @@ class PreparedQuote:
     leaves_path: Path
 
 
+@dataclass(frozen=True)
+class StoredSanitizer:
+    """The sanitizer fitted for a sanitized offer: safetensors `weights` bytes, its canonical JSON
+    `config`, `weights_hash` (0x keccak-256 of the weights) and `fit_key`, the hash of what it was
+    fitted for (dataset and release object): a different key means the offer changed, refit."""
+
+    offer_id: str
+    fit_key: str
+    weights_hash: str
+    weights: bytes
+    config_json: str
+
+
 MIGRATIONS: list[str] = [
     # 0 -> 1: everything the hub keeps
     """
@@ -147,6 +160,12 @@ MIGRATIONS: list[str] = [
     CREATE TABLE watcher (id INTEGER PRIMARY KEY CHECK (id = 1), block_number INTEGER NOT NULL,
         block_hash TEXT NOT NULL);
     CREATE TABLE blocks (number INTEGER PRIMARY KEY, hash TEXT NOT NULL);
+    """,
+    # 1 -> 2: the sanitizer fitted once per sanitized offer (weights are a few kB of safetensors)
+    """
+    CREATE TABLE sanitizers (
+        offer_id TEXT PRIMARY KEY, fit_key TEXT NOT NULL, weights_hash TEXT NOT NULL,
+        weights BLOB NOT NULL, config_json TEXT NOT NULL, created REAL NOT NULL);
     """,
 ]
 
@@ -338,7 +357,26 @@ class Store:
     def delete_offer(self, offer_id: str) -> bool:
         """Withdraw an offer; True if it existed. Terms already accepted under it stay valid."""
         with self._tx() as db:
+            db.execute("DELETE FROM sanitizers WHERE offer_id = ?", (offer_id,))
             return db.execute("DELETE FROM offers WHERE offer_id = ?", (offer_id,)).rowcount > 0
+
+    # -- sanitizers -----------------------------------------------------------------
+
+    def put_sanitizer(self, record: StoredSanitizer) -> None:
+        """Keep (or replace) the sanitizer fitted for offer `record.offer_id`."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO sanitizers VALUES (?,?,?,?,?,?) ON CONFLICT(offer_id) DO UPDATE SET "
+                "fit_key=excluded.fit_key, weights_hash=excluded.weights_hash, weights=excluded.weights, "
+                "config_json=excluded.config_json, created=excluded.created",
+                (record.offer_id, record.fit_key, record.weights_hash, bytes(record.weights), record.config_json,
+                 time.time()))
+
+    def get_sanitizer(self, offer_id: str) -> StoredSanitizer | None:
+        """The sanitizer kept for offer `offer_id`, or None."""
+        row = self._one("SELECT offer_id, fit_key, weights_hash, weights, config_json FROM sanitizers "
+                        "WHERE offer_id = ?", (offer_id,))
+        return None if row is None else StoredSanitizer(row[0], row[1], row[2], bytes(row[3]), row[4])
 
     # -- specs ----------------------------------------------------------------------
 

@@ -14,7 +14,9 @@ Terms ``release`` object (every parameter a JSON string, as docs/terms.md requir
     {"epsilon": "0.5",   "mechanism": {"name": "sanitizer", "private": "sex", "alpha": "0.9",
                                        "variant": "deterministic", "then": "ml-laplace-rr"}}
 
-``utility`` (the label column) may be added to the mechanism; nothing else may.
+``utility`` (the label column) may be added to the mechanism, and ``guarantee``: `terms_release`
+always writes it, the text of `describe` (what the buyer is told about the accounting); a terms
+object that carries it must carry exactly that text. Nothing else may be added.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ DISCLOSURE = ("no epsilon guarantee: a learned sanitizer trained so that {privat
               "released features (alpha {alpha}); an empirical defence, measured against fresh adversaries, not "
               "differential privacy; it counts as an exact release on the chain's ledger")
 _DECIMAL = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]+)?\Z")
-_MECH_KEYS = {"name", "private", "alpha", "variant", "utility", "then"}
+_MECH_KEYS = {"name", "private", "alpha", "variant", "utility", "then", "guarantee"}
 _PRECISION = re.compile(r"\s*sanitized\s*\((?P<args>[^()]*)\)\s*\Z")
 
 
@@ -98,13 +100,15 @@ class SanitizedOffer:
                 f"counts ({self.epsilon_milli} milli-epsilon); the sanitizer adds no guarantee of its own")
 
     def terms_release(self) -> dict[str, Any]:
-        """The terms document's ``release`` object: every parameter a JSON string."""
+        """The terms document's ``release`` object: every parameter a JSON string, ``guarantee``
+        the buyer-facing `describe` text (no epsilon guarantee, or the DP epsilon's)."""
         mech: dict[str, Any] = {"name": "sanitizer", "private": self.private, "alpha": self.alpha,
                                 "variant": self.variant}
         if self.utility is not None:
             mech["utility"] = self.utility
         if self.then is not None:
             mech["then"] = self.then
+        mech["guarantee"] = self.describe()
         return {"epsilon": self.epsilon, "mechanism": mech}
 
     @classmethod
@@ -124,8 +128,12 @@ class SanitizedOffer:
         for key, value in mech.items():
             if not isinstance(value, str):
                 raise MalformedSanitizedOffer(f"mechanism {key} ({value!r}) must be a JSON string")
-        return cls(private=mech["private"], alpha=mech["alpha"], variant=mech.get("variant", "deterministic"),
-                   epsilon=release["epsilon"], then=mech.get("then"), utility=mech.get("utility"))
+        offer = cls(private=mech["private"], alpha=mech["alpha"], variant=mech.get("variant", "deterministic"),
+                    epsilon=release["epsilon"], then=mech.get("then"), utility=mech.get("utility"))
+        if "guarantee" in mech and mech["guarantee"] != offer.describe():
+            raise MalformedSanitizedOffer(f"mechanism guarantee ({mech['guarantee']!r}) is not what this precision "
+                                          f"guarantees ({offer.describe()!r}); copy the offer's release object")
+        return offer
 
 
 def parse_precision(text: str) -> SanitizedOffer:

@@ -22,7 +22,7 @@ from client.chain.errors import ContractRevert
 from client.chain.exchange import ETH, EXACT
 
 from oracle.context import HubContext
-from oracle.offers import OfferDraft, OfferRejected, build_offer
+from oracle.offers import OfferDraft, OfferRejected, build_offer, save_offer
 from oracle.store import OfferRecord
 
 from . import svg, views
@@ -282,9 +282,9 @@ async def update_offer(request: Request) -> Response:
         left = ds.epsilon_cap_milli - ctx.exchange.epsilon_spent(ctx.seller, bytes.fromhex(ds.dataset_id[2:]))
     try:
         offer = build_offer(draft, existing=ctx.store.list_offers(), hub_tokens=ctx.tokens, budget_left_milli=left)
+        save_offer(ctx.store, offer, ds)
     except OfferRejected as err:
         return _offers_page(request, session, 400, row, values, {err.field: err.reason})
-    ctx.store.put_offer(offer)
     _flash(request, session, f"Offer {offer.offer_id} saved for {offer.buyer or 'every buyer'}.")
     return RedirectResponse(f"{PREFIX}/offers", status_code=303, headers=_HEADERS)
 

@@ -236,3 +236,44 @@ def test_init_stores_the_owner_secret_hashed_from_the_environment(env, monkeypat
     monkeypatch.setenv(cli.OWNER_SECRET_ENV, "short")
     r = run("hub", "init", "--contract", ex.address)
     assert r.exit_code == 1 and "at least 10 characters" in r.output
+
+
+def test_offer_set_sells_a_sanitized_precision_and_fits_its_sanitizer_once(env, monkeypatch) -> None:
+    import numpy as np
+
+    from oracle import sanitizers
+    from oracle.rawdata import encode_raw
+    from privacy import Schema
+    from privacy.mechanisms.sanitizer import SanitizerConfig
+
+    monkeypatch.setattr(sanitizers, "FIT_CONFIG", SanitizerConfig(epochs=4, utility_epochs=3, hidden=8))
+    w3, ex, tmp = env
+    assert run("hub", "init", "--contract", ex.address).exit_code == 0
+    _csv(tmp)
+    doc = json.loads((tmp / "s.json").read_text())
+    doc["columns"] = [{"name": "sex", "kind": "boolean"}]
+    (tmp / "s.json").write_text(json.dumps(doc))
+    x = np.random.default_rng(0).uniform(size=(60, 2))
+    data = {"features": x, "label": (x[:, 0] > 0.5).astype(np.int64), "sex": (x[:, 1] > 0.5).astype(np.int64)}
+    (tmp / "d.safetensors").write_bytes(encode_raw(data, Schema.from_json(doc)))
+    for name, cap in (("people", "exact"), ("capped", "3")):
+        assert run("dataset", "add", name, "--data", str(tmp / "d.safetensors"), "--schema", str(tmp / "s.json"),
+                   "--cap", cap).exit_code == 0
+    args = ["offer", "set", "san", "--dataset", "people", "--epsilon", "exact", "--mechanism", "sanitizer",
+            "--private", "sex", "--alpha", "0.9", "--variant", "stochastic"]
+    r = run(*args, "--price", "7")
+    assert r.exit_code == 0 and "sanitizer fitted" in r.output, r.output
+    store = Store(tmp / "cfg" / "data" / "hub.sqlite")
+    mech = store.get_offer("san").release["mechanism"]
+    assert (mech["name"], mech["private"], mech["alpha"], mech["variant"]) == ("sanitizer", "sex", "0.9", "stochastic")
+    kept = store.get_sanitizer("san")
+    again = run(*args, "--price", "8")  # a new price: same precision, same sanitizer
+    assert again.exit_code == 0 and "sanitizer fitted" not in again.output
+    assert store.get_sanitizer("san").weights == kept.weights and store.get_offer("san").pricing["price"] == "8"
+    capped = run("offer", "set", "c", "--dataset", "capped", "--epsilon", "exact", "--mechanism", "sanitizer",
+                 "--private", "sex", "--alpha", "0.9", "--price", "7")
+    assert capped.exit_code == 1 and "no epsilon guarantee" in capped.output and store.get_offer("c") is None
+    dp = run("offer", "set", "c", "--dataset", "capped", "--epsilon", "0.5", "--mechanism", "sanitizer",
+             "--private", "sex", "--alpha", "0.9", "--price", "7")
+    assert dp.exit_code == 0, dp.output
+    assert store.get_offer("c").release["mechanism"]["then"] == "ml-laplace-rr"

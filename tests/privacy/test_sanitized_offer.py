@@ -18,6 +18,21 @@ EXAMPLE = {"epsilon": "exact", "mechanism": {"name": "sanitizer", "private": "se
                                              "variant": "stochastic"}}
 
 
+def _disclosed(release, offer):
+    """`release` with the ``guarantee`` parameter terms_release adds (the describe() text)."""
+    return {**release, "mechanism": {**release["mechanism"], "guarantee": offer.describe()}}
+
+
+def test_the_release_object_tells_the_buyer_the_accounting_and_refuses_a_false_claim():
+    offer = SanitizedOffer.from_terms_release(EXAMPLE)
+    shown = offer.terms_release()
+    assert "no epsilon guarantee" in shown["mechanism"]["guarantee"]
+    assert SanitizedOffer.from_terms_release(shown) == offer
+    lie = {**shown, "mechanism": {**shown["mechanism"], "guarantee": "1-DP"}}
+    with pytest.raises(MalformedSanitizedOffer, match="guarantee"):
+        SanitizedOffer.from_terms_release(lie)
+
+
 def _strings_only(obj) -> bool:
     if isinstance(obj, dict):
         return all(_strings_only(v) for v in obj.values())
@@ -27,7 +42,7 @@ def _strings_only(obj) -> bool:
 def test_the_documented_example_parses_and_counts_as_exact():
     offer = SanitizedOffer.from_terms_release(EXAMPLE)
     assert (offer.private, offer.alpha, offer.variant, offer.then) == ("sex", "0.9", "stochastic", None)
-    assert offer.terms_release() == EXAMPLE
+    assert offer.terms_release() == _disclosed(EXAMPLE, offer)
     assert offer.epsilon_milli == precision_epsilon_milli(EXAMPLE) == EXACT
     text = offer.describe()
     assert "no epsilon guarantee" in text and "counts as an exact release" in text and "'sex'" in text
@@ -59,7 +74,7 @@ def test_sanitizer_then_dp_spends_ceil_1000_epsilon_on_the_decimal(epsilon, mill
 
 def test_the_precision_notation_parses():
     offer = parse_precision("sanitized(p=sex, α=0.90, variant=stochastic)")
-    assert offer.terms_release() == EXAMPLE
+    assert offer.terms_release() == _disclosed(EXAMPLE, offer)
     dp = parse_precision("sanitized(p=sex, alpha=1, epsilon=0.25, then=ml-laplace-rr)")
     assert (dp.alpha, dp.epsilon_milli) == ("1", 250)
 
