@@ -1,0 +1,118 @@
+"""`calibrate_spec`: the buyer's choice of the one method it ships is made on its training rows
+alone, retrained for real, cross-fitted, and reports what it cost."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from pricing import SpecError, parse_spec
+from pricing.builders import CANDIDATES, Candidate, calibrate_spec, calibration_bundles
+
+FEW = (CANDIDATES[0], Candidate("feature-newton", "feature-newton"), Candidate("influence", "influence"))
+
+
+def _fit(x, y, seed):
+    warnings.filterwarnings("ignore")
+    return make_pipeline(StandardScaler(), MLPClassifier((8,), alpha=1.0, max_iter=200, random_state=seed)).fit(x, y)
+
+
+@pytest.fixture(scope="module")
+def buyer():
+    x, y = load_breast_cancer(return_X_y=True)
+    perm = np.random.default_rng(0).permutation(len(y))
+    tr, va = perm[:90], perm[90:150]
+    return x[tr], y[tr], x[va], y[va], _fit(x[tr], y[tr], 0)
+
+
+def _calibrate(buyer, fit=_fit, **kw):
+    x_tr, y_tr, x_va, y_va, model = buyer
+    return calibrate_spec(fit, model, x_tr, y_tr, x_va, y_va, classes=2, candidates=FEW, folds=3, seeds=1, **kw)
+
+
+@pytest.fixture(scope="module")
+def calibration(buyer):
+    return _calibrate(buyer)
+
+
+def test_selection_never_reads_the_validation_rows(buyer, calibration):
+    """The honesty check: with the validation rows (what the benchmark's true gains are measured
+    on) replaced by noise, the choice and every fold's rho are unchanged; only the shipped
+    spec's probe, which is those rows, differs."""
+    x_tr, y_tr, x_va, y_va, model = buyer
+    rng = np.random.default_rng(5)
+    noisy = (x_tr, y_tr, rng.normal(size=x_va.shape) * 1e3, rng.integers(0, 2, size=y_va.shape), model)
+    other = _calibrate(noisy)
+    assert other.chosen == calibration.chosen
+    assert other.spearman == calibration.spearman
+    assert other.spec != calibration.spec  # the probe is the validation set: the spec did read it
+
+
+def test_ships_the_candidate_with_the_best_mean_rho_built_on_the_whole_training_set(buyer, calibration):
+    x_tr = buyer[0]
+    score = calibration.score
+    assert set(score) == {c.label for c in FEW}
+    assert all(len(v) == 3 and all(-1 <= r <= 1 for r in v) for v in calibration.spearman.values())
+    assert score[calibration.chosen.label] == max(score.values())
+    spec = parse_spec(calibration.spec)
+    assert spec.method == calibration.chosen.method
+    assert spec.hyper["n_train"] == len(x_tr)
+
+
+def test_cost_counts_every_retraining(buyer, calibration):
+    calls = []
+
+    def counting(x, y, seed):
+        calls.append(len(y))
+        return _fit(x, y, seed)
+
+    again = _calibrate(buyer, fit=counting)
+    assert again.retrainings == len(calls) == 3 * 1 * (again.bundles // 3 + 1)
+    assert again.seconds > 0
+    assert again.chosen == calibration.chosen and again.spec == calibration.spec  # deterministic
+
+
+def test_no_row_judges_itself(buyer):
+    """Within a fold the rows retrained on (base + bundle) never include a judged row: every fit
+    sees at most the base and the source parts, i.e. at most 2/3 of the rows with 3 folds, and
+    every bundle row comes from the source part or the base (copies)."""
+    seen = []
+
+    def recording(x, y, seed):
+        seen.append(x)
+        return _fit(x, y, seed)
+
+    x_tr, *_ = buyer
+    _calibrate(buyer, fit=recording)
+    parts = np.array_split(np.random.Generator(np.random.PCG64(0)).permutation(len(x_tr)), 3)
+    judged = [set(map(bytes, x_tr[p])) for p in parts]
+    per_fold = len(seen) // 3
+    for f in range(3):
+        for x in seen[f * per_fold:(f + 1) * per_fold]:
+            assert not judged[f] & set(map(bytes, x))
+
+
+def test_bundles_include_noisy_releases_and_copies():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 3)), rng.integers(0, 3, 40)
+    out = calibration_bundles(x[:20], y[:20], x[20:], y[20:], 3, rng)
+    names = [n for n, _, _ in out]
+    assert {"clean-1.0", "flip50", "laplace-10.0", "own-copy", "repeat5"} <= set(names)
+    noisy = dict((n, bx) for n, bx, _ in out)
+    assert np.abs(noisy["laplace-10.0"] - 0).mean() > 3 * np.abs(noisy["clean-1.0"]).mean()
+
+
+@pytest.mark.parametrize("kw, match", [({"classes": 0}, "classifier"), ({"folds": 2}, "folds"),
+                                       ({"candidates": ()}, "no candidates"),
+                                       ({"candidates": (Candidate("x", "nope"),)}, "unknown method")])
+def test_refuses_what_it_cannot_calibrate(buyer, kw, match):
+    x_tr, y_tr, x_va, y_va, model = buyer
+    args = dict(classes=2, folds=3, seeds=1, candidates=FEW) | kw
+    with pytest.raises(SpecError, match=match):
+        calibrate_spec(_fit, model, x_tr, y_tr, x_va, y_va, **args)
