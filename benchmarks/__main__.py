@@ -13,7 +13,8 @@ import sys
 import time
 import traceback
 
-ALL = ("gas", "delivery_throughput", "privacy_bench", "privacy_estimators", "privacy_throughput", "mde_validation")
+ALL = ("gas", "delivery_throughput", "privacy_bench", "privacy_estimators", "privacy_throughput", "mde_validation",
+       "mde_precision")
 
 
 def main(argv: list[str]) -> int:
