@@ -656,6 +656,9 @@ def _plot_splits(reports: list[Report], path: Path) -> None:
 # of the range and the label is kept with probability 1 - 1e-43
 EPSILON_PER_COLUMN = (0.03, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 PRECISION_METHODS = ("influence", "group-influence", "feature-newton", "network-newton", "network-anchored")
+# the shipped spec's calibration at precision: the buyer adds its own rows released as
+# ml-laplace-rr would at these epsilons per column (its own grid, not the seller's), one seed
+PRECISION_CALIBRATION = {"dp_per_column": (0.05, 0.5, 5.0, 50.0), "seeds": 1}
 PRECISION_TARGETS = "rho >= 0.8 (where true gains are not all negative), harmful priced 0 >= 0.95, monotone violations 0"
 
 
@@ -702,6 +705,8 @@ class PrecisionReport:
     # and draws' spread: where retraining itself is not monotone in precision
     truth_nonmonotone: list[str] = field(default_factory=list)
     wall_seconds: float = float("nan")
+    truth_match: float = float("nan")  # with a re-used truth: largest change of the stored efficacies
+    calibration_scores: dict[str, float] = field(default_factory=dict)  # mean rho per candidate, buyer's folds
 
     @property
     def spearman(self) -> dict[str, float]:
@@ -785,10 +790,16 @@ def validate_precision(x: np.ndarray, y: np.ndarray, *, task: str = "classificat
                        hidden: int = 64, max_iter: int = 1000, methods: Sequence[str] = PRECISION_METHODS,
                        jobs: int = 1, progress: bool = True, alphas: Sequence[float] = ALPHAS,
                        solver: str = "lbfgs", shipped: bool = True, calibration: dict | None = None,
-                       plot: Path | None = None) -> PrecisionReport:
+                       plot: Path | None = None, truth: dict | None = None) -> PrecisionReport:
     """Price the pool's bundles as `privacy` releases them at a grid of epsilon (and exact),
     several draws each, with every method and the buyer's shipped spec, against the true gain of
-    retraining the buyer's real model (weight decay chosen on its own validation set)."""
+    retraining the buyer's real model (weight decay chosen on its own validation set).
+
+    The shipped spec is calibrated for DP releases (`calibration` defaults to
+    `PRECISION_CALIBRATION`: the buyer simulates the mechanism on its own rows). `truth`, a
+    previous report of the same configuration as JSON, re-uses its true gains instead of
+    retraining; the releases are redrawn from the same seeds, and `truth_match` is the largest
+    change of the stored efficacies of the methods both runs price (0 when nothing changed)."""
     from joblib import Parallel, delayed
     from tqdm import tqdm
 
@@ -815,7 +826,8 @@ def validate_precision(x: np.ndarray, y: np.ndarray, *, task: str = "classificat
     specs = buyer_specs(b, methods, seed=seed)
     cal = None
     if shipped:
-        cal = shipped_spec(b, hidden=hidden, max_iter=max_iter, solver=solver, seed=seed, calibration=calibration)
+        cal = shipped_spec(b, hidden=hidden, max_iter=max_iter, solver=solver, seed=seed,
+                           calibration=PRECISION_CALIBRATION if calibration is None else calibration)
         methods = [*methods, "shipped"]
         specs["shipped"], variants["shipped"] = cal.spec, (cal.chosen.method, {})
     parsed = {m: parse_spec(specs[m]) for m in methods}
@@ -833,12 +845,23 @@ def validate_precision(x: np.ndarray, y: np.ndarray, *, task: str = "classificat
         yb = b.y_tr if i < 0 else np.concatenate([b.y_tr, rel_y[i]])
         return _fit_loss(xb, yb, b.x_va, b.y_va, b.classes, s, hidden, max_iter, b.alpha, solver)
 
-    tasks = [(-1, s) for s in range(seeds)] + [(i, s) for i in range(len(rel_x)) for s in range(seeds)]
-    out = Parallel(n_jobs=jobs, return_as="generator")(delayed(run)(i, s) for i, s in tasks)
-    done = dict(zip(tasks, tqdm(out, total=len(tasks), desc=f"{name}: retrain releases", disable=not progress,
-                                leave=False)))
-    base = np.array([done[-1, s][0] for s in range(seeds)])
-    per_seed = base[None, :] - np.array([[done[i, s][0] for s in range(seeds)] for i in range(len(rel_x))])
+    match = float("nan")
+    if truth is not None:
+        if (truth["release_level"], truth["release_bundle"], truth["release_draw"]) != (rel_l, rel_b, rel_d):
+            raise ValueError(f"truth for {truth['dataset']!r} has another layout of releases: run without truth")
+        per_seed = np.asarray(truth["true_gain_per_seed"], np.float64)
+        shared = [m for m in methods if m != "shipped" and m in truth["methods"]]
+        match = max((float(np.max(np.abs(eff[m] - np.asarray(truth["methods"][m]["efficacy"])))) for m in shared),
+                    default=float("nan"))
+        retrain_seconds = float(truth["retrain_seconds"])
+    else:
+        tasks = [(-1, s) for s in range(seeds)] + [(i, s) for i in range(len(rel_x)) for s in range(seeds)]
+        out = Parallel(n_jobs=jobs, return_as="generator")(delayed(run)(i, s) for i, s in tasks)
+        done = dict(zip(tasks, tqdm(out, total=len(tasks), desc=f"{name}: retrain releases", disable=not progress,
+                                    leave=False)))
+        base = np.array([done[-1, s][0] for s in range(seeds)])
+        per_seed = base[None, :] - np.array([[done[i, s][0] for s in range(seeds)] for i in range(len(rel_x))])
+        retrain_seconds = float(np.mean([done[i, 0][1] for i in range(len(rel_x))]))
     gain = per_seed.mean(axis=1)
     bundle, level = np.array(rel_b), np.array(rel_l)
     per = {}
@@ -856,7 +879,7 @@ def validate_precision(x: np.ndarray, y: np.ndarray, *, task: str = "classificat
         true_gain=[float(g) for g in gain], true_gain_per_seed=per_seed.tolist(), methods=per,
         shipped_method=cal.chosen.label if cal else "", calibration_retrainings=cal.retrainings if cal else 0,
         calibration_seconds=cal.seconds if cal else float("nan"),
-        retrain_seconds=float(np.mean([done[i, 0][1] for i in range(len(rel_x))])),
+        retrain_seconds=retrain_seconds, truth_match=match, calibration_scores=cal.score if cal else {},
         all_negative=bool(np.all(gain < 0)), truth_nonmonotone=truth_nonmonotone(per_seed, bundle, level, names, epsilons),
         wall_seconds=time.perf_counter() - t0)
     if plot is not None:
@@ -887,7 +910,11 @@ def precision_table(reports: Sequence[PrecisionReport]) -> str:
                      f"{rep.draws} draws + exact), eps {', '.join(f'{e:g}' for e in rep.epsilons)}; "
                      f"{int(np.sum(g < 0))} harmful; MLP alpha {rep.alpha:g}; {rep.seeds} seeds; one retraining "
                      f"{rep.retrain_seconds:.2f} s; calibration {rep.calibration_retrainings} retrainings, "
-                     f"{rep.calibration_seconds:.0f} s; wall {rep.wall_seconds:.0f} s")
+                     f"{rep.calibration_seconds:.0f} s; wall {rep.wall_seconds:.0f} s"
+                     + (f"; true gains re-used (efficacies match to {rep.truth_match:.1e})" if rep.truth_match == rep.truth_match else ""))
+        if rep.calibration_scores:
+            lines.append(f"{'':<14}calibration (buyer's own folds, DP-like bundles included): "
+                         + ", ".join(f"{k} {v:.2f}" for k, v in rep.calibration_scores.items()))
         for lv, e in enumerate(rep.epsilons):
             sel = [i for i, v in enumerate(rep.release_level) if v == lv]
             lines.append(f"{'':<16}eps {e:>8g}: mean true gain "
@@ -948,8 +975,7 @@ def _plot_precision(rep: PrecisionReport, path: Path) -> None:
 PRECISION_CONFIGS = {
     "digits": dict(n_train=400, n_val=400, sizes=(100, 400), hidden=64),
     "breast_cancer": dict(n_train=150, n_val=250, sizes=(50, 150), hidden=64),
-    "mnist5k": dict(n_train=400, n_val=400, sizes=(100, 400), hidden=32, max_iter=300,
-                    calibration={"folds": 4, "seeds": 1}),
+    "mnist5k": dict(n_train=400, n_val=400, sizes=(100, 400), hidden=32, max_iter=300),
     "adult": dict(n_train=500, n_val=1000, sizes=(100, 400), hidden=64),
 }
 
@@ -965,13 +991,17 @@ def main_precision(argv: Sequence[str] | None = None) -> list[PrecisionReport]:
     ap.add_argument("--draws", type=int, default=2)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--reuse-truth", action="store_true",
+                    help="re-use the true gains of out/mde_precision_<dataset>.json (a pricing or calibration change)")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     reports = []
     for name in args.datasets.split(","):
         x, y = load(name)
+        truth = json.loads((args.out / f"mde_precision_{name}.json").read_text()) if args.reuse_truth else None
         rep = validate_precision(x, y, seed=args.split, name=name, seeds=args.seeds, draws=args.draws, jobs=args.jobs,
-                                 plot=args.out / f"mde_precision_{name}.png", **PRECISION_CONFIGS.get(name, {}))
+                                 plot=args.out / f"mde_precision_{name}.png", truth=truth,
+                                 **PRECISION_CONFIGS.get(name, {}))
         reports.append(rep)
         print(precision_table([rep]), flush=True)
         (args.out / f"mde_precision_{name}.json").write_text(json.dumps(asdict(rep), indent=1, default=str))

@@ -4,7 +4,7 @@ are measured on."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import numpy as np
 import pytest
@@ -93,3 +93,9 @@ def test_precision_report_is_computed_from_its_own_columns():
     assert "shipped" in rep.methods and rep.shipped_method in {c.label for c in FEW}
     assert rep.calibration_retrainings > 0
     assert "bc-tiny" in precision_table([rep])
+    # the true gains re-used: the same releases are redrawn and priced alike, nothing retrained
+    again = validate_precision(x, y, name="bc-tiny", n_train=90, n_val=80, sizes=(30,), per_column=(0.1, 100.0),
+                               draws=2, seeds=1, hidden=8, max_iter=200, methods=("influence",), progress=False,
+                               alphas=(1.0,), shipped=False, truth=asdict(rep))
+    assert again.truth_match == 0.0 and again.true_gain == rep.true_gain
+    assert again.methods["influence"].prices == rep.methods["influence"].prices

@@ -108,8 +108,23 @@ def test_bundles_include_noisy_releases_and_copies():
     assert np.abs(noisy["laplace-10.0"] - 0).mean() > 3 * np.abs(noisy["clean-1.0"]).mean()
 
 
+def test_dp_bundles_are_the_mechanism_at_each_epsilon_per_column():
+    """At a small epsilon per column the features are swamped (Laplace scale range / c) and the
+    labels nearly uniform; at a large one both are nearly exact."""
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 1, size=(400, 2))
+    y = np.minimum((4 * x[:, 0]).astype(np.int64), 3)  # the label is read off the first feature
+    out = {n: (bx, by) for n, bx, by in calibration_bundles(x[:200], y[:200], x[200:], y[200:], 4, rng,
+                                                              dp_per_column=(0.05, 50.0))}
+    agree = {n: np.mean(np.minimum((4 * bx[:, 0]).astype(np.int64), 3) == by) for n, (bx, by) in out.items()}
+    lo_x, lo_y = out["dp-0.05"]
+    assert np.abs(lo_x - 0.5).mean() > 5 and np.abs(out["dp-50"][0] - x[:200]).max() < 1.0
+    assert agree["dp-50"] > 0.85 and agree["clean-1.0"] == 1.0
+    assert np.mean(np.isin(lo_y, [0, 1, 2, 3])) == 1.0 and np.mean(lo_y == 0) < 0.5
+
+
 @pytest.mark.parametrize("kw, match", [({"classes": 0}, "classifier"), ({"folds": 2}, "folds"),
-                                       ({"candidates": ()}, "no candidates"),
+                                       ({"candidates": ()}, "no candidates"), ({"dp_per_column": (0.0,)}, "positive"),
                                        ({"candidates": (Candidate("x", "nope"),)}, "unknown method")])
 def test_refuses_what_it_cannot_calibrate(buyer, kw, match):
     x_tr, y_tr, x_va, y_va, model = buyer
