@@ -78,14 +78,16 @@ class Calibration:
 
 def calibration_bundles(x_src: np.ndarray, y_src: np.ndarray, x_base: np.ndarray, y_base: np.ndarray,
                         classes: int, rng: np.random.Generator,
-                        dp_per_column: Sequence[float] = ()) -> list[tuple[str, np.ndarray, np.ndarray]]:
+                        dp_per_column: Sequence[float] = (), dp_only: bool = False) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """Bundles cut from the source rows: what a seller may bring, exact or released with noise.
     Feature noise is Laplace at a multiple of each column's spread, with the labels re-drawn at
     random at the noisiest. `dp_per_column` adds, per value c, the source rows as the
     `ml-laplace-rr` mechanism releases them at epsilon c per column (its public definition:
     Laplace of scale range / c on each feature, the range taken from the buyer's own rows, and
     k-ary randomized response at c on the label): a buyer that will buy DP releases
-    calibrates on what they look like."""
+    calibrates on what they look like. With `dp_only` the bundles are only those: half and all
+    of the source rows, each exact and released at every `dp_per_column` (a buyer of DP releases
+    ranks precisions, not kinds of defect)."""
     n = len(y_src)
     sd = x_base.std(axis=0)
     out = []
@@ -99,6 +101,10 @@ def calibration_bundles(x_src: np.ndarray, y_src: np.ndarray, x_base: np.ndarray
         y[idx] = (y[idx] + rng.integers(1, classes, size=len(idx))) % classes
         return y
 
+    if dp_only:
+        if not len(dp_per_column):
+            raise SpecError("dp_only needs dp_per_column: the epsilons per column to release the rows at")
+        return _dp_bundles(x_src, y_src, x_base, classes, rng, dp_per_column, (0.5, 1.0))
     for frac in (0.25, 0.5, 1.0):
         i = pick(int(frac * n))
         out.append((f"clean-{frac}", x_src[i], y_src[i]))
@@ -114,15 +120,27 @@ def calibration_bundles(x_src: np.ndarray, y_src: np.ndarray, x_base: np.ndarray
     out.append(("own-copy", x_base[j], y_base[j]))
     out.append(("repeat5", np.tile(quarter[1], (5, 1)), np.tile(quarter[2], 5)))
     if len(dp_per_column):
-        lo, hi = x_base.min(axis=0), x_base.max(axis=0)
-        width = np.where(hi > lo, hi - lo, 1.0)
+        out.extend(_dp_bundles(x_src, y_src, x_base, classes, rng, dp_per_column, (1.0,), exact=False))
+    return out
+
+
+def _dp_bundles(x_src, y_src, x_base, classes, rng, dp_per_column, fractions, exact=True):
+    """The source rows (each fraction of them) released as `ml-laplace-rr` would at each epsilon
+    per column, and exactly when `exact`."""
+    lo, hi = x_base.min(axis=0), x_base.max(axis=0)
+    width = np.where(hi > lo, hi - lo, 1.0)
+    out = []
+    for frac in fractions:
+        i = rng.choice(len(y_src), size=max(2, int(frac * len(y_src))), replace=False)
+        if exact:
+            out.append((f"exact-{frac}", x_src[i], y_src[i]))
         for c in dp_per_column:
-            i = pick(n)
             keep = np.exp(c) / (np.exp(c) + classes - 1)
             y = y_src[i].copy()
             lie = rng.random(len(i)) >= keep
             y[lie] = (y[lie] + rng.integers(1, classes, size=int(lie.sum()))) % classes
-            out.append((f"dp-{c:g}", np.clip(x_src[i], lo, hi) + rng.laplace(size=(len(i), x_src.shape[1])) * width / c, y))
+            x = np.clip(x_src[i], lo, hi) + rng.laplace(size=(len(i), x_src.shape[1])) * width / c
+            out.append((f"dp-{c:g}" + (f"-{frac}" if exact else ""), x, y))
     return out
 
 
@@ -135,7 +153,7 @@ def _log_loss(model: Any, x: np.ndarray, y: np.ndarray, classes: int) -> float:
 def calibrate_spec(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
                    y_val: np.ndarray, *, classes: int, candidates: Sequence[Candidate] = CANDIDATES,
                    folds: int = 4, seeds: int = 2, seed: int = 0, refit_scaler: bool = True,
-                   dp_per_column: Sequence[float] = (), **build: Any) -> Calibration:
+                   dp_per_column: Sequence[float] = (), dp_only: bool = False, **build: Any) -> Calibration:
     """Choose, on the buyer's training rows alone, the candidate whose efficacies best predict
     the buyer's own retrained gains, and ship it built on `model` and the whole training set.
 
@@ -143,7 +161,8 @@ def calibrate_spec(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarra
     be deterministic; `model` is the buyer's trained model. `x_val`, `y_val` are only the
     shipped spec's probe. `refit_scaler` tells the Newton methods the buyer's pipeline refits
     its scaler. `dp_per_column` adds bundles released as a DP mechanism would at those epsilons
-    per column (`calibration_bundles`), for a buyer that will price DP releases.
+    per column (`calibration_bundles`), for a buyer that will price DP releases; `dp_only` makes
+    them the only bundles (exact and released subsets of the source rows).
     Costs `folds * seeds * (bundles + 1)` retrainings (`Calibration.retrainings`)."""
     if classes < 2:
         raise SpecError(f"calibrate_spec needs a classifier (classes >= 2), got classes={classes}")
@@ -170,7 +189,7 @@ def calibrate_spec(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarra
         judge, source = parts[f], parts[(f + 1) % folds]
         base = np.concatenate([parts[g] for g in range(folds) if g not in (f, (f + 1) % folds)])
         xa, ya, xj, yj = x_train[base], y_train[base], x_train[judge], y_train[judge]
-        bundles = calibration_bundles(x_train[source], y_train[source], xa, ya, classes, rng, dp_per_column)
+        bundles = calibration_bundles(x_train[source], y_train[source], xa, ya, classes, rng, dp_per_column, dp_only)
         base_models = [fit(xa, ya, s) for s in range(seeds)]
         base_loss = [_log_loss(m, xj, yj, classes) for m in base_models]
         gains = np.array([np.mean([base_loss[s] - _log_loss(fit(np.concatenate([xa, bx]), np.concatenate([ya, by]), s),
