@@ -659,8 +659,10 @@ PRECISION_METHODS = ("influence", "group-influence", "feature-newton", "network-
 # the shipped spec's calibration at precision: the buyer ranks its own rows released as
 # ml-laplace-rr would at these epsilons per column (its own grid, not the seller's) and exact,
 # one seed (with the defect kinds added too, 2026-12-06, network-anchored won the folds at 0.86
-# and priced digits' swamped releases above 0: see the record)
-PRECISION_CALIBRATION = {"dp_per_column": (0.05, 0.5, 5.0, 50.0), "dp_only": True, "seeds": 1}
+# and priced digits' swamped releases above 0: see the record); only a method that
+# `pricing.method_fits_release` allows for ml-laplace-rr is shipped
+PRECISION_CALIBRATION = {"dp_per_column": (0.05, 0.5, 5.0, 50.0), "dp_only": True, "seeds": 1,
+                         "mechanism": "ml-laplace-rr"}
 PRECISION_TARGETS = "rho >= 0.8 (where true gains are not all negative), harmful priced 0 >= 0.95, monotone violations 0"
 
 

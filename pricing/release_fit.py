@@ -21,8 +21,17 @@ FAILS_ON_DP: dict[str, str] = {
     "influence": ("its first-order score is linear in a record's gradient, and noise gives rows large "
                   "gradients for the wrong reason: issue 29's run (digits, 13 releases at eps 1-2048 and "
                   "exact) measured rho -0.98, the eps-1 release priced 2,400x the exact data; "
-                  "MEASURED_HERE; group-influence, the same head with the group's own curvature, is the "
-                  "corrected method"),
+                  "benchmarks.mde_precision (2026-12-06, split 0, a tuned buyer, 30 releases a data set) "
+                  "measured rho -0.75 on MNIST-5k with every harmful release priced above 0 and 48 "
+                  "monotonicity violations, rho 0.53 on digits; group-influence, the same head with the "
+                  "group's own curvature (the second-order, refit-based correction), kept rho 0.82-0.93 "
+                  "and priced every harmful release 0"),
+    "network-newton": ("its refit models a scaler refitted on noisy rows only as added weight decay, while the "
+                       "buyer's real pipeline loses the clean rows' resolution to the noise's variance: "
+                       "benchmarks.mde_precision (2026-12-06, split 0) measured 0% of MNIST-5k's harmful "
+                       "releases priced 0 (anchored or not), 58% of digits' (anchored), rho 0.60-0.72 there; "
+                       "feature-newton, which recomputes the scaler from the pooled moments, priced 100% at 0 "
+                       "with rho 0.88 and 0.97"),
 }
 # methods whose prices on DP releases were never measured: refused until they are
 NOT_MEASURED_ON_DP: tuple[str, ...] = ("tree", "distilled")

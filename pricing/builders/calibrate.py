@@ -27,6 +27,7 @@ from scipy.stats import spearmanr
 from ..errors import SpecError
 from ..methods import METHODS
 from ..price import efficacy_of
+from ..release_fit import method_fits_release
 from ..spec import parse_spec
 from .build import SCALER_AWARE, build_spec
 from .extract import predictor
@@ -153,7 +154,8 @@ def _log_loss(model: Any, x: np.ndarray, y: np.ndarray, classes: int) -> float:
 def calibrate_spec(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
                    y_val: np.ndarray, *, classes: int, candidates: Sequence[Candidate] = CANDIDATES,
                    folds: int = 4, seeds: int = 2, seed: int = 0, refit_scaler: bool = True,
-                   dp_per_column: Sequence[float] = (), dp_only: bool = False, **build: Any) -> Calibration:
+                   dp_per_column: Sequence[float] = (), dp_only: bool = False, mechanism: str | None = None,
+                   **build: Any) -> Calibration:
     """Choose, on the buyer's training rows alone, the candidate whose efficacies best predict
     the buyer's own retrained gains, and ship it built on `model` and the whole training set.
 
@@ -162,7 +164,9 @@ def calibrate_spec(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarra
     shipped spec's probe. `refit_scaler` tells the Newton methods the buyer's pipeline refits
     its scaler. `dp_per_column` adds bundles released as a DP mechanism would at those epsilons
     per column (`calibration_bundles`), for a buyer that will price DP releases; `dp_only` makes
-    them the only bundles (exact and released subsets of the source rows).
+    them the only bundles (exact and released subsets of the source rows). With `mechanism`
+    every candidate is still scored, but only one that `method_fits_release` allows for that
+    mechanism is shipped.
     Costs `folds * seeds * (bundles + 1)` retrainings (`Calibration.retrainings`)."""
     if classes < 2:
         raise SpecError(f"calibrate_spec needs a classifier (classes >= 2), got classes={classes}")
@@ -205,7 +209,11 @@ def calibrate_spec(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarra
             r = spearmanr(eff, gains)[0]
             rhos[c.label].append(float(r) if np.isfinite(r) else 0.0)
     mean = {c.label: float(np.mean(rhos[c.label])) for c in candidates}
-    chosen = max(candidates, key=lambda c: mean[c.label])  # first of equals: the order is the tie-break
+    allowed = [c for c in candidates if mechanism is None or method_fits_release(c.method, mechanism)[0]]
+    if not allowed:
+        raise SpecError(f"no candidate may price {mechanism!r} releases (pricing.method_fits_release): "
+                        f"add one of the methods it allows")
+    chosen = max(allowed, key=lambda c: mean[c.label])  # first of equals: the order is the tie-break
     spec = build_spec(chosen.method, model, x_train, y_train, x_val, y_val, classes=classes, seed=seed,
                       hyper=hyper_of(chosen), anchor=x_train if chosen.anchor else None, **build)
     return Calibration(spec=spec, chosen=chosen, spearman=rhos, retrainings=retrainings,

@@ -65,6 +65,14 @@ def test_ships_the_candidate_with_the_best_mean_rho_built_on_the_whole_training_
     assert spec.hyper["n_train"] == len(x_tr)
 
 
+def test_only_a_method_that_fits_the_mechanism_is_shipped(buyer, calibration):
+    """Every candidate is still scored, but for DP releases the shipped one is among those
+    `method_fits_release` allows (here feature-newton: network-newton and influence are refused)."""
+    dp = _calibrate(buyer, mechanism="ml-laplace-rr")
+    assert dp.chosen.label == "feature-newton"
+    assert dp.spearman == calibration.spearman
+
+
 def test_cost_counts_every_retraining(buyer, calibration):
     calls = []
 

@@ -77,9 +77,15 @@ def test_influence_is_refused_for_dp_releases_with_the_measured_reason(mechanism
 
 
 @pytest.mark.parametrize("mechanism", DP_MECHANISMS)
-def test_the_validated_methods_are_offered_for_dp_releases(mechanism):
-    ok, reason = method_fits_release("network-newton", mechanism)
-    assert ok and "network-newton" in reason
+@pytest.mark.parametrize("method", ["feature-newton", "group-influence"])
+def test_the_methods_that_priced_dp_releases_well_are_offered_for_them(method, mechanism):
+    ok, reason = method_fits_release(method, mechanism)
+    assert ok and method in reason
+
+
+def test_network_newton_is_refused_for_dp_releases_with_the_scaler_reason():
+    ok, reason = method_fits_release("network-newton", "ml-laplace-rr")
+    assert not ok and "scaler" in reason and "priced 0" in reason
 
 
 @given(st.sampled_from(sorted(METHODS)))
