@@ -15,12 +15,13 @@ from .errors import (
 from .methods import METHODS, Efficacy, PricingMethod, get_method
 from .price import PriceResult, efficacy_of, price
 from .release import Release, read_release, write_release
+from .release_fit import method_fits_release
 from .spec import DEFAULT_MAX_BYTES, Spec, make_spec, parse_spec, spec_hash
 
 __all__ = [
     "price", "PriceResult", "efficacy_of",
     "Spec", "parse_spec", "make_spec", "spec_hash", "DEFAULT_MAX_BYTES",
-    "Release", "read_release", "write_release",
+    "Release", "read_release", "write_release", "method_fits_release",
     "METHODS", "get_method", "Efficacy", "PricingMethod",
     "CURVES", "apply_curve", "parse_max_price",
     "ArbitrageReport", "check_arbitrage_free", "inverse_variance",

@@ -16,4 +16,4 @@ def small_report():
     x, y = load("breast_cancer")
     return validate(x, y, name="bc-small", seeds=2, jobs=1, progress=False,
                     methods=("influence", "feature-newton", "feature-newton@steps=1", "network-newton",
-                             "network-anchored"), **SMALL)
+                             "network-anchored"), calibration={"folds": 3, "seeds": 1}, **SMALL)

@@ -21,7 +21,12 @@ def test_report_figures_are_computed_from_its_own_columns(small_report):
     for m, res in r.methods.items():
         assert len(res.efficacy) == r.n_bundles
         assert res.spearman == pytest.approx(spearmanr(res.efficacy, gain)[0])
-    assert r.best_spearman == max(res.spearman for res in r.methods.values())
+    assert r.best_spearman == max(res.spearman for m, res in r.methods.items() if m != "shipped")
+    # the shipped spec: the buyer's own choice, its rho measured on these bundles like any method's
+    assert r.best_method != "shipped" and r.shipped_method in r.calibration_scores
+    assert r.shipped_spearman == r.methods["shipped"].spearman
+    assert r.calibration_scores[r.shipped_method] == max(r.calibration_scores.values())
+    assert r.calibration_retrainings == 3 * 1 * (11 + 1) and r.calibration_seconds > 0
     ood = [i for i, k in enumerate(r.kinds) if k == "ood"]
     ranks = np.argsort(np.argsort(gain, kind="stable"), kind="stable") / (len(gain) - 1)
     assert r.ood_true_pct == pytest.approx(np.mean(ranks[ood]))

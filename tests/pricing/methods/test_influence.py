@@ -57,3 +57,51 @@ def test_influence_total_is_sum_of_scores(ridge_problem, ridge_spec):
     p = ridge_problem
     eff = get_method("influence").efficacy(parse_spec(ridge_spec("influence")), p["x_new"], p["y_new"])
     assert np.isclose(eff.total, eff.scores.sum())
+
+
+# --- which releases influence may price (issue 29): measured to sell noise dearest on DP releases
+
+import pytest  # noqa: E402
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from pricing import METHODS, method_fits_release  # noqa: E402
+from pricing.release_fit import DP_MECHANISMS, FAILS_ON_DP  # noqa: E402
+
+
+@pytest.mark.parametrize("mechanism", DP_MECHANISMS)
+def test_influence_is_refused_for_dp_releases_with_the_measured_reason(mechanism):
+    ok, reason = method_fits_release("influence", mechanism)
+    assert not ok
+    assert "influence" in reason and mechanism in reason and "rho" in reason
+
+
+@pytest.mark.parametrize("mechanism", DP_MECHANISMS)
+@pytest.mark.parametrize("method", ["feature-newton", "group-influence"])
+def test_the_methods_that_priced_dp_releases_well_are_offered_for_them(method, mechanism):
+    ok, reason = method_fits_release(method, mechanism)
+    assert ok and method in reason
+
+
+def test_network_newton_is_refused_for_dp_releases_with_the_scaler_reason():
+    ok, reason = method_fits_release("network-newton", "ml-laplace-rr")
+    assert not ok and "scaler" in reason and "priced 0" in reason
+
+
+@given(st.sampled_from(sorted(METHODS)))
+def test_every_method_may_price_an_exact_release(method):
+    assert method_fits_release(method, "exact")[0]
+
+
+@given(st.sampled_from(sorted(METHODS)), st.sampled_from(DP_MECHANISMS))
+def test_a_refusal_always_names_the_method_and_why(method, mechanism):
+    ok, reason = method_fits_release(method, mechanism)
+    assert isinstance(reason, str) and method in reason
+    assert ok == (method not in FAILS_ON_DP and "never measured" not in reason)
+
+
+@pytest.mark.parametrize("method, mechanism, word", [("nope", "exact", "unknown pricing method"),
+                                                     ("influence", "gaussian", "unknown release mechanism")])
+def test_unknown_names_are_refused(method, mechanism, word):
+    ok, reason = method_fits_release(method, mechanism)
+    assert not ok and word in reason

@@ -1,0 +1,220 @@
+"""`calibrate_spec`: the buyer picks the one method it ships, on its own training data alone.
+
+No method wins on every data set (docs/decisions/2026-12-06-pricing-at-precision.md), and a
+buyer must ship one before any seller's data is seen. So the buyer measures, on its own
+rows: its training set is cut into `folds` parts; in turn one part judges (the validation
+loss that defines a gain, and the spec's probe), the next is the source of candidate bundles
+(clean subsets, flipped or random labels, noisy features as a DP release would have them,
+copies), and the rest trains the base model. Every bundle is retrained for real with the
+buyer's own `fit` and priced by every candidate spec built on that base model; the candidate
+whose efficacies rank the bundles most like the retrained gains (mean Spearman over the
+folds) is shipped, built once more on the whole training set. No row judges itself: a row is
+in at most one of judge, source and base within a fold. Nothing outside `x_train`, `y_train`
+is read by the selection (`x_val`, `y_val` only become the shipped spec's probe).
+
+Pure: no I/O; deterministic given a deterministic `fit` (the bundles come from `seed`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from ..errors import SpecError
+from ..methods import METHODS
+from ..price import efficacy_of
+from ..release_fit import method_fits_release
+from ..spec import parse_spec
+from .build import SCALER_AWARE, build_spec
+from .extract import predictor
+
+__all__ = ["Candidate", "Calibration", "CANDIDATES", "calibrate_spec", "calibration_bundles"]
+
+Fit = Callable[[np.ndarray, np.ndarray, int], Any]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One method with its hyper-parameters, as the buyer could ship it; `anchor` ships the
+    training inputs as network-newton's anchor (the builder then sets its weight)."""
+
+    label: str
+    method: str
+    hyper: Mapping[str, float] = field(default_factory=dict)
+    anchor: bool = False
+
+
+# what a buyer of a one-hidden-layer classifier can ship, cheapest to build last
+CANDIDATES: tuple[Candidate, ...] = (
+    Candidate("network-anchored", "network-newton", {}, True),
+    Candidate("network-anchored@steps=4", "network-newton", {"steps": 4.0}, True),
+    Candidate("network-newton", "network-newton", {}),
+    Candidate("feature-newton", "feature-newton", {}),
+    Candidate("group-influence", "group-influence", {}),
+    Candidate("influence", "influence", {}),
+)
+
+
+@dataclass
+class Calibration:
+    """What `calibrate_spec` chose and what it cost: `spec` is the bundle to ship;
+    `spearman[label]` the per-fold rho of each candidate against the buyer's own gains."""
+
+    spec: bytes
+    chosen: Candidate
+    spearman: dict[str, list[float]]
+    retrainings: int
+    seconds: float
+    bundles: int
+
+    @property
+    def score(self) -> dict[str, float]:
+        """Mean rho over the folds, per candidate: the selection's criterion."""
+        return {k: float(np.mean(v)) for k, v in self.spearman.items()}
+
+
+def calibration_bundles(x_src: np.ndarray, y_src: np.ndarray, x_base: np.ndarray, y_base: np.ndarray,
+                        classes: int, rng: np.random.Generator,
+                        dp_per_column: Sequence[float] = (), dp_only: bool = False) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Bundles cut from the source rows: what a seller may bring, exact or released with noise.
+    Feature noise is Laplace at a multiple of each column's spread, with the labels re-drawn at
+    random at the noisiest. `dp_per_column` adds, per value c, the source rows as the
+    `ml-laplace-rr` mechanism releases them at epsilon c per column (its public definition:
+    Laplace of scale range / c on each feature, the range taken from the buyer's own rows, and
+    k-ary randomized response at c on the label): a buyer that will buy DP releases
+    calibrates on what they look like. With `dp_only` the bundles are only those: half and all
+    of the source rows, each exact and released at every `dp_per_column` (a buyer of DP releases
+    ranks precisions, not kinds of defect)."""
+    n = len(y_src)
+    sd = x_base.std(axis=0)
+    out = []
+
+    def pick(m):
+        return rng.choice(n, size=max(2, min(n, m)), replace=False)
+
+    def flip(y, rate):
+        y = y.copy()
+        idx = rng.choice(len(y), size=int(round(rate * len(y))), replace=False)
+        y[idx] = (y[idx] + rng.integers(1, classes, size=len(idx))) % classes
+        return y
+
+    if dp_only:
+        if not len(dp_per_column):
+            raise SpecError("dp_only needs dp_per_column: the epsilons per column to release the rows at")
+        return _dp_bundles(x_src, y_src, x_base, classes, rng, dp_per_column, (0.5, 1.0))
+    for frac in (0.25, 0.5, 1.0):
+        i = pick(int(frac * n))
+        out.append((f"clean-{frac}", x_src[i], y_src[i]))
+    quarter = out[0]
+    for rate in (0.3, 0.5):
+        i = pick(n)
+        out.append((f"flip{int(100 * rate)}", x_src[i], flip(y_src[i], rate)))
+    for scale, rate in ((0.3, 0.0), (1.0, 0.1), (3.0, 0.5), (10.0, 1.0 - 1.0 / classes)):
+        i = pick(n)
+        out.append((f"laplace-{scale}", x_src[i] + scale * sd * rng.laplace(size=(len(i), x_src.shape[1])),
+                    flip(y_src[i], rate)))
+    j = rng.choice(len(y_base), size=max(2, min(len(y_base), n // 2)), replace=False)
+    out.append(("own-copy", x_base[j], y_base[j]))
+    out.append(("repeat5", np.tile(quarter[1], (5, 1)), np.tile(quarter[2], 5)))
+    if len(dp_per_column):
+        out.extend(_dp_bundles(x_src, y_src, x_base, classes, rng, dp_per_column, (1.0,), exact=False))
+    return out
+
+
+def _dp_bundles(x_src, y_src, x_base, classes, rng, dp_per_column, fractions, exact=True):
+    """The source rows (each fraction of them) released as `ml-laplace-rr` would at each epsilon
+    per column, and exactly when `exact`."""
+    lo, hi = x_base.min(axis=0), x_base.max(axis=0)
+    width = np.where(hi > lo, hi - lo, 1.0)
+    out = []
+    for frac in fractions:
+        i = rng.choice(len(y_src), size=max(2, int(frac * len(y_src))), replace=False)
+        if exact:
+            out.append((f"exact-{frac}", x_src[i], y_src[i]))
+        for c in dp_per_column:
+            keep = np.exp(c) / (np.exp(c) + classes - 1)
+            y = y_src[i].copy()
+            lie = rng.random(len(i)) >= keep
+            y[lie] = (y[lie] + rng.integers(1, classes, size=int(lie.sum()))) % classes
+            x = np.clip(x_src[i], lo, hi) + rng.laplace(size=(len(i), x_src.shape[1])) * width / c
+            out.append((f"dp-{c:g}" + (f"-{frac}" if exact else ""), x, y))
+    return out
+
+
+def _log_loss(model: Any, x: np.ndarray, y: np.ndarray, classes: int) -> float:
+    p = np.clip(predictor(model, classes)(x), 1e-15, 1.0)
+    p = p / p.sum(axis=1, keepdims=True)
+    return float(-np.mean(np.log(p[np.arange(len(y)), y])))
+
+
+def calibrate_spec(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
+                   y_val: np.ndarray, *, classes: int, candidates: Sequence[Candidate] = CANDIDATES,
+                   folds: int = 4, seeds: int = 2, seed: int = 0, refit_scaler: bool = True,
+                   dp_per_column: Sequence[float] = (), dp_only: bool = False, mechanism: str | None = None,
+                   **build: Any) -> Calibration:
+    """Choose, on the buyer's training rows alone, the candidate whose efficacies best predict
+    the buyer's own retrained gains, and ship it built on `model` and the whole training set.
+
+    `fit(x, y, seed)` retrains the buyer's model (its architecture and weight decay) and must
+    be deterministic; `model` is the buyer's trained model. `x_val`, `y_val` are only the
+    shipped spec's probe. `refit_scaler` tells the Newton methods the buyer's pipeline refits
+    its scaler. `dp_per_column` adds bundles released as a DP mechanism would at those epsilons
+    per column (`calibration_bundles`), for a buyer that will price DP releases; `dp_only` makes
+    them the only bundles (exact and released subsets of the source rows). With `mechanism`
+    every candidate is still scored, but only one that `method_fits_release` allows for that
+    mechanism is shipped.
+    Costs `folds * seeds * (bundles + 1)` retrainings (`Calibration.retrainings`)."""
+    if classes < 2:
+        raise SpecError(f"calibrate_spec needs a classifier (classes >= 2), got classes={classes}")
+    if folds < 3:
+        raise SpecError(f"folds ({folds}) must be >= 3: each fold needs a judge, a source and a base part")
+    if any(not c > 0 for c in dp_per_column):
+        raise SpecError(f"dp_per_column ({list(dp_per_column)}) must hold positive epsilons per column")
+    if not candidates:
+        raise SpecError("no candidates to choose from: pass at least one Candidate")
+    for c in candidates:
+        if c.method not in METHODS:
+            raise SpecError(f"candidate {c.label!r}: unknown method {c.method!r}; one of {sorted(METHODS)}")
+    x_train, y_train = np.asarray(x_train, np.float64), np.asarray(y_train, np.int64)
+    t0 = time.perf_counter()
+    rng = np.random.Generator(np.random.PCG64(seed))
+    parts = np.array_split(rng.permutation(len(y_train)), folds)
+    rhos: dict[str, list[float]] = {c.label: [] for c in candidates}
+    retrainings = bundles_seen = 0
+
+    def hyper_of(c: Candidate) -> dict[str, float]:
+        return {**({"refit_scaler": 1.0} if refit_scaler and c.method in SCALER_AWARE else {}), **c.hyper}
+
+    for f in range(folds):
+        judge, source = parts[f], parts[(f + 1) % folds]
+        base = np.concatenate([parts[g] for g in range(folds) if g not in (f, (f + 1) % folds)])
+        xa, ya, xj, yj = x_train[base], y_train[base], x_train[judge], y_train[judge]
+        bundles = calibration_bundles(x_train[source], y_train[source], xa, ya, classes, rng, dp_per_column, dp_only)
+        base_models = [fit(xa, ya, s) for s in range(seeds)]
+        base_loss = [_log_loss(m, xj, yj, classes) for m in base_models]
+        gains = np.array([np.mean([base_loss[s] - _log_loss(fit(np.concatenate([xa, bx]), np.concatenate([ya, by]), s),
+                                                             xj, yj, classes) for s in range(seeds)])
+                          for _, bx, by in bundles])
+        retrainings += seeds * (len(bundles) + 1)
+        bundles_seen += len(bundles)
+        base_model = base_models[0]
+        for c in candidates:
+            spec = parse_spec(build_spec(c.method, base_model, xa, ya, xj, yj, classes=classes, seed=seed,
+                                         hyper=hyper_of(c), anchor=xa if c.anchor else None, **build))
+            eff = np.array([efficacy_of(spec, bx, by)[0] for _, bx, by in bundles])
+            r = spearmanr(eff, gains)[0]
+            rhos[c.label].append(float(r) if np.isfinite(r) else 0.0)
+    mean = {c.label: float(np.mean(rhos[c.label])) for c in candidates}
+    allowed = [c for c in candidates if mechanism is None or method_fits_release(c.method, mechanism)[0]]
+    if not allowed:
+        raise SpecError(f"no candidate may price {mechanism!r} releases (pricing.method_fits_release): "
+                        f"add one of the methods it allows")
+    chosen = max(allowed, key=lambda c: mean[c.label])  # first of equals: the order is the tie-break
+    spec = build_spec(chosen.method, model, x_train, y_train, x_val, y_val, classes=classes, seed=seed,
+                      hyper=hyper_of(chosen), anchor=x_train if chosen.anchor else None, **build)
+    return Calibration(spec=spec, chosen=chosen, spearman=rhos, retrainings=retrainings,
+                       seconds=time.perf_counter() - t0, bundles=bundles_seen)

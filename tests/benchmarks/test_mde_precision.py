@@ -1,0 +1,101 @@
+"""The precision validation: its monotonicity figures mean what the issue defines, its report is
+computed from its own columns, and the shipped spec's choice never reads the rows the true gains
+are measured on."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy.stats import spearmanr
+
+from benchmarks._mde_data import load
+from benchmarks.mde_validation import (Bundle, buyer, monotone_violations, precision_table, shipped_spec,
+                                       truth_nonmonotone, validate_precision)
+from pricing.builders import CANDIDATES, Candidate
+
+FEW = (CANDIDATES[0], Candidate("feature-newton", "feature-newton"), Candidate("influence", "influence"))
+CAL = {"folds": 3, "seeds": 1, "candidates": FEW}
+EPS = (1.0, 10.0, float("inf"))
+
+
+def _layout(levels: int, draws: int):
+    level = np.repeat(np.arange(levels), draws)
+    return np.zeros(levels * draws, dtype=int), level
+
+
+@given(st.lists(st.floats(0, 1e6), min_size=3, max_size=3), st.integers(1, 3))
+def test_prices_that_never_fall_never_violate(increments, draws):
+    bundle, level = _layout(3, draws)
+    means = np.cumsum(increments)
+    prices = means[level]
+    gains = np.random.default_rng(0).normal(size=level.shape)
+    assert monotone_violations(prices, gains, bundle, level, ["b"], EPS) == []
+
+
+def test_a_fall_beyond_the_spread_where_the_gain_rises_is_one_violation():
+    bundle, level = _layout(3, 2)
+    prices = np.array([100.0, 100.0, 10.0, 12.0, 200.0, 200.0])  # falls from eps 1 to eps 10
+    gains = np.array([-0.1, -0.1, 0.0, 0.0, 0.1, 0.1])
+    assert monotone_violations(prices, gains, bundle, level, ["b"], EPS) == ["b: eps 1 -> 10"]
+    # within the draws' spread it is not one
+    wide = np.array([100.0, 0.0, 10.0, 12.0, 200.0, 200.0])
+    assert monotone_violations(wide, gains, bundle, level, ["b"], EPS) == []
+    # nor where the true gain falls too
+    assert monotone_violations(prices, -gains, bundle, level, ["b"], EPS) == []
+
+
+def test_truth_that_rises_as_precision_falls_is_reported():
+    bundle, level = _layout(3, 2)
+    per_seed = np.array([[0.2, 0.21], [0.2, 0.19], [0.0, 0.01], [0.0, -0.01], [0.1, 0.1], [0.1, 0.11]])
+    out = truth_nonmonotone(per_seed, bundle, level, ["b"], EPS)
+    assert out and all(s.startswith("b: gain") for s in out)
+    assert truth_nonmonotone(np.sort(per_seed, axis=0), bundle, level, ["b"], EPS) == []
+
+
+@pytest.fixture(scope="module")
+def small_buyer():
+    x, y = load("breast_cancer")
+    return buyer(x, y, seed=0, n_train=90, n_val=80, sizes=(10, 20, 40), hidden=8, max_iter=200, alphas=(1.0, 10.0))
+
+
+def test_shipped_choice_is_unchanged_when_validation_and_pool_rows_are_noise(small_buyer):
+    """The honesty check of issue 29: the selection reads neither the validation rows nor the
+    pool's bundles, the rows the true gains use."""
+    b = small_buyer
+    rng = np.random.default_rng(3)
+    noise = replace(b, x_va=rng.normal(size=b.x_va.shape) * 1e3, y_va=rng.integers(0, 2, size=b.y_va.shape),
+                    bundles=[Bundle(k.kind, k.name, rng.normal(size=k.x.shape), rng.integers(0, 2, size=k.y.shape))
+                             for k in b.bundles])
+    a = shipped_spec(b, hidden=8, max_iter=200, calibration=CAL)
+    c = shipped_spec(noise, hidden=8, max_iter=200, calibration=CAL)
+    assert (a.chosen, a.spearman, a.retrainings) == (c.chosen, c.spearman, c.retrainings)
+
+
+@pytest.mark.slow
+def test_precision_report_is_computed_from_its_own_columns():
+    x, y = load("breast_cancer")
+    rep = validate_precision(x, y, name="bc-tiny", n_train=90, n_val=80, sizes=(30,), per_column=(0.1, 100.0),
+                             draws=2, seeds=1, hidden=8, max_iter=200, methods=("influence",), progress=False,
+                             alphas=(1.0,), calibration=CAL)
+    gain = np.array(rep.true_gain)
+    assert len(gain) == 1 * 2 * 2 + 1 == len(rep.release_level)
+    assert np.isinf(rep.epsilons[-1]) and rep.epsilons[:-1] == [0.1 * 31, 100.0 * 31]
+    for m, r in rep.methods.items():
+        assert r.spearman == pytest.approx(spearmanr(r.efficacy, gain)[0], nan_ok=True)
+        harmful = gain < 0
+        if harmful.any():
+            assert r.harmful_priced_zero == pytest.approx(np.mean(np.array(r.prices)[harmful] == 0))
+        assert r.monotone_violations == len(r.violations)
+    assert "shipped" in rep.methods and rep.shipped_method in {c.label for c in FEW}
+    assert rep.calibration_retrainings > 0
+    assert "bc-tiny" in precision_table([rep])
+    # the true gains re-used: the same releases are redrawn and priced alike, nothing retrained
+    again = validate_precision(x, y, name="bc-tiny", n_train=90, n_val=80, sizes=(30,), per_column=(0.1, 100.0),
+                               draws=2, seeds=1, hidden=8, max_iter=200, methods=("influence",), progress=False,
+                               alphas=(1.0,), shipped=False, truth=asdict(rep))
+    assert again.truth_match == 0.0 and again.true_gain == rep.true_gain
+    assert again.methods["influence"].prices == rep.methods["influence"].prices

@@ -1,0 +1,151 @@
+"""`calibrate_spec`: the buyer's choice of the one method it ships is made on its training rows
+alone, retrained for real, cross-fitted, and reports what it cost."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from pricing import SpecError, parse_spec
+from pricing.builders import CANDIDATES, Candidate, calibrate_spec, calibration_bundles
+
+FEW = (CANDIDATES[0], Candidate("feature-newton", "feature-newton"), Candidate("influence", "influence"))
+
+
+def _fit(x, y, seed):
+    warnings.filterwarnings("ignore")
+    return make_pipeline(StandardScaler(), MLPClassifier((8,), alpha=1.0, max_iter=200, random_state=seed)).fit(x, y)
+
+
+@pytest.fixture(scope="module")
+def buyer():
+    x, y = load_breast_cancer(return_X_y=True)
+    perm = np.random.default_rng(0).permutation(len(y))
+    tr, va = perm[:90], perm[90:150]
+    return x[tr], y[tr], x[va], y[va], _fit(x[tr], y[tr], 0)
+
+
+def _calibrate(buyer, fit=_fit, **kw):
+    x_tr, y_tr, x_va, y_va, model = buyer
+    return calibrate_spec(fit, model, x_tr, y_tr, x_va, y_va, classes=2, candidates=FEW, folds=3, seeds=1, **kw)
+
+
+@pytest.fixture(scope="module")
+def calibration(buyer):
+    return _calibrate(buyer)
+
+
+def test_selection_never_reads_the_validation_rows(buyer, calibration):
+    """The honesty check: with the validation rows (what the benchmark's true gains are measured
+    on) replaced by noise, the choice and every fold's rho are unchanged; only the shipped
+    spec's probe, which is those rows, differs."""
+    x_tr, y_tr, x_va, y_va, model = buyer
+    rng = np.random.default_rng(5)
+    noisy = (x_tr, y_tr, rng.normal(size=x_va.shape) * 1e3, rng.integers(0, 2, size=y_va.shape), model)
+    other = _calibrate(noisy)
+    assert other.chosen == calibration.chosen
+    assert other.spearman == calibration.spearman
+    assert other.spec != calibration.spec  # the probe is the validation set: the spec did read it
+
+
+def test_ships_the_candidate_with_the_best_mean_rho_built_on_the_whole_training_set(buyer, calibration):
+    x_tr = buyer[0]
+    score = calibration.score
+    assert set(score) == {c.label for c in FEW}
+    assert all(len(v) == 3 and all(-1 <= r <= 1 for r in v) for v in calibration.spearman.values())
+    assert score[calibration.chosen.label] == max(score.values())
+    spec = parse_spec(calibration.spec)
+    assert spec.method == calibration.chosen.method
+    assert spec.hyper["n_train"] == len(x_tr)
+
+
+def test_only_a_method_that_fits_the_mechanism_is_shipped(buyer, calibration):
+    """Every candidate is still scored, but for DP releases the shipped one is among those
+    `method_fits_release` allows (here feature-newton: network-newton and influence are refused)."""
+    dp = _calibrate(buyer, mechanism="ml-laplace-rr")
+    assert dp.chosen.label == "feature-newton"
+    assert dp.spearman == calibration.spearman
+
+
+def test_cost_counts_every_retraining(buyer, calibration):
+    calls = []
+
+    def counting(x, y, seed):
+        calls.append(len(y))
+        return _fit(x, y, seed)
+
+    again = _calibrate(buyer, fit=counting)
+    assert again.retrainings == len(calls) == 3 * 1 * (again.bundles // 3 + 1)
+    assert again.seconds > 0
+    assert again.chosen == calibration.chosen and again.spec == calibration.spec  # deterministic
+
+
+def test_no_row_judges_itself(buyer):
+    """Within a fold the rows retrained on (base + bundle) never include a judged row: every fit
+    sees at most the base and the source parts, i.e. at most 2/3 of the rows with 3 folds, and
+    every bundle row comes from the source part or the base (copies)."""
+    seen = []
+
+    def recording(x, y, seed):
+        seen.append(x)
+        return _fit(x, y, seed)
+
+    x_tr, *_ = buyer
+    _calibrate(buyer, fit=recording)
+    parts = np.array_split(np.random.Generator(np.random.PCG64(0)).permutation(len(x_tr)), 3)
+    judged = [set(map(bytes, x_tr[p])) for p in parts]
+    per_fold = len(seen) // 3
+    for f in range(3):
+        for x in seen[f * per_fold:(f + 1) * per_fold]:
+            assert not judged[f] & set(map(bytes, x))
+
+
+def test_bundles_include_noisy_releases_and_copies():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 3)), rng.integers(0, 3, 40)
+    out = calibration_bundles(x[:20], y[:20], x[20:], y[20:], 3, rng)
+    names = [n for n, _, _ in out]
+    assert {"clean-1.0", "flip50", "laplace-10.0", "own-copy", "repeat5"} <= set(names)
+    noisy = dict((n, bx) for n, bx, _ in out)
+    assert np.abs(noisy["laplace-10.0"] - 0).mean() > 3 * np.abs(noisy["clean-1.0"]).mean()
+
+
+def test_dp_bundles_are_the_mechanism_at_each_epsilon_per_column():
+    """At a small epsilon per column the features are swamped (Laplace scale range / c) and the
+    labels nearly uniform; at a large one both are nearly exact."""
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 1, size=(400, 2))
+    y = np.minimum((4 * x[:, 0]).astype(np.int64), 3)  # the label is read off the first feature
+    out = {n: (bx, by) for n, bx, by in calibration_bundles(x[:200], y[:200], x[200:], y[200:], 4, rng,
+                                                              dp_per_column=(0.05, 50.0))}
+    agree = {n: np.mean(np.minimum((4 * bx[:, 0]).astype(np.int64), 3) == by) for n, (bx, by) in out.items()}
+    lo_x, lo_y = out["dp-0.05"]
+    assert np.abs(lo_x - 0.5).mean() > 5 and np.abs(out["dp-50"][0] - 0.5).max() < 0.8  # scale 1/50 of the range
+    assert agree["dp-50"] > 0.85 and agree["clean-1.0"] == 1.0
+    assert np.mean(np.isin(lo_y, [0, 1, 2, 3])) == 1.0 and np.mean(lo_y == 0) < 0.5
+
+
+@pytest.mark.parametrize("kw, match", [({"classes": 0}, "classifier"), ({"folds": 2}, "folds"),
+                                       ({"candidates": ()}, "no candidates"), ({"dp_per_column": (0.0,)}, "positive"),
+                                       ({"candidates": (Candidate("x", "nope"),)}, "unknown method")])
+def test_refuses_what_it_cannot_calibrate(buyer, kw, match):
+    x_tr, y_tr, x_va, y_va, model = buyer
+    args = dict(classes=2, folds=3, seeds=1, candidates=FEW) | kw
+    with pytest.raises(SpecError, match=match):
+        calibrate_spec(_fit, model, x_tr, y_tr, x_va, y_va, **args)
+
+
+def test_dp_only_bundles_rank_precisions_of_the_same_rows():
+    rng = np.random.default_rng(2)
+    x, y = rng.uniform(0, 1, size=(60, 2)), rng.integers(0, 2, 60)
+    names = [n for n, _, _ in calibration_bundles(x[:30], y[:30], x[30:], y[30:], 2, rng, dp_per_column=(0.5, 5.0),
+                                                  dp_only=True)]
+    assert names == ["exact-0.5", "dp-0.5-0.5", "dp-5-0.5", "exact-1.0", "dp-0.5-1.0", "dp-5-1.0"]
+    with pytest.raises(SpecError, match="dp_only needs dp_per_column"):
+        calibration_bundles(x[:30], y[:30], x[30:], y[30:], 2, rng, dp_only=True)
