@@ -563,8 +563,9 @@ class Buyer:
             cipher, leaves = self._download(rec, progress)
             verify_download(cipher, leaves, rec.commitment())
         except (HubError, HubUnreachable, HubProtocolError, DeliveryError) as err:
-            self._keep_evidence(rec, f"download: {err}")
-            self._reject(rec, f"the delivery does not match the quote or cannot be fetched: {err}", progress)
+            self._keep_evidence(rec, f"download: {type(err).__name__}: {err}")
+            self._reject(rec, f"the delivery does not match the quote or cannot be fetched ({type(err).__name__}: "
+                         f"{err})", progress)
             return
         rec.stage = Stage.DOWNLOADED.value
         self._save(rec, progress, "downloaded", f"ciphertext and leaves match the quote's roots and n = "
