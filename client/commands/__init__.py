@@ -32,12 +32,12 @@ AccountOpt = typer.Option(..., "--account", help="the alias of an account (`spar
 
 def success(message: str) -> None:
     """One green line: the verb is done."""
-    console.print(f"[green]{message}[/green]")
+    console.print(f"[green]{message}[/green]", soft_wrap=True)
 
 
 def abort(message: str) -> NoReturn:
     """One red line and exit code 1: a user's mistake gets the reason, never a traceback."""
-    console.print(f"[red]error:[/red] {message}")
+    console.print(f"[red]error:[/red] {message}", soft_wrap=True)
     raise typer.Exit(1)
 
 
