@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TransferSpeedColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from client.chain import Exchange, State
@@ -214,74 +214,178 @@ def spec_build(
 
 # ---------------------------------------------------------------- buy, deals, withdraw
 
+#: extra observers of every buyer progress event (tests step a hub's watcher here)
+PROGRESS_HOOKS: list[Callable[[Any], None]] = []
 
-def _progress() -> Progress:
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                    TransferSpeedColumn(), console=console, transient=False)
+
+def state_dir_for(alias: str, given: Optional[Path]) -> Path:
+    """Where the buyer library keeps this account's deals: `given`, else $SPARTACUS_BUYER_DIR/<alias>,
+    else ~/.spartacus/buyer/<alias>."""
+    import os
+
+    if given is not None:
+        return given
+    return Path(os.environ.get("SPARTACUS_BUYER_DIR") or Path.home() / ".spartacus" / "buyer") / alias
+
+
+class _Display:
+    """Buyer progress events as rich output: a bar for each download and wait, one line per step."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                 TextColumn("{task.completed}/{task.total}"), console=console, transient=True)
+        self.tasks: dict[str, Any] = {}
+
+    def __call__(self, ev: Any) -> None:
+        for hook in PROGRESS_HOOKS:
+            hook(ev)
+        stage, done, total = field(ev, "stage", ""), field(ev, "done"), field(ev, "total")
+        key = f"{field(ev, 'deal_id')}:{stage}"
+        if done is not None:
+            desc = f"deal {field(ev, 'deal_id')}: {field(ev, 'message', stage)}"
+            if key not in self.tasks:
+                self.tasks[key] = self.progress.add_task(desc, total=total)
+            self.progress.update(self.tasks[key], completed=done, total=total, description=desc)
+        else:
+            self.progress.console.print(f"  deal {field(ev, 'deal_id') or '-'}: {field(ev, 'message', stage)}",
+                                        soft_wrap=True)
+
+
+def _pick_offer(hub_client: Any, buyer: str, dataset: Optional[str], offer: Optional[str]) -> str:
+    """The offer to take up: `offer`, else the hub's only offer to this buyer on `dataset` (id or name)."""
+    offers = hub_client.offers(buyer)
+    if offer is not None:
+        return offer
+    if dataset is None:
+        abort("give --offer or --dataset: which of the hub's offers to take up")
+    ids = {d.get("datasetId"): d.get("name") for d in hub_client.datasets()}
+    wanted = {k for k, v in ids.items() if dataset in (k, v) or dataset.lower() == str(k).lower()}
+    fit = [o for o in offers if o.get("datasetId") in wanted]
+    if len(fit) != 1:
+        listing = ", ".join(f"{o['offerId']} (ε {o['release'].get('epsilon')}, {o['pricing'].get('method')})"
+                            for o in fit) or "none"
+        abort(f"the hub makes {len(fit)} offers to {buyer} on dataset {dataset!r}: {listing}; pick one with --offer")
+    return str(fit[0]["offerId"])
+
+
+def _report(results: list[Any]) -> None:
+    """One line per deal; success if every deal settled or is still waiting, else abort with the first failure."""
+    failed = []
+    for r in results:
+        outcome = field(r, "outcome")
+        name = getattr(outcome, "value", outcome)
+        if name is None:
+            console.print(f"deal {field(r, 'deal_id')}: still open ({field(r, 'reason')}); carry on with "
+                          "`spartacus buy --resume`", soft_wrap=True)
+        elif name == "settled":
+            extra = (f"; MISPRICED: recomputed {field(r, 'repriced')}, evidence in {field(r, 'evidence_dir')}"
+                     if field(r, "mispriced") else f" (re-priced {field(r, 'repriced')}: within tolerance)")
+            console.print(f"deal {field(r, 'deal_id')}: settled at {field(r, 'price')}, release "
+                          f"{field(r, 'release_path')}{extra}", soft_wrap=True)
+        else:
+            failed.append(r)
+            console.print(f"deal {field(r, 'deal_id')}: {name}: {field(r, 'reason') or ''}; buyer credited "
+                          f"{field(r, 'to_buyer')} (`spartacus withdraw`)"
+                          + (f"; evidence in {field(r, 'evidence_dir')}" if field(r, "evidence_dir") else ""),
+                          soft_wrap=True)
+    if failed:
+        r = failed[0]
+        abort(f"deal {field(r, 'deal_id')} ended {getattr(field(r, 'outcome'), 'value', '')}: nothing bought "
+              f"({len(failed)} of {len(results)} deal(s) without a release)")
+    success(f"{len(results)} deal(s) done or waiting")
 
 
 def buy(
     hub: Optional[str] = typer.Option(None, help="the hub's URL (not needed with --resume)"),
-    dataset: Optional[str] = typer.Option(None, help="the dataset id (0x...) or name at the hub"),
-    offer: Optional[str] = typer.Option(None, help="the offer id (default: the hub's best offer for this buyer)"),
-    budget: Optional[str] = typer.Option(None, help="maxPrice locked, in the token's smallest unit"),
-    limit: Optional[str] = typer.Option(None, help="the most this buyer accepts to pay (default: the budget)"),
+    dataset: Optional[str] = typer.Option(None, help="the dataset (id or name at the hub)"),
+    offer: Optional[str] = typer.Option(None, help="the offer id (default: the hub's only offer on --dataset)"),
+    budget: Optional[int] = typer.Option(None, help="maxPrice locked, in the token's smallest unit"),
+    limit: Optional[int] = typer.Option(None, help="the most this buyer accepts to pay (default: the budget)"),
+    quote_fee: Optional[int] = typer.Option(None, help="the quote fee offered (default: the offer's minimum)"),
+    tolerance: int = typer.Option(0, help="priceTolerance written in the terms"),
     spec: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="the pricing spec (MDE offers)"),
-    out: Path = typer.Option(Path("releases"), help="folder for downloads and the release file"),
-    resume: bool = typer.Option(False, "--resume", help="carry on every open deal of this account from the chain"),
+    release: Optional[Path] = typer.Option(None, help="where to write the release (default: in the state folder)"),
+    state_dir: Optional[Path] = typer.Option(None, help="the buyer's deal records (default ~/.spartacus/buyer/ALIAS)"),
+    wait_timeout: Optional[float] = typer.Option(None, help="seconds to wait for the hub before leaving a deal open"),
+    poll: float = typer.Option(2.0, help="seconds between chain reads while waiting"),
+    resume: bool = typer.Option(False, "--resume", help="carry on every open deal of this account instead"),
+    contract: Optional[str] = ContractOpt,
     account: str = AccountOpt,
     network: Optional[str] = NetworkOpt,
 ) -> None:
-    """Buy a release: check the hub's oracle on chain, upload spec and terms, open the deal, wait for the
-    quote, download and check, accept or reject, decrypt, re-price, confirm or complain."""
-    try:
-        from client import buyer as lib
-    except ImportError:
-        abort("the buyer library (client/buyer.py) is not installed in this checkout")
-    if not resume and (hub is None or dataset is None or budget is None):
-        abort("give --hub, --dataset and --budget (or --resume to carry on open deals)")
+    """Buy a release from a hub (check its oracle on chain, upload spec and terms, open the deal, wait for
+    the quote, download and check, accept or reject, decrypt, re-price, confirm or complain)."""
+    from client.buyer import Buyer
+    from client.hub_client import HubClient
+
+    if not resume and (hub is None or budget is None):
+        abort("give --hub and --budget (and --dataset or --offer), or --resume to carry on open deals")
     acct = unlock(account)
     w3 = web3_for(network)
-    progress = _progress()
-    tasks: dict[str, Any] = {}
-
-    def on_progress(what: str, done: int, total: int | None = None) -> None:
-        if what not in tasks:
-            tasks[what] = progress.add_task(what, total=total)
-        progress.update(tasks[what], completed=done, total=total)
-
+    folder = state_dir_for(account, state_dir)
+    display = _Display()
+    buyer = None
     try:
-        with progress:
-            if resume:
-                results = lib.resume(w3, acct, out=out, progress=on_progress)
-            else:
-                results = [lib.buy(w3, acct, hub, dataset, budget=int(budget), limit=int(limit or budget),
-                                   offer=offer, spec=spec.read_bytes() if spec else None, out=out,
-                                   progress=on_progress)]
+        if resume:
+            ex = _exchange_at(w3, contract)
+            buyer = Buyer(ex, acct, folder, poll_interval=poll, wait_timeout=wait_timeout)
+            with display.progress:
+                results = buyer.resume_all(progress=display)
+            if not results:
+                success(f"no open deal of {account} in {folder}")
+                return
+        else:
+            with HubClient(hub) as client:  # type: ignore[arg-type]
+                info = client.info()
+                chosen = _pick_offer(client, acct.address, dataset, offer)
+            ex = _exchange_at(w3, contract or info.contract)
+            buyer = Buyer(ex, acct, folder, poll_interval=poll, wait_timeout=wait_timeout)
+            with display.progress:
+                results = [buyer.buy(hub, chosen, max_price=budget, limit=limit,  # type: ignore[arg-type]
+                                     quote_fee=quote_fee, price_tolerance=tolerance,
+                                     spec=spec.read_bytes() if spec else None, release_path=release,
+                                     progress=display)]
+    except ContractRevert as err:
+        abort(f"a transaction reverted on chain: {err}")
     except (ClientError, ValueError) as err:
+        from client.buyer import StillWaiting
+
+        if isinstance(err, StillWaiting):
+            console.print(f"deal still open: {err}", soft_wrap=True)
+            success("carry on later with `spartacus buy --resume`")
+            return
         abort(str(err))
-    for r in results:
-        console.print(f"deal {field(r, 'deal_id')}: {field(r, 'outcome')} {field(r, 'detail', '') or ''}")
-    success(f"{len(results)} deal(s) carried to their end" if resume else f"deal {field(results[0], 'deal_id')}: "
-            f"{field(results[0], 'outcome')}")
+    finally:
+        if buyer is not None:
+            buyer.close()
+    _report(results)
 
 
-def _exchange(network: Optional[str], contract: Optional[str]) -> Exchange:
+def _exchange_at(w3: Any, contract: Optional[str]) -> Exchange:
     if contract is None:
         abort("--contract (or $SPARTACUS_CONTRACT) is required: the DataExchange address")
-    w3 = web3_for(network)
     address = checksum(contract, "--contract")
     if not w3.eth.get_code(address):
         abort(f"no contract at {address} on this network: check --contract and --network")
     return Exchange(w3, address)
 
 
+def _exchange(network: Optional[str], contract: Optional[str]) -> Exchange:
+    if contract is None:
+        abort("--contract (or $SPARTACUS_CONTRACT) is required: the DataExchange address")
+    return _exchange_at(web3_for(network), contract)
+
+
 def deals(
     account: str = AccountOpt,
     network: Optional[str] = NetworkOpt,
     contract: Optional[str] = ContractOpt,
+    state_dir: Optional[Path] = typer.Option(None, help="the buyer's deal records (default ~/.spartacus/buyer/ALIAS)"),
 ) -> None:
-    """This account's deals and their phases, read from the chain (nothing is unlocked)."""
+    """This account's deals and their phases, read from the chain, beside the buyer's own record of
+    each (how far it got, the outcome); nothing is unlocked."""
+    from client.buyer import DealStore
+
     from . import store
 
     try:
@@ -293,14 +397,18 @@ def deals(
         events = ex.events()
     mine = {a["dealId"]: a for n, a, _, _ in events if n == "DealOpened" and a["buyer"] == me}
     quotes = {a["dealId"]: a for n, a, _, _ in events if n == "Quoted" and a["dealId"] in mine}
+    folder = state_dir_for(account, state_dir)
+    local = {r.deal_id: r for r in DealStore(folder).records()} if folder.is_dir() else {}
     table = Table(title=f"deals of {account} ({me}) at {ex.address}")
-    for col in ("deal", "seller", "phase", "deadline", "maxPrice", "price", "ε (milli)"):
+    for col in ("deal", "seller", "phase", "deadline", "maxPrice", "price", "ε (milli)", "buyer's record"):
         table.add_column(col)
     for deal_id, opened in sorted(mine.items()):
         q = quotes.get(deal_id)
         state = ex.state(deal_id)
+        rec = local.get(deal_id)
+        note = "" if rec is None else f"{rec.stage}{' / ' + rec.outcome if rec.outcome else ''}"
         table.add_row(str(deal_id), opened["seller"], state.name, str(ex.deadline(deal_id) or ""),
-                      str(opened["maxPrice"]), str(q["price"]) if q else "", str(q["epsilonMilli"]) if q else "")
+                      str(opened["maxPrice"]), str(q["price"]) if q else "", str(q["epsilonMilli"]) if q else "", note)
     console.print(table)
     live = sum(1 for d in mine if ex.state(d) not in (State.SETTLED, State.REFUNDED))
     success(f"{len(mine)} deal(s), {live} still open; credit {ex.credit(me, ETH)} wei withdrawable")

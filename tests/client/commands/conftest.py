@@ -22,3 +22,11 @@ def accounts_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def runner() -> CliRunner:
     """typer's runner (stdin is not a terminal under it: passphrases come from the environment)."""
     return CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables printed 250 columns wide (a runner's output is not a terminal: rich would squeeze them to 80)."""
+    from client.commands import console
+
+    monkeypatch.setattr(console, "width", 250)
