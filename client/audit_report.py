@@ -60,8 +60,9 @@ def _epsilon(milli: int | None) -> str:
 
 def build_report(report: AuditReport, events: list[Event], timestamps: Mapping[int, int], *,
                  contract: str, chain_id: int, from_block: int, to_block: int,
-                 checked_against_chain: bool) -> dict[str, Any]:
-    """The report's data: every deal with its outcome, the series the plots draw, and totals."""
+                 checked_against_chain: bool, only_deals: set[int] | None = None) -> dict[str, Any]:
+    """The report's data: every deal with its outcome (or only those in `only_deals`: the deals a block
+    range touches), the series the plots draw (the whole history up to the range's end), and totals."""
     outcomes = deal_outcomes(events)
     spent: dict[tuple[str, bytes], int] = defaultdict(int)
     caps: dict[tuple[str, bytes], int] = {}
@@ -96,6 +97,8 @@ def build_report(report: AuditReport, events: list[Event], timestamps: Mapping[i
             locked_series[_token_name(token)].append((t, locked[token]))
     deals = []
     for d in sorted(report.deals.values(), key=lambda d: d.deal_id):
+        if only_deals is not None and d.deal_id not in only_deals:
+            continue
         deals.append({
             "deal": d.deal_id, "buyer": d.buyer, "seller": d.seller, "dataset": "0x" + d.dataset_id.hex(),
             "token": _token_name(d.token), "maxPrice": str(d.max_price), "quoteFee": str(d.quote_fee),
@@ -110,7 +113,7 @@ def build_report(report: AuditReport, events: list[Event], timestamps: Mapping[i
     fees = sum(int(d["quoteFee"]) for d in deals if d["outcome"] == "rejected (fee paid)")
     return {
         "contract": contract, "chainId": chain_id, "fromBlock": from_block, "toBlock": to_block,
-        "events": len(events), "checkedAgainstChain": checked_against_chain, "verdict": "ok",
+        "events": sum(1 for e in events if e[2] >= from_block), "checkedAgainstChain": checked_against_chain, "verdict": "ok",
         "windows": report.windows._asdict() if report.windows is not None else None,
         "outcomes": dict(Counter(d["outcome"] for d in deals)), "deals": deals, "ledgers": ledgers,
         "lockedNow": {_token_name(t): str(v) for t, v in report.locked.items()},
@@ -127,7 +130,7 @@ def build_report(report: AuditReport, events: list[Event], timestamps: Mapping[i
 
 
 def report_json(data: Mapping[str, Any]) -> str:
-    """The report as indented JSON (integers that may pass 2**53 are already strings)."""
+    """The report as indented JSON (amounts in the tables are decimal strings; the plot series keep numbers)."""
     return json.dumps(data, indent=2, sort_keys=False)
 
 

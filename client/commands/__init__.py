@@ -73,10 +73,10 @@ def connect_chain(network: Optional[str]) -> Web3:
     return connect(network)
 
 
-def web3_for(network: Optional[str]) -> Web3:
-    """`connect_chain` with a user's mistake (unknown network, node down) turned into one line."""
+def web3_for(network: Optional[str], *, url: Optional[str] = None) -> Web3:
+    """`connect_chain` (or an RPC `url`) with a user's mistake (unknown network, node down) turned into one line."""
     try:
-        return connect_chain(network)
+        return connect_chain(network) if url is None else connect(network, url=url)
     except (NetworkError, ClientError) as err:
         abort(str(err))
 

@@ -35,8 +35,10 @@ def audit(
     ctx: typer.Context,
     contract: Optional[str] = typer.Option(None, "--contract", "--address", help="the DataExchange contract's address"),
     network: Optional[str] = NetworkOpt,
-    from_block: int = typer.Option(0, help="first block to replay (0: the whole history, and the views are checked)"),
-    to_block: Optional[int] = typer.Option(None, help="last block to replay (default: the latest)"),
+    from_block: int = typer.Option(0, help="first block reported (every deal is still replayed from its opening)"),
+    to_block: Optional[int] = typer.Option(None, help="last block replayed (default: the latest, and then the "
+                                                      "contract's views are checked too)"),
+    url: Optional[str] = typer.Option(None, help="an RPC URL instead of a named network"),
     out: Path = typer.Option(Path("audit"), help="folder for audit.json and audit.html"),
 ) -> None:
     """Replay every event of the exchange over a block range and check every deal; write JSON + HTML."""
@@ -44,7 +46,7 @@ def audit(
         return
     if contract is None:
         abort("--contract is required: the DataExchange address to audit")
-    w3 = web3_for(network)
+    w3 = web3_for(network, url=url)
     address = checksum(contract, "--contract")
     if not w3.eth.get_code(address):
         abort(f"no contract at {address} on this network: check --contract and --network")
@@ -53,35 +55,38 @@ def audit(
     last = latest if to_block is None else to_block
     if from_block < 0 or last < from_block:
         abort(f"block range {from_block}..{last} is empty: need 0 <= --from-block <= --to-block (latest is {latest})")
-    with console.status(f"reading events of {address} in blocks {from_block}..{last}"):
-        events = fetch_events(ex, from_block, last)
+    with console.status(f"reading events of {address} up to block {last}"):
+        events = fetch_events(ex, 0, last)  # the state machine needs every deal's history from its opening
         blocks = sorted({e[2] for e in events})
         timestamps = {b: int(w3.eth.get_block(b)["timestamp"]) for b in blocks}
-    whole = from_block == 0 and last == latest
+    at_latest = last == latest
     try:
         report = replay(events, windows=ex.windows(), timestamps=timestamps)
-        if whole:
+        if at_latest:
             check_against_chain(report, ex)
     except AuditError as err:
         out.mkdir(parents=True, exist_ok=True)
         (out / "audit.json").write_text(json.dumps({"contract": address, "fromBlock": from_block, "toBlock": last,
                                                     "verdict": "broken", "rule": err.rule, "detail": str(err)}, indent=2))
         abort(f"audit failed on {err.rule}: {err} (written to {out / 'audit.json'})")
+    in_range = [e for e in events if e[2] >= from_block]
+    touched = {e[1]["dealId"] for e in in_range if "dealId" in e[1]} if from_block > 0 else None
     data = build_report(report, events, timestamps, contract=address, chain_id=int(w3.eth.chain_id),
-                        from_block=from_block, to_block=last, checked_against_chain=whole)
-    table = Table(title=f"{len(report.deals)} deals from {len(events)} events (blocks {from_block}..{last})")
+                        from_block=from_block, to_block=last, checked_against_chain=at_latest, only_deals=touched)
+    table = Table(title=f"{len(data['deals'])} deals from {len(in_range)} events (blocks {from_block}..{last})")
     for col in ("deal", "outcome", "state", "buyer", "maxPrice", "price", "ε"):
         table.add_column(col)
     for d in data["deals"]:
-        table.add_row(str(d["deal"]), d["outcome"], d["state"], d["buyer"], d["maxPrice"], d["price"] or "", d["epsilon"])
+        buyer = d["buyer"][:6] + "…" + d["buyer"][-4:]
+        table.add_row(str(d["deal"]), d["outcome"], d["state"], buyer, d["maxPrice"], d["price"] or "", d["epsilon"])
     console.print(table)
     out.mkdir(parents=True, exist_ok=True)
     (out / "audit.json").write_text(report_json(data))
     with console.status("drawing the plots"):
         html = render_html(data, render_plots(data))
     (out / "audit.html").write_text(html)
-    agree = "; every deal, credit and ledger matches the chain" if whole else ""
-    success(f"audit ok: {len(report.deals)} deals, every rule holds{agree}; report {out / 'audit.html'}")
+    agree = "; every deal, credit and ledger matches the chain" if at_latest else ""
+    success(f"audit ok: {len(data['deals'])} deals, every rule holds{agree}; report {out / 'audit.html'}")
 
 
 def reprice_verdict(quoted: int, recomputed: int, tolerance: int) -> tuple[bool, int]:

@@ -172,3 +172,18 @@ def test_reprice_agrees_within_tolerance_and_names_a_mispriced_quote(tmp_path: P
     assert res.exit_code == 1 and "beyond tolerance" in res.output and "difference 1001" in res.output
     res = CliRunner().invoke(app, base)
     assert res.exit_code == 1 and "--price" in res.output
+
+
+def test_audit_of_a_block_range_reports_only_the_deals_it_touches(history, tmp_path: Path) -> None:
+    env, deals = history
+    live_block = next(b for n, a, b, _ in env.ex.events() if n == "DealOpened" and a["dealId"] == deals["live"])
+    res = CliRunner().invoke(app, ["audit", "--contract", env.ex.address, "--from-block", str(live_block),
+                                   "--out", str(tmp_path / "r")])
+    assert res.exit_code == 0, res.output
+    data = json.loads((tmp_path / "r" / "audit.json").read_text())
+    assert [d["deal"] for d in data["deals"]] == [deals["live"]] and data["events"] == 1
+    res = CliRunner().invoke(app, ["audit", "--contract", env.ex.address, "--to-block", str(live_block - 1),
+                                   "--out", str(tmp_path / "s")])
+    assert res.exit_code == 0, res.output
+    data = json.loads((tmp_path / "s" / "audit.json").read_text())
+    assert deals["live"] not in [d["deal"] for d in data["deals"]] and data["checkedAgainstChain"] is False
