@@ -95,6 +95,10 @@ def build_report(report: AuditReport, events: list[Event], timestamps: Mapping[i
             token = deal_of[args["dealId"]].token
             locked[token] -= deals_max[args["dealId"]]
             locked_series[_token_name(token)].append((t, locked[token]))
+    t_end = max((int(timestamps.get(e[2], e[2])) for e in events), default=0)
+    for series in (*eps_series.values(), *locked_series.values()):
+        if series and series[-1][0] < t_end:  # each line carries its last value on to the history's end
+            series.append((t_end, series[-1][1]))
     deals = []
     for d in sorted(report.deals.values(), key=lambda d: d.deal_id):
         if only_deals is not None and d.deal_id not in only_deals:
