@@ -9,12 +9,16 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from client.accounts import (AccountStore, AliasExists, BadAlias, BadPrivateKey, UnknownAlias,
                              WrongPassphrase)
 from client.cli import app
 from tests.client.commands.conftest import accounts_dir, runner  # noqa: F401 - the fixtures
+
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
 def test_store_lifecycle_and_named_errors(tmp_path: Path, monkeypatch) -> None:
@@ -86,3 +90,21 @@ def test_cli_lifecycle_key_from_stdin_never_argv(runner: CliRunner, accounts_dir
     assert res.exit_code == 1 and "already exists" in res.output
     res = runner.invoke(app, ["accounts", "import", "short"], input="abcd\n")
     assert res.exit_code == 1 and "64 hex digits" in res.output
+
+
+@settings(max_examples=15, deadline=None)
+@given(key=st.binary(min_size=32, max_size=32).filter(lambda k: 0 < int.from_bytes(k, "big") < SECP256K1_N),
+       passphrase=st.text(min_size=1, max_size=20))
+def test_any_key_round_trips_and_is_never_stored_in_the_clear(tmp_path_factory, key: bytes, passphrase: str) -> None:
+    import client.accounts as accounts
+
+    old, accounts.SCRYPT_N = accounts.SCRYPT_N, 2**10
+    try:
+        st_ = AccountStore(tmp_path_factory.mktemp("acc"))
+        info = st_.import_key("k", key, passphrase)
+        assert st_.load("k", passphrase).key == key
+        assert key.hex() not in info.path.read_text().lower()
+        with pytest.raises(WrongPassphrase):
+            st_.load("k", passphrase + "x")
+    finally:
+        accounts.SCRYPT_N = old

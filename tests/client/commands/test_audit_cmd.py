@@ -187,3 +187,16 @@ def test_audit_of_a_block_range_reports_only_the_deals_it_touches(history, tmp_p
     assert res.exit_code == 0, res.output
     data = json.loads((tmp_path / "s" / "audit.json").read_text())
     assert deals["live"] not in [d["deal"] for d in data["deals"]] and data["checkedAgainstChain"] is False
+
+
+def test_reprice_reads_the_quoted_price_of_a_deal_on_chain(history, tmp_path: Path) -> None:
+    env, deals = history
+    spec, release, terms, honest = _priced_files(tmp_path, tolerance=0)
+    quoted = next(a["price"] for n, a, _, _ in env.ex.events() if n == "Quoted" and a["dealId"] == deals["settled"])
+    base = ["audit", "reprice", "--spec", str(spec), "--release", str(release), "--terms", str(terms),
+            "--contract", env.ex.address]
+    res = CliRunner().invoke(app, base + ["--deal", str(deals["settled"])])
+    assert res.exit_code == (0 if quoted == honest else 1), res.output
+    assert f"quoted {quoted}, recomputed {honest}" in res.output
+    res = CliRunner().invoke(app, base + ["--deal", str(deals["declined"])])
+    assert res.exit_code == 1 and "has no Quoted event" in res.output
