@@ -96,3 +96,18 @@ def test_buy_without_a_budget_or_with_a_wrong_passphrase_is_one_line(wallet, mon
     monkeypatch.setenv("SPARTACUS_PASSPHRASE", "nope")
     res = CliRunner().invoke(app, ["buy", "--hub", "http://127.0.0.1:9", "--budget", "5", "--account", "me"])
     assert res.exit_code == 1 and "does not unlock account 'me'" in res.output and "Traceback" not in res.output
+
+
+def test_buy_without_an_offer_lists_the_datasets_offers_and_opens_nothing(wallet, tmp_path: Path, monkeypatch) -> None:
+    hub = wallet
+    with live_hub(hub) as live:
+        _hook(monkeypatch, live)
+        res = CliRunner().invoke(app, ["buy", "--hub", live.url, "--dataset", "census", "--budget", str(hub.ETHER),
+                                       "--poll", "0", "--state-dir", str(tmp_path / "s"), "--account", "me"])
+        assert res.exit_code == 1 and "pick one with --offer" in res.output, res.output
+        assert all(o in res.output for o in ("fixed-dp", "mde-dp", "fixed-dp-big"))
+        assert _deal_ids(hub) == []  # nothing opened, nothing locked
+        res = CliRunner().invoke(app, ["buy", "--hub", live.url, "--dataset", "census-exact", "--budget", str(hub.ETHER),
+                                       "--poll", "0", "--state-dir", str(tmp_path / "s"), "--account", "me"])
+    # census-exact has two buyer-only offers (MDE and fixed): still a choice to make
+    assert res.exit_code == 1 and "mde-exact" in res.output and "fixed-exact" in res.output, res.output
