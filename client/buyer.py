@@ -25,12 +25,11 @@ import os
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Iterator
+from typing import Any, Callable, ContextManager
 
 from eth_account.signers.local import LocalAccount
-from web3 import Web3
 
 from client.chain import ContractRevert, Exchange, State
 from client.chain.exchange import ETH
@@ -500,7 +499,7 @@ class Buyer:
                     self._chain(self.ex.refund, deal_id, sender=self.account)
                     _notify(progress, Progress(deal_id, "refunded", f"no {what} by the deadline: refund claimed"))
                 except ContractRevert:
-                    pass  # the hub acted at the last moment, or the next block is not yet past the deadline
+                    self.sleep(self.poll_interval)  # the hub acted at the last moment, or the block is not yet past
                 return
             waited = time.monotonic() - start
             if self.wait_timeout is not None and waited > self.wait_timeout:
@@ -607,7 +606,8 @@ class Buyer:
             rec.reason = f"the delivery is not on disk and the hub does not serve it: {err}"
             self.store.save(rec)
             if deadline and self._now() >= deadline:
-                self._chain(self.ex.finalize, deal_id, sender=self.account)
+                with contextlib.suppress(ContractRevert):
+                    self._chain(self.ex.finalize, deal_id, sender=self.account)
                 return
             raise BuyerError(f"deal {deal_id}: {rec.reason}; resume before the dispute deadline {deadline}") from err
         plain = d / "release.part"
@@ -656,7 +656,9 @@ class Buyer:
         try:
             self._chain(self.ex.confirm, deal_id, sender=self.account)
         except ContractRevert:
-            self._chain(self.ex.finalize, deal_id, sender=self.account)  # the dispute window is over
+            with contextlib.suppress(ContractRevert):  # the dispute window is over, or someone finalized already
+                self._chain(self.ex.finalize, deal_id, sender=self.account)
+            return
         _notify(progress, Progress(deal_id, "confirmed", f"confirmed: {quoted} paid"))
 
     def _keep_evidence(self, rec: DealRecord, why: str, release: Path | None = None) -> None:

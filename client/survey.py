@@ -18,6 +18,7 @@ weights people unequally, so it estimates their weighted mean).
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import Counter
@@ -175,7 +176,7 @@ def _ask(buyer: Buyer, url: str, question: Question, limit: int, release_dir: Pa
         return answer("declined", detail=f"no fixed-price offer of {question.column!r} within {limit}")
     price = int(offer["pricing"]["price"])
     eps = offer["release"]["epsilon"]
-    path = None if release_dir is None else release_dir / f"{abs(hash(url)):x}.safetensors"
+    path = None if release_dir is None else release_dir / f"{hashlib.sha256(url.encode()).hexdigest()[:16]}.safetensors"
     try:
         res = buyer.buy(url, offer["offerId"], max_price=price, limit=price, release_path=path)
     except StillWaiting as err:

@@ -6,9 +6,7 @@ killed at each step and resumed: every deal ends as the contract says, and funds
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import numpy as np
 import pytest
 
 from client.buyer import Outcome, OracleMismatch, Stage, StillWaiting

@@ -100,7 +100,7 @@ def _one_person_hub(hub: Any, root: Path, i: int, kind: str, value: float, eps: 
     return OneHub(kind, value, eps, watcher, f"/h{i}"), create_app(ctx)
 
 
-KINDS = ["honest"] * 8 + ["slow", "silent", "chunk", "mispriced", "impostor"]
+KINDS = ["honest"] * 6 + ["slow", "silent", "chunk", "mispriced", "impostor"]
 
 
 def test_a_survey_of_one_person_hubs_uses_every_good_answer(hub, tmp_path, monkeypatch) -> None:
@@ -129,7 +129,7 @@ def test_a_survey_of_one_person_hubs_uses_every_good_answer(hub, tmp_path, monke
                         h.watcher.step()
             time.sleep(0.1)
 
-    buyer = make_buyer(hub, tmp_path / "buyer", chain_lock=lock, wait_timeout=3.0, poll_interval=0.1, http_timeout=5.0)
+    buyer = make_buyer(hub, tmp_path / "buyer", chain_lock=lock, wait_timeout=8.0, poll_interval=0.25, http_timeout=5.0)
     before = hub.ex.credit(buyer.address)
     thread = threading.Thread(target=watch, daemon=True)
     with served(Starlette(routes=apps)) as base:
@@ -137,7 +137,7 @@ def test_a_survey_of_one_person_hubs_uses_every_good_answer(hub, tmp_path, monke
         thread.start()
         try:
             t0 = time.monotonic()
-            res = survey(buyer, urls, Question("trip_km"), limit=2 * PRICE, workers=6, alpha=0.001,
+            res = survey(buyer, urls, Question("trip_km"), limit=2 * PRICE, workers=4, alpha=0.001,
                          release_dir=tmp_path / "releases")
             took = time.monotonic() - t0
         finally:
@@ -145,7 +145,7 @@ def test_a_survey_of_one_person_hubs_uses_every_good_answer(hub, tmp_path, monke
             stop.set()
             thread.join(timeout=30)
     by_kind = {h.name + str(i): a for i, (h, a) in enumerate(zip(hubs, res.answers))}
-    assert res.counts == {"answered": 8, "declined": 0, "lapsed": 2, "cheated": 3, "unreachable": 1, "error": 0}, \
+    assert res.counts == {"answered": 6, "declined": 0, "lapsed": 2, "cheated": 3, "unreachable": 1, "error": 0}, \
         [(a.url, a.status, a.detail[:120]) for a in res.answers]
     for h, a in zip(hubs, res.answers):
         want = {"honest": "answered", "slow": "lapsed", "silent": "lapsed", "chunk": "cheated",
@@ -165,8 +165,8 @@ def test_a_survey_of_one_person_hubs_uses_every_good_answer(hub, tmp_path, monke
     assert sorted(ended.values()) == ["refunded", "refunded"]
     # refunded in full: slow, silent, bad chunk; the mis-priced quote was rejected, its fee the cost
     assert hub.ex.credit(buyer.address) - before == 3 * PRICE + (PRICE - FEE)
-    assert res.paid == 8 * PRICE + FEE
-    print(f"survey of {len(urls)} hubs: {took:.1f} s")
+    assert res.paid == 6 * PRICE + FEE
+    print(f"survey of {len(urls)} hubs: {took:.1f} s", [(a.status, round(a.seconds, 1)) for a in res.answers])
 
 
 def test_choose_offer_takes_the_most_precise_within_the_limit() -> None:
