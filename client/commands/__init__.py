@@ -2,8 +2,9 @@
 `deals`, `withdraw`, `survey`, `audit` and `audit reprice`. Shared here: the one logger of verbs
 (`success`, `abort`), `--network` / `--account` options, unlocking an account and reaching a chain.
 
-Tests replace `connect_chain` (the embedded chain is per process: a fresh `connect("embedded")`
-would be an empty chain) and set $SPARTACUS_PASSPHRASE."""
+Passphrases come from $SPARTACUS_PASSPHRASE (and a new one for `accounts change-password` from
+$SPARTACUS_PASSPHRASE_NEW) or a hidden prompt. Tests replace `connect_chain` (the embedded chain is
+per process: a fresh `connect("embedded")` would be an empty chain)."""
 
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ from client.accounts import PASSPHRASE_ENV, AccountError, AccountStore
 from client.chain.networks import NetworkError, connect
 from client.errors import ClientError
 
-__all__ = ["AccountOpt", "NetworkOpt", "abort", "connect_chain", "console", "passphrase", "store", "success",
-           "unlock", "web3_for"]
+__all__ = ["AccountOpt", "NetworkOpt", "abort", "checksum", "connect_chain", "console", "field", "passphrase", "store",
+           "success", "unlock", "web3_for"]
 
 console = Console(highlight=False)
 

@@ -233,7 +233,7 @@ class _Display:
 
     def __init__(self) -> None:
         self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                                 TextColumn("{task.completed}/{task.total}"), console=console, transient=True)
+                                 TextColumn("{task.fields[count]}"), console=console, transient=True)
         self.tasks: dict[str, Any] = {}
 
     def __call__(self, ev: Any) -> None:
@@ -243,9 +243,12 @@ class _Display:
         key = f"{field(ev, 'deal_id')}:{stage}"
         if done is not None:
             desc = f"deal {field(ev, 'deal_id')}: {field(ev, 'message', stage)}"
+            waiting = str(stage).startswith("waiting")  # done counts seconds left: a spinner, not a bar
+            count = "" if waiting else f"{done:,}/{total:,} bytes" if total else f"{done:,} bytes"
             if key not in self.tasks:
-                self.tasks[key] = self.progress.add_task(desc, total=total)
-            self.progress.update(self.tasks[key], completed=done, total=total, description=desc)
+                self.tasks[key] = self.progress.add_task(desc, total=None if waiting else total, count=count)
+            self.progress.update(self.tasks[key], completed=0 if waiting else done, total=None if waiting else total,
+                                 description=desc, count=count)
         else:
             self.progress.console.print(f"  deal {field(ev, 'deal_id') or '-'}: {field(ev, 'message', stage)}",
                                         soft_wrap=True)

@@ -58,3 +58,23 @@ def test_a_plugin_named_like_a_builtin_leaves_the_builtin() -> None:
     assert load_commands(target, eps) == ["hub"]
     out = CliRunner().invoke(target, ["withdraw"])
     assert out.exit_code == 0 and "built-in withdraw" in out.output
+
+
+def test_buy_display_draws_a_bar_per_download_and_a_spinner_per_wait(monkeypatch) -> None:
+    from client.buyer import Progress
+    from client.commands.buyer import _Display
+
+    seen = []
+    monkeypatch.setattr("client.commands.buyer.PROGRESS_HOOKS", [seen.append])
+    d = _Display()
+    events = [Progress(7, "opened", "deal 7 opened"), Progress(7, "waiting-quote", "waiting for the quote", 3600),
+              Progress(7, "download-ciphertext", "downloading ciphertext", 1024, 4096),
+              Progress(7, "download-ciphertext", "downloading ciphertext", 4096, 4096)]
+    for ev in events:
+        d(ev)
+    assert seen == events  # every hook sees every event
+    tasks = {t.description: t for t in d.progress.tasks}
+    wait = tasks["deal 7: waiting for the quote"]
+    down = tasks["deal 7: downloading ciphertext"]
+    assert wait.total is None and wait.fields["count"] == ""
+    assert (down.completed, down.total, down.fields["count"]) == (4096, 4096, "4,096/4,096 bytes")
