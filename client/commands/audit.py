@@ -39,7 +39,8 @@ def audit(
     to_block: Optional[int] = typer.Option(None, help="last block replayed (default: the latest, and then the "
                                                       "contract's views are checked too)"),
     url: Optional[str] = typer.Option(None, help="an RPC URL instead of a named network"),
-    out: Path = typer.Option(Path("audit"), help="folder for audit.json and audit.html"),
+    out: Optional[Path] = typer.Option(None, help="folder for audit.json and audit.html (default "
+                                                  "~/.spartacus/audit/<contract>)"),
 ) -> None:
     """Replay every event of the exchange over a block range and check every deal; write JSON + HTML."""
     if ctx.invoked_subcommand is not None:
@@ -51,6 +52,7 @@ def audit(
     if not w3.eth.get_code(address):
         abort(f"no contract at {address} on this network: check --contract and --network")
     ex = Exchange(w3, address)
+    out = out if out is not None else Path.home() / ".spartacus" / "audit" / address
     latest = int(w3.eth.block_number)
     last = latest if to_block is None else to_block
     if from_block < 0 or last < from_block:
