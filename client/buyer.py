@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, ContextManager
 
 from eth_account.signers.local import LocalAccount
+from web3 import Web3
 
 from client.chain import ContractRevert, Exchange, State
 from client.chain.exchange import ETH
@@ -45,6 +46,14 @@ __all__ = [
 
 CHUNK = 1024
 LEAF = 32
+#: chain seconds before the accept deadline at which a buyer stops retrying an unreachable hub and rejects
+DOWNLOAD_MARGIN = 120
+_ERC20_ABI = [
+    {"type": "function", "name": "allowance", "stateMutability": "view", "outputs": [{"name": "", "type": "uint256"}],
+     "inputs": [{"name": "owner", "type": "address"}, {"name": "spender", "type": "address"}]},
+    {"type": "function", "name": "approve", "stateMutability": "nonpayable", "outputs": [{"name": "", "type": "bool"}],
+     "inputs": [{"name": "spender", "type": "address"}, {"name": "amount", "type": "uint256"}]},
+]
 
 
 # ---------------------------------------------------------------- errors
@@ -316,6 +325,12 @@ class Buyer:
             h.close()
         self._hubs.clear()
 
+    def __enter__(self) -> "Buyer":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
     def _chain(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
         with self.lock:
             return fn(*args, **kw)
@@ -412,11 +427,22 @@ class Buyer:
         if got != terms.terms_hash_hex:
             raise HubProtocolError(f"hub {hub_url} hashed the terms to {got}; they hash to {terms.terms_hash_hex}")
         self._save(rec, progress, "terms", f"terms {terms.terms_hash_hex} accepted by the hub")
+        if not terms.is_eth:
+            self._approve(terms.token, terms.max_price)
         deal_id, _ = self._chain(self.ex.open_deal, info.seller, terms.dataset_id_bytes, terms.terms_hash,
                                  terms.max_price, terms.quote_fee, sender=self.account, token=terms.token)
         self.store.opened(rec, deal_id, rec.open_block)
         _notify(progress, Progress(deal_id, "opened", f"deal {deal_id} opened, {terms.max_price} locked"))
         return self._drive(rec, progress)
+
+    def _approve(self, token: str, amount: int) -> None:
+        """Let the exchange pull `amount` of ERC-20 `token` for openDeal, unless it already may."""
+        from client.chain.exchange import send_call
+
+        with self.lock:
+            erc20 = self.ex.w3.eth.contract(address=Web3.to_checksum_address(token), abi=_ERC20_ABI)
+            if int(erc20.functions.allowance(self.address, self.ex.address).call()) < amount:
+                send_call(self.ex.w3, erc20.functions.approve(self.ex.address, amount), self.account)
 
     def resume(self, deal_id: int, *, progress: ProgressFn | None = None) -> BuyResult:
         """Carry deal `deal_id` on from the chain's state to its end (or StillWaiting)."""
@@ -558,14 +584,30 @@ class Buyer:
             return
         terms = rec.parsed_terms
         price, milli = int(rec.quote["price"]), int(rec.quote["epsilonMilli"])
-        try:
-            cipher, leaves = self._download(rec, progress)
-            verify_download(cipher, leaves, rec.commitment())
-        except (HubError, HubUnreachable, HubProtocolError, DeliveryError) as err:
-            self._keep_evidence(rec, f"download: {type(err).__name__}: {err}")
-            self._reject(rec, f"the delivery does not match the quote or cannot be fetched ({type(err).__name__}: "
-                         f"{err})", progress)
-            return
+        start = time.monotonic()
+        while True:
+            try:
+                cipher, leaves = self._download(rec, progress)
+                verify_download(cipher, leaves, rec.commitment())
+                break
+            except HubUnreachable as err:
+                # a hub down for a moment: retry while the accept window lasts (less a margin) and the
+                # wall-clock wait allows; then reject, since nothing unchecked is ever accepted
+                waited = time.monotonic() - start
+                left = deadline - self._now() if deadline else 0
+                if left > DOWNLOAD_MARGIN and (self.wait_timeout is None or waited < self.wait_timeout):
+                    _notify(progress, Progress(deal_id, "waiting-download", f"hub unreachable, retrying: {err}",
+                                               left, None))
+                    self.sleep(max(self.poll_interval, 0.01))
+                    continue
+                self._keep_evidence(rec, f"download: {type(err).__name__}: {err}")
+                self._reject(rec, f"the delivery cannot be fetched ({type(err).__name__}: {err})", progress)
+                return
+            except (HubError, HubProtocolError, DeliveryError) as err:
+                self._keep_evidence(rec, f"download: {type(err).__name__}: {err}")
+                self._reject(rec, f"the delivery does not match the quote or cannot be fetched ({type(err).__name__}: "
+                             f"{err})", progress)
+                return
         rec.stage = Stage.DOWNLOADED.value
         self._save(rec, progress, "downloaded", f"ciphertext and leaves match the quote's roots and n = "
                    f"{rec.commitment().n}")

@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
-from client.buyer import Outcome, OracleMismatch, Stage, StillWaiting
+from client.buyer import DealRecord, DealStore, Outcome, OracleMismatch, Stage, StillWaiting
 from client.chain import State
 from pricing import read_release
 from tests.client.hubkit import (Killed, _loose_offer, cheat_bad_chunk, cheat_no_reveal, cheat_price,
@@ -187,3 +188,38 @@ def test_a_buyer_dead_past_the_accept_window_ends_lapsed(hub, tmp_path) -> None:
         (res,) = make_buyer(hub, state).resume_all(progress=live.drive())
     assert res.outcome is Outcome.LAPSED
     assert _credits(hub, make_buyer(hub, state).address) == (hub.ETHER - FEE, FEE)
+
+
+def test_a_hub_that_vanishes_after_quoting_is_rejected_once_the_retries_run_out(hub, tmp_path) -> None:
+    state = tmp_path / "b"
+    with live_hub(hub) as live:
+        with pytest.raises(Killed):
+            make_buyer(hub, state).buy(live.url, "fixed-dp", max_price=hub.ETHER, progress=live.drive(kill_at="opened"))
+        deal_id = hub.ex.deal_count()
+        live.watcher.step()
+        assert hub.ex.state(deal_id) == State.QUOTED
+    # the server is gone: the buyer retries for its wall-clock wait, then rejects rather than accept unchecked
+    seen = []
+    (res,) = make_buyer(hub, state, wait_timeout=0.5, poll_interval=0.1, http_timeout=1).resume_all(
+        progress=lambda ev: seen.append(ev.stage))
+    assert res.outcome is Outcome.REJECTED and "HubUnreachable" in res.reason
+    assert seen.count("waiting-download") >= 2
+    assert _credits(hub, make_buyer(hub, state).address) == (hub.ETHER - FEE, FEE)
+
+
+_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(deal_id=st.one_of(st.none(), st.integers(1, 2**64)), reason=st.one_of(st.none(), _text),
+       limit=st.integers(0, 2**256 - 1), stage=st.sampled_from([s.value for s in Stage]),
+       quote=st.one_of(st.none(), st.dictionaries(_text, st.one_of(_text, st.integers(0, 2**256)), max_size=4)))
+def test_a_deal_record_survives_the_store_exactly(tmp_path, deal_id, reason, limit, stage, quote) -> None:
+    store = DealStore(tmp_path / "s")
+    rec = DealRecord(deal_id, 31337, "0x" + "ab" * 20, "http://h", "0x" + "cd" * 20, "0x" + "00" * 32, "o", "{}",
+                     "0x" + "11" * 32, limit, stage=stage, quote=quote, reason=reason)
+    store.save(rec)
+    back = store.pending()[0] if deal_id is None else store.load(deal_id)
+    assert back == rec
+    assert not [p for p in (tmp_path / "s").rglob("*.tmp")]  # no half-written file left behind
+    store.drop_pending(rec)
