@@ -223,3 +223,23 @@ def test_a_deal_record_survives_the_store_exactly(tmp_path, deal_id, reason, lim
     assert back == rec
     assert not [p for p in (tmp_path / "s").rglob("*.tmp")]  # no half-written file left behind
     store.drop_pending(rec)
+
+
+def test_a_deal_in_an_erc20_token_is_approved_and_settled(hub, tmp_path) -> None:
+    from client.chain.exchange import deploy_contract, send_call
+    from oracle.pipeline import QuotePipeline
+    from oracle.store import OfferRecord
+    from oracle.watcher import Watcher
+
+    token = deploy_contract(hub.w3, "TestToken", sender=hub.deployer)
+    send_call(hub.w3, token.functions.mint(hub.buyer, hub.ETHER), hub.deployer)
+    dp = hub.offers["fixed-dp"]
+    hub.store.put_offer(OfferRecord("fixed-dp-token", dp.dataset_id, None, dp.release, dp.pricing, (token.address,), FEE))
+    buyer = make_buyer(hub, tmp_path / "b")
+    with live_hub(hub) as live:
+        live.watcher = Watcher(hub.ctx, QuotePipeline(hub.ctx, signer=hub.oracle, tokens=[token.address]), start_block=0)
+        res = buyer.buy(live.url, "fixed-dp-token", max_price=hub.ETHER // 2, token=token.address, progress=live.drive())
+    assert res.outcome is Outcome.SETTLED
+    assert hub.ex.credit(buyer.address, token.address) == hub.ETHER // 2 - PRICE
+    assert hub.ex.credit(hub.seller, token.address) == PRICE
+    assert token.functions.balanceOf(buyer.address).call() == hub.ETHER // 2
