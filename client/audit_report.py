@@ -141,24 +141,24 @@ def report_json(data: Mapping[str, Any]) -> str:
 def _png(fig: Any) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
     return buf.getvalue()
+
+
+def _axes() -> tuple[Any, Any]:
+    """A figure and its axes without pyplot: no global state, no GUI backend, safe in any thread."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 3.5))
+    return fig, fig.subplots()
 
 
 def render_plots(data: Mapping[str, Any]) -> dict[str, bytes]:
     """Four PNGs: ε spent per dataset over time against its cap, price against ε, deal outcomes,
-    money locked over time."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
+    money locked over time (matplotlib's object API: no pyplot, so no backend is chosen for the caller)."""
     series = data["series"]
     plots: dict[str, bytes] = {}
 
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    fig, ax = _axes()
     for i, (label, s) in enumerate(sorted(series["epsilon"].items())):
         pts = s["points"]
         if pts:
@@ -174,7 +174,7 @@ def render_plots(data: Mapping[str, Any]) -> dict[str, bytes]:
         ax.legend(fontsize=7)
     plots["epsilon"] = _png(fig)
 
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    fig, ax = _axes()
     pe = series["priceEpsilon"]
     numeric = [p for p in pe if p["epsilon"] != "exact"]
     exact = [p for p in pe if p["epsilon"] == "exact"]
@@ -190,7 +190,7 @@ def render_plots(data: Mapping[str, Any]) -> dict[str, bytes]:
         ax.legend(fontsize=7)
     plots["price_epsilon"] = _png(fig)
 
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    fig, ax = _axes()
     counts = data["outcomes"]
     names = [o for o in OUTCOMES if counts.get(o)]
     ax.barh(names, [counts[o] for o in names])
@@ -198,7 +198,7 @@ def render_plots(data: Mapping[str, Any]) -> dict[str, bytes]:
     ax.set_title("deal outcomes")
     plots["outcomes"] = _png(fig)
 
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    fig, ax = _axes()
     all_t = [p[0] for pts in series["locked"].values() for p in pts]
     t0 = min(all_t) if all_t else 0
     for token, pts in sorted(series["locked"].items()):
