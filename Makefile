@@ -36,7 +36,7 @@ $(ARTIFACT): $(VENV)/.stamp node_modules/.stamp $(SOL) brownie-config.yaml tools
 build: $(ARTIFACT)
 
 demo: build
-	$(PY) -m client.demo
+	$(PY) -m oracle.demo
 
 slither: build
 	$(PY) tools/run_slither.py

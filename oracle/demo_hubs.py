@@ -190,7 +190,7 @@ class HubFleet:
     """Serves every hub's API under uvicorn on loopback and steps all their watchers from one thread
     (every `poll` seconds) until closed. Use as a context manager; `errors` keeps what a step raised."""
 
-    def __init__(self, hubs: Iterable[Hub], *, poll: float = 0.05) -> None:
+    def __init__(self, hubs: Iterable[Hub], *, poll: float = 0.2) -> None:
         self.hubs = list(hubs)
         self.poll = poll
         self.errors: list[str] = []
