@@ -150,6 +150,20 @@ def _classes(y: np.ndarray, given: Optional[int]) -> int:
     return 0
 
 
+def _hyper(items: list[str]) -> dict[str, float]:
+    """`NAME=NUMBER` pairs as the builder's `hyper` mapping."""
+    out: dict[str, float] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            if not sep or not name:
+                raise ValueError
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise ArchitectureError(f"--hyper {item!r} must be NAME=NUMBER, e.g. --hyper refit_scaler=1") from None
+    return out
+
+
 @spec_app.command("build")
 def spec_build(
     train: Path = typer.Option(..., exists=True, dir_okay=False, help="training data: CSV with a header, or safetensors"),
@@ -169,6 +183,16 @@ def spec_build(
     seed: int = typer.Option(0, help="the spec's seed"),
     copies: str = typer.Option("lower", help="duplicate records in a release: lower or drop"),
     dedup_tol: float = typer.Option(0.0, help="distance under which two records are copies"),
+    probe: Optional[Path] = typer.Option(None, exists=True, dir_okay=False,
+                                         help="the labelled probe set shipped in the spec (default: the validation set)"),
+    anchor: Optional[Path] = typer.Option(None, exists=True, dir_okay=False,
+                                          help="network-newton: unlabelled inputs the buyer chooses to show (features "
+                                               "of a CSV/safetensors; its label column is ignored)"),
+    hyper: list[str] = typer.Option([], help="a method hyper-parameter NAME=NUMBER (repeatable)"),
+    tree_samples: int = typer.Option(2000, help="tree/distilled: extra inputs sampled to read the model on"),
+    tree_leaves: int = typer.Option(64, help="tree: at most this many leaves"),
+    student_hidden: int = typer.Option(32, help="distilled: the student network's hidden width"),
+    student_epochs: int = typer.Option(300, help="distilled: the student's training epochs"),
 ) -> None:
     """Build a pricing spec from this buyer's model and data (they never leave this machine); print its hash."""
     from pricing import PricingError, parse_spec
@@ -188,6 +212,12 @@ def spec_build(
                 raise DataFileError(f"{train} has too few rows ({len(x)}) to split off validation: pass --val")
             x, xv, y, yv = x[:cut], x[cut:], y[:cut], y[cut:]
         k = _classes(np.concatenate([y, yv]), classes)
+        probe_xy = None
+        if probe is not None:
+            px, py, _, _ = load_table(probe, label)
+            probe_xy = (px, py)
+        anchor_x = load_table(anchor, label)[0] if anchor is not None else None
+        hyper_values = _hyper(hyper)
         if model is not None:
             from safetensors.numpy import load_file
 
@@ -204,7 +234,10 @@ def spec_build(
             net = load_factory(factory)(x, y)  # type: ignore[arg-type]
         with console.status(f"building a {method} spec from {len(x)} training rows"):
             bundle = build_spec(method, net, x, y, xv, yv, classes=k, feature_names=names, label_name=label_name,
-                                l2=l2, rank=rank, solver=solver, seed=seed, copies=copies, dedup_tol=dedup_tol)
+                                l2=l2, rank=rank, solver=solver, seed=seed, copies=copies, dedup_tol=dedup_tol,
+                                probe=probe_xy, anchor=anchor_x, hyper=hyper_values or None,
+                                tree_samples=tree_samples, tree_leaves=tree_leaves, student_hidden=student_hidden,
+                                student_epochs=student_epochs)
             parsed = parse_spec(bundle)
     except (ClientError, PricingError, ValueError) as err:
         abort(str(err))

@@ -97,3 +97,21 @@ def test_a_model_that_does_not_fit_its_architecture_is_one_named_line(tmp_path: 
     assert res.exit_code == 1 and needle in res.output and "Traceback" not in res.output, res.output
     res = CliRunner().invoke(app, ["spec", "build", "--train", str(train)])
     assert res.exit_code == 1 and "name the model one way" in res.output
+
+
+def test_builder_options_reach_the_spec(tmp_path: Path) -> None:
+    x, y = _data(120, 4)
+    train, probe = _csv(tmp_path / "t.csv", x[:90], y[:90]), _csv(tmp_path / "p.csv", x[90:100], y[90:100])
+    val = _csv(tmp_path / "v.csv", x[100:], y[100:])
+    (tmp_path / "arch.json").write_text(json.dumps(ARCH))
+    res = CliRunner().invoke(app, ["spec", "build", "--train", str(train), "--val", str(val), "--probe", str(probe),
+                                   "--model", str(_weights(tmp_path / "w.safetensors")), "--arch",
+                                   str(tmp_path / "arch.json"), "--method", "feature-newton", "--l2", "0.01",
+                                   "--hyper", "steps=3", "--copies", "drop", "--out", str(tmp_path / "s")])
+    assert res.exit_code == 0, res.output
+    spec = parse_spec((tmp_path / "s").read_bytes())
+    assert spec.manifest["hyper"]["steps"] == 3 and spec.manifest["dedup"]["copies"] == "drop"
+    assert np.allclose(spec.tensors["probe.features"], x[90:100])
+    res = CliRunner().invoke(app, ["spec", "build", "--train", str(train), "--model", str(tmp_path / "w.safetensors"),
+                                   "--arch", str(tmp_path / "arch.json"), "--hyper", "nonsense"])
+    assert res.exit_code == 1 and "NAME=NUMBER" in res.output
