@@ -14,7 +14,7 @@ import time
 import traceback
 
 ALL = ("gas", "delivery_throughput", "privacy_bench", "privacy_estimators", "privacy_throughput", "hub_quote_latency",
-       "hub_download", "mde_validation")
+       "hub_download", "mde_validation", "survey_scale")
 
 
 def main(argv: list[str]) -> int:
