@@ -79,10 +79,22 @@ def account_of(hub: Any, address: str) -> LocalAccount:
     raise KeyError(address)
 
 
+_BUYERS: list[Buyer] = []
+
+
 def make_buyer(hub: Any, state_dir: Path, address: str | None = None, **kw: Any) -> Buyer:
-    """A Buyer for `hub.buyer` (or `address`) with its own Exchange binding and state directory."""
+    """A Buyer for `hub.buyer` (or `address`) with its own Exchange binding and state directory
+    (closed by `close_buyers`, which the test modules' autouse fixture calls)."""
     kw.setdefault("poll_interval", 0.0)
-    return Buyer(Exchange(hub.w3, hub.ex.address), account_of(hub, address or hub.buyer), state_dir, **kw)
+    buyer = Buyer(Exchange(hub.w3, hub.ex.address), account_of(hub, address or hub.buyer), state_dir, **kw)
+    _BUYERS.append(buyer)
+    return buyer
+
+
+def close_buyers() -> None:
+    """Close every buyer's hub connections (no sockets left to the garbage collector)."""
+    while _BUYERS:
+        _BUYERS.pop().close()
 
 
 def cheat_bad_chunk(monkeypatch: Any, index: int = 0) -> None:

@@ -13,9 +13,15 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from client.buyer import DealRecord, DealStore, Outcome, OracleMismatch, Stage, StillWaiting
 from client.chain import State
 from pricing import read_release
-from tests.client.hubkit import (Killed, _loose_offer, cheat_bad_chunk, cheat_no_reveal, cheat_price,
+from tests.client.hubkit import (Killed, _loose_offer, cheat_bad_chunk, cheat_no_reveal, cheat_price, close_buyers,
                                  cheat_wrong_root, live_hub, make_buyer)
 from tests.oracle.conftest import _cheap_scrypt, _hub_chain, buyer_spec, hub  # noqa: F401 - fixtures
+
+
+@pytest.fixture(autouse=True)
+def _close_buyers():
+    yield
+    close_buyers()
 
 PRICE = 10**17  # the fixture's fixed price (ETHER // 10)
 FEE = 10**15    # the fixture offers' minQuoteFee
@@ -243,3 +249,31 @@ def test_a_deal_in_an_erc20_token_is_approved_and_settled(hub, tmp_path) -> None
     assert hub.ex.credit(buyer.address, token.address) == hub.ETHER // 2 - PRICE
     assert hub.ex.credit(hub.seller, token.address) == PRICE
     assert token.functions.balanceOf(buyer.address).call() == hub.ETHER // 2
+
+
+def test_a_buyer_killed_between_opendeal_and_its_record_finds_the_deal_on_chain(hub, tmp_path, monkeypatch) -> None:
+    state = tmp_path / "b"
+    real = DealStore.opened
+
+    def crash(self, rec, deal_id, block):  # openDeal mined, the process dies before renaming its record
+        raise Killed("after openDeal")
+
+    with live_hub(hub) as live:
+        monkeypatch.setattr(DealStore, "opened", crash)
+        with pytest.raises(Killed):
+            make_buyer(hub, state).buy(live.url, "fixed-dp", max_price=hub.ETHER, progress=live.drive())
+        monkeypatch.setattr(DealStore, "opened", real)
+        assert len(list((state / "pending").glob("*.json"))) == 1 and hub.ex.state(1) == State.OPEN
+        (res,) = make_buyer(hub, state).resume_all(progress=live.drive())
+    assert res.outcome is Outcome.SETTLED and res.deal_id == 1
+    assert not list((state / "pending").glob("*.json"))
+
+
+def test_a_deal_the_hub_declines_is_refunded_with_its_reason(hub, tmp_path) -> None:
+    buyer = make_buyer(hub, tmp_path / "b")
+    with live_hub(hub) as live:
+        first = buyer.buy(live.url, "fixed-dp-big", max_price=hub.ETHER, nonce="1", progress=live.drive())
+        second = buyer.buy(live.url, "fixed-dp-big", max_price=hub.ETHER, nonce="2", progress=live.drive())
+    assert first.outcome is Outcome.SETTLED
+    assert second.outcome is Outcome.DECLINED and "budget" in second.reason  # 4.5 + 4.5 > the cap of 5
+    assert second.to_buyer == hub.ETHER and second.to_seller == 0

@@ -30,8 +30,14 @@ from oracle.rawdata import dataset_id_for, encode_raw
 from oracle.store import DatasetRecord, OfferRecord, Store
 from oracle.watcher import Watcher
 from privacy import Column, Offer, PrivacyLedger, Schema, draw_release
-from tests.client.hubkit import cheat_bad_chunk, make_buyer, served
+from tests.client.hubkit import cheat_bad_chunk, close_buyers, make_buyer, served
 from tests.oracle.conftest import _cheap_scrypt, _hub_chain, buyer_spec, hub  # noqa: F401 - fixtures
+
+
+@pytest.fixture(autouse=True)
+def _close_buyers():
+    yield
+    close_buyers()
 from tests.oracle.hubproc import free_port
 
 SCHEMA = Schema(columns=(Column("trip_km", "float", bounds=(0.0, 50.0)), Column("heroin", "boolean")))
