@@ -538,7 +538,7 @@ class Buyer:
         d = self.store.deal_dir(int(rec.deal_id))
         return d / "ciphertext", d / "leaves"
 
-    def _read_quote(self, rec: DealRecord) -> None:
+    def _read_quote(self, rec: DealRecord, progress: ProgressFn | None = None) -> None:
         if rec.quote is None:
             q = self._event(rec, "Quoted")
             if q is None:
@@ -548,7 +548,8 @@ class Buyer:
                          "acceptDeadline": int(q["acceptDeadline"])}
             if rec.stage in (Stage.PENDING.value, Stage.OPENED.value):
                 rec.stage = Stage.QUOTED.value
-            self._save(rec, None, "quoted", f"quoted {rec.quote['price']}")
+            self._save(rec, progress, "quoted", f"quoted {rec.quote['price']} for {rec.quote['epsilonMilli']} "
+                       f"milli-epsilon, {rec.quote['size']} bytes")
 
     def _download(self, rec: DealRecord, progress: ProgressFn | None) -> tuple[Path, Path]:
         cipher, leaves = self._files(rec)
@@ -577,7 +578,7 @@ class Buyer:
     def _decide(self, rec: DealRecord, progress: ProgressFn | None) -> None:
         """A quote on chain: download, check, then accept or reject (the quote fee is the cost of rejecting)."""
         deal_id = int(rec.deal_id)
-        self._read_quote(rec)
+        self._read_quote(rec, progress)
         deadline = self._chain(self.ex.deadline, deal_id)
         if deadline and self._now() >= deadline:
             self._wait(rec, State.QUOTED, "decision", progress)  # lapsed: claim the refund

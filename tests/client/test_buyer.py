@@ -141,7 +141,7 @@ def test_a_fixed_price_quote_other_than_the_offers_is_rejected(hub, tmp_path, mo
     assert res.outcome is Outcome.REJECTED and "fixed price" in res.reason
 
 
-@pytest.mark.parametrize("kill_at", ["terms", "opened", "download-ciphertext", "downloaded", "accepted", "checked"])
+@pytest.mark.parametrize("kill_at", ["terms", "opened", "quoted", "download-ciphertext", "downloaded", "accepted", "checked"])
 def test_a_buyer_killed_at_any_step_resumes_to_a_settled_deal(hub, tmp_path, kill_at) -> None:
     state = tmp_path / "b"
     with live_hub(hub) as live:
