@@ -55,8 +55,8 @@ SLOPE = ETHER
 SURVEY_EPSILON = "2"
 TRIP_BOUNDS = (0.0, 15.0)
 #: The less-trusted buyer's epsilon. Epsilon 1 leaves this buyer's model a positive efficacy in about
-#: nine draws of ten (9 of 10 measured with the demo's data, 23 of 25 with 50,000 rides); in the tenth the refit on the noise
-#: goes wrong, the price is 0 and the hub declines. Epsilon 2 priced above 0 in 30 of 30 draws
+#: nine draws of ten (9 of 10 measured with the demo's data, 23 of 25 with 50,000 rides); in the
+#: tenth the refit on the noise goes wrong, the price is 0 and the hub declines. Epsilon 2 priced above 0 in 30 of 30 draws
 #: (efficacy 0.80 to 1.26, exact 1.48), so the demo sells at 2 and says why.
 NOISY_EPSILON = "2"
 RIDE_ROWS = 20_000
@@ -149,6 +149,10 @@ def _quoted(chain: Chain, deal_id: int) -> dict[str, Any] | None:
             if name == "Quoted" and args["dealId"] == deal_id:
                 return args
     return None
+
+
+def _rule(console: Console, title: str, t0: float) -> None:
+    console.rule(f"{title} [dim]({time.perf_counter() - t0:.0f} s in)[/dim]")
 
 
 def _progress(console: Console, who: str) -> Callable[[Progress], None]:
@@ -255,7 +259,7 @@ def run_demo(console: Console | None = None, *, out_dir: Path | None = None, sur
     out.mkdir(parents=True)
     root = Path(tempfile.mkdtemp(prefix="spartacus-demo-"))
     chain = Chain.start()
-    console.rule("[bold]Spartacus demo")
+    console.rule("[bold]Spartacus demo")  # the first rule: the clock starts here
     console.print(f"DataExchange at {chain.ex.address} on the embedded chain (id {chain.w3.eth.chain_id}); every hub "
                   "below is a real hub (FastAPI under uvicorn on 127.0.0.1, its own store and chain watcher), every "
                   "buyer the wallet library speaking HTTP to it.")
@@ -295,8 +299,9 @@ def run_demo(console: Console | None = None, *, out_dir: Path | None = None, sur
         buy_startup = Buyer(chain.ex, startup, root / "buyers" / "startup", chain_lock=chain.lock,
                             poll_interval=0.2, wait_timeout=120)
 
-        console.rule("1. an exact sale to a trusted buyer")
-        r = buy_lab.buy(rides.url, "rides-exact", max_price=3 * ETHER, spec=spec_lab, progress=_progress(console, "lab"))
+        _rule(console, "1. an exact sale to a trusted buyer", t_start)
+        r = buy_lab.buy(rides.url, "rides-exact", max_price=3 * ETHER, spec=spec_lab,
+                        progress=_progress(console, "lab"))
         e = _efficacy(r, spec_lab, buy_lab)
         deals["exact"] = _row(chain, "exact sale", "trusted lab", "exact rows", r, e,
                               f"refit on the {RIDE_ROWS:,} exact rides, the lab's model saves {e:.3f} nats of "
@@ -304,7 +309,7 @@ def run_demo(console: Console | None = None, *, out_dir: Path | None = None, sur
         console.print(f"the lab paid {_eth(r.price)} = {e:.3f} nats x 1 ETH; it re-priced the release itself and got "
                       f"{_eth(r.repriced)} (mispriced: {r.mispriced})")
 
-        console.rule(f"2. an epsilon-{NOISY_EPSILON} sale of the same data set to a less-trusted buyer")
+        _rule(console, f"2. an epsilon-{NOISY_EPSILON} sale of the same data set to a less-trusted buyer", t_start)
         console.print(f"why epsilon {NOISY_EPSILON} and not 1: at epsilon 1 about one draw of noise in ten leaves this "
                       "buyer's model no gain (9 of 10 draws measured priced above 0), and the hub would decline; "
                       f"at epsilon {NOISY_EPSILON} every one of 30 draws priced above 0")
@@ -323,7 +328,7 @@ def run_demo(console: Console | None = None, *, out_dir: Path | None = None, sur
             console.print(f"[yellow]this draw of noise left no efficacy: the hub declined ({r.reason}); the startup "
                           "was refunded in full[/yellow]")
 
-        console.rule("3. a redundant bundle")
+        _rule(console, "3. a redundant bundle", t_start)
         r = buy_lab.buy(rides.url, "pilot-exact", max_price=ETHER, spec=spec_lab, progress=_progress(console, "lab"))
         pe, _, _ = efficacy_of(parse_spec(spec_lab), pilot["features"], pilot["label"].astype(np.float64))
         deals["redundant"] = _row(chain, "redundant bundle", "trusted lab", "exact rows", r, float(pe),
@@ -332,7 +337,7 @@ def run_demo(console: Console | None = None, *, out_dir: Path | None = None, sur
         console.print(f"the pilot rides are what the lab trained on: efficacy {pe:.3f} (no gain), price 0, so the hub "
                       f"declined ({r.reason}); the lab got back {_eth(r.to_buyer)}, all it locked")
 
-        console.rule("4. a quote the buyer rejects")
+        _rule(console, "4. a quote the buyer rejects", t_start)
         r = buy_lab.buy(rides.url, "rides-2025-premium", max_price=6 * ETHER, limit=2 * ETHER, spec=spec_lab,
                         progress=_progress(console, "lab"))
         q = _quoted(chain, int(r.deal_id))
@@ -343,21 +348,23 @@ def run_demo(console: Console | None = None, *, out_dir: Path | None = None, sur
                       f"limit of 2 ETH: it rejected and paid the {_eth(fee)} quote fee (the hub's cost of drawing "
                       f"and pricing); {_eth(r.to_buyer)} came back")
 
-        console.rule("5. a cheating hub")
+        _rule(console, "5. a cheating hub", t_start)
         r = buy_lab.buy(shady.url, "copy-fixed", max_price=ETHER, progress=_progress(console, "lab"))
         deals["cheat"] = _row(chain, "cheating hub", "trusted lab", "exact rows", r, None,
                               f"chunk {r.bad_chunk} did not decrypt to its committed leaf: a one-chunk proof on "
                               "chain refunds everything")
-        console.print(f"shady-rides committed to a ciphertext with a corrupted chunk; the lab found chunk {r.bad_chunk} "
+        console.print("shady-rides committed to a ciphertext with a corrupted chunk; the lab found chunk "
+                      f"{r.bad_chunk} "
                       f"bad after the key, proved it on chain and got back {_eth(r.to_buyer)} of the "
                       f"{_eth(ETHER)} it locked")
         buy_lab.close()
         buy_startup.close()
 
-        console.rule(f"6. a survey of {survey_hubs} one-person hubs")
+        _rule(console, f"6. a survey of {survey_hubs} one-person hubs", t_start)
         console.print(f"each person runs a hub holding one record, their usual bicycle trip length (km, in "
                       f"[{TRIP_BOUNDS[0]:g}, {TRIP_BOUNDS[1]:g}]), sold once at epsilon {SURVEY_EPSILON} for "
-                      "0.001 ETH: Laplace noise of scale 7.5 km, so no single answer says much about its person; the last "
+                      "0.001 ETH: Laplace noise of scale 7.5 km, so no single answer says much about its person; "
+                      "the last "
                       "person's hub cheats (a corrupted chunk), so its answer is refunded and left out")
         survey = _survey(console, chain, root, fleet, survey_hubs, seed)
         lo, hi = survey.ci
@@ -368,7 +375,7 @@ def run_demo(console: Console | None = None, *, out_dir: Path | None = None, sur
                       + ("[green]covered[/green]" if covered else "[red]not covered (a 1-in-20 event)[/red]"))
         hub_errors = list(fleet.errors)
 
-    console.rule("7. the audit")
+    _rule(console, "7. the audit", t_start)
     audit_json, audit_html = _audit(console, chain, out)
     table = Table(title="the deals, as the chain records them")
     for col in ("deal", "step", "buyer", "precision", "eps", "efficacy", "price", "outcome", "gas"):
@@ -382,8 +389,10 @@ def run_demo(console: Console | None = None, *, out_dir: Path | None = None, sur
     console.print(table)
     for i, d in enumerate(deals.values(), 1):
         console.print(f"  {i}. {d.step}: {d.why}")
-    console.print(f"  6. survey: estimate {survey.estimate:.2f} km, 95% CI [{lo:.2f}, {hi:.2f}], truth {survey.truth:.2f} km")
-    console.print(f"audit report: [bold]{audit_html or audit_json}[/bold]" + (f" (JSON: {audit_json})" if audit_html else ""))
+    console.print(f"  6. survey: estimate {survey.estimate:.2f} km, 95% CI [{lo:.2f}, {hi:.2f}], "
+                  f"truth {survey.truth:.2f} km")
+    console.print(f"audit report: [bold]{audit_html or audit_json}[/bold]"
+                  + (f" (JSON: {audit_json})" if audit_html else ""))
     seconds = time.perf_counter() - t_start
     console.print(f"[dim]demo finished in {seconds:.0f} s[/dim]")
     shutil.rmtree(root, ignore_errors=True)
