@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -99,6 +100,7 @@ def run(hubs: int = 200, workers: int = 8, baseline: int = 20) -> dict[str, floa
         print(f"baseline: {len(b_ids)} separate buys in {b_seconds:.1f} s", flush=True)
         b_seconds *= hubs / max(1, len(b_ids))  # the mean buy, times the hubs
         b_gas_total = b_gas * hubs / max(1, len(b_ids))
+    shutil.rmtree(root, ignore_errors=True)
     startup = _startup_seconds()
     return {"hubs": hubs, "workers": workers, "setup_s": setup, "survey_s": res.seconds, "survey_answers": len(ids),
             "survey_gas": s_gas, "baseline_s": b_seconds, "baseline_answers": hubs, "baseline_gas": b_gas_total, "baseline_sample": len(b_ids),
