@@ -187,8 +187,9 @@ def _serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, socket.socket, s
 
 
 class HubFleet:
-    """Serves every hub's API under uvicorn on loopback and steps all their watchers from one thread
-    (every `poll` seconds) until closed. Use as a context manager; `errors` keeps what a step raised."""
+    """Serves every hub's API under uvicorn on loopback and steps their watchers from one thread (every
+    `poll` seconds, each hub when a new block concerns it) until closed. Use as a context manager;
+    `errors` keeps what a step raised."""
 
     def __init__(self, hubs: Iterable[Hub], *, poll: float = 0.2) -> None:
         self.hubs = list(hubs)
@@ -221,16 +222,35 @@ class HubFleet:
         self._stepper.start()
         return self
 
+    def _due(self, ex: Exchange, since: int | None, head: int) -> list[Hub]:
+        """The hubs a new block range concerns: every hub on the first pass; then those whose seller
+        a DealOpened names or that know a deal an event names. The others would read nothing to act
+        on; their watchers read the range when next stepped (as independent hubs' polls would)."""
+        hubs = [h for h in self.hubs if h.url]
+        if since is None:
+            return hubs
+        events = ex.events(since + 1, head)
+        sellers = {str(a["seller"]).lower() for n, a, _, _ in events if n == "DealOpened"}
+        deals = {int(a["dealId"]) for n, a, _, _ in events if n != "DealOpened" and "dealId" in a}
+        return [h for h in hubs if h.seller.address.lower() in sellers
+                or any(h.store.get_deal(d) is not None for d in deals)]
+
     def _loop(self) -> None:
+        since: int | None = None
         while not self._stop.is_set():
-            for hub in list(self.hubs):
-                if not hub.url:
-                    continue
+            try:
+                head = int(self.hubs[0].ctx.exchange.w3.eth.block_number) if self.hubs else None
+                due = [] if head is None or head == since else self._due(self.hubs[0].ctx.exchange, since, head)
+            except Exception as err:  # noqa: BLE001 - retry on the next pass
+                self.errors.append(f"fleet: {type(err).__name__}: {err}")
+                head, due = since, []
+            for hub in due:
                 try:
                     hub.watcher.step()
                 except Exception as err:  # noqa: BLE001 - keep the others going; report at the end
                     self.errors.append(f"{hub.name}: {type(err).__name__}: {err}")
                     log.error("hub %s: watcher step failed (%s)", hub.name, type(err).__name__)
+            since = head
             self._stop.wait(self.poll)
 
     def close(self) -> None:
