@@ -55,7 +55,7 @@ def run(hubs: int = 200, workers: int = 8, baseline: int = 20) -> dict[str, floa
     from client.buyer import Buyer, Outcome
     from client.survey import Question, survey
     from oracle.demo import SURVEY_EPSILON, TRIP_BOUNDS, trip_lengths, _release
-    from oracle.demo_hubs import Chain, Hub, HubFleet, deal_gas
+    from oracle.demo_hubs import Chain, Hub, HubFleet, deals_gas
     from privacy import Column, Schema
 
     root = Path(tempfile.mkdtemp(prefix="survey-scale-"))
@@ -82,7 +82,7 @@ def run(hubs: int = 200, workers: int = 8, baseline: int = 20) -> dict[str, floa
         res = survey(buyer, urls, Question("trip_km"), limit=ETHER // 500, workers=workers)
         buyer.close()
         ids = [a.deal_id for a in res.answers if a.status == "answered"]
-        s_gas = sum(deal_gas(chain, i) for i in ids)
+        s_gas = sum(deals_gas(chain, ids).values())
         print(f"survey: {len(ids)} answers in {res.seconds:.1f} s", flush=True)
 
         acct = chain.account("bench/one-by-one", ether=10)
@@ -96,7 +96,7 @@ def run(hubs: int = 200, workers: int = 8, baseline: int = 20) -> dict[str, floa
             if r.outcome == Outcome.SETTLED:
                 b_ids.append(int(r.deal_id))
         b_seconds = time.perf_counter() - t1
-        b_gas = sum(deal_gas(chain, i) for i in b_ids)
+        b_gas = sum(deals_gas(chain, b_ids).values())
         print(f"baseline: {len(b_ids)} separate buys in {b_seconds:.1f} s", flush=True)
         b_seconds *= hubs / max(1, len(b_ids))  # the mean buy, times the hubs
         b_gas_total = b_gas * hubs / max(1, len(b_ids))

@@ -43,7 +43,7 @@ from pricing.builders import build_spec
 from pricing.price import efficacy_of
 from privacy import Column, Offer, Schema
 
-from .demo_hubs import Chain, Hub, HubFleet, deal_gas
+from .demo_hubs import Chain, Hub, HubFleet, deal_gas, deals_gas
 
 __all__ = ["DemoResult", "DealRow", "SurveyResult", "run_demo", "main", "ride_data", "trip_lengths",
            "SLOPE", "SURVEY_EPSILON", "TRIP_BOUNDS", "NOISY_EPSILON"]
@@ -218,7 +218,7 @@ def _survey(console: Console, chain: Chain, root: Path, fleet: HubFleet, people:
     ids = [int(a.deal_id) for a in res.answers if a.deal_id is not None]
     truth = float(np.mean([value_of[a.url] for a in answered]))
     return SurveyResult(people, float(res.value), tuple(res.ci), truth, dict(res.counts), ids,
-                        sum(deal_gas(chain, i) for i in ids), int(res.paid), res.seconds)
+                        sum(deals_gas(chain, ids).values()), int(res.paid), res.seconds)
 
 
 def _audit(console: Console, chain: Chain, out: Path) -> tuple[Path, Path | None]:
