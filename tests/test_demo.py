@@ -133,3 +133,15 @@ def test_the_ledgers_and_the_audit(demo) -> None:
     assert demo.audit_html is not None and demo.audit_html.read_text().lower().startswith("<!doctype html")
     assert '"verdict": "ok"' in demo.audit_json.read_text()
     assert not demo.hub_errors
+
+
+def test_client_demo_loads_the_hub_side_demo_by_entry_point_only() -> None:
+    from importlib.metadata import EntryPoint
+
+    import oracle.demo
+    from client.demo import DEMO_GROUP, DemoUnavailable, load_demo
+
+    ep = EntryPoint("story", "oracle.demo:run_demo", DEMO_GROUP)
+    assert load_demo([EntryPoint("other", "oracle.demo:main", DEMO_GROUP), ep]) is oracle.demo.run_demo
+    with pytest.raises(DemoUnavailable, match="pip install"):
+        load_demo([])
