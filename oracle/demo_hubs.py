@@ -212,6 +212,9 @@ class HubFleet:
         self._servers: list[tuple[uvicorn.Server, threading.Thread, socket.socket]] = []
         self._stepper: threading.Thread | None = None
         self._stack = ExitStack()
+        self._at: dict[str, int] = {}  # the head each hub's watcher was last stepped at
+        #: blocks a quiet hub may fall behind before it is stepped anyway (so no catch-up read is long)
+        self.lag = 32
 
     def add(self, hub: Hub) -> Hub:
         """Serve one more hub (its watcher joins the stepping loop)."""
@@ -223,6 +226,7 @@ class HubFleet:
                 raise DemoHubError(f"hub {hub.name}: uvicorn did not start on {url}")
             time.sleep(0.01)
         hub.url = url
+        self._at[hub.name] = hub.watcher.start_block
         if hub not in self.hubs:
             self.hubs.append(hub)
         return hub
@@ -245,7 +249,7 @@ class HubFleet:
         events = ex.events(since + 1, head)
         sellers = {str(a["seller"]).lower() for n, a, _, _ in events if n == "DealOpened"}
         deals = {int(a["dealId"]) for n, a, _, _ in events if n != "DealOpened" and "dealId" in a}
-        return [h for h in hubs if h.seller.address.lower() in sellers
+        return [h for h in hubs if h.seller.address.lower() in sellers or head - self._at.get(h.name, -1) > self.lag
                 or any(h.store.get_deal(d) is not None for d in deals)]
 
     def _loop(self) -> None:
@@ -259,6 +263,7 @@ class HubFleet:
                 head, due = since, []
             for hub in due:
                 try:
+                    self._at[hub.name] = int(head or 0)
                     hub.watcher.step()
                 except Exception as err:  # noqa: BLE001 - keep the others going; report at the end
                     self.errors.append(f"{hub.name}: {type(err).__name__}: {err}")
