@@ -43,7 +43,7 @@ $(BROWSER_STAMP):
 	mkdir -p $(@D) && touch $@
 
 demo: build
-	$(PY) -m client.demo
+	$(PY) -m oracle.demo
 
 slither: build
 	$(PY) tools/run_slither.py

@@ -1,4 +1,6 @@
-"""The `spartacus` command line: run the demo, or audit a deployed exchange from its events."""
+"""The `spartacus` command line: the demo; the buyer's `accounts`, `spec build`, `buy`, `deals`,
+`withdraw` and `survey`; the auditor's `audit` and `audit reprice`; and the hub owner's commands,
+loaded from the `spartacus.commands` entry points (client/ never imports oracle/)."""
 
 from __future__ import annotations
 
@@ -6,10 +8,11 @@ from importlib.metadata import EntryPoint, entry_points
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from client.audit import AuditError, check_against_chain, replay_chain
-from client.chain import Exchange, connect
+from client.commands.accounts import accounts_app
+from client.commands.audit import audit_app
+from client.commands.buyer import buy, deals, spec_app, withdraw
+from client.commands.survey import survey
 
 app = typer.Typer(help="Spartacus: sell data without handing it over first.", no_args_is_help=True)
 console = Console()
@@ -23,39 +26,34 @@ def demo() -> None:
     run_demo(console)
 
 
-@app.command()
-def audit(
-    address: str = typer.Option(..., help="the DataExchange contract's address"),
-    url: str = typer.Option(None, help="RPC URL of the node (default: the named network)"),
-    network: str = typer.Option(None, help="a network named in brownie-config.yaml"),
-) -> None:
-    """Rebuild every deal and ledger from the contract's events and check them against its views."""
-    ex = Exchange(connect(network, url=url), address)
-    events = ex.events()
-    try:
-        report = replay_chain(ex, events)  # with the windows and block times: every deadline is checked
-        check_against_chain(report, ex)
-    except AuditError as err:
-        console.print(f"[red]audit failed:[/red] {err}")
-        raise typer.Exit(1) from None
-    table = Table(title=f"{len(report.deals)} deals from {len(events)} events")
-    for col in ("deal", "state", "buyer", "maxPrice", "price", "epsilon (milli)"):
-        table.add_column(col)
-    for d in report.deals.values():
-        table.add_row(str(d.deal_id), d.state.name, d.buyer, str(d.max_price), str(d.price or ""), str(d.epsilon_milli or ""))
-    console.print(table)
-    console.print("[green]every deal, credit and ledger the events imply matches the chain[/green]")
-
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(audit_app, name="audit")
+app.add_typer(spec_app, name="spec")
+app.command("buy")(buy)
+app.command("deals")(deals)
+app.command("withdraw")(withdraw)
+app.command("survey")(survey)
 
 COMMAND_GROUP = "spartacus.commands"
+
+
+def _builtin_names(target: typer.Typer) -> set[str]:
+    names = {c.name or (c.callback.__name__ if c.callback else "") for c in target.registered_commands}
+    return names | {g.name for g in target.registered_groups if g.name}
 
 
 def load_commands(target: typer.Typer, eps: list[EntryPoint] | None = None) -> list[str]:
     """Add the commands other packages register in the entry-point group `spartacus.commands` (a
     typer app becomes a command group, a function a command), so this CLI never imports them
-    itself; return the names added. A plugin that fails to import is reported, not fatal."""
+    itself; return the names added. A plugin that fails to import is reported, not fatal; one
+    whose name a built-in command already has is reported and left out (the built-in stays)."""
     added = []
+    builtin = _builtin_names(target)
     for ep in entry_points(group=COMMAND_GROUP) if eps is None else eps:
+        if ep.name in builtin:
+            if eps is not None:  # the installed owner's `withdraw` meets the buyer's: keep quiet at start-up
+                console.print(f"[yellow]warning:[/yellow] command {ep.name!r} ({ep.value}) is a built-in; left out")
+            continue
         try:
             obj = ep.load()
         except Exception as err:  # noqa: BLE001 - one broken plugin must not take the CLI down

@@ -1,0 +1,471 @@
+"""The buyer's commands: `spec build` (a pricing spec from the buyer's own model and data, which stay
+on this machine), `buy` (one whole deal through buyer-lib's workflow, resumable), `deals` (this
+account's deals and their phases, from the chain) and `withdraw` (pull this account's credit).
+
+Models are never unpickled: a torch network is a safetensors file of its weights plus a JSON of
+its layers; any other model (a scikit-learn estimator) is built by the buyer's own code, named
+as `--factory path/to/file.py:function` or `module:function` and called with the training data."""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+import typer
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
+from rich.table import Table
+
+from client.chain import Exchange, State
+from client.chain.errors import ContractRevert
+from client.chain.exchange import ETH
+from client.errors import ClientError
+
+from . import AccountOpt, NetworkOpt, abort, checksum, console, field, success, unlock, web3_for
+
+__all__ = ["ArchitectureError", "DataFileError", "build_torch_model", "buy", "deals", "load_factory", "load_table",
+           "spec_app", "withdraw"]
+
+spec_app = typer.Typer(help="Pricing specs: what the hub runs to price a release for this buyer's model.",
+                       no_args_is_help=True)
+ContractOpt = typer.Option(None, "--contract", envvar="SPARTACUS_CONTRACT", help="the DataExchange address")
+
+
+class DataFileError(ClientError, ValueError):
+    """A data file that is not a CSV with a header or a safetensors file with `features` and `label`."""
+
+
+class ArchitectureError(ClientError, ValueError):
+    """An architecture JSON that does not describe a network of allow-listed layers matching its weights."""
+
+
+# ---------------------------------------------------------------- spec build
+
+
+def load_table(path: Path, label: str | None) -> tuple[np.ndarray, np.ndarray, list[str], str]:
+    """(features [n, d], label [n], feature names, label name) from a CSV with a header row (the
+    label column named `label`, default the last one) or a safetensors file of `features` and `label`."""
+    if path.suffix == ".safetensors":
+        from safetensors.numpy import load_file
+
+        try:
+            tensors = load_file(str(path))
+        except Exception as err:  # noqa: BLE001 - the library's own error types vary by version
+            raise DataFileError(f"{path} is not a safetensors file: {err}") from None
+        if "features" not in tensors or "label" not in tensors:
+            raise DataFileError(f"{path} holds {sorted(tensors)}; it needs tensors named 'features' and 'label'")
+        x = np.asarray(tensors["features"], np.float64)
+        if x.ndim != 2:
+            raise DataFileError(f"{path}: 'features' must be 2-D [rows, columns], got shape {x.shape}")
+        return x, np.asarray(tensors["label"]).reshape(-1), [f"x{i}" for i in range(x.shape[1])], label or "label"
+    try:
+        with path.open(newline="") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataFileError(f"cannot read {path} as CSV: {err}") from None
+    if len(rows) < 2:
+        raise DataFileError(f"{path} needs a header row and at least one data row")
+    header, body = rows[0], rows[1:]
+    name = label or header[-1]
+    if name not in header:
+        raise DataFileError(f"{path} has no column {name!r} (columns: {', '.join(header)}): pass --label")
+    j = header.index(name)
+    try:
+        values = np.array([[float(v) for v in r] for r in body], np.float64)
+    except ValueError as err:
+        raise DataFileError(f"{path}: every value must be a number ({err})") from None
+    if values.shape[1] != len(header):
+        raise DataFileError(f"{path}: rows have {values.shape[1]} values, the header {len(header)}")
+    return np.delete(values, j, axis=1), values[:, j], [h for i, h in enumerate(header) if i != j], name
+
+
+_ACTIVATIONS = ("relu", "tanh", "sigmoid")
+
+
+def build_torch_model(arch: Any, weights: dict[str, np.ndarray]) -> Any:
+    """A torch nn.Sequential from `{"layers": [{"type": "linear", "in": d, "out": k}, {"type": "relu"}, ...]}`
+    with weights named as its state dict (`0.weight`, `0.bias`, ...): every tensor used, every shape checked."""
+    import torch
+    import torch.nn as nn
+
+    layers = arch.get("layers") if isinstance(arch, dict) else None
+    if not isinstance(layers, list) or not layers:
+        raise ArchitectureError('the architecture JSON needs {"layers": [...]} with at least one layer')
+    mods: list[Any] = []
+    for i, layer in enumerate(layers):
+        kind = layer.get("type") if isinstance(layer, dict) else None
+        if kind == "linear":
+            try:
+                mods.append(nn.Linear(int(layer["in"]), int(layer["out"]), bias=bool(layer.get("bias", True))))
+            except (KeyError, TypeError, ValueError):
+                raise ArchitectureError(f"layer {i}: a linear layer needs integer 'in' and 'out'") from None
+        elif kind in _ACTIVATIONS:
+            mods.append({"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}[kind]())
+        else:
+            raise ArchitectureError(f"layer {i}: type {kind!r} is not one of linear, {', '.join(_ACTIVATIONS)}")
+    model = nn.Sequential(*mods).double()
+    state = model.state_dict()
+    missing, extra = sorted(set(state) - set(weights)), sorted(set(weights) - set(state))
+    if missing or extra:
+        raise ArchitectureError(f"the weights do not fit the architecture: missing {missing}, unexpected {extra}")
+    for name, tensor in state.items():
+        if tuple(weights[name].shape) != tuple(tensor.shape):
+            raise ArchitectureError(f"weight {name} has shape {tuple(weights[name].shape)}, the architecture needs "
+                                    f"{tuple(tensor.shape)}")
+    model.load_state_dict({k: torch.as_tensor(np.asarray(v, np.float64)) for k, v in weights.items()})
+    return model.eval()
+
+
+def load_factory(ref: str) -> Callable[..., Any]:
+    """The buyer's own model-building function, `file.py:function` or `module:function` (its code, not a pickle)."""
+    target, sep, fn = ref.rpartition(":")
+    if not sep or not target or not fn:
+        raise ArchitectureError(f"--factory {ref!r} must be 'path/to/file.py:function' or 'module:function'")
+    if target.endswith(".py"):
+        spec = importlib.util.spec_from_file_location(Path(target).stem, target)
+        if spec is None or spec.loader is None or not Path(target).is_file():
+            raise ArchitectureError(f"--factory: no Python file at {target}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    else:
+        try:
+            module = importlib.import_module(target)
+        except ImportError as err:
+            raise ArchitectureError(f"--factory: cannot import module {target!r}: {err}") from None
+    obj = getattr(module, fn, None)
+    if not callable(obj):
+        raise ArchitectureError(f"--factory: {target} has no function {fn!r}")
+    return obj
+
+
+def _classes(y: np.ndarray, given: Optional[int]) -> int:
+    if given is not None:
+        return given
+    if np.all(np.equal(np.mod(y, 1), 0)) and 2 <= len(np.unique(y)) <= 64:
+        return int(y.max()) + 1
+    return 0
+
+
+def _hyper(items: list[str]) -> dict[str, float]:
+    """`NAME=NUMBER` pairs as the builder's `hyper` mapping."""
+    out: dict[str, float] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            if not sep or not name:
+                raise ValueError
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise ArchitectureError(f"--hyper {item!r} must be NAME=NUMBER, e.g. --hyper refit_scaler=1") from None
+    return out
+
+
+@spec_app.command("build")
+def spec_build(
+    train: Path = typer.Option(..., exists=True, dir_okay=False, help="training data: CSV with a header, or safetensors"),
+    val: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="validation data (default: last 20% of --train)"),
+    out: Path = typer.Option(Path("spec.bundle"), help="where to write the spec bundle"),
+    method: str = typer.Option("influence", help="pricing method: influence, group-influence, tree, distilled, "
+                                                 "feature-newton, network-newton"),
+    model: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="a torch network's weights (safetensors)"),
+    arch: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="the network's layers (JSON), with --model"),
+    factory: Optional[str] = typer.Option(None, help="file.py:function or module:function: the buyer's own code that "
+                                                     "returns a fitted model, called as function(x_train, y_train)"),
+    label: Optional[str] = typer.Option(None, help="the label column of a CSV (default: the last column)"),
+    classes: Optional[int] = typer.Option(None, help="number of classes (0: regression; default: inferred)"),
+    l2: Optional[float] = typer.Option(None, help="L2 of the refitted head (default: the model's own)"),
+    rank: int = typer.Option(64, help="eigenpairs kept (group-influence, network-newton)"),
+    solver: str = typer.Option("exact", help="inverse-Hessian solver: exact, cg, lissa"),
+    seed: int = typer.Option(0, help="the spec's seed"),
+    copies: str = typer.Option("lower", help="duplicate records in a release: lower or drop"),
+    dedup_tol: float = typer.Option(0.0, help="distance under which two records are copies"),
+    probe: Optional[Path] = typer.Option(None, exists=True, dir_okay=False,
+                                         help="the labelled probe set shipped in the spec (default: the validation set)"),
+    anchor: Optional[Path] = typer.Option(None, exists=True, dir_okay=False,
+                                          help="network-newton: unlabelled inputs the buyer chooses to show (features "
+                                               "of a CSV/safetensors; its label column is ignored)"),
+    hyper: list[str] = typer.Option([], help="a method hyper-parameter NAME=NUMBER (repeatable)"),
+    tree_samples: int = typer.Option(2000, help="tree/distilled: extra inputs sampled to read the model on"),
+    tree_leaves: int = typer.Option(64, help="tree: at most this many leaves"),
+    student_hidden: int = typer.Option(32, help="distilled: the student network's hidden width"),
+    student_epochs: int = typer.Option(300, help="distilled: the student's training epochs"),
+) -> None:
+    """Build a pricing spec from this buyer's model and data (they never leave this machine); print its hash."""
+    from pricing import PricingError, parse_spec
+    from pricing.builders import build_spec
+
+    if (model is None) == (factory is None) or (model is not None and arch is None):
+        abort("name the model one way: --model WEIGHTS.safetensors with --arch LAYERS.json, or --factory file.py:function")
+    try:
+        x, y, names, label_name = load_table(train, label)
+        if val is not None:
+            xv, yv, vnames, _ = load_table(val, label)
+            if xv.shape[1] != x.shape[1]:
+                raise DataFileError(f"{val} has {xv.shape[1]} feature columns, {train} has {x.shape[1]}")
+        else:
+            cut = max(1, int(len(x) * 0.8))
+            if cut >= len(x):
+                raise DataFileError(f"{train} has too few rows ({len(x)}) to split off validation: pass --val")
+            x, xv, y, yv = x[:cut], x[cut:], y[:cut], y[cut:]
+        k = _classes(np.concatenate([y, yv]), classes)
+        probe_xy = None
+        if probe is not None:
+            px, py, _, _ = load_table(probe, label)
+            probe_xy = (px, py)
+        anchor_x = load_table(anchor, label)[0] if anchor is not None else None
+        hyper_values = _hyper(hyper)
+        if model is not None:
+            from safetensors.numpy import load_file
+
+            try:
+                weights = load_file(str(model))
+            except Exception as err:  # noqa: BLE001
+                raise ArchitectureError(f"{model} is not a safetensors file: {err}") from None
+            try:
+                arch_doc = json.loads(arch.read_text())  # type: ignore[union-attr]
+            except (OSError, ValueError) as err:
+                raise ArchitectureError(f"{arch} is not JSON: {err}") from None
+            net = build_torch_model(arch_doc, weights)
+        else:
+            net = load_factory(factory)(x, y)  # type: ignore[arg-type]
+        with console.status(f"building a {method} spec from {len(x)} training rows"):
+            bundle = build_spec(method, net, x, y, xv, yv, classes=k, feature_names=names, label_name=label_name,
+                                l2=l2, rank=rank, solver=solver, seed=seed, copies=copies, dedup_tol=dedup_tol,
+                                probe=probe_xy, anchor=anchor_x, hyper=hyper_values or None,
+                                tree_samples=tree_samples, tree_leaves=tree_leaves, student_hidden=student_hidden,
+                                student_epochs=student_epochs)
+            parsed = parse_spec(bundle)
+    except (ClientError, PricingError, ValueError) as err:
+        abort(str(err))
+    out.write_bytes(bundle)
+    success(f"spec {parsed.hash} ({len(bundle)} bytes, method {parsed.method}) written to {out}")
+
+
+# ---------------------------------------------------------------- buy, deals, withdraw
+
+#: extra observers of every buyer progress event (tests step a hub's watcher here)
+PROGRESS_HOOKS: list[Callable[[Any], None]] = []
+
+
+def state_dir_for(alias: str, given: Optional[Path]) -> Path:
+    """Where the buyer library keeps this account's deals: `given`, else $SPARTACUS_BUYER_DIR/<alias>,
+    else ~/.spartacus/buyer/<alias>."""
+    import os
+
+    if given is not None:
+        return given
+    return Path(os.environ.get("SPARTACUS_BUYER_DIR") or Path.home() / ".spartacus" / "buyer") / alias
+
+
+class _Display:
+    """Buyer progress events as rich output: a bar for each download and wait, one line per step."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                 TextColumn("{task.fields[count]}"), console=console, transient=True)
+        self.tasks: dict[str, Any] = {}
+
+    def __call__(self, ev: Any) -> None:
+        for hook in PROGRESS_HOOKS:
+            hook(ev)
+        stage, done, total = field(ev, "stage", ""), field(ev, "done"), field(ev, "total")
+        key = f"{field(ev, 'deal_id')}:{stage}"
+        if done is not None:
+            desc = f"deal {field(ev, 'deal_id')}: {field(ev, 'message', stage)}"
+            waiting = str(stage).startswith("waiting")  # done counts seconds left: a spinner, not a bar
+            count = "" if waiting else f"{done:,}/{total:,} bytes" if total else f"{done:,} bytes"
+            if key not in self.tasks:
+                self.tasks[key] = self.progress.add_task(desc, total=None if waiting else total, count=count)
+            self.progress.update(self.tasks[key], completed=0 if waiting else done, total=None if waiting else total,
+                                 description=desc, count=count)
+        else:
+            self.progress.console.print(f"  deal {field(ev, 'deal_id') or '-'}: {field(ev, 'message', stage)}",
+                                        soft_wrap=True)
+
+
+def _pick_offer(hub_client: Any, buyer: str, dataset: Optional[str], offer: Optional[str]) -> str:
+    """The offer to take up: `offer`, else the hub's only offer to this buyer on `dataset` (id or name)."""
+    offers = hub_client.offers(buyer)
+    if offer is not None:
+        return offer
+    if dataset is None:
+        abort("give --offer or --dataset: which of the hub's offers to take up")
+    ids = {d.get("datasetId"): d.get("name") for d in hub_client.datasets()}
+    wanted = {k for k, v in ids.items() if dataset in (k, v) or dataset.lower() == str(k).lower()}
+    fit = [o for o in offers if o.get("datasetId") in wanted]
+    if len(fit) != 1:
+        listing = ", ".join(f"{o['offerId']} (ε {o['release'].get('epsilon')}, {o['pricing'].get('method')})"
+                            for o in fit) or "none"
+        abort(f"the hub makes {len(fit)} offers to {buyer} on dataset {dataset!r}: {listing}; pick one with --offer")
+    return str(fit[0]["offerId"])
+
+
+def _report(results: list[Any]) -> None:
+    """One line per deal; success if every deal settled or is still waiting, else abort with the first failure."""
+    failed = []
+    for r in results:
+        outcome = field(r, "outcome")
+        name = getattr(outcome, "value", outcome)
+        if name is None:
+            console.print(f"deal {field(r, 'deal_id')}: still open ({field(r, 'reason')}); carry on with "
+                          "`spartacus buy --resume`", soft_wrap=True)
+        elif name == "settled":
+            extra = (f"; MISPRICED: recomputed {field(r, 'repriced')}, evidence in {field(r, 'evidence_dir')}"
+                     if field(r, "mispriced") else f" (re-priced {field(r, 'repriced')}: within tolerance)")
+            console.print(f"deal {field(r, 'deal_id')}: settled at {field(r, 'price')}, release "
+                          f"{field(r, 'release_path')}{extra}", soft_wrap=True)
+        else:
+            failed.append(r)
+            console.print(f"deal {field(r, 'deal_id')}: {name}: {field(r, 'reason') or ''}; buyer credited "
+                          f"{field(r, 'to_buyer')} (`spartacus withdraw`)"
+                          + (f"; evidence in {field(r, 'evidence_dir')}" if field(r, "evidence_dir") else ""),
+                          soft_wrap=True)
+    if failed:
+        r = failed[0]
+        abort(f"deal {field(r, 'deal_id')} ended {getattr(field(r, 'outcome'), 'value', '')}: nothing bought "
+              f"({len(failed)} of {len(results)} deal(s) without a release)")
+    success(f"{len(results)} deal(s) done or waiting")
+
+
+def buy(
+    hub: Optional[str] = typer.Option(None, help="the hub's URL (not needed with --resume)"),
+    dataset: Optional[str] = typer.Option(None, help="the dataset (id or name at the hub)"),
+    offer: Optional[str] = typer.Option(None, help="the offer id (default: the hub's only offer on --dataset)"),
+    budget: Optional[int] = typer.Option(None, help="maxPrice locked, in the token's smallest unit"),
+    limit: Optional[int] = typer.Option(None, help="the most this buyer accepts to pay (default: the budget)"),
+    quote_fee: Optional[int] = typer.Option(None, help="the quote fee offered (default: the offer's minimum)"),
+    tolerance: int = typer.Option(0, help="priceTolerance written in the terms"),
+    spec: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="the pricing spec (MDE offers)"),
+    release: Optional[Path] = typer.Option(None, help="where to write the release (default: in the state folder)"),
+    state_dir: Optional[Path] = typer.Option(None, help="the buyer's deal records (default ~/.spartacus/buyer/ALIAS)"),
+    wait_timeout: Optional[float] = typer.Option(None, help="seconds to wait for the hub before leaving a deal open"),
+    poll: float = typer.Option(2.0, help="seconds between chain reads while waiting"),
+    resume: bool = typer.Option(False, "--resume", help="carry on every open deal of this account instead"),
+    contract: Optional[str] = ContractOpt,
+    account: str = AccountOpt,
+    network: Optional[str] = NetworkOpt,
+) -> None:
+    """Buy a release from a hub (check its oracle on chain, upload spec and terms, open the deal, wait for
+    the quote, download and check, accept or reject, decrypt, re-price, confirm or complain)."""
+    from client.buyer import Buyer
+    from client.hub_client import HubClient
+
+    if not resume and (hub is None or budget is None):
+        abort("give --hub and --budget (and --dataset or --offer), or --resume to carry on open deals")
+    acct = unlock(account)
+    w3 = web3_for(network)
+    folder = state_dir_for(account, state_dir)
+    display = _Display()
+    buyer = None
+    try:
+        if resume:
+            ex = _exchange_at(w3, contract)
+            buyer = Buyer(ex, acct, folder, poll_interval=poll, wait_timeout=wait_timeout)
+            with display.progress:
+                results = buyer.resume_all(progress=display)
+            if not results:
+                success(f"no open deal of {account} in {folder}")
+                return
+        else:
+            with HubClient(hub) as client:  # type: ignore[arg-type]
+                info = client.info()
+                chosen = _pick_offer(client, acct.address, dataset, offer)
+            ex = _exchange_at(w3, contract or info.contract)
+            buyer = Buyer(ex, acct, folder, poll_interval=poll, wait_timeout=wait_timeout)
+            with display.progress:
+                results = [buyer.buy(hub, chosen, max_price=budget, limit=limit,  # type: ignore[arg-type]
+                                     quote_fee=quote_fee, price_tolerance=tolerance,
+                                     spec=spec.read_bytes() if spec else None, release_path=release,
+                                     progress=display)]
+    except ContractRevert as err:
+        abort(f"a transaction reverted on chain: {err}")
+    except (ClientError, ValueError) as err:
+        from client.buyer import StillWaiting
+
+        if isinstance(err, StillWaiting):
+            console.print(f"deal still open: {err}", soft_wrap=True)
+            success("carry on later with `spartacus buy --resume`")
+            return
+        abort(str(err))
+    finally:
+        if buyer is not None:
+            buyer.close()
+    _report(results)
+
+
+def _exchange_at(w3: Any, contract: Optional[str]) -> Exchange:
+    if contract is None:
+        abort("--contract (or $SPARTACUS_CONTRACT) is required: the DataExchange address")
+    address = checksum(contract, "--contract")
+    if not w3.eth.get_code(address):
+        abort(f"no contract at {address} on this network: check --contract and --network")
+    return Exchange(w3, address)
+
+
+def _exchange(network: Optional[str], contract: Optional[str]) -> Exchange:
+    if contract is None:
+        abort("--contract (or $SPARTACUS_CONTRACT) is required: the DataExchange address")
+    return _exchange_at(web3_for(network), contract)
+
+
+def deals(
+    account: str = AccountOpt,
+    network: Optional[str] = NetworkOpt,
+    contract: Optional[str] = ContractOpt,
+    state_dir: Optional[Path] = typer.Option(None, help="the buyer's deal records (default ~/.spartacus/buyer/ALIAS)"),
+) -> None:
+    """This account's deals and their phases, read from the chain, beside the buyer's own record of
+    each (how far it got, the outcome); nothing is unlocked."""
+    from client.buyer import DealStore
+
+    from . import store
+
+    try:
+        me = store().info(account).address
+    except ClientError as err:
+        abort(str(err))
+    ex = _exchange(network, contract)
+    with console.status("reading the exchange's events"):
+        events = ex.events()
+    mine = {a["dealId"]: a for n, a, _, _ in events if n == "DealOpened" and a["buyer"] == me}
+    quotes = {a["dealId"]: a for n, a, _, _ in events if n == "Quoted" and a["dealId"] in mine}
+    folder = state_dir_for(account, state_dir)
+    local = {r.deal_id: r for r in DealStore(folder).records()} if folder.is_dir() else {}
+    table = Table(title=f"deals of {account} ({me}) at {ex.address}")
+    for col in ("deal", "seller", "phase", "deadline", "maxPrice", "price", "ε (milli)", "buyer's record"):
+        table.add_column(col)
+    for deal_id, opened in sorted(mine.items()):
+        q = quotes.get(deal_id)
+        state = ex.state(deal_id)
+        rec = local.get(deal_id)
+        note = "" if rec is None else f"{rec.stage}{' / ' + rec.outcome if rec.outcome else ''}"
+        table.add_row(str(deal_id), opened["seller"], state.name, str(ex.deadline(deal_id) or ""),
+                      str(opened["maxPrice"]), str(q["price"]) if q else "", str(q["epsilonMilli"]) if q else "", note)
+    console.print(table)
+    live = sum(1 for d in mine if ex.state(d) not in (State.SETTLED, State.REFUNDED))
+    success(f"{len(mine)} deal(s), {live} still open; credit {ex.credit(me, ETH)} wei withdrawable")
+
+
+def withdraw(
+    account: str = AccountOpt,
+    network: Optional[str] = NetworkOpt,
+    contract: Optional[str] = ContractOpt,
+    token: str = typer.Option(ETH, help="the token to withdraw (default ETH)"),
+) -> None:
+    """Pull this account's whole credit (refunds, or a seller's earnings) in one token."""
+    ex = _exchange(network, contract)
+    token = checksum(token, "--token")
+    acct = unlock(account)
+    amount = ex.credit(acct.address, token)
+    if amount == 0:
+        abort(f"no credit to withdraw in {'ETH' if int(token, 16) == 0 else token} for {acct.address}")
+    try:
+        with console.status("waiting for the withdrawal to be mined"):
+            ex.withdraw(token, sender=acct)
+    except ContractRevert as err:
+        abort(f"withdraw reverted on chain: {err}")
+    success(f"withdrew {amount} of {'ETH' if int(token, 16) == 0 else token} to {acct.address}")

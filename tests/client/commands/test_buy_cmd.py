@@ -1,0 +1,113 @@
+"""`spartacus buy`, `deals` and `withdraw` against a real hub over HTTP (uvicorn in a thread, its
+watcher stepped whenever the buyer waits): a settled deal writes its release, a quote over the limit
+ends rejected with exit 1, a buyer killed after the download carries on with `buy --resume`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from client.accounts import AccountStore
+from client.chain import State
+from client.cli import app
+from pricing import read_release
+from tests.client.hubkit import Killed, account_of, live_hub
+from tests.oracle.conftest import _cheap_scrypt, _hub_chain, buyer_spec, hub  # noqa: F401 - fixtures
+
+PRICE = 10**17  # the fixture's fixed price
+
+
+@pytest.fixture()
+def wallet(hub, monkeypatch, accounts_dir: Path):
+    """The fixture buyer's key in an encrypted keyfile `me`, the commands pointed at the hub's chain."""
+    AccountStore(accounts_dir).import_key("me", account_of(hub, hub.buyer).key, "pw")
+    monkeypatch.setenv("SPARTACUS_PASSPHRASE", "pw")
+    monkeypatch.setattr("client.commands.connect_chain", lambda network: hub.w3)
+    return hub
+
+
+def _hook(monkeypatch, live, **kw) -> None:
+    monkeypatch.setattr("client.commands.buyer.PROGRESS_HOOKS", [live.drive(**kw)])
+
+
+def _deal_ids(hub) -> list[int]:
+    return [a["dealId"] for n, a, _, _ in hub.ex.events() if n == "DealOpened" and a["buyer"] == hub.buyer]
+
+
+def test_buy_settles_writes_the_release_then_deals_and_withdraw(wallet, tmp_path: Path, monkeypatch) -> None:
+    hub = wallet
+    state = tmp_path / "state"
+    with live_hub(hub) as live:
+        _hook(monkeypatch, live)
+        res = CliRunner().invoke(app, ["buy", "--hub", live.url, "--dataset", "census", "--offer", "fixed-dp",
+                                       "--budget", str(hub.ETHER), "--poll", "0", "--state-dir", str(state),
+                                       "--release", str(tmp_path / "r.safetensors"), "--account", "me"])
+    assert res.exit_code == 0, res.output
+    (deal,) = _deal_ids(hub)
+    assert hub.ex.state(deal) == State.SETTLED and f"settled at {PRICE}" in res.output
+    assert read_release((tmp_path / "r.safetensors").read_bytes()).features.shape == hub.raw["features"].shape
+    res = CliRunner().invoke(app, ["deals", "--account", "me", "--contract", hub.ex.address, "--state-dir", str(state)])
+    assert res.exit_code == 0, res.output
+    assert "SETTLED" in res.output and "ended / settled" in res.output and "0 still open" in res.output
+    refund = hub.ex.credit(hub.buyer)
+    assert refund == hub.ETHER - PRICE
+    res = CliRunner().invoke(app, ["withdraw", "--account", "me", "--contract", hub.ex.address])
+    assert res.exit_code == 0 and f"withdrew {refund}" in res.output, res.output
+    assert hub.ex.credit(hub.buyer) == 0
+    res = CliRunner().invoke(app, ["withdraw", "--account", "me", "--contract", hub.ex.address])
+    assert res.exit_code == 1 and "no credit" in res.output
+
+
+def test_buy_over_the_limit_ends_rejected_with_exit_1(wallet, tmp_path: Path, monkeypatch) -> None:
+    hub = wallet
+    with live_hub(hub) as live:
+        _hook(monkeypatch, live)
+        res = CliRunner().invoke(app, ["buy", "--hub", live.url, "--offer", "fixed-dp", "--budget", str(hub.ETHER),
+                                       "--limit", str(PRICE - 1), "--poll", "0", "--state-dir", str(tmp_path / "s"),
+                                       "--account", "me"])
+    assert res.exit_code == 1 and "rejected" in res.output and "Traceback" not in res.output, res.output
+    (deal,) = _deal_ids(hub)
+    assert hub.ex.state(deal) == State.REFUNDED
+
+
+def test_buy_killed_after_the_download_resumes_to_settled(wallet, tmp_path: Path, monkeypatch) -> None:
+    hub = wallet
+    state = tmp_path / "s"
+    with live_hub(hub) as live:
+        _hook(monkeypatch, live, kill_at="downloaded")
+        with pytest.raises(Killed):
+            CliRunner().invoke(app, ["buy", "--hub", live.url, "--dataset", "census", "--offer", "fixed-dp",
+                                     "--budget", str(hub.ETHER), "--poll", "0", "--state-dir", str(state),
+                                     "--account", "me"], catch_exceptions=False)
+        (deal,) = _deal_ids(hub)
+        assert hub.ex.state(deal) == State.QUOTED
+        _hook(monkeypatch, live)
+        res = CliRunner().invoke(app, ["buy", "--resume", "--contract", hub.ex.address, "--poll", "0",
+                                       "--state-dir", str(state), "--account", "me"])
+    assert res.exit_code == 0, res.output
+    assert hub.ex.state(deal) == State.SETTLED and f"deal {deal}: settled" in res.output
+
+
+def test_buy_without_a_budget_or_with_a_wrong_passphrase_is_one_line(wallet, monkeypatch) -> None:
+    res = CliRunner().invoke(app, ["buy", "--hub", "http://127.0.0.1:9", "--account", "me"])
+    assert res.exit_code == 1 and "--budget" in res.output
+    monkeypatch.setenv("SPARTACUS_PASSPHRASE", "nope")
+    res = CliRunner().invoke(app, ["buy", "--hub", "http://127.0.0.1:9", "--budget", "5", "--account", "me"])
+    assert res.exit_code == 1 and "does not unlock account 'me'" in res.output and "Traceback" not in res.output
+
+
+def test_buy_without_an_offer_lists_the_datasets_offers_and_opens_nothing(wallet, tmp_path: Path, monkeypatch) -> None:
+    hub = wallet
+    with live_hub(hub) as live:
+        _hook(monkeypatch, live)
+        res = CliRunner().invoke(app, ["buy", "--hub", live.url, "--dataset", "census", "--budget", str(hub.ETHER),
+                                       "--poll", "0", "--state-dir", str(tmp_path / "s"), "--account", "me"])
+        assert res.exit_code == 1 and "pick one with --offer" in res.output, res.output
+        assert all(o in res.output for o in ("fixed-dp", "mde-dp", "fixed-dp-big"))
+        assert _deal_ids(hub) == []  # nothing opened, nothing locked
+        res = CliRunner().invoke(app, ["buy", "--hub", live.url, "--dataset", "census-exact", "--budget", str(hub.ETHER),
+                                       "--poll", "0", "--state-dir", str(tmp_path / "s"), "--account", "me"])
+    # census-exact has two buyer-only offers (MDE and fixed): still a choice to make
+    assert res.exit_code == 1 and "mde-exact" in res.output and "fixed-exact" in res.output, res.output

@@ -1,0 +1,117 @@
+"""`spartacus spec build`: a spec from a torch network (safetensors weights + a JSON of its layers)
+or from the buyer's own scikit-learn code, and CSV or safetensors data, that pricing.parse_spec
+accepts and whose hash is printed; a model that does not fit its architecture is one named line."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+from typer.testing import CliRunner
+
+from client.cli import app
+from pricing import parse_spec, spec_hash
+
+ARCH = {"layers": [{"type": "linear", "in": 3, "out": 5}, {"type": "tanh"}, {"type": "linear", "in": 5, "out": 2}]}
+
+
+def _data(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 1, (rows, 3))
+    return x, (x @ np.array([1.0, -1.0, 0.5]) > 0.25).astype(np.int64)
+
+
+def _csv(path: Path, x: np.ndarray, y: np.ndarray) -> Path:
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["age", "km", "income", "y"])
+        w.writerows([[*map(float, r), int(v)] for r, v in zip(x, y)])
+    return path
+
+
+def _weights(path: Path, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    save_file({"0.weight": rng.normal(size=(5, 3)), "0.bias": rng.normal(size=5),
+               "2.weight": rng.normal(size=(2, 5)), "2.bias": rng.normal(size=2)}, str(path))
+    return path
+
+
+def _hash_in(output: str) -> str:
+    (h,) = [w for w in output.split() if w.startswith("0x") and len(w) == 66]
+    return h
+
+
+def test_spec_from_a_torch_network_and_csv_parses_and_its_hash_is_printed(tmp_path: Path) -> None:
+    x, y = _data(120, 1)
+    train, val = _csv(tmp_path / "train.csv", x[:90], y[:90]), _csv(tmp_path / "val.csv", x[90:], y[90:])
+    (tmp_path / "arch.json").write_text(json.dumps(ARCH))
+    out = tmp_path / "spec.bundle"
+    res = CliRunner().invoke(app, ["spec", "build", "--train", str(train), "--val", str(val), "--model",
+                                   str(_weights(tmp_path / "w.safetensors")), "--arch", str(tmp_path / "arch.json"),
+                                   "--method", "influence", "--l2", "0.01", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    bundle = out.read_bytes()
+    spec = parse_spec(bundle)
+    assert _hash_in(res.output) == spec.hash == spec_hash(bundle)
+    assert f"({len(bundle)} bytes" in res.output and spec.method == "influence"
+    assert spec.feature_names == ["age", "km", "income"]
+    # another network gives another spec
+    out2 = tmp_path / "spec2.bundle"
+    res = CliRunner().invoke(app, ["spec", "build", "--train", str(train), "--val", str(val), "--model",
+                                   str(_weights(tmp_path / "w2.safetensors", seed=5)), "--arch",
+                                   str(tmp_path / "arch.json"), "--l2", "0.01", "--out", str(out2)])
+    assert res.exit_code == 0 and _hash_in(res.output) != spec.hash
+
+
+def test_spec_from_the_buyers_own_sklearn_code_and_safetensors_data(tmp_path: Path) -> None:
+    x, y = _data(100, 2)
+    save_file({"features": x, "label": y}, str(tmp_path / "d.safetensors"))
+    (tmp_path / "mymodel.py").write_text(
+        "import warnings\nfrom sklearn.neural_network import MLPClassifier\n"
+        "def make(x, y):\n    with warnings.catch_warnings():\n        warnings.simplefilter('ignore')\n"
+        "        return MLPClassifier((4,), max_iter=100, random_state=0).fit(x, y)\n")
+    out = tmp_path / "s.bundle"
+    res = CliRunner().invoke(app, ["spec", "build", "--train", str(tmp_path / "d.safetensors"), "--factory",
+                                   f"{tmp_path / 'mymodel.py'}:make", "--method", "group-influence", "--rank", "4",
+                                   "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    spec = parse_spec(out.read_bytes())
+    assert spec.method == "group-influence" and _hash_in(res.output) == spec.hash
+
+
+@pytest.mark.parametrize("arch, needle", [
+    ({"layers": [{"type": "linear", "in": 3, "out": 4}, {"type": "relu"}, {"type": "linear", "in": 4, "out": 2}]},
+     "weight 0.weight has shape (5, 3)"),
+    ({"layers": [{"type": "conv2d"}]}, "type 'conv2d' is not one of"),
+])
+def test_a_model_that_does_not_fit_its_architecture_is_one_named_line(tmp_path: Path, arch, needle) -> None:
+    x, y = _data(50, 3)
+    train = _csv(tmp_path / "t.csv", x, y)
+    (tmp_path / "arch.json").write_text(json.dumps(arch))
+    res = CliRunner().invoke(app, ["spec", "build", "--train", str(train), "--model",
+                                   str(_weights(tmp_path / "w.safetensors")), "--arch", str(tmp_path / "arch.json")])
+    assert res.exit_code == 1 and needle in res.output and "Traceback" not in res.output, res.output
+    res = CliRunner().invoke(app, ["spec", "build", "--train", str(train)])
+    assert res.exit_code == 1 and "name the model one way" in res.output
+
+
+def test_builder_options_reach_the_spec(tmp_path: Path) -> None:
+    x, y = _data(120, 4)
+    train, probe = _csv(tmp_path / "t.csv", x[:90], y[:90]), _csv(tmp_path / "p.csv", x[90:100], y[90:100])
+    val = _csv(tmp_path / "v.csv", x[100:], y[100:])
+    (tmp_path / "arch.json").write_text(json.dumps(ARCH))
+    res = CliRunner().invoke(app, ["spec", "build", "--train", str(train), "--val", str(val), "--probe", str(probe),
+                                   "--model", str(_weights(tmp_path / "w.safetensors")), "--arch",
+                                   str(tmp_path / "arch.json"), "--method", "feature-newton", "--l2", "0.01",
+                                   "--hyper", "steps=3", "--copies", "drop", "--out", str(tmp_path / "s")])
+    assert res.exit_code == 0, res.output
+    spec = parse_spec((tmp_path / "s").read_bytes())
+    assert spec.manifest["hyper"]["steps"] == 3 and spec.manifest["dedup"]["copies"] == "drop"
+    assert np.allclose(spec.tensors["probe.features"], x[90:100])
+    res = CliRunner().invoke(app, ["spec", "build", "--train", str(train), "--model", str(tmp_path / "w.safetensors"),
+                                   "--arch", str(tmp_path / "arch.json"), "--hyper", "nonsense"])
+    assert res.exit_code == 1 and "NAME=NUMBER" in res.output
