@@ -14,7 +14,6 @@ import time
 import traceback
 
 ALL = ("gas", "delivery_throughput", "privacy_bench", "privacy_estimators", "privacy_throughput", "hub_quote_latency",
-ALL = ("gas", "delivery_throughput", "privacy_bench", "privacy_estimators", "privacy_throughput", "hub_quote_latency",
        "hub_download", "survey_scale", "pricing_scale", "sanitizer_tradeoff", "mde_validation", "mde_precision")
 
 
