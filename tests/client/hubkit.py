@@ -132,3 +132,29 @@ def cheat_price(monkeypatch: Any, delta: int) -> None:
     """The hub quotes `delta` more than its own pricing says."""
     real = QuotePipeline._price
     monkeypatch.setattr(QuotePipeline, "_price", lambda self, plan, release: real(self, plan, release) + delta)
+
+
+@contextmanager
+def stepping(hubs: list[Any], lock: Any, interval: float = 0.05) -> Iterator[None]:
+    """Step every hub's watcher (under the shared chain `lock`) in a thread while the block runs:
+    one-person hubs on one embedded chain, as a fleet of home servers would poll their nodes."""
+    import threading
+    import time
+
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            for h in hubs:
+                if h.watcher is not None:
+                    with lock:
+                        h.watcher.step()
+            time.sleep(interval)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)

@@ -30,7 +30,7 @@ from oracle.rawdata import dataset_id_for, encode_raw
 from oracle.store import DatasetRecord, OfferRecord, Store
 from oracle.watcher import Watcher
 from privacy import Column, Offer, PrivacyLedger, Schema, draw_release
-from tests.client.hubkit import cheat_bad_chunk, close_buyers, make_buyer, served
+from tests.client.hubkit import cheat_bad_chunk, close_buyers, make_buyer, served, stepping
 from tests.oracle.conftest import _cheap_scrypt, _hub_chain, buyer_spec, hub  # noqa: F401 - fixtures
 
 
@@ -125,31 +125,18 @@ def test_a_survey_of_one_person_hubs_uses_every_good_answer(hub, tmp_path, monke
         h, app = _one_person_hub(hub, tmp_path / "hubs", i, kind, float(rng.uniform(0, 50)), ["0.5", "1", "2"][i % 3], lock)
         hubs.append(h)
         apps.append(Mount(h.path, app=app))
-    stop = threading.Event()
-
-    def watch() -> None:
-        while not stop.is_set():
-            for h in hubs:
-                if h.watcher is not None:
-                    with lock:
-                        h.watcher.step()
-            time.sleep(0.1)
-
     buyer = make_buyer(hub, tmp_path / "buyer", chain_lock=lock, wait_timeout=8.0, poll_interval=0.25, http_timeout=5.0)
     before = hub.ex.credit(buyer.address)
-    thread = threading.Thread(target=watch, daemon=True)
     with served(Starlette(routes=apps)) as base:
         urls = [base + h.path for h in hubs] + [f"http://127.0.0.1:{free_port()}"]  # the last one is down
-        thread.start()
-        try:
-            t0 = time.monotonic()
-            res = survey(buyer, urls, Question("trip_km"), limit=2 * PRICE, workers=4, alpha=0.001,
-                         release_dir=tmp_path / "releases")
-            took = time.monotonic() - t0
-        finally:
-            buyer.close()
-            stop.set()
-            thread.join(timeout=30)
+        with stepping(hubs, lock, 0.1):
+            try:
+                t0 = time.monotonic()
+                res = survey(buyer, urls, Question("trip_km"), limit=2 * PRICE, workers=4, alpha=0.001,
+                             release_dir=tmp_path / "releases")
+                took = time.monotonic() - t0
+            finally:
+                buyer.close()
     by_kind = {h.name + str(i): a for i, (h, a) in enumerate(zip(hubs, res.answers))}
     assert res.counts == {"answered": 6, "declined": 0, "lapsed": 2, "cheated": 3, "unreachable": 1, "error": 0}, \
         [(a.url, a.status, a.detail[:120]) for a in res.answers]

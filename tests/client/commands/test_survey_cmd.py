@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ from typer.testing import CliRunner
 from client.accounts import AccountStore
 from client.cli import app
 from client.survey import combine_answers
-from tests.client.hubkit import account_of, served
+from tests.client.hubkit import account_of, served, stepping
 from tests.client.test_survey import PRICE, _one_person_hub
 from tests.oracle.conftest import _cheap_scrypt, _hub_chain, buyer_spec, hub  # noqa: F401 - fixtures
 from tests.oracle.hubproc import free_port
@@ -39,29 +38,14 @@ def test_survey_combines_every_good_answer_and_counts_the_rest(hub, tmp_path: Pa
         h, hub_app = _one_person_hub(hub, tmp_path / "hubs", i, kind, float(rng.uniform(0, 50)), "1", lock)
         hubs.append(h)
         mounts.append(Mount(h.path, app=hub_app))
-    stop = threading.Event()
-
-    def watch() -> None:
-        while not stop.is_set():
-            for h in hubs:
-                if h.watcher is not None:
-                    with lock:
-                        h.watcher.step()
-            time.sleep(0.05)
-
-    thread = threading.Thread(target=watch, daemon=True)
     with served(Starlette(routes=mounts)) as base:
         urls = [base + h.path for h in hubs] + [f"http://127.0.0.1:{free_port()}"]  # the last one is down
         (tmp_path / "hubs.txt").write_text("# one person each\n" + "\n".join(urls) + "\n")
-        thread.start()
-        try:
+        with stepping(hubs, lock, 0.05):
             res = CliRunner().invoke(app, [
                 "survey", "--hubs", str(tmp_path / "hubs.txt"), "--column", "trip_km", "--limit", str(2 * PRICE),
                 "--workers", "3", "--alpha", "0.001", "--wait-timeout", "3", "--http-timeout", "3", "--poll", "0.05",
                 "--out", str(tmp_path / "out"), "--state-dir", str(tmp_path / "state"), "--account", "me"])
-        finally:
-            stop.set()
-            thread.join(timeout=30)
     assert res.exit_code == 0, res.output
     doc = json.loads((tmp_path / "out" / "survey.json").read_text())
     assert doc["counts"]["answered"] == 4 and doc["counts"]["lapsed"] == 1 and doc["counts"]["unreachable"] == 1
