@@ -57,6 +57,7 @@ def run(hubs: int = 200, workers: int = 8, baseline: int = 20) -> dict[str, floa
     from oracle.demo import SURVEY_EPSILON, TRIP_BOUNDS, trip_lengths, _release
     from oracle.demo_hubs import Chain, Hub, HubFleet, deals_gas
     from privacy import Column, Schema
+    from tqdm import tqdm
 
     root = Path(tempfile.mkdtemp(prefix="survey-scale-"))
     chain = Chain.start()
@@ -65,15 +66,18 @@ def run(hubs: int = 200, workers: int = 8, baseline: int = 20) -> dict[str, floa
     fixed = {"method": "fixed", "price": str(ETHER // 1000)}
     milli = int(float(SURVEY_EPSILON) * 1000)
     t0 = time.perf_counter()
-    fleet = HubFleet([])
+    people = []
+    for i, v in enumerate(tqdm(trip_lengths(hubs, seed=7), total=hubs, desc="hubs", unit="hub")):
+        person = chain.account(f"person-{i}", ether=1)
+        hub = Hub.create(chain, f"person-{i}", root / "hubs", seller=person, oracle=person)
+        hub.add_dataset("my-trip", schema, {"trip_km": np.array([v])}, cap_milli=2 * milli)
+        hub.add_offer("trip", "my-trip", release, fixed, min_quote_fee=ETHER // 10_000)
+        people.append(hub)
+    # every hub is registered before any is served: the fleet's watcher loop would otherwise step
+    # the growing fleet through each new hub's set-up blocks (quadratic set-up)
+    fleet = HubFleet(people)
     with fleet:
-        urls = []
-        for i, v in enumerate(trip_lengths(hubs, seed=7)):
-            person = chain.account(f"person-{i}", ether=1)
-            hub = Hub.create(chain, f"person-{i}", root / "hubs", seller=person, oracle=person)
-            hub.add_dataset("my-trip", schema, {"trip_km": np.array([v])}, cap_milli=2 * milli)
-            hub.add_offer("trip", "my-trip", release, fixed, min_quote_fee=ETHER // 10_000)
-            urls.append(fleet.add(hub).url)
+        urls = [hub.url for hub in people]
         setup = time.perf_counter() - t0
         print(f"{hubs} hubs up in {setup:.1f} s", flush=True)
 

@@ -40,7 +40,7 @@ from .rawdata import dataset_id_for, encode_raw
 from .store import DatasetRecord, OfferRecord, Store
 from .watcher import Watcher
 
-__all__ = ["LockedTesterProvider", "Chain", "Hub", "HubFleet", "CheatingPipeline", "DemoHubError", "deal_gas", "deals_gas"]
+__all__ = ["index_tester_transactions", "LockedTesterProvider", "Chain", "Hub", "HubFleet", "CheatingPipeline", "DemoHubError", "deal_gas", "deals_gas"]
 
 log = logging.getLogger("oracle.demo_hubs")
 ETHER = 10**18
@@ -50,11 +50,38 @@ class DemoHubError(RuntimeError):
     """Raised when a demo hub cannot start or its watcher fails; the message says which hub and why."""
 
 
+def index_tester_transactions() -> None:
+    """Make eth-tester find a mined transaction through py-evm's hash index instead of walking every
+    block back from the head (its own TODO): each log `eth_getLogs` returns looked its transaction up
+    that way, so a read cost grew with the chain's length (a 200-hub survey's chain, ~1 ms a block
+    per log). The index's answer is checked against the canonical block; on any doubt, the old walk."""
+    from eth_tester.backends.pyevm import main as pyevm_main
+
+    walk = pyevm_main._get_transaction_by_hash
+    if getattr(walk, "indexed", False):
+        return
+
+    def by_index(chain: Any, transaction_hash: bytes) -> Any:  # noqa: ANN401 - py-evm's types
+        try:
+            number, index = chain.chaindb.get_transaction_index(transaction_hash)
+            block = chain.get_canonical_block_by_number(number)
+            transaction = block.transactions[index]
+        except Exception:  # noqa: BLE001 - not indexed (pending, or an old fork): walk as eth-tester does
+            return walk(chain, transaction_hash)
+        if transaction.hash != transaction_hash:
+            return walk(chain, transaction_hash)
+        return block, transaction, index
+
+    by_index.indexed = True  # type: ignore[attr-defined]
+    pyevm_main._get_transaction_by_hash = by_index
+
+
 class LockedTesterProvider(EthereumTesterProvider):
     """web3's in-process eth-tester provider with every request behind one re-entrant lock, so the
     hubs' HTTP threads, the watcher thread and the buyers can share the chain."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        index_tester_transactions()
         super().__init__(*args, **kwargs)
         self.lock = threading.RLock()
 
