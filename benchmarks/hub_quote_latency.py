@@ -97,7 +97,8 @@ def _setup(rows: int, tmp: Path, method: str, epsilons: dict[str, str]):
     def open_deal(nonce: str, offer_id: str = "mde") -> int:
         doc = {"protocol": "spartacus-v1", "chainId": ctx.chain_id, "contract": ex.address, "seller": seller,
                "buyer": buyer, "datasetId": ds, "offerId": offer_id, "specHash": spec_hash, "pricing": pricing,
-               "release": _release(epsilons[offer_id]), "token": ETH, "maxPrice": str(ETHER), "quoteFee": "0", "priceTolerance": "0",
+               "release": _release(epsilons[offer_id]), "token": ETH, "maxPrice": str(ETHER), "quoteFee": "0",
+               "priceTolerance": "0",
                "nonce": nonce}
         body = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
         store.put_spec(spec_hash, spec)

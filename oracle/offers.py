@@ -1,8 +1,8 @@
 """One check for a new or edited offer, shared by `spartacus offer set` and the owner's page: the
-fields parse, the release is valid for the dataset, the price rule is one of the protocol's, the
-tokens are on the hub's list, the pricing method is one validated on the release's mechanism
-(`pricing.method_fits_release`: no influence on DP releases), the fixed-price menu stays arbitrage-free
-across precisions, and the offer's epsilon fits in the budget the dataset has left on chain. `save_offer` then keeps it (fitting
+fields parse, the release is valid for the dataset, the price rule is one of the protocol's, its MDE
+method is one validated on the release's mechanism (`pricing_fit`: no influence on DP releases), the
+tokens are on the hub's list, the fixed-price menu stays arbitrage-free across precisions, and the
+offer's epsilon fits in the budget the dataset has left on chain. `save_offer` then keeps it (fitting
 a sanitized offer's sanitizer once, before the offer is listed)."""
 
 from __future__ import annotations
@@ -77,8 +77,8 @@ def fixed_menu(offers: Sequence[OfferRecord], dataset_id: str, buyer: str | None
 
 def release_mechanism(release: Mapping[str, Any]) -> str:
     """The mechanism whose output the buyer's model sees, as `pricing.method_fits_release` names it: the
-    release object's mechanism name; a sanitizer alone counts as "exact" (a learned, deterministic-in-
-    distribution map with no DP noise), a sanitizer followed by a DP mechanism as that mechanism."""
+    release object's mechanism name; a sanitizer alone counts as "exact" (a learned map of the features
+    that adds no DP noise), a sanitizer followed by a DP mechanism as that mechanism."""
     mech = release.get("mechanism")
     name = mech.get("name") if isinstance(mech, Mapping) else None
     if name == "sanitizer":

@@ -192,7 +192,8 @@ def test_terms_pairing_a_dp_release_with_a_method_that_misprices_it_are_422_with
     _kept_offer(api, "old-noisy", "census", _release("ml-laplace-rr"), method)
     body, th = api.hub.terms("old-noisy")
     r = _put(api, body)
-    _refused(r, 422, "unprocessable", "old-noisy", f"pricing method '{method}' does not fit this release (ml-laplace-rr)",
+    _refused(r, 422, "unprocessable", "old-noisy",
+             f"pricing method '{method}' does not fit this release (ml-laplace-rr)",
              f"{method} misprices ml-laplace-rr releases", "use feature-newton or group-influence for DP releases")
     assert api.hub.store.get_terms(th) is None
 
