@@ -1,5 +1,6 @@
 """One check for a new or edited offer, shared by `spartacus offer set` and the owner's page: the
-fields parse, the release is valid for the dataset, the price rule is one of the protocol's, the
+fields parse, the release is valid for the dataset, the price rule is one of the protocol's, its MDE
+method is one validated on the release's mechanism (`pricing_fit`: no influence on DP releases), the
 tokens are on the hub's list, the fixed-price menu stays arbitrage-free across precisions, and the
 offer's epsilon fits in the budget the dataset has left on chain. `save_offer` then keeps it (fitting
 a sanitized offer's sanitizer once, before the offer is listed)."""
@@ -10,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from web3 import Web3
 
@@ -18,7 +19,8 @@ from client.chain.exchange import ETH, EXACT
 
 from .store import DatasetRecord, OfferRecord, Store
 
-__all__ = ["OfferDraft", "OfferRejected", "build_offer", "fixed_menu", "releases_left", "save_offer"]
+__all__ = ["OfferDraft", "OfferRejected", "build_offer", "fixed_menu", "pricing_fit", "release_mechanism",
+           "releases_left", "save_offer"]
 
 _EPSILON = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]+)?")
 _OFFER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -71,6 +73,36 @@ def fixed_menu(offers: Sequence[OfferRecord], dataset_id: str, buyer: str | None
             continue
         out.append((float(Fraction(eps)), int(o.pricing["price"])))
     return out
+
+
+def release_mechanism(release: Mapping[str, Any]) -> str:
+    """The mechanism whose output the buyer's model sees, as `pricing.method_fits_release` names it: the
+    release object's mechanism name; a sanitizer alone counts as "exact" (a learned map of the features
+    that adds no DP noise), a sanitizer followed by a DP mechanism as that mechanism."""
+    mech = release.get("mechanism")
+    name = mech.get("name") if isinstance(mech, Mapping) else None
+    if name == "sanitizer":
+        return str(mech.get("then") or "exact")
+    return str(name)
+
+
+def pricing_fit(release: Mapping[str, Any], pricing: Mapping[str, Any]) -> tuple[bool, str]:
+    """(whether an offer's `pricing` may price its `release`, why, with the fix when not): a fixed price
+    always may; an MDE method only where `pricing.method_fits_release` found it sound (issue 29)."""
+    from pricing import METHODS, method_fits_release
+    from pricing.release_fit import DP_MECHANISMS
+
+    method = pricing.get("method")
+    if method == "fixed":
+        return True, "a fixed price does not read the release"
+    mechanism = release_mechanism(release)
+    ok, reason = method_fits_release(str(method), mechanism)
+    if ok:
+        return True, reason
+    fits = [m for m in sorted(METHODS) if method_fits_release(m, mechanism)[0]]
+    kind = "DP releases" if mechanism in DP_MECHANISMS else f"{mechanism} releases"
+    fix = f"use {' or '.join(fits)} for {kind}, or a fixed price" if fits else "use a fixed price"
+    return False, f"pricing method {method!r} does not fit this release ({mechanism}): {fix}. Why: {reason}"
 
 
 def releases_left(offer: OfferRecord, budget_left_milli: int | None) -> int | None:
@@ -205,6 +237,9 @@ def build_offer(draft: OfferDraft, *, existing: Sequence[OfferRecord], hub_token
         buyer = Web3.to_checksum_address(buyer)
     release = _release(draft)
     pricing = _pricing(draft)
+    fits, why = pricing_fit(release, pricing)
+    if not fits:
+        raise OfferRejected("mde_method", why)
     raw_tokens = list(draft.tokens) or [ETH]
     tokens = tuple(Web3.to_checksum_address(t) for t in raw_tokens if Web3.is_address(t))
     if len(tokens) != len(raw_tokens):

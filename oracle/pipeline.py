@@ -32,6 +32,7 @@ from privacy import (Offer, PrivacyError, PrivacyLedger, SanitizedOffer, Schema,
                      precision_epsilon_milli)
 
 from .context import HubContext
+from .offers import pricing_fit
 from .rawdata import decode_raw
 from .sanitizers import category_values, is_sanitized, sanitizer_for
 from .store import StoreError, fsync_dir, fsync_file, write_durable
@@ -181,6 +182,9 @@ class QuotePipeline:
             raise _Decline("the offer is not made to this buyer")
         if doc.get("release") != offer.release or doc.get("pricing") != offer.pricing:
             raise _Decline("the terms' release or pricing is not the offer's")
+        fits, why = pricing_fit(offer.release, offer.pricing)
+        if not fits:  # terms accepted before the rule (issue 29) are declined, not quoted
+            raise _Decline(f"the offer's pricing does not fit its release: {why}")
         token = Web3.to_checksum_address(args["token"])
         if not _same_address(token, doc.get("token")):
             raise _Decline("the deal's token is not the terms' token")

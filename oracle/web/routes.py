@@ -223,7 +223,7 @@ def _offer_fields(o: OfferRecord) -> dict[str, str]:
 
 
 _BLANK = {"offer_id": "", "dataset": "", "buyer": "", "epsilon": "", "mechanism": "ml-laplace-rr", "bounds": "",
-          "clamp": "", "rule": "fixed", "price": "", "mde_method": "influence", "curve": "", "tokens": "",
+          "clamp": "", "rule": "fixed", "price": "", "mde_method": "feature-newton", "curve": "", "tokens": "",
           "quote_fee": "0"}
 
 

@@ -141,7 +141,8 @@ def _cheap_scrypt(monkeypatch):
 
 @pytest.fixture(scope="session")
 def buyer_spec() -> tuple[bytes, str]:
-    """An influence spec bundle for the fixture schema, built from a small sklearn MLP (seeded)."""
+    """A group-influence spec bundle for the fixture schema, built from a small sklearn MLP (seeded): a
+    method the hub offers for DP releases too (first-order influence is refused there, issue 29)."""
     from sklearn.neural_network import MLPClassifier
 
     from pricing import parse_spec
@@ -152,12 +153,12 @@ def buyer_spec() -> tuple[bytes, str]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = MLPClassifier((4,), max_iter=300, random_state=0).fit(x[:100], y[:100])
-    spec = build_spec("influence", model, x[:100], y[:100], x[100:], y[100:], classes=2,
+    spec = build_spec("group-influence", model, x[:100], y[:100], x[100:], y[100:], classes=2,
                       feature_names=[f"x{i}" for i in range(D)], label_name="y", l2=1e-2)
     return spec, parse_spec(spec).hash
 
 
-MDE_PRICING = {"method": "influence", "curve": {"kind": "linear", "slope": str(10 * ETHER)}}
+MDE_PRICING = {"method": "group-influence", "curve": {"kind": "linear", "slope": str(10 * ETHER)}}
 FIXED_PRICING = {"method": "fixed", "price": str(ETHER // 10)}
 
 

@@ -85,7 +85,7 @@ def test_owner_sets_up_a_hub_adds_a_dataset_and_arbitrage_free_offers(env) -> No
     assert sub.exit_code == 1 and "subadditive" in sub.output  # four epsilon-2 releases cost 600
     buyer = w3.eth.accounts[3]
     r = run("offer", "set", "mine", "--dataset", "census", "--buyer", buyer, "--epsilon", "0.5", "--mde-method",
-            "influence", "--curve", '{"kind": "linear", "slope": "1000"}', "--bound", "x1=0:2")
+            "group-influence", "--curve", '{"kind": "linear", "slope": "1000"}', "--bound", "x1=0:2")
     assert r.exit_code == 0, r.output
     assert store.get_offer("mine").release["mechanism"]["bounds"] == {"x1": ["0", "2"]}
     assert {o.offer_id for o in store.offers_for(buyer)} == {"e1", "e2", "mine"}
@@ -146,6 +146,33 @@ def test_exact_cap_dataset_takes_exact_offers(env) -> None:
     store = Store(tmp / "cfg" / "data" / "hub.sqlite")
     assert store.list_datasets()[0].epsilon_cap_milli == EXACT
     assert store.get_offer("x").release == {"epsilon": "exact", "mechanism": {"name": "exact"}}
+
+
+@pytest.mark.parametrize("method", ["influence", "network-newton"])
+def test_offer_set_refuses_a_method_that_misprices_dp_releases_and_names_the_fix(env, method) -> None:
+    w3, ex, tmp = env
+    assert run("hub", "init", "--contract", ex.address).exit_code == 0
+    _csv(tmp)
+    for name, cap in (("census", "5"), ("open", "exact")):
+        assert run("dataset", "add", name, "--data", str(tmp / "d.csv"), "--schema", str(tmp / "s.json"),
+                   "--cap", cap).exit_code == 0
+    curve = ["--curve", '{"kind": "linear", "slope": "1000"}']
+    store = Store(tmp / "cfg" / "data" / "hub.sqlite")
+    refused = run("offer", "set", "dp", "--dataset", "census", "--epsilon", "1", "--mde-method", method, *curve)
+    assert refused.exit_code == 1 and store.get_offer("dp") is None
+    assert f"pricing method '{method}' does not fit this release (ml-laplace-rr)" in refused.output, refused.output
+    assert "use feature-newton or group-influence for DP releases, or a fixed price" in refused.output
+    assert f"{method} misprices ml-laplace-rr releases" in refused.output  # the measured reason
+    table = run("offer", "set", "dp", "--dataset", "census", "--epsilon", "1", "--mechanism", "table",
+                "--mde-method", method, *curve)
+    assert table.exit_code == 1 and "misprices table releases" in table.output
+    # the same method on an exact release, a fixed price on the DP one, and a fitting method are kept
+    assert run("offer", "set", "ex", "--dataset", "open", "--epsilon", "exact", "--mde-method", method,
+               *curve).exit_code == 0
+    assert run("offer", "set", "dp", "--dataset", "census", "--epsilon", "1", "--price", "10").exit_code == 0
+    assert run("offer", "set", "dp2", "--dataset", "census", "--epsilon", "2", "--mde-method", "feature-newton",
+               *curve).exit_code == 0
+    assert store.get_offer("ex").pricing["method"] == method and store.get_offer("dp").pricing["method"] == "fixed"
 
 
 def test_dataset_add_reads_safetensors(env) -> None:

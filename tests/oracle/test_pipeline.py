@@ -14,7 +14,7 @@ from client.delivery import Commitment, verify_download
 from oracle.pipeline import STAGES, QuotePipeline, epsilon_milli_of
 from oracle.rawdata import encode_raw
 from oracle.store import DatasetRecord, OfferRecord
-from tests.oracle.conftest import ETH, ETHER, ml_schema
+from tests.oracle.conftest import ETH, ETHER, MDE_PRICING, ml_schema
 
 
 def _pipe(hub, **kw) -> QuotePipeline:
@@ -84,7 +84,7 @@ def test_second_use_of_a_spec_on_a_dataset_is_declined(hub) -> None:
 
 def test_zero_price_is_a_decline_not_a_quote(hub) -> None:
     hub.store.put_offer(OfferRecord("never", hub.datasets["census-exact"], None, {"epsilon": "exact",
-                        "mechanism": {"name": "exact"}}, {"method": "influence", "curve": {"kind": "step",
+                        "mechanism": {"name": "exact"}}, {"method": MDE_PRICING["method"], "curve": {"kind": "step",
                         "price": "5", "threshold": 1e12}}, (ETH,), 0))
     hub.offers["never"] = hub.store.get_offer("never")
     deal = hub.deal("never")
@@ -120,6 +120,21 @@ def test_unpriceable_deals_are_declined_with_a_stored_reason(hub, case, expect) 
     assert hub.ex.state(deal) == State.REFUNDED
     rec = hub.store.get_deal(deal)
     assert (rec.phase, rec.reason) == ("Refunded", out.reason)
+    assert hub.ex.epsilon_spent(hub.seller, _ds_bytes(hub, "census")) == 0
+
+
+def test_terms_accepted_before_the_fit_rule_are_declined_not_quoted(hub) -> None:
+    # an influence-priced DP offer kept (and its terms accepted) before the hub refused the pairing
+    pricing = {"method": "influence", "curve": {"kind": "linear", "slope": str(10 * ETHER)}}
+    hub.store.put_offer(OfferRecord("old-noisy", hub.datasets["census"], None, hub.offers["mde-dp"].release, pricing,
+                                    (ETH,), 0))
+    hub.offers["old-noisy"] = hub.store.get_offer("old-noisy")
+    deal = hub.deal("old-noisy")
+    stages: list[str] = []
+    out = _pipe(hub, stage_hook=stages.append).handle_opened(deal, _opened(hub, deal))
+    assert out.action == "declined" and stages == []  # nothing drawn, no epsilon spent
+    assert "influence misprices ml-laplace-rr releases" in out.reason and "group-influence" in out.reason
+    assert hub.ex.state(deal) == State.REFUNDED and not _quoted(hub, deal)
     assert hub.ex.epsilon_spent(hub.seller, _ds_bytes(hub, "census")) == 0
 
 

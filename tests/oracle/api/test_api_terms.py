@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 from eth_hash.auto import keccak
 
-from pricing import make_spec
+from oracle.store import OfferRecord
+from pricing import METHODS, make_spec, method_fits_release
+from privacy import Offer
 
 TOKEN = "0x5FbDB2315678afecb367f032d93F642f64180aa3"  # a checksummed address no offer lists
 
@@ -109,10 +111,12 @@ def test_unknown_offer_id_is_404(api) -> None:
 
 
 def _other_schema_spec() -> bytes:
-    """A valid influence spec for a regression on x0..x2: the census label is categorical."""
-    manifest = {"method": "influence", "proxy": {"layers": []}, "hyper": {"n_train": 10.0},
+    """A valid group-influence spec (the fixture's MDE method) for a regression on x0..x2: the census
+    label is categorical."""
+    manifest = {"method": "group-influence", "proxy": {"layers": []}, "hyper": {"n_train": 10.0},
                 "schema": {"features": [{"name": f"x{i}"} for i in range(3)], "label": {"name": "y", "kind": "continuous"}}}
-    return make_spec(manifest, {"head.weight": np.ones((1, 4)), "influence.ihvp": np.ones(4)})
+    return make_spec(manifest, {"head.weight": np.ones((1, 4)), "group.grad_val": np.ones(4),
+                                "group.eigvals": np.ones(1), "group.eigvecs": np.full((4, 1), 0.5)})
 
 
 @pytest.mark.parametrize("offer, override, words", [
@@ -153,6 +157,72 @@ def test_fixed_price_terms_naming_a_spec_are_400(api) -> None:
 def test_fixed_price_above_max_price_is_400(api) -> None:
     body, _ = api.hub.terms("fixed-dp", max_price=10)
     _refused(_put(api, body), 400, "bad_request", "maxPrice")
+
+
+# ---------------------------------------------------------------- 422: a pricing method that does not fit the release
+
+
+def _influence_spec() -> bytes:
+    """A valid influence spec for the fixture schema (x0..x2, binary y): a softmax head, seeded."""
+    rng = np.random.default_rng(7)
+    manifest = {"method": "influence", "proxy": {"layers": []}, "hyper": {"n_train": 100.0},
+                "schema": {"features": [{"name": f"x{i}"} for i in range(3)],
+                           "label": {"name": "y", "kind": "categorical", "classes": 2}}}
+    return make_spec(manifest, {"head.weight": 0.3 * rng.normal(size=(2, 4)), "influence.ihvp": rng.normal(size=8)})
+
+
+def _kept_offer(api, offer_id: str, dataset: str, release: dict[str, Any], method: str) -> None:
+    """An offer put straight into the store, as one kept before the hub refused unfit pricings."""
+    pricing = ({"method": "fixed", "price": "1000"} if method == "fixed"
+               else {"method": method, "curve": {"kind": "linear", "slope": "1000"}})
+    offer = OfferRecord(offer_id, api.hub.datasets[dataset], None, release, pricing, ("0x" + "00" * 20,), 0)
+    api.hub.store.put_offer(offer)
+    api.hub.offers[offer_id] = offer
+
+
+def _release(mechanism: str) -> dict[str, Any]:
+    if mechanism == "exact":
+        return {"epsilon": "exact", "mechanism": {"name": "exact"}}
+    return Offer(price_rule={}, epsilon="1", mechanism=mechanism).terms_release()
+
+
+@pytest.mark.parametrize("method", ["influence", "network-newton"])
+def test_terms_pairing_a_dp_release_with_a_method_that_misprices_it_are_422_with_the_measured_reason(api, method):
+    _upload_spec(api)
+    _kept_offer(api, "old-noisy", "census", _release("ml-laplace-rr"), method)
+    body, th = api.hub.terms("old-noisy")
+    r = _put(api, body)
+    _refused(r, 422, "unprocessable", "old-noisy",
+             f"pricing method '{method}' does not fit this release (ml-laplace-rr)",
+             f"{method} misprices ml-laplace-rr releases", "use feature-newton or group-influence for DP releases")
+    assert api.hub.store.get_terms(th) is None
+
+
+def test_the_same_method_on_an_exact_release_is_201_and_a_fixed_price_on_a_dp_one_too(api) -> None:
+    r = api.client.put("/v1/specs", content=_influence_spec(), headers={"Content-Type": "application/octet-stream"})
+    assert r.status_code == 201
+    _kept_offer(api, "whole", "census-exact", _release("exact"), "influence")
+    body, th = api.hub.terms("whole", spec_hash=r.json()["specHash"])
+    assert _put(api, body).status_code == 201 and api.hub.store.get_terms(th) is not None
+    _kept_offer(api, "noisy-fixed", "census", _release("table"), "fixed")
+    body, _ = api.hub.terms("noisy-fixed")
+    assert _put(api, body).status_code == 201
+
+
+def test_the_hub_refuses_terms_exactly_for_the_pairs_method_fits_release_refuses(api) -> None:
+    """Every (method, mechanism) pair, as offers kept before the rule: terms are refused for the
+    fit exactly when `pricing.method_fits_release` says no (the others fail later rules or pass)."""
+    _upload_spec(api)
+    for method in ["fixed", *sorted(METHODS)]:
+        for mechanism in ("exact", "ml-laplace-rr", "table"):
+            oid = f"{method}-{mechanism}"
+            _kept_offer(api, oid, "census-exact" if mechanism == "exact" else "census", _release(mechanism), method)
+            r = _put(api, api.hub.terms(oid)[0])
+            fits = method == "fixed" or method_fits_release(method, mechanism)[0]
+            refused_for_fit = r.status_code == 422 and "does not fit this release" in r.json()["detail"]
+            assert refused_for_fit == (not fits), (oid, r.text)
+            if not fits:
+                assert method_fits_release(method, mechanism)[1] in r.json()["detail"]
 
 
 # ---------------------------------------------------------------- 409 and the order of rules

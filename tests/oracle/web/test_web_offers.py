@@ -9,10 +9,10 @@ import re
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from client.chain.exchange import ETH
+from client.chain.exchange import ETH, EXACT
 from oracle.offers import OfferDraft, OfferRejected, build_offer, fixed_menu, releases_left
 from oracle.store import DatasetRecord
-from pricing import check_arbitrage_free
+from pricing import METHODS, check_arbitrage_free, method_fits_release
 
 
 def _form(page, **fields):
@@ -111,3 +111,72 @@ def test_build_offer_refuses_exactly_the_epsilons_over_the_budget_left(left, eps
         assert need <= left and releases_left(offer, left) == left // need
     except OfferRejected as err:
         assert need > left and err.field == "epsilon"
+
+
+# ---------------------------------------------------------------- pricing methods that fit the release (issue 29)
+
+CURVE = '{"kind": "linear", "slope": "1000"}'
+
+
+@pytest.mark.parametrize("method", ["influence", "network-newton"])
+def test_a_dp_offer_priced_by_a_method_that_misprices_noise_is_refused_beside_the_method(page, method) -> None:
+    assert page.login().status_code == 303
+    r = _form(page, offer_id="noisy", epsilon="1", rule="mde", mde_method=method, curve=CURVE)
+    assert r.status_code == 400
+    reason = _field_error(r.text, "mde_method")
+    assert reason and f"{method} misprices ml-laplace-rr releases" in reason, r.text[:500]
+    assert "use feature-newton or group-influence for DP releases, or a fixed price" in reason
+    assert page.hub.store.get_offer("noisy") is None and 'value="noisy"' in r.text
+    # the same method on the exact dataset is kept, and so is a fixed price on the DP release
+    exact = _form(page, offer_id="whole", dataset=page.hub.datasets["census-exact"], epsilon="exact", rule="mde",
+                  mde_method=method, curve=CURVE)
+    assert exact.status_code == 303, exact.text[:500]
+    assert page.hub.store.get_offer("whole").pricing["method"] == method
+    fixed = _form(page, offer_id="noisy", buyer=page.hub.buyer2, epsilon="1", price="10")  # its own menu
+    assert fixed.status_code == 303, fixed.text[:500]
+
+
+def test_the_owner_page_proposes_a_method_that_fits_its_default_dp_release(page) -> None:
+    assert page.login().status_code == 303
+    html = page.client.get("/owner/offers").text
+    new_row = html[html.index('<tr id="offer-new"'):]
+    new_row = new_row[:new_row.index("</tr>")]
+    chosen = re.findall(r"<option selected>([^<]+)</option>", new_row)
+    assert "ml-laplace-rr" in chosen  # the new row's defaults: a DP release ...
+    method = next(m for m in chosen if m in METHODS)  # ... priced by a method that fits it
+    assert method_fits_release(method, "ml-laplace-rr")[0]
+
+
+def _people(cap: int) -> DatasetRecord:
+    schema = {"features": [{"name": "x0", "kind": "float", "bounds": [0, 1]}],
+              "label": {"name": "y", "kind": "categorical", "categories": ["a", "b"]},
+              "columns": [{"name": "sex", "kind": "boolean"}]}
+    return DatasetRecord("0x" + "22" * 32, "people", schema, 10, cap)
+
+
+# how the owner asks for each release, and the mechanism whose output the buyer's model sees:
+# a sanitizer alone adds no DP noise (privacy.mechanisms.sanitizer: "No epsilon"), so it is exact
+RELEASES = {
+    "exact": ({"epsilon": "exact"}, "exact"),
+    "ml-laplace-rr": ({"epsilon": "1", "mechanism": "ml-laplace-rr"}, "ml-laplace-rr"),
+    "table": ({"epsilon": "0.5", "mechanism": "table"}, "table"),
+    "sanitizer": ({"epsilon": "exact", "mechanism": "sanitizer", "private": "sex", "alpha": "0.9"}, "exact"),
+    "sanitizer+dp": ({"epsilon": "2", "mechanism": "sanitizer", "private": "sex", "alpha": "0.9",
+                      "variant": "stochastic"}, "ml-laplace-rr"),
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(method=st.sampled_from(["fixed", *sorted(METHODS)]), release=st.sampled_from(sorted(RELEASES)))
+def test_build_offer_accepts_a_pricing_exactly_when_method_fits_release_says_so(method, release) -> None:
+    fields, mechanism = RELEASES[release]
+    rule = {"price": "10"} if method == "fixed" else {"mde_method": method, "curve": CURVE}
+    draft = OfferDraft("o", _people(EXACT), **fields, **rule)
+    fits, why = (True, "") if method == "fixed" else method_fits_release(method, mechanism)
+    try:
+        offer = build_offer(draft, existing=[], hub_tokens=[ETH], budget_left_milli=None)
+    except OfferRejected as err:
+        assert not fits and err.field == "mde_method", err.reason
+        assert why in err.reason and f"does not fit this release ({mechanism})" in err.reason
+        return
+    assert fits and offer.pricing["method"] == method
