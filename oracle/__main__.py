@@ -1,4 +1,5 @@
-"""`python -m oracle`: the owner's commands (the same as `spartacus hub|dataset|offer|withdraw`)."""
+"""`python -m oracle`: the owner's commands (the same as `spartacus hub|dataset|offer`; the owner's withdraw
+is `hub withdraw`)."""
 
 from oracle.cli import owner_app
 

@@ -1,5 +1,5 @@
-"""The owner's commands (typer + rich): `hub init|register|serve|status`, `dataset add|list`,
-`offer set|list|remove`, `withdraw`. Registered into the `spartacus` CLI through the entry-point
+"""The owner's commands (typer + rich): `hub init|register|serve|status|withdraw`, `dataset add|list`,
+`offer set|list|remove`. Registered into the `spartacus` CLI through the entry-point
 group `spartacus.commands` (client/ never imports oracle/), and run by `python -m oracle`.
 
 The hub's one key (seller and oracle) lives only in the encrypted keystore; a private key is never
@@ -447,7 +447,7 @@ def offer_remove(offer_id: str, config_dir: Optional[Path] = ConfigDir) -> None:
 # ---------------------------------------------------------------- withdraw
 
 
-@owner_app.command("withdraw")
+@hub_app.command("withdraw")
 def withdraw(
     token: str = typer.Option(ETH, help="the token to withdraw (default ETH)"),
     config_dir: Optional[Path] = ConfigDir,
@@ -463,3 +463,8 @@ def withdraw(
         abort(f"no credit to withdraw in {token} for {account.address}")
     _tx("withdraw", ex.withdraw, token, sender=account)
     success(f"withdrew {amount} of {'ETH' if int(token, 16) == 0 else token} to {account.address}")
+
+
+# `python -m oracle withdraw`, the name before it moved under `hub` (where `spartacus withdraw`, the
+# buyer's built-in, no longer hides it); hidden, so help lists the one name.
+owner_app.command("withdraw", hidden=True)(withdraw)

@@ -229,11 +229,16 @@ def _serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, socket.socket, s
 class HubFleet:
     """Serves every hub's API under uvicorn on loopback and steps their watchers from one thread (every
     `poll` seconds, each hub when a new block concerns it) until closed. Use as a context manager;
-    `errors` keeps what a step raised."""
+    `errors` keeps what a step raised.
 
-    def __init__(self, hubs: Iterable[Hub], *, poll: float = 0.2) -> None:
+    `close` returns only once the stepping thread has ended (it stops after the step under way, and
+    waits up to `close_timeout` seconds for it): a store is never closed, nor its folder handed back
+    to a caller that removes it, while a watcher step still writes there."""
+
+    def __init__(self, hubs: Iterable[Hub], *, poll: float = 0.2, close_timeout: float = 600.0) -> None:
         self.hubs = list(hubs)
         self.poll = poll
+        self.close_timeout = close_timeout
         self.errors: list[str] = []
         self._stop = threading.Event()
         self._servers: list[tuple[uvicorn.Server, threading.Thread, socket.socket]] = []
@@ -262,9 +267,15 @@ class HubFleet:
         for hub in list(self.hubs):
             self.add(hub)
         QuotePipeline.warm_up()
+        self.start()
+        return self
+
+    def start(self) -> None:
+        """Start the thread that steps the served hubs' watchers (`__enter__` does, once they serve)."""
+        if self._stepper is not None:
+            raise DemoHubError("the fleet's watchers are already being stepped")
         self._stepper = threading.Thread(target=self._loop, daemon=True, name="hub-watchers")
         self._stepper.start()
-        return self
 
     def _due(self, ex: Exchange, since: int | None, head: int) -> list[Hub]:
         """The hubs a new block range concerns: every hub on the first pass; then those whose seller
@@ -289,6 +300,8 @@ class HubFleet:
                 self.errors.append(f"fleet: {type(err).__name__}: {err}")
                 head, due = since, []
             for hub in due:
+                if self._stop.is_set():  # closing: no new step once close() has begun
+                    break
                 try:
                     self._at[hub.name] = int(head or 0)
                     hub.watcher.step()
@@ -299,10 +312,15 @@ class HubFleet:
             self._stop.wait(self.poll)
 
     def close(self) -> None:
-        """Stop the stepping thread and every server, and close the stores."""
+        """Stop the stepping thread and every server, and close the stores. Raises DemoHubError, closing
+        nothing, if a watcher step is still running after `close_timeout` seconds."""
         self._stop.set()
         if self._stepper is not None:
-            self._stepper.join(timeout=60)
+            self._stepper.join(timeout=self.close_timeout)
+            if self._stepper.is_alive():  # a step still writes into a hub's store: leave it all open
+                raise DemoHubError(f"a hub's watcher step was still running {self.close_timeout:g} s after close(); "
+                                   "the hubs' stores are left open (do not remove their folders yet)")
+            self._stepper = None
         for server, _, _ in self._servers:
             server.should_exit = True
         for server, thread, sock in self._servers:

@@ -11,6 +11,7 @@ from typing import Any
 
 from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
 
+from client.chain import State
 from client.terms import PROTOCOL, Terms, TermsError, parse_terms
 from pricing import PricingError, Spec, parse_spec, spec_hash
 
@@ -218,6 +219,13 @@ def deal_for_download(ctx: HubContext, deal_id: int, signer: str) -> DealRecord:
         raise Forbidden(f"deal {deal_id} is served only to its buyer; the signature recovers to {signer}: "
                         "sign the delivery message of this deal with the buyer's key")
     phase = phase_name(deal)
+    if phase == "Open" and deal.cipher_path is not None:
+        # the quote is prepared and may be on chain already: postQuote returns before the watcher
+        # records the phase, and a buyer polling the chain can ask in between. The chain decides
+        # (read only: the watcher, not a request, moves the stored phase).
+        state = ctx.exchange.state(deal_id)
+        if state in (State.QUOTED, State.ACCEPTED, State.REVEALED):
+            phase = state.name.capitalize()
     if phase not in SERVED_PHASES or deal.cipher_path is None or deal.leaves_path is None:
         raise Conflict(f"deal {deal_id} is {phase}; its ciphertext and leaves are served only while it is "
                        f"{', '.join(SERVED_PHASES)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 
@@ -51,7 +52,7 @@ def test_honest_deal_settles_on_anvil_and_reverts_decode(anvil_url):
     assert before - w3.eth.get_balance(ex.address) == 5 * 10**17
 
 
-def test_cli_audit_replays_a_deal_on_anvil(anvil_url):
+def test_cli_audit_replays_a_deal_on_anvil(anvil_url, tmp_path):
     from typer.testing import CliRunner
 
     from client.cli import app
@@ -63,7 +64,9 @@ def test_cli_audit_replays_a_deal_on_anvil(anvil_url):
     ex.register_dataset(b"\x77" * 32, 3000, sender=seller)
     deal, _ = ex.open_deal(seller, b"\x77" * 32, b"\x88" * 32, 10**18, 0, sender=buyer)
     ex.decline(deal, sender=seller)
-    result = CliRunner().invoke(app, ["audit", "--address", ex.address, "--url", anvil_url])
+    out = tmp_path / "audit"  # never the default, ~/.spartacus/audit: a test writes under tmp only
+    result = CliRunner().invoke(app, ["audit", "--address", ex.address, "--url", anvil_url, "--out", str(out)])
     assert result.exit_code == 0, result.output
+    assert json.loads((out / "audit.json").read_text())["deals"][0]["deal"] == deal
     assert "1 deals from" in result.output and "REFUNDED" in result.output
     assert "matches the chain" in result.output

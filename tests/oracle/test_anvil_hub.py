@@ -65,7 +65,7 @@ def test_whole_mde_deal_on_anvil_over_http(anvil_url, tmp_path, buyer_spec, monk
     status = CliRunner().invoke(cli.owner_app, ["hub", "status"], catch_exceptions=False)
     assert status.exit_code == 0 and "Settled 1" in " ".join(status.output.split())
     before = buyer.ex.w3.eth.get_balance(hub.seller)
-    out = CliRunner().invoke(cli.owner_app, ["withdraw"], catch_exceptions=False)
+    out = CliRunner().invoke(cli.owner_app, ["hub", "withdraw"], catch_exceptions=False)
     assert out.exit_code == 0, out.output
     assert buyer.ex.credit(hub.seller) == 0 and buyer.ex.w3.eth.get_balance(hub.seller) > before
 

@@ -95,8 +95,10 @@ def test_owner_sets_up_a_hub_adds_a_dataset_and_arbitrage_free_offers(env) -> No
     assert "mine" in listing.output and "e2" in listing.output
     status = run("hub", "status")
     assert status.exit_code == 0 and "census" in status.output and "credit to withdraw in ETH: 0" in status.output
-    nothing = run("withdraw")
+    nothing = run("hub", "withdraw")
     assert nothing.exit_code == 1 and "no credit" in nothing.output
+    old = run("withdraw")  # the old name stays for `python -m oracle withdraw`
+    assert old.exit_code == 1 and "no credit" in old.output
 
 
 @pytest.mark.parametrize("args,msg", [
@@ -201,7 +203,7 @@ def test_spartacus_loads_owner_commands_from_entry_points() -> None:
     from client.cli import COMMAND_GROUP, load_commands
 
     eps = [EntryPoint(name="hub", value="oracle.cli:hub_app", group=COMMAND_GROUP),
-           EntryPoint(name="withdraw", value="oracle.cli:withdraw", group=COMMAND_GROUP),
+           EntryPoint(name="offer", value="oracle.cli:offer_app", group=COMMAND_GROUP),
            EntryPoint(name="broken", value="oracle.nowhere:app", group=COMMAND_GROUP)]
     app = typer.Typer()
 
@@ -209,10 +211,42 @@ def test_spartacus_loads_owner_commands_from_entry_points() -> None:
     def audit() -> None:  # a built-in command, as in client/cli.py
         """stand-in"""
 
-    assert load_commands(app, eps) == ["hub", "withdraw"]
+    assert load_commands(app, eps) == ["hub", "offer"]
     out = runner.invoke(app, ["hub", "--help"])
-    assert out.exit_code == 0 and "serve" in out.output and "init" in out.output
-    assert runner.invoke(app, ["withdraw", "--help"]).exit_code == 0
+    assert out.exit_code == 0 and "serve" in out.output and "init" in out.output and "withdraw" in out.output
+    assert runner.invoke(app, ["offer", "--help"]).exit_code == 0
+
+
+def test_spartacus_hub_withdraw_is_the_owners_and_spartacus_withdraw_the_buyers() -> None:
+    """The owner's withdraw lives under `hub` (a top-level `withdraw` plugin would be hidden by the
+    buyer's built-in): through the real `spartacus` app each name reaches its own command."""
+    from client.cli import app as spartacus
+    from typer.main import get_command
+
+    root = get_command(spartacus)
+    assert root.commands["hub"].commands["withdraw"].help.startswith("Pull the credit the contract holds for "
+                                                                      "this hub's key")
+    assert root.commands["withdraw"].help.startswith("Pull this account's whole credit")
+    owner = runner.invoke(spartacus, ["hub", "withdraw", "--help"])
+    assert owner.exit_code == 0 and "this hub's key" in " ".join(owner.output.split())
+    assert "--account" not in owner.output and "--config-dir" in owner.output  # the hub's key, from its keystore
+    buyer = runner.invoke(spartacus, ["withdraw", "--help"])
+    assert buyer.exit_code == 0 and "--account" in buyer.output and "this hub's key" not in buyer.output
+
+
+def test_no_owner_entry_point_is_named_like_a_builtin_command() -> None:
+    """pyproject's `spartacus.commands` table (what a fresh install registers): a name a built-in
+    already has would be left out at start-up, so the owner could never reach it."""
+    import tomllib
+    from pathlib import Path
+
+    from client.cli import COMMAND_GROUP, _builtin_names, app as spartacus
+
+    table = tomllib.loads(Path("pyproject.toml").read_text())["project"]["entry-points"][COMMAND_GROUP]
+    assert set(table) == {"hub", "dataset", "offer"}
+    builtin = {"buy", "deals", "withdraw", "survey", "accounts", "audit", "spec", "demo"}
+    assert builtin <= _builtin_names(spartacus)  # the names checked are real built-ins
+    assert not set(table) & builtin
 
 
 def test_client_cli_does_not_import_oracle() -> None:

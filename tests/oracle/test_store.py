@@ -172,3 +172,42 @@ def test_offers_for_is_exactly_the_buyers_and_the_defaults(tmp_path_factory, off
     got = [o.offer_id for o in s.offers_for(who.upper().replace("0X", "0x"))]
     assert got == sorted(expected)
     assert len(s.list_offers()) == len(offers)
+
+
+def test_two_writers_of_one_path_both_land_whole(tmp_path: Path, monkeypatch) -> None:
+    """The interleaving is forced: writer A has written its temporary file and waits before the rename
+    while writer B writes and renames the same path. With one shared temporary name B truncated A's
+    file and moved it away, and A's rename raised FileNotFoundError."""
+    import os
+    import threading
+
+    target = tmp_path / "deals" / "7" / "release.safetensors"
+    real_replace = os.replace
+    a_ready, b_done = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def replace(src, dst):
+        if threading.current_thread().name == "writer-a":
+            a_ready.set()
+            assert b_done.wait(30)
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+
+    def write(data: bytes) -> None:
+        try:
+            write_durable(target, data)
+        except BaseException as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    a = threading.Thread(target=write, args=(b"A" * 5000,), name="writer-a")
+    a.start()
+    assert a_ready.wait(30)
+    b = threading.Thread(target=write, args=(b"B" * 3000,), name="writer-b")
+    b.start()
+    b.join(30)
+    b_done.set()
+    a.join(30)
+    assert errors == []
+    assert target.read_bytes() == b"A" * 5000  # A renamed last: its whole file, not B's bytes over it
+    assert [p.name for p in target.parent.iterdir()] == ["release.safetensors"]  # no temporary file left

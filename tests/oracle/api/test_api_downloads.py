@@ -11,6 +11,7 @@ import anyio
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from client.chain import State
 from client.delivery import Commitment, verify_download
 from oracle.api import create_app
 from oracle.api.routes import deals as deals_route
@@ -68,6 +69,33 @@ def test_downloads_are_served_only_while_quoted_accepted_or_revealed(api, phase:
         assert r.status_code == status, (what, r.text)
         if status == 409:
             assert r.json()["error"] == "conflict" and phase in r.json()["detail"]
+
+
+@pytest.mark.parametrize("on_chain, status", [(State.QUOTED, 200), (State.ACCEPTED, 200), (State.OPEN, 409),
+                                              (State.NONE, 409), (State.REFUNDED, 409)])
+def test_a_quote_on_chain_that_the_watcher_has_not_recorded_yet_is_served(api, monkeypatch, on_chain: State,
+                                                                           status: int) -> None:
+    """postQuote returns before the watcher sets the phase "Quoted": a buyer polling the chain can ask
+    in between (a loaded machine widens the gap). The interleaving is forced: the store says Open
+    with the quote prepared, the chain says `on_chain`. A 409 there made the buyer reject an honest
+    hub's quote and pay the fee."""
+    api.put_deal(1, phase="Open")  # files and a prepared quote, the phase not yet moved
+    asked = []
+    monkeypatch.setattr(api.hub.ctx.exchange, "state", lambda deal_id: asked.append(deal_id) or on_chain)
+    for what in ("ciphertext", "leaves"):
+        r = api.client.get(f"/v1/deals/1/{what}", headers=api.headers(1))
+        assert r.status_code == status, (what, r.text)
+    assert asked == [1, 1]
+    assert api.hub.store.get_deal(1).phase == "Open"  # a request reads the chain; only the watcher moves the phase
+    cipher, leaves = _files(api, 1)
+    if status == 200:
+        assert r.content == leaves and api.client.get("/v1/deals/1/ciphertext", headers=api.headers(1)).content == cipher
+
+
+def test_an_open_deal_without_a_prepared_quote_never_asks_the_chain(api, monkeypatch) -> None:
+    api.put_deal(1, phase="Open", files=False)
+    monkeypatch.setattr(api.hub.ctx.exchange, "state", lambda deal_id: pytest.fail("asked the chain"))
+    assert api.client.get("/v1/deals/1/ciphertext", headers=api.headers(1)).status_code == 409
 
 
 def test_another_buyer_is_403_before_the_phase_is_checked(api) -> None:
