@@ -40,7 +40,7 @@ from .rawdata import dataset_id_for, encode_raw
 from .store import DatasetRecord, OfferRecord, Store
 from .watcher import Watcher
 
-__all__ = ["index_tester_transactions", "LockedTesterProvider", "Chain", "Hub", "HubFleet", "CheatingPipeline", "DemoHubError", "deal_gas", "deals_gas"]
+__all__ = ["index_tester_transactions", "LockedTesterProvider", "BlockEventCache", "Chain", "Hub", "HubFleet", "CheatingPipeline", "DemoHubError", "deal_gas", "deals_gas"]
 
 log = logging.getLogger("oracle.demo_hubs")
 ETHER = 10**18
@@ -226,6 +226,50 @@ def _serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, socket.socket, s
     return server, thread, sock, f"http://127.0.0.1:{port}"
 
 
+class BlockEventCache:
+    """The exchange's decoded events, block by block, read from the chain once for a whole fleet.
+
+    Every hub's watcher reads the same contract's events; on eth-tester each read costs a receipt per
+    log, so a fleet of N hubs paid N times for every block (a 200-hub survey spent most of its time
+    there). `install(ex)` replaces `ex.events` with a cached one. A block is cached once mined; the
+    cache is dropped whenever the last cached block's hash changes (a snapshot reverted under it)."""
+
+    def __init__(self, ex: Exchange) -> None:
+        self._read = ex.events
+        self._w3 = ex.w3
+        self._blocks: dict[int, list[tuple[str, dict[str, Any], int, int]]] = {}
+        self._upto = -1
+        self._upto_hash: bytes | None = None
+        self._lock = threading.RLock()
+
+    @classmethod
+    def install(cls, ex: Exchange) -> "BlockEventCache":
+        """The cache serving `ex.events` (installed on first call, shared after)."""
+        cache = ex.__dict__.get("_fleet_event_cache")
+        if cache is None:
+            cache = cls(ex)
+            ex.__dict__["_fleet_event_cache"] = cache
+            ex.events = cache.events  # type: ignore[method-assign]
+        return cache
+
+    def events(self, from_block: int = 0, to_block: int | str = "latest") -> list[tuple[str, dict[str, Any], int, int]]:
+        """What `Exchange.events(from_block, to_block)` returns, from the cache where it has the blocks."""
+        with self._lock:
+            head = int(self._w3.eth.block_number)
+            to = head if to_block == "latest" else min(int(to_block), head)
+            if self._upto >= 0 and (self._upto > head or bytes(self._w3.eth.get_block(self._upto)["hash"]) != self._upto_hash):
+                self._blocks.clear()
+                self._upto, self._upto_hash = -1, None
+            if to > self._upto:
+                for event in self._read(self._upto + 1, to):
+                    self._blocks.setdefault(event[2], []).append(event)
+                self._upto, self._upto_hash = to, bytes(self._w3.eth.get_block(to)["hash"])
+            start = max(0, int(from_block))
+            if to - start > len(self._blocks):  # a long range: walk the blocks that have events
+                return [e for b in sorted(self._blocks) if start <= b <= to for e in self._blocks[b]]
+            return [e for b in range(start, to + 1) for e in self._blocks.get(b, ())]
+
+
 class HubFleet:
     """Serves every hub's API under uvicorn on loopback and steps their watchers from one thread (every
     `poll` seconds, each hub when a new block concerns it) until closed. Use as a context manager;
@@ -258,6 +302,7 @@ class HubFleet:
                 raise DemoHubError(f"hub {hub.name}: uvicorn did not start on {url}")
             time.sleep(0.01)
         hub.url = url
+        BlockEventCache.install(hub.ctx.exchange)  # one read of each block for every hub's watcher
         self._at[hub.name] = hub.watcher.start_block
         if hub not in self.hubs:
             self.hubs.append(hub)

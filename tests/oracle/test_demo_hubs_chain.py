@@ -38,3 +38,44 @@ def test_the_patch_is_applied_once() -> None:
     first = pyevm_main._get_transaction_by_hash
     index_tester_transactions()
     assert pyevm_main._get_transaction_by_hash is first
+
+
+def _registered(chain: Chain, n: int) -> None:
+    for i in range(n):
+        seller = chain.account(f"cache-seller-{chain.w3.eth.block_number}-{i}", ether=1)
+        chain.ex.register_seller(seller.address, sender=seller)
+
+
+def test_event_cache_returns_what_the_chain_returns() -> None:
+    """Any range, read before and after more blocks are mined, equals the uncached read."""
+    from oracle.demo_hubs import BlockEventCache
+
+    chain = Chain.start()
+    read = chain.ex.events
+    _registered(chain, 3)
+    cache = BlockEventCache.install(chain.ex)
+    assert BlockEventCache.install(chain.ex) is cache and chain.ex.events == cache.events
+    head = chain.w3.eth.block_number
+    assert cache.events(0, head) == read(0, head) and cache.events() == read()
+    _registered(chain, 3)
+    head2 = chain.w3.eth.block_number
+    for frm, to in [(0, head2), (head, head2), (head2, head2), (head - 1, head + 2), (2, "latest")]:
+        assert cache.events(frm, to) == read(frm, to), (frm, to)
+    assert len(cache.events()) == 6
+
+
+def test_event_cache_forgets_a_reverted_chain() -> None:
+    """Blocks replaced after a snapshot is reverted are read again, not served stale."""
+    from oracle.demo_hubs import BlockEventCache
+
+    chain = Chain.start()
+    read = chain.ex.events
+    tester = chain.w3.provider.ethereum_tester
+    _registered(chain, 1)
+    snap = tester.take_snapshot()
+    _registered(chain, 2)
+    cache = BlockEventCache.install(chain.ex)
+    assert len(cache.events()) == 3
+    tester.revert_to_snapshot(snap)
+    _registered(chain, 1)
+    assert cache.events() == read() and len(read()) == 2
