@@ -115,7 +115,7 @@ def _row_source(net: Network, x: np.ndarray, anchor: Anchor | None) -> tuple:
 def refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray, curv: Curvature, *, steps: int,
           cg_iters: int, cg_tol: float, newton_tol: float, penalty: np.ndarray | None, anchor: Anchor | None,
           workspace: Callable[[int, int], tuple], c1: float = C1, halvings: int = HALVINGS,
-          block: int | str | None = AUTO) -> np.ndarray | None:
+          block: int | str | None = AUTO, z_store: str = AUTO) -> np.ndarray | None:
     """`network_refit`'s whole damped Gauss-Newton loop in one compiled call for a `one_hidden`
     network: the same steps, CG solves and Armijo trials (sufficient-decrease constant `c1`,
     at most `halvings` of them), so the same refit to rounding. None for any other network or
@@ -145,8 +145,24 @@ def refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray, curv: 
                       *ws, *shape, *_row_operands(rows.h), rows.m, yy, pen, penalty is not None, *a, *curv_ops)
     n_rows = x.shape[0] + (0 if anchor is None else anchor.x.shape[0])
     return _refit_rows(theta0, int(steps), int(cg_iters), float(cg_tol), float(newton_tol), float(c1), int(halvings),
-                       *ws, _block(block, n_rows), *shape, *_row_source(net, x, anchor), x.shape[0], n_rows, yy, pen,
+                       *ws, _block(block, n_rows), _z(z_store, n_rows, shape[1]), *shape, *_row_source(net, x, anchor), x.shape[0], n_rows, yy, pen,
                        penalty is not None, *a, *curv_ops)
+
+
+def _z(z_store: str, n_rows: int, hid: int) -> np.ndarray:
+    """The refit's first-layer output store: `kernels._refit_rows` keeps z in it, or with no
+    rows recomputes z a block at a time."""
+    mode = z_store_for(n_rows) if z_store == AUTO else z_store
+    if mode == "keep":
+        return np.empty((n_rows, hid))
+    if mode == "recompute":
+        return np.empty((0, hid))
+    raise ValueError(f"z_store must be 'keep', 'recompute' or {AUTO!r}, got {z_store!r}")
+
+
+def z_store_for(n_rows: int) -> str:
+    """How a refit of `n_rows` rows holds the first layer's output between passes."""
+    return "keep" if n_rows <= WHOLE_ROWS else "recompute"
 
 
 def _block(block: int | str, n_rows: int) -> int:
