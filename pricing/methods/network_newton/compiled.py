@@ -32,7 +32,8 @@ from .kernels import (ROW_BLOCK, WHOLE_ROWS, _RELU, _SIGMOID, _TANH, _back, _pro
 from .rows import Rows
 from .sparse_rows import SparseRows
 
-__all__ = ["refit", "probe_loss", "record_scores", "flat_grad", "one_hidden", "AUTO", "ROW_BLOCK", "WHOLE_ROWS"]
+__all__ = ["refit", "probe_loss", "record_scores", "flat_grad", "one_hidden", "z_store_for", "AUTO",
+           "ROW_BLOCK", "WHOLE_ROWS"]
 
 #: the default `block` of `refit` and `record_scores`: `kernels.stream_block` of the row count
 AUTO = "auto"
@@ -122,10 +123,11 @@ def refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray, curv: 
     without numba (the caller then runs the loop in Python). On breast_cancer the loop's own
     numpy calls (forward passes, losses, the line's quadratic) were a third of a quote
     (docs/decisions/2026-12-03-compiled-refit.md). The rows stream through it `block` rows at a
-    time (`kernels._refit_rows`: memory bounded by one [rows, hidden] array; `AUTO`, one block
-    up to `WHOLE_ROWS` rows, which is the whole-array refit bit for bit, else `ROW_BLOCK`);
-    `block=None` runs the whole-array kernel (`kernels._refit`), the reference the tests
-    compare with."""
+    time (`kernels._refit_rows`; `AUTO`, one block up to `WHOLE_ROWS` rows, which is the
+    whole-array refit bit for bit, else `ROW_BLOCK`); `block=None` runs the whole-array kernel
+    (`kernels._refit`), the reference the tests compare with. `z_store` says whether the first
+    layer's output is kept between passes (`"keep"`, one [rows, hidden] array) or recomputed a
+    block at a time (`"recompute"`, memory O(block)); `AUTO` is `z_store_for(rows)`."""
     shape = _shape(net)
     if shape is None:
         return None
@@ -161,7 +163,10 @@ def _z(z_store: str, n_rows: int, hid: int) -> np.ndarray:
 
 
 def z_store_for(n_rows: int) -> str:
-    """How a refit of `n_rows` rows holds the first layer's output between passes."""
+    """How a refit of `n_rows` rows holds the first layer's output between passes: kept up to
+    `WHOLE_ROWS` (one block: the whole-array refit bit for bit), recomputed per block above, so
+    the refit's memory does not grow with the release (about 1.2x the CPU;
+    docs/decisions/2026-12-07-million-row-memory.md). A function of the row count alone."""
     return "keep" if n_rows <= WHOLE_ROWS else "recompute"
 
 

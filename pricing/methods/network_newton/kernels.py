@@ -514,8 +514,12 @@ def _scores(theta, s, act, hid, d, k, sparse, h, indptr, indices, data, cen, y):
 # The whole-array kernels above hold a dozen [rows, hidden] arrays (first-layer outputs, their
 # change along a step, activations, slopes, residuals, and the CG products' temporaries) and a
 # standardised copy of the rows: at 1,000,000 x 64 each is the release's own size. The kernels
-# below keep one such array, the first layer's output z (a line search moves along it, z + t dz,
-# as above), and the logit-space curvature weights ([bundle rows, logits]); everything else is
+# below keep at most one such array, the first layer's output z (a line search moves along it,
+# z + t dz, as above), and the logit-space curvature weights ([bundle rows, logits]), and only
+# up to `WHOLE_ROWS` rows: above it z arrives empty and every pass recomputes z and the
+# weights from theta a block at a time (`compiled.z_store_for`; one more [block, d] x [d,
+# hidden] product per GGN product, memory O(block):
+# docs/decisions/2026-12-07-million-row-memory.md). Everything else is
 # computed a block of `ROW_BLOCK` rows at a time from the raw rows (standardised per block) and
 # z. Per-row values are the same numbers as above (the same operations on each row); sums over
 # rows run block after block in row order: a running sum over rows (losses, biases' gradients)
