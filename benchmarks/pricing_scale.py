@@ -13,9 +13,12 @@ Each (code, rows) is priced in its own process, so peak memory is its own: the p
 the release bytes from a file, prices a 1,000-row release to compile and prepare the spec,
 then times `price(spec, release_bytes, terms)` once (best of `--rounds`). `extra MiB` is the
 peak resident memory during pricing minus the resident memory just before it (which already
-holds the release bytes); `x release` divides it by the release's bytes. The baseline is the
-code at `BASELINE` (the commit before the streamed refit), extracted with `git archive` and run
-in the same way in the same run, so the ratios compare like with like on a shared machine.
+holds the release bytes); `x release` divides it by the release's bytes; `load` is the 1-minute
+load average when the quote ended (a shared machine: CPU seconds are the comparison there). The
+baseline is the code at `BASELINE` (the commit before the release's views and the recomputed
+first layer, docs/decisions/2026-12-07-million-row-memory.md; `--baseline 1bb7540` is the code
+before the streamed refit), extracted with `git archive` and run in the same way in the same
+run, so the ratios compare like with like on a shared machine.
 Writes ``benchmarks/results/pricing_scale.{txt,json,png}``.
 """
 
@@ -35,7 +38,7 @@ import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ROOT = Path(__file__).resolve().parent.parent
-BASELINE = "1bb7540"  # the code before docs/decisions/2026-12-06-million-row-pricing.md
+BASELINE = "1970e3c"  # the code before docs/decisions/2026-12-07-million-row-memory.md
 ROWS = (10_000, 50_000, 200_000, 1_000_000)
 D, CLASSES, HIDDEN, N_TRAIN, N_VAL = 64, 4, 64, 2000, 1000
 TERMS = {"maxPrice": "1000000000", "pricing": {"method": "network-newton", "curve": {"kind": "linear", "slope": "1000000000"}}}
@@ -125,7 +128,8 @@ def worker(spec_path: str, release_path: str, rounds: int) -> dict:
         q = price(spec, data, TERMS)
         best, cpu = min(best, time.perf_counter() - t), min(cpu, time.process_time() - c)
         extra = max(extra, _status("VmHWM") - before)
-    return {"seconds": best, "cpu_seconds": cpu, "efficacy": q.efficacy, "price": q.price, "unique": q.unique_records,
+    return {"seconds": best, "cpu_seconds": cpu, "load": os.getloadavg()[0], "efficacy": q.efficacy, "price": q.price,
+            "unique": q.unique_records,
             "extra_bytes": extra, "release_bytes": len(data)}
 
 
@@ -200,29 +204,32 @@ def main(argv: list[str] | None = None) -> None:
                 res = _run(code, spec_path, release_path, args.rounds)
                 table[label].append(res)
                 print(f"{label:>18} {n:>9,} rows: {res['seconds']:8.2f} s ({res['cpu_seconds']:.2f} s CPU), extra {res['extra_bytes'] / 2**20:8.1f} MiB "
-                      f"({res['extra_bytes'] / res['release_bytes']:.2f}x release), efficacy {res['efficacy']:.12g}",
+                      f"({res['extra_bytes'] / res['release_bytes']:.2f}x release), efficacy {res['efficacy']:.12g}, "
+                      f"load {res['load']:.1f}",
                       flush=True)
             os.unlink(release_path)
     lines = [f"network-anchored price() on {D} features, {CLASSES} classes, {HIDDEN} hidden units "
              f"(best of {args.rounds}; wall and CPU seconds; extra = peak RSS while pricing minus RSS before, "
-             "the release bytes already held; x rel = extra / release bytes)", ""]
-    head = f"{'rows':>9} {'rel MiB':>7} | {'new s':>7} {'cpu s':>7} {'extra MiB':>9} {'x rel':>5}"
+             "the release bytes already held; x rel = extra / release bytes; mem x = base extra / new extra, "
+             "at least 1 MiB; load = 1-minute load average)", ""]
+    head = f"{'rows':>9} {'rel MiB':>7} | {'new s':>7} {'cpu s':>7} {'extra MiB':>9} {'x rel':>5} {'load':>4}"
     base = [k for k in codes if k != "new"]
     if base:
-        head += (f" | {'base s':>7} {'cpu s':>7} {'extra MiB':>9} {'x rel':>5} | {'wall x':>6} {'cpu x':>6} "
-                 f"{'mem x':>6} {'|d eff|/eff':>11}")
+        head += (f" | {'base s':>7} {'cpu s':>7} {'extra MiB':>9} {'x rel':>5} {'load':>4} | {'wall x':>6} {'cpu x':>6} "
+                 f"{'mem x':>6} {'|d eff|/eff':>11} {'d price':>7}")
     lines.append(head)
     for i, n in enumerate(rows):
         r = table["new"][i]
         line = (f"{n:>9,} {r['release_bytes'] / 2**20:>7.1f} | {r['seconds']:>7.2f} {r['cpu_seconds']:>7.2f} "
-                f"{r['extra_bytes'] / 2**20:>9.1f} {r['extra_bytes'] / r['release_bytes']:>5.2f}")
+                f"{r['extra_bytes'] / 2**20:>9.1f} {r['extra_bytes'] / r['release_bytes']:>5.2f} {r['load']:>4.1f}")
         if base:
             b = table[base[0]][i]
             rel = abs(r["efficacy"] - b["efficacy"]) / max(abs(b["efficacy"]), 1e-300)
             line += (f" | {b['seconds']:>7.2f} {b['cpu_seconds']:>7.2f} {b['extra_bytes'] / 2**20:>9.1f} "
-                     f"{b['extra_bytes'] / b['release_bytes']:>5.2f} | {b['seconds'] / r['seconds']:>5.2f}x "
-                     f"{b['cpu_seconds'] / r['cpu_seconds']:>5.2f}x {b['extra_bytes'] / max(r['extra_bytes'], 1):>5.2f}x"
-                     f" {rel:>11.2e}")
+                     f"{b['extra_bytes'] / b['release_bytes']:>5.2f} {b['load']:>4.1f} | "
+                     f"{b['seconds'] / r['seconds']:>5.2f}x "
+                     f"{b['cpu_seconds'] / r['cpu_seconds']:>5.2f}x {b['extra_bytes'] / max(r['extra_bytes'], 2**20):>5.2f}x"
+                     f" {rel:>11.2e} {r['price'] - b['price']:>7}")
         lines.append(line)
     text = "\n".join(lines)
     print(text)

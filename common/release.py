@@ -17,7 +17,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .canonical_json import NotCanonical, canonical_json
-from .safetensors_bytes import MalformedSafetensors, read_safetensors, write_safetensors
+from .safetensors_bytes import MalformedSafetensors, view_safetensors, write_safetensors
 
 __all__ = ["FORMAT", "METADATA_KEY", "COLUMN_PREFIX", "MalformedRelease", "UnknownColumn", "Release",
            "column_tensor_name"]
@@ -171,9 +171,10 @@ class Release:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Release":
-        """Parse release bytes; raise `MalformedRelease` naming what is wrong."""
+        """Parse release bytes; raise `MalformedRelease` naming what is wrong. The tensors are
+        read-only views into `data` (no copy of the columns: `view_safetensors`)."""
         try:
-            tensors, meta = read_safetensors(data)
+            tensors, meta = view_safetensors(data)
         except MalformedSafetensors as exc:
             raise MalformedRelease(f"release bytes: {exc}") from None
         if METADATA_KEY not in meta:

@@ -16,6 +16,8 @@ __all__ = ["RELEASE_FORMAT", "Release", "read_release", "write_release"]
 
 RELEASE_FORMAT = FORMAT
 
+_CHECK_ROWS = 65_536  # rows checked for NaN at a time: a mask of the whole release is an eighth of it
+
 _PRICEABLE = ("an MDE spec prices records: a release with tensors 'features' (float64 [n, d]) and 'label' "
               "([n]), which privacy's release_ml, draw_release of an 'ml-laplace-rr' offer and release_exact "
               "of a schema with features and a label write")
@@ -36,7 +38,8 @@ def read_release(data: bytes) -> Release:
             "counts or a count-min sketch has no records to retrain on",
             mechanism=str(release.mechanism["name"]), tensors=kept)
     x, y = release.features, release.label
-    if not np.isfinite(x).all() or (y.dtype == np.float64 and not np.isfinite(y).all()):
+    finite = all(np.isfinite(x[s:s + _CHECK_ROWS]).all() for s in range(0, x.shape[0], _CHECK_ROWS))
+    if not finite or (y.dtype == np.float64 and not np.isfinite(y).all()):
         raise ReleaseError("release holds NaN or infinite values; pricing needs finite features and labels")
     return release
 

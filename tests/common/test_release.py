@@ -144,3 +144,13 @@ def test_the_documented_example_is_a_release_and_its_canonical_text():
     (hlen,) = struct.unpack("<Q", blob[:8])
     assert json.loads(blob[8:8 + hlen])["__metadata__"]["spartacus"] == text
     assert r.column_mechanism("income")["name"] == "randomized-response"
+
+
+def test_a_parsed_release_holds_read_only_views_into_its_bytes_not_copies():
+    blob = _blob(_ml_tensors())
+    release = Release.from_bytes(blob)
+    raw = np.frombuffer(blob, np.uint8)
+    for t in (release.features, release.label):
+        assert np.shares_memory(t, raw) and not t.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        release.features[0, 0] = 1.0

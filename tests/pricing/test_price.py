@@ -267,13 +267,15 @@ def _old_efficacy_of(spec, x, y):
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32 - 1), size=st.integers(1, 60), copies=st.integers(0, 30),
-       label=st.sampled_from(["network-newton", "network-anchored"]), block=st.integers(1, 50))
+       label=st.sampled_from(["network-newton", "network-anchored"]), block=st.integers(1, 50),
+       z_store=st.sampled_from(["keep", "recompute"]))
 def test_streamed_pricing_is_the_whole_array_pricing(digits_small, digits_specs, monkeypatch, seed, size, copies,
-                                                     label, block):
+                                                     label, block, z_store):
     """Releases with duplicates priced by today's path (hash-table groups, no copy of a release
     without duplicates, network-newton streamed over blocks of rows) and by the path before it:
     the same groups and, up to `WHOLE_ROWS` rows, the same efficacy and scores bit for bit; with
-    every pass streamed a few rows at a time, the same to rounding (1e-9 of the efficacy)."""
+    every pass streamed a few rows at a time, the first layer's output kept between passes or
+    recomputed a block at a time (`z_store`), the same to rounding (1e-9 of the efficacy)."""
     from pricing.methods.network_newton import compiled
     from pricing.price import efficacy_of
 
@@ -290,6 +292,7 @@ def test_streamed_pricing_is_the_whole_array_pricing(digits_small, digits_specs,
     assert got[2] == want[2] and got[0] == want[0] and got[1].tobytes() == want[1].tobytes()
     with monkeypatch.context() as patched:  # undone before Hypothesis's next example
         patched.setattr(compiled, "stream_block", lambda n_rows: block)
+        patched.setattr(compiled, "z_store_for", lambda n_rows: z_store)
         small = efficacy_of(parse_spec(digits_specs[label]), x, y)
     assert small[2] == want[2]
     assert abs(small[0] - want[0]) <= 1e-9 * max(abs(want[0]), 1e-3)

@@ -32,7 +32,8 @@ from .kernels import (ROW_BLOCK, WHOLE_ROWS, _RELU, _SIGMOID, _TANH, _back, _pro
 from .rows import Rows
 from .sparse_rows import SparseRows
 
-__all__ = ["refit", "probe_loss", "record_scores", "flat_grad", "one_hidden", "AUTO", "ROW_BLOCK", "WHOLE_ROWS"]
+__all__ = ["refit", "probe_loss", "record_scores", "flat_grad", "one_hidden", "z_store_for", "AUTO",
+           "ROW_BLOCK", "WHOLE_ROWS"]
 
 #: the default `block` of `refit` and `record_scores`: `kernels.stream_block` of the row count
 AUTO = "auto"
@@ -115,17 +116,18 @@ def _row_source(net: Network, x: np.ndarray, anchor: Anchor | None) -> tuple:
 def refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray, curv: Curvature, *, steps: int,
           cg_iters: int, cg_tol: float, newton_tol: float, penalty: np.ndarray | None, anchor: Anchor | None,
           workspace: Callable[[int, int], tuple], c1: float = C1, halvings: int = HALVINGS,
-          block: int | str | None = AUTO) -> np.ndarray | None:
+          block: int | str | None = AUTO, z_store: str = AUTO) -> np.ndarray | None:
     """`network_refit`'s whole damped Gauss-Newton loop in one compiled call for a `one_hidden`
     network: the same steps, CG solves and Armijo trials (sufficient-decrease constant `c1`,
     at most `halvings` of them), so the same refit to rounding. None for any other network or
     without numba (the caller then runs the loop in Python). On breast_cancer the loop's own
     numpy calls (forward passes, losses, the line's quadratic) were a third of a quote
     (docs/decisions/2026-12-03-compiled-refit.md). The rows stream through it `block` rows at a
-    time (`kernels._refit_rows`: memory bounded by one [rows, hidden] array; `AUTO`, one block
-    up to `WHOLE_ROWS` rows, which is the whole-array refit bit for bit, else `ROW_BLOCK`);
-    `block=None` runs the whole-array kernel (`kernels._refit`), the reference the tests
-    compare with."""
+    time (`kernels._refit_rows`; `AUTO`, one block up to `WHOLE_ROWS` rows, which is the
+    whole-array refit bit for bit, else `ROW_BLOCK`); `block=None` runs the whole-array kernel
+    (`kernels._refit`), the reference the tests compare with. `z_store` says whether the first
+    layer's output is kept between passes (`"keep"`, one [rows, hidden] array) or recomputed a
+    block at a time (`"recompute"`, memory O(block)); `AUTO` is `z_store_for(rows)`."""
     shape = _shape(net)
     if shape is None:
         return None
@@ -145,8 +147,27 @@ def refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray, curv: 
                       *ws, *shape, *_row_operands(rows.h), rows.m, yy, pen, penalty is not None, *a, *curv_ops)
     n_rows = x.shape[0] + (0 if anchor is None else anchor.x.shape[0])
     return _refit_rows(theta0, int(steps), int(cg_iters), float(cg_tol), float(newton_tol), float(c1), int(halvings),
-                       *ws, _block(block, n_rows), *shape, *_row_source(net, x, anchor), x.shape[0], n_rows, yy, pen,
+                       *ws, _block(block, n_rows), _z(z_store, n_rows, shape[1]), *shape, *_row_source(net, x, anchor), x.shape[0], n_rows, yy, pen,
                        penalty is not None, *a, *curv_ops)
+
+
+def _z(z_store: str, n_rows: int, hid: int) -> np.ndarray:
+    """The refit's first-layer output store: `kernels._refit_rows` keeps z in it, or with no
+    rows recomputes z a block at a time."""
+    mode = z_store_for(n_rows) if z_store == AUTO else z_store
+    if mode == "keep":
+        return np.empty((n_rows, hid))
+    if mode == "recompute":
+        return np.empty((0, hid))
+    raise ValueError(f"z_store must be 'keep', 'recompute' or {AUTO!r}, got {z_store!r}")
+
+
+def z_store_for(n_rows: int) -> str:
+    """How a refit of `n_rows` rows holds the first layer's output between passes: kept up to
+    `WHOLE_ROWS` (one block: the whole-array refit bit for bit), recomputed per block above, so
+    the refit's memory does not grow with the release (about 1.2x the CPU;
+    docs/decisions/2026-12-07-million-row-memory.md). A function of the row count alone."""
+    return "keep" if n_rows <= WHOLE_ROWS else "recompute"
 
 
 def _block(block: int | str, n_rows: int) -> int:

@@ -514,8 +514,12 @@ def _scores(theta, s, act, hid, d, k, sparse, h, indptr, indices, data, cen, y):
 # The whole-array kernels above hold a dozen [rows, hidden] arrays (first-layer outputs, their
 # change along a step, activations, slopes, residuals, and the CG products' temporaries) and a
 # standardised copy of the rows: at 1,000,000 x 64 each is the release's own size. The kernels
-# below keep one such array, the first layer's output z (a line search moves along it, z + t dz,
-# as above), and the logit-space curvature weights ([bundle rows, logits]); everything else is
+# below keep at most one such array, the first layer's output z (a line search moves along it,
+# z + t dz, as above), and the logit-space curvature weights ([bundle rows, logits]), and only
+# up to `WHOLE_ROWS` rows: above it z arrives empty and every pass recomputes z and the
+# weights from theta a block at a time (`compiled.z_store_for`; one more [block, d] x [d,
+# hidden] product per GGN product, memory O(block):
+# docs/decisions/2026-12-07-million-row-memory.md). Everything else is
 # computed a block of `ROW_BLOCK` rows at a time from the raw rows (standardised per block) and
 # z. Per-row values are the same numbers as above (the same operations on each row); sums over
 # rows run block after block in row order: a running sum over rows (losses, biases' gradients)
@@ -732,10 +736,13 @@ def _grad_pass(theta, step, t, update, z, hw, block, act, hid, d, k, sparse, xr,
     """One pass over every row at theta: z = the first layer's output (from scratch, or with
     `update` moved to theta = old + t step as z + t dz), the curvature weights hw of the bundle's
     rows, the flat gradient of the fit into res (`_back` of `_fit`'s residuals); returns `_fit`'s
-    objective."""
-    n_rows = z.shape[0]
+    objective. An empty z (no rows: `keep_z` off) keeps nothing: each block's output is
+    computed from theta and dropped."""
+    keep = z.shape[0] > 0
+    n_rows = z.shape[0] if keep else m + ah.shape[0] if not sparse else indptr.shape[0] - 1
     nw = hid * d
     o3 = nw + hid
+    update = update and keep
     src = step if update else theta
     b1t = np.ascontiguousarray(src[:nw].reshape((hid, d)).T)
     cb = cen @ b1t
@@ -755,10 +762,12 @@ def _grad_pass(theta, step, t, update, z, hw, block, act, hid, d, k, sparse, xr,
             z[s:e] = zb
         else:
             zb = out
-            z[s:e] = out
+            if keep:
+                z[s:e] = out
         logits, a3, slopes, resid = _fit_rows(theta, zb, s, act, hid, d, k, m, y, anchored, a_target, a_weight, acc)
-        for i in range(min(e, m) - s):
-            _hw_row(logits[i], hw[s + i])
+        if keep:
+            for i in range(min(e, m) - s):
+                _hw_row(logits[i], hw[s + i])
         _back_rows(resid, hb, sparse, indptr[s:e + 1], indices, data, a3, slopes, w3, s == 0, acc3, accb3, acc1, accgs)
     _back_done(sparse, cen, acc3, accb3, acc1, accgs, res)
     return _fit_total(acc, theta, anchored, a_weight, a_theta0, a_decay)
@@ -767,38 +776,47 @@ def _grad_pass(theta, step, t, update, z, hw, block, act, hid, d, k, sparse, xr,
 @jit(boundscheck=False)
 def _trial_pass(cand, step, t, z, block, act, hid, d, k, sparse, xr, std, mean, scale, ah,
                 indptr, indices, data, cen, m, y, anchored, a_target, a_weight, a_theta0, a_decay):  # pragma: no cover
-    """`_fit`'s objective at cand = theta + t step, from z + t dz a block at a time (z unchanged)."""
-    n_rows = z.shape[0]
+    """`_fit`'s objective at cand = theta + t step, from z + t dz a block at a time (z unchanged);
+    with an empty z, from cand's own first-layer output, a block at a time."""
+    keep = z.shape[0] > 0
+    n_rows = z.shape[0] if keep else m + ah.shape[0] if not sparse else indptr.shape[0] - 1
     nw = hid * d
-    s1t = np.ascontiguousarray(step[:nw].reshape((hid, d)).T)
+    src = step if keep else cand
+    s1t = np.ascontiguousarray(src[:nw].reshape((hid, d)).T)
     cb = cen @ s1t
     acc = np.zeros(2)
     buf = np.empty((0 if sparse else min(block, n_rows), d))
     for s in range(0, n_rows, block):
         e = min(n_rows, s + block)
         hb = buf if sparse else _rows_h(s, e, m, xr, std, mean, scale, ah, buf)
-        dz = _rows_out(s, e, hb, sparse, indptr, indices, data, cb, s1t, step, nw, hid)
-        _fit_rows(cand, z[s:e] + t * dz, s, act, hid, d, k, m, y, anchored, a_target, a_weight, acc)
+        dz = _rows_out(s, e, hb, sparse, indptr, indices, data, cb, s1t, src, nw, hid)
+        _fit_rows(cand, z[s:e] + t * dz if keep else dz, s, act, hid, d, k, m, y, anchored, a_target, a_weight, acc)
     return _fit_total(acc, cand, anchored, a_weight, a_theta0, a_decay)
 
 
 @jit(boundscheck=False)
 def _ggn_pass(vv, theta, z, hw, block, act, hid, d, k, sparse, xr, std, mean, scale, ah, indptr, indices, data,
               cen, m, pen, use_pen, res):  # pragma: no cover - compiled
-    """`_ggn` over the bundle's rows a block at a time: activations and slopes from z, the
-    logit-space weights from hw, the rows from xr (or the CSR arrays)."""
+    """`_ggn` over the bundle's rows a block at a time: activations and slopes from z (an empty
+    z: from theta's first-layer output, recomputed a block at a time), the logit-space weights
+    from hw, the rows from xr (or the CSR arrays)."""
+    keep = z.shape[0] > 0
     nw1 = hid * d
     o3 = nw1 + hid
     softmax = k > 1
     w3 = np.ascontiguousarray(theta[o3:o3 + k * hid].reshape((k, hid)))
     v1t = np.ascontiguousarray(vv[:nw1].reshape((hid, d)).T)  # [d, hid]
     cb = cen @ v1t
+    w1t = np.ascontiguousarray(theta[:nw1].reshape((hid, d)).T)
+    cw = cen @ w1t
+    w3t = np.ascontiguousarray(theta[o3:o3 + k * hid].reshape((k, hid)).T)  # [hid, k], as `_fit_rows`
     v3 = vv[o3:o3 + k * hid].reshape((k, hid))
     acc3 = np.empty((k, hid))
     accb3 = np.zeros(k)
     acc1 = np.zeros((d, hid)) if sparse else np.empty((hid, d))
     accgs = np.zeros(hid)
     nb = min(block, m)
+    hwb = np.empty((0 if keep else nb, k))
     buf = np.empty((0 if sparse else nb, d))
     a3 = np.empty((nb, hid))
     slopes = np.empty((nb, hid))
@@ -807,7 +825,17 @@ def _ggn_pass(vv, theta, z, hw, block, act, hid, d, k, sparse, xr, std, mean, sc
         n = e - s
         hb = buf if sparse else _rows_h(s, e, m, xr, std, mean, scale, ah, buf)
         a3b, sb = a3[:n], slopes[:n]
-        _act_rows(z[s:e], act, a3b, sb)
+        if keep:
+            _act_rows(z[s:e], act, a3b, sb)
+            hwk = hw[s:e]
+        else:  # z and the curvature weights from theta, as `_grad_pass` computed them
+            _act_rows(_rows_out(s, e, hb, sparse, indptr, indices, data, cw, w1t, theta, nw1, hid), act, a3b, sb)
+            logits = a3b @ w3t
+            hwk = hwb[:n]
+            for i in range(n):
+                for q in range(k):
+                    logits[i, q] += theta[o3 + k * hid + q]
+                _hw_row(logits[i], hwk[i])
         if sparse:
             t = _times(indptr[s:e + 1], indices, data, cb, v1t)
         else:
@@ -822,7 +850,7 @@ def _ggn_pass(vv, theta, z, hw, block, act, hid, d, k, sparse, xr, std, mean, sc
         g = np.empty((n, k))
         if softmax:
             for i in range(n):
-                hwi = hw[s + i]
+                hwi = hwk[i]
                 sm = 0.0
                 for q in range(k):
                     sm += hwi[q] * t3[i, q]
@@ -831,7 +859,7 @@ def _ggn_pass(vv, theta, z, hw, block, act, hid, d, k, sparse, xr, std, mean, sc
         else:
             for i in range(n):
                 for q in range(k):
-                    g[i, q] = hw[s + i, q] * t3[i, q]
+                    g[i, q] = hwk[i, q] * t3[i, q]
         _back_rows(g, hb, sparse, indptr[s:e + 1], indices, data, a3b, sb, w3, s == 0, acc3, accb3, acc1, accgs)
     _back_done(sparse, cen, acc3, accb3, acc1, accgs, res)
     if use_pen:
@@ -885,18 +913,18 @@ def _pcg_pass(b, rtol, iters, ds, ads, hds, dads, theta, z, hw, block, act, hid,
 
 
 @jit(boundscheck=False)
-def _refit_rows(theta0, steps, cg_iters, cg_tol, newton_tol, c1, halvings, ds, ads, hds, dads, block, act, hid, d, k,
-                sparse, xr, std, mean, scale, ah, indptr, indices, data, cen, m, n_rows, y, pen, use_pen,
+def _refit_rows(theta0, steps, cg_iters, cg_tol, newton_tol, c1, halvings, ds, ads, hds, dads, block, z, act, hid, d,
+                k, sparse, xr, std, mean, scale, ah, indptr, indices, data, cen, m, n_rows, y, pen, use_pen,
                 anchored, a_target, a_weight, a_theta0, a_decay,
                 v, vt, ev, g_vdv, kinv, dd, dinv, d_live, dinv_live, idx):  # pragma: no cover - compiled
     """`_refit` streamed: the same steps, CG solves and Armijo trials, with every pass over the
     rows a block at a time (`_grad_pass`, `_pcg_pass`, `_trial_pass`). Per step: the gradient
     pass (which, after the first step, also moves z to the accepted point), the CG products,
-    one pass a trial."""
+    one pass a trial. z is the caller's: [n_rows, hid] to keep the first layer's output between
+    passes, or [0, hid] to recompute it a block at a time in every pass (`compiled.keep_z`)."""
     n = theta0.shape[0]
     theta = theta0.copy()
-    z = np.empty((n_rows, hid))
-    hw = np.empty((m, k))
+    hw = np.empty((m if z.shape[0] > 0 else 0, k))  # the bundle's curvature weights, kept with z
     g_x = np.empty(n)
     f = _grad_pass(theta, theta, 0.0, False, z, hw, block, act, hid, d, k, sparse, xr, std, mean, scale, ah,
                    indptr, indices, data, cen, m, y, anchored, a_target, a_weight, a_theta0, a_decay, g_x)

@@ -29,7 +29,7 @@ def network_refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray
                   steps: int = int(BUDGET["steps"]), *, cg_iters: int = int(BUDGET["cg_iters"]),
                   cg_tol: float = BUDGET["cg_tol"], newton_tol: float = 0.0, penalty: np.ndarray | None = None,
                   anchor: Anchor | None = None, compiled: bool = True, c1: float = C1,
-                  halvings: int = HALVINGS, block: int | str | None = AUTO) -> np.ndarray:
+                  halvings: int = HALVINGS, block: int | str | None = AUTO, z_store: str = AUTO) -> np.ndarray:
     """Damped Gauss-Newton on J(theta) + 1/2 theta' diag(penalty) theta from theta0; returns the
     refitted parameters. The penalty is the change of weight decay that a scaler refitted on
     the merged rows brings (`scaler_penalty`); None for a pipeline that keeps its scaler. With
@@ -43,11 +43,12 @@ def network_refit(net: Network, x: np.ndarray, y: np.ndarray, theta0: np.ndarray
     that many nats, before its line search; 0 runs every step. `c1` and `halvings` are Armijo's
     sufficient-decrease constant and number of trials (`numerics.linesearch`), the method's own
     unless a test asks for others. The compiled refit streams the rows `block` at a time
-    (`compiled.refit`; None: the whole-array kernel)."""
+    (`compiled.refit`; None: the whole-array kernel), keeping the first layer's output between
+    passes or recomputing it per block as `z_store` says (`compiled.z_store_for`)."""
     if compiled:
         done = compiled_refit(net, x, y, theta0, curv, steps=steps, cg_iters=cg_iters, cg_tol=cg_tol,
                               newton_tol=newton_tol, penalty=penalty, anchor=anchor, workspace=cg_workspace,
-                              c1=c1, halvings=halvings, block=block)
+                              c1=c1, halvings=halvings, block=block, z_store=z_store)
         if done is not None:
             return done
     rows = Rows(net, x, anchor)

@@ -281,12 +281,13 @@ def test_the_compiled_dot_sums_every_term_in_its_fixed_lanes(n, seed):
 @given(seed=st.integers(0, 2**31), act=st.sampled_from(["relu", "tanh", "sigmoid"]), k=st.sampled_from([1, 3]),
        scaler=st.booleans(), sparse=st.booleans(), penalty=st.booleans(), anchored=st.booleans(),
        m=st.integers(1, 40), steps=st.integers(1, 5), iters=st.integers(1, 8), block=st.integers(1, 30),
-       c1=st.sampled_from([C1, 0.5]))
+       c1=st.sampled_from([C1, 0.5]), z_store=st.sampled_from(["keep", "recompute"]))
 def test_streamed_refit_is_the_whole_array_refit(seed, act, k, scaler, sparse, penalty, anchored, m, steps, iters,
-                                                 block, c1):
+                                                 block, c1, z_store):
     """The refit streamed `block` rows at a time (`kernels._refit_rows`) against the whole-array
     kernel (`block=None`): bit for bit when one block holds every row (bundle and anchor), and
-    to rounding when the rows' sums run block by block; the same for the records' scores."""
+    to rounding when the rows' sums run block by block, with the first layer's output kept
+    between passes or recomputed a block at a time (`z_store`); the same for the records' scores."""
     from pricing.methods.network_newton import Anchor
     from pricing.methods.network_newton.compiled import record_scores
 
@@ -304,7 +305,7 @@ def test_streamed_refit_is_the_whole_array_refit(seed, act, k, scaler, sparse, p
     one = network_refit(net, x, y, theta0, curv, steps, block=m + 12, **kw)
     auto = network_refit(net, x, y, theta0, curv, steps, **kw)  # `AUTO`: one block up to WHOLE_ROWS rows
     assert np.array_equal(one, whole) and np.array_equal(auto, whole)
-    blocks = network_refit(net, x, y, theta0, curv, steps, block=block, **kw)
+    blocks = network_refit(net, x, y, theta0, curv, steps, block=block, z_store=z_store, **kw)
     np.testing.assert_allclose(blocks, whole, rtol=0, atol=1e-9 * max(1.0, float(np.abs(whole).max())))
     s = rng.normal(size=theta0.shape[0])
     want = record_scores(net, x, whole, y, s, block=None)
@@ -320,3 +321,16 @@ def test_streamed_refit_refuses_a_block_of_no_rows():
     for bad in (0, -3, 2.5, True):
         with pytest.raises(ValueError, match="block must be a positive number of rows"):
             network_refit(net, rng.normal(size=(5, 3)), np.zeros(5, dtype=np.int64), nc.flat(net), curv, 1, block=bad)
+
+
+def test_the_first_layer_output_is_kept_only_where_the_refit_is_one_block():
+    """Up to `WHOLE_ROWS` rows z is kept (the whole-array refit bit for bit); above, it is
+    recomputed a block at a time, so the refit holds no [rows, hidden] array; a bad mode is named."""
+    from pricing.methods.network_newton.compiled import WHOLE_ROWS, z_store_for
+
+    assert z_store_for(WHOLE_ROWS) == "keep" and z_store_for(WHOLE_ROWS + 1) == "recompute"
+    rng = np.random.default_rng(0)
+    net = _net(rng, ["linear", "relu", "linear"], 3, 4, 1)
+    with pytest.raises(ValueError, match="z_store must be 'keep', 'recompute'"):
+        network_refit(net, rng.normal(size=(5, 3)), np.zeros(5, dtype=np.int64), nc.flat(net), _curv(net, rng, 3), 1,
+                      z_store="float32")
