@@ -50,8 +50,9 @@ def _startup_seconds() -> float:
     return best
 
 
-def run(hubs: int = 200, workers: int = 8, baseline: int = 20) -> dict[str, float]:
-    """Run the survey and the baseline over `hubs` one-person hubs; return the figures."""
+def run(hubs: int = 200, workers: int = 8, baseline: int = 20, *, startup: bool = True) -> dict[str, float]:
+    """Run the survey and the baseline over `hubs` one-person hubs; return the figures (`startup`:
+    also time a child interpreter's start-up, else count it 0)."""
     from client.buyer import Buyer, Outcome
     from client.survey import Question, survey
     from oracle.demo import SURVEY_EPSILON, TRIP_BOUNDS, trip_lengths, _release
@@ -105,10 +106,11 @@ def run(hubs: int = 200, workers: int = 8, baseline: int = 20) -> dict[str, floa
         b_seconds *= hubs / max(1, len(b_ids))  # the mean buy, times the hubs
         b_gas_total = b_gas * hubs / max(1, len(b_ids))
     shutil.rmtree(root, ignore_errors=True)
-    startup = _startup_seconds()
+    startup_s = _startup_seconds() if startup else 0.0
     return {"hubs": hubs, "workers": workers, "setup_s": setup, "survey_s": res.seconds, "survey_answers": len(ids),
             "survey_gas": s_gas, "baseline_s": b_seconds, "baseline_answers": hubs, "baseline_gas": b_gas_total, "baseline_sample": len(b_ids),
-            "startup_s": startup, "estimate": res.value, "ci_lo": res.ci[0], "ci_hi": res.ci[1],
+            "startup_s": startup_s, "estimate": res.value, "ci_lo": res.ci[0], "ci_hi": res.ci[1],
+            "truth": float(np.mean(np.clip(trip_lengths(hubs, seed=7), *TRIP_BOUNDS))),
             "load": os.getloadavg()[0]}
 
 
@@ -123,7 +125,8 @@ def report(f: dict[str, float]) -> str:
         f"survey of {f['hubs']} one-person hubs on loopback (embedded chain, {f['workers']} workers), "
         f"load average {f['load']:.1f} on {os.cpu_count()} CPUs",
         f"  survey:   {f['survey_answers']} answers in {f['survey_s']:.1f} s = {s_per:.2f} s/answer, "
-        f"{s_gas:,.0f} gas/answer; estimate {f['estimate']:.2f} km, 95% CI [{f['ci_lo']:.2f}, {f['ci_hi']:.2f}]",
+        f"{s_gas:,.0f} gas/answer; estimate {f['estimate']:.2f} km, 95% CI [{f['ci_lo']:.2f}, {f['ci_hi']:.2f}] "
+        f"against the true mean {f['truth']:.2f} km ({'covered' if f['ci_lo'] <= f['truth'] <= f['ci_hi'] else 'NOT covered'})",
         f"  baseline: {f['baseline_answers']} separate buys (the mean of {f['baseline_sample']} timed, times "
         f"{f['hubs']}) in {f['baseline_s']:.1f} s = {b_per:.2f} s/answer, "
         f"{b_gas:,.0f} gas/answer; plus {f['startup_s']:.2f} s of interpreter start-up per `spartacus buy` run "
