@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import tempfile
 import time
 import warnings
@@ -260,7 +261,8 @@ def _audit(console: Console, chain: Chain, out: Path) -> tuple[Path, Path | None
 def run_demo(console: Console | None = None, *, out_dir: Path | None = None, survey_hubs: int = 24,
              seed: int = 2026) -> DemoResult:
     """Run the whole story (see the module docstring); reports go to `out_dir` (default build/demo)."""
-    console = console or Console()
+    # piped into a log (CI, `make demo > file`) rich assumes 80 columns and truncates the deals table
+    console = console or Console(width=None if sys.stdout.isatty() else 120)
     t_start = time.perf_counter()
     out = Path(out_dir) if out_dir is not None else Path(__file__).resolve().parents[1] / "build" / "demo"
     if out.exists():
