@@ -186,8 +186,10 @@ def make_bundles(x_tr, y_tr, x_pool, y_pool, classes: int, rng: np.random.Genera
 
 # how the buyer's pipeline scales its inputs before the MLP: "standard" refits a StandardScaler
 # on every training set (merged rows included); "frozen" fits it on the buyer's own rows once and
-# keeps it; "bounds" maps each column to [0, 1] by the data set's declared bounds, never refit
-SCALINGS = ("standard", "frozen", "bounds")
+# keeps it; "bounds" maps each column to [0, 1] by the data set's declared bounds, never refit;
+# "auto" is the careful buyer: whichever of frozen and bounds (with its own weight decay) gives
+# the lower log-loss on the buyer's own validation rows
+SCALINGS = ("standard", "frozen", "bounds", "auto")
 
 
 class FixedScaler(StandardScaler):
@@ -350,6 +352,7 @@ class Buyer:
     alpha: float
     model: object
     scaler: tuple[np.ndarray, np.ndarray] | None = None  # fixed (mean, scale) of its pipeline; None: refit
+    scaling: str = "standard"  # which scaling that is (SCALINGS; "auto" resolved to the one chosen)
 
     @property
     def schema(self) -> dict:
@@ -363,8 +366,9 @@ def buyer(x: np.ndarray, y: np.ndarray, *, seed: int, n_train: int, n_val: int, 
     """Draw split `seed` (train / validation / pool and the bundles) and fit the buyer's real
     model at each weight decay, keeping the best on its validation set: an untuned MLP on a
     few hundred rows is so overfit that the "gain" of a bundle measures regularisation, not
-    information. `scaling` (`SCALINGS`, `scaler_params`) is how its pipeline scales inputs.
-    Deterministic in its arguments, so `benchmarks.mde_reprice` redraws a run."""
+    information. `scaling` (`SCALINGS`, `scaler_params`) is how its pipeline scales inputs;
+    "auto" tries frozen and bounds and keeps the (scaling, weight decay) pair with the lower
+    validation log-loss. Deterministic in its arguments, so `benchmarks.mde_reprice` redraws a run."""
     from sklearn.metrics import log_loss
     from threadpoolctl import threadpool_limits
 
@@ -375,11 +379,19 @@ def buyer(x: np.ndarray, y: np.ndarray, *, seed: int, n_train: int, n_val: int, 
     tr, va, pool = perm[:n_train], perm[n_train:n_train + n_val], perm[n_train + n_val:]
     x_tr, y_tr, x_va, y_va = x[tr], y[tr], x[va], y[va]
     bundles = make_bundles(x_tr, y_tr, x[pool], y[pool], classes, rng, sizes)
-    scaler = scaler_params(scaling, x, x_tr)
-    with threadpool_limits(limits=1):  # as the retraining: the same model on every machine
-        fits = {a: _real_model(0, hidden, max_iter, a, solver, scaler).fit(x_tr, y_tr) for a in alphas}
-    alpha = min(alphas, key=lambda a: log_loss(y_va, fits[a].predict_proba(x_va), labels=list(range(classes))))
-    return Buyer(x_tr, y_tr, x_va, y_va, bundles, classes, alpha, fits[alpha], scaler)
+    if scaling not in SCALINGS:
+        raise ValueError(f"scaling {scaling!r}: one of {', '.join(SCALINGS)}")
+    best = None
+    for sc in ("frozen", "bounds") if scaling == "auto" else (scaling,):
+        scaler = scaler_params(sc, x, x_tr)
+        with threadpool_limits(limits=1):  # as the retraining: the same model on every machine
+            fits = {a: _real_model(0, hidden, max_iter, a, solver, scaler).fit(x_tr, y_tr) for a in alphas}
+        loss = {a: log_loss(y_va, fits[a].predict_proba(x_va), labels=list(range(classes))) for a in alphas}
+        alpha = min(alphas, key=loss.__getitem__)
+        if best is None or loss[alpha] < best[0]:
+            best = (loss[alpha], sc, scaler, alpha, fits[alpha])
+    _, sc, scaler, alpha, model = best
+    return Buyer(x_tr, y_tr, x_va, y_va, bundles, classes, alpha, model, scaler, sc)
 
 
 def buyer_specs(b: Buyer, methods: Sequence[str], *, seed: int, l2: float | None = None,
@@ -765,7 +777,7 @@ class PrecisionReport:
     wall_seconds: float = float("nan")
     truth_match: float = float("nan")  # with a re-used truth: largest change of the stored efficacies
     calibration_scores: dict[str, float] = field(default_factory=dict)  # mean rho per candidate, buyer's folds
-    scaling: str = "standard"  # how the buyer's pipeline scales its inputs (SCALINGS)
+    scaling: str = "standard"  # how the buyer's pipeline scaled its inputs (SCALINGS; "auto" resolved)
 
     @property
     def spearman(self) -> dict[str, float]:
@@ -862,7 +874,8 @@ def validate_precision(x: np.ndarray, y: np.ndarray, *, task: str = "classificat
     change of the stored efficacies of the methods both runs price (0 when nothing changed).
     `scaling` is how the buyer's pipeline scales its inputs (`SCALINGS`): "standard" refits a
     StandardScaler on the merged rows, "bounds" maps columns to [0, 1] by the declared bounds,
-    fixed; the Newton methods are told of a refit only when there is one."""
+    fixed, "auto" lets the buyer choose frozen or bounds on its own validation rows (the report
+    names the one chosen); the Newton methods are told of a refit only when there is one."""
     from joblib import Parallel, delayed
     from tqdm import tqdm
 
@@ -912,9 +925,9 @@ def validate_precision(x: np.ndarray, y: np.ndarray, *, task: str = "classificat
     if truth is not None:
         if (truth["release_level"], truth["release_bundle"], truth["release_draw"]) != (rel_l, rel_b, rel_d):
             raise ValueError(f"truth for {truth['dataset']!r} has another layout of releases: run without truth")
-        if truth.get("scaling", "standard") != scaling:
+        if truth.get("scaling", "standard") != b.scaling:
             raise ValueError(f"truth for {truth['dataset']!r} retrained a buyer with scaling "
-                             f"{truth.get('scaling', 'standard')!r}, not {scaling!r}: run without truth")
+                             f"{truth.get('scaling', 'standard')!r}, not {b.scaling!r}: run without truth")
         per_seed = np.asarray(truth["true_gain_per_seed"], np.float64)
         shared = [m for m in methods if m != "shipped" and m in truth["methods"]]
         match = max((float(np.max(np.abs(eff[m] - np.asarray(truth["methods"][m]["efficacy"])))) for m in shared),
@@ -947,7 +960,7 @@ def validate_precision(x: np.ndarray, y: np.ndarray, *, task: str = "classificat
         calibration_seconds=cal.seconds if cal else float("nan"),
         retrain_seconds=retrain_seconds, truth_match=match, calibration_scores=cal.score if cal else {},
         all_negative=bool(np.all(gain < 0)), truth_nonmonotone=truth_nonmonotone(per_seed, bundle, level, names, epsilons),
-        wall_seconds=time.perf_counter() - t0, scaling=scaling)
+        wall_seconds=time.perf_counter() - t0, scaling=b.scaling)
     if plot is not None:
         _plot_precision(rep, plot)
     return rep

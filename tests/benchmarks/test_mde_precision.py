@@ -159,3 +159,19 @@ def test_every_precision_method_builds_and_prices_for_the_bounds_buyer(bounds_bu
         res = price(spec, blob, {"pricing": {"method": method_variant(m)[0], "curve": TERMS_CURVE},
                                  "maxPrice": MAX_PRICE})
         assert np.isfinite(res.efficacy), m
+
+
+def test_auto_scaling_keeps_the_fixed_scaling_with_the_lower_validation_loss():
+    """The careful buyer: of frozen and bounds (each with its own weight decay), the one its own
+    validation rows prefer; never the refitting scaler."""
+    from sklearn.metrics import log_loss
+
+    x, y = load("breast_cancer")
+    kw = dict(seed=0, n_train=90, n_val=80, sizes=(10, 20, 40), hidden=8, max_iter=200, alphas=(1.0, 10.0))
+    auto = buyer(x, y, scaling="auto", **kw)
+    loss = {sc: log_loss(b.y_va, b.model.predict_proba(b.x_va), labels=[0, 1])
+            for sc, b in ((sc, buyer(x, y, scaling=sc, **kw)) for sc in ("frozen", "bounds"))}
+    assert auto.scaling == min(loss, key=loss.__getitem__) and auto.scaler is not None
+    assert log_loss(auto.y_va, auto.model.predict_proba(auto.x_va), labels=[0, 1]) == pytest.approx(min(loss.values()))
+    with pytest.raises(ValueError, match="scaling 'minmax'"):
+        buyer(x, y, scaling="minmax", **kw)
