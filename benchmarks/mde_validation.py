@@ -190,6 +190,9 @@ def make_bundles(x_tr, y_tr, x_pool, y_pool, classes: int, rng: np.random.Genera
 # "auto" is the careful buyer: whichever of frozen and bounds (with its own weight decay) gives
 # the lower log-loss on the buyer's own validation rows
 SCALINGS = ("standard", "frozen", "bounds", "auto")
+# the buyer's input scaling in the precision run: the careful buyer's choice on its own validation
+# rows, never a scaler refitted on the release (docs/decisions/2026-12-07-precision-careful-buyer.md)
+PRECISION_SCALING = "auto"
 
 
 class FixedScaler(StandardScaler):
@@ -862,7 +865,7 @@ def validate_precision(x: np.ndarray, y: np.ndarray, *, task: str = "classificat
                        jobs: int = 1, progress: bool = True, alphas: Sequence[float] = ALPHAS,
                        solver: str = "lbfgs", shipped: bool = True, calibration: dict | None = None,
                        plot: Path | None = None, truth: dict | None = None,
-                       scaling: str = "standard") -> PrecisionReport:
+                       scaling: str = PRECISION_SCALING) -> PrecisionReport:
     """Price the pool's bundles as `privacy` releases them at a grid of epsilon (and exact),
     several draws each, with every method and the buyer's shipped spec, against the true gain of
     retraining the buyer's real model (weight decay chosen on its own validation set).
@@ -1050,9 +1053,6 @@ def _plot_precision(rep: PrecisionReport, path: Path) -> None:
     plt.close(fig)
 
 
-# the buyer's input scaling in the precision run: the careful buyer's choice on its own validation
-# rows, never a scaler refitted on the release (docs/decisions/2026-12-07-precision-careful-buyer.md)
-PRECISION_SCALING = "auto"
 # the precision run's size per data set in `make bench`: one split, two bundles, 7 eps x 2 draws
 # + exact, 3 seeds; MNIST's retraining (5 s) is cut by a smaller buyer
 PRECISION_CONFIGS = {

@@ -101,6 +101,12 @@ def test_precision_report_is_computed_from_its_own_columns():
                                alphas=(1.0,), shipped=False, truth=asdict(rep))
     assert again.truth_match == 0.0 and again.true_gain == rep.true_gain
     assert again.methods["influence"].prices == rep.methods["influence"].prices
+    # a truth retrained by a buyer of another scaling is refused, not silently re-used
+    other = {**asdict(rep), "scaling": "standard" if rep.scaling != "standard" else "bounds"}
+    with pytest.raises(ValueError, match="retrained a buyer with scaling"):
+        validate_precision(x, y, name="bc-tiny", n_train=90, n_val=80, sizes=(30,), per_column=(0.1, 100.0),
+                           draws=2, seeds=1, hidden=8, max_iter=200, methods=("influence",), progress=False,
+                           alphas=(1.0,), shipped=False, truth=other)
 
 
 def test_bounds_scaling_maps_the_data_to_the_unit_box_and_is_not_refit():
