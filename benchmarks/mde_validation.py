@@ -34,7 +34,8 @@ from pricing.builders import SCALER_AWARE, build_spec
 
 __all__ = ["MethodResult", "Report", "Buyer", "buyer", "buyer_specs", "validate", "make_bundles", "meets_targets",
            "summary_table", "main", "shipped_spec", "buyer_fit", "PrecisionMethod", "PrecisionReport",
-           "validate_precision", "precision_table", "PRECISION_TARGETS"]
+           "validate_precision", "precision_table", "PRECISION_TARGETS", "SCALINGS", "PRECISION_SCALING",
+           "FixedScaler", "scaler_params"]
 
 RESULTS = Path(__file__).resolve().parent / "results"
 METHODS = ("influence", "group-influence", "tree", "distilled", "feature-newton", "network-newton", "network-anchored")
