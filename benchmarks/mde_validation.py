@@ -201,12 +201,12 @@ class FixedScaler(StandardScaler):
     pipeline retrained on merged data keeps the buyer's scaling (and `pricing`'s model reader
     sees the same 'standardize' layer as for any StandardScaler)."""
 
-    def __init__(self, mean=None, scale=None):
+    def __init__(self, mean: np.ndarray | None = None, scale: np.ndarray | None = None) -> None:
         self.mean = mean
         self.scale = scale
         super().__init__()
 
-    def fit(self, x, y=None, sample_weight=None):
+    def fit(self, x: np.ndarray, y: object = None, sample_weight: object = None) -> "FixedScaler":
         """Set the given mean and scale; the rows only fix the column count (checked)."""
         mean, scale = np.asarray(self.mean, np.float64), np.asarray(self.scale, np.float64)
         if mean.shape != scale.shape or mean.ndim != 1 or not np.all(scale > 0):
