@@ -27,13 +27,15 @@ from typing import Sequence
 
 import numpy as np
 from scipy.stats import spearmanr
+from sklearn.preprocessing import StandardScaler
 
 from pricing import Spec, UnknownMethod, get_method, parse_spec, price, write_release
 from pricing.builders import SCALER_AWARE, build_spec
 
 __all__ = ["MethodResult", "Report", "Buyer", "buyer", "buyer_specs", "validate", "make_bundles", "meets_targets",
            "summary_table", "main", "shipped_spec", "buyer_fit", "PrecisionMethod", "PrecisionReport",
-           "validate_precision", "precision_table", "PRECISION_TARGETS"]
+           "validate_precision", "precision_table", "PRECISION_TARGETS", "SCALINGS", "PRECISION_SCALING",
+           "FixedScaler", "scaler_params"]
 
 RESULTS = Path(__file__).resolve().parent / "results"
 METHODS = ("influence", "group-influence", "tree", "distilled", "feature-newton", "network-newton", "network-anchored")
@@ -183,16 +185,70 @@ def make_bundles(x_tr, y_tr, x_pool, y_pool, classes: int, rng: np.random.Genera
     return out
 
 
-def _real_model(seed: int, hidden: int, max_iter: int, alpha: float = 1.0, solver: str = "lbfgs"):
+# how the buyer's pipeline scales its inputs before the MLP: "standard" refits a StandardScaler
+# on every training set (merged rows included); "frozen" fits it on the buyer's own rows once and
+# keeps it; "bounds" maps each column to [0, 1] by the data set's declared bounds, never refit;
+# "auto" is the careful buyer: whichever of frozen and bounds (with its own weight decay) gives
+# the lower log-loss on the buyer's own validation rows
+SCALINGS = ("standard", "frozen", "bounds", "auto")
+# the buyer's input scaling in the precision run: the careful buyer's choice on its own validation
+# rows, never a scaler refitted on the release (docs/decisions/2026-12-07-precision-careful-buyer.md)
+PRECISION_SCALING = "auto"
+
+
+class FixedScaler(StandardScaler):
+    """A StandardScaler whose mean_ and scale_ are given, not fitted: `fit` ignores its rows, so a
+    pipeline retrained on merged data keeps the buyer's scaling (and `pricing`'s model reader
+    sees the same 'standardize' layer as for any StandardScaler)."""
+
+    def __init__(self, mean: np.ndarray | None = None, scale: np.ndarray | None = None) -> None:
+        self.mean = mean
+        self.scale = scale
+        super().__init__()
+
+    def fit(self, x: np.ndarray, y: object = None, sample_weight: object = None) -> "FixedScaler":
+        """Set the given mean and scale; the rows only fix the column count (checked)."""
+        mean, scale = np.asarray(self.mean, np.float64), np.asarray(self.scale, np.float64)
+        if mean.shape != scale.shape or mean.ndim != 1 or not np.all(scale > 0):
+            raise ValueError(f"FixedScaler needs a 1-d mean and a positive scale of one shape, got {mean.shape} "
+                             f"and {scale.shape} (smallest scale {scale.min(initial=np.inf)})")
+        if np.shape(x)[1] != len(mean):
+            raise ValueError(f"FixedScaler has {len(mean)} columns, the rows have {np.shape(x)[1]}")
+        self.mean_, self.scale_, self.var_ = mean.copy(), scale.copy(), scale ** 2
+        self.n_features_in_, self.n_samples_seen_ = len(mean), np.shape(x)[0]
+        return self
+
+
+def scaler_params(scaling: str, x_all: np.ndarray, x_train: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(mean, scale) the buyer's pipeline keeps fixed under `scaling`, or None for "standard"
+    (refit on whatever it is trained on). "bounds" uses `_bounds(x_all)`, the data set's declared
+    range (what `privacy.release_ml` clamps to), so every column maps to [0, 1]; "frozen" the
+    buyer's own rows' mean and standard deviation, a column constant there scaled by its declared
+    range instead (so a pixel the buyer never saw lit is not left in raw units)."""
+    if scaling == "standard":
+        return None
+    lo, hi = np.array(_bounds(np.asarray(x_all, np.float64))).T
+    if scaling == "bounds":
+        return lo, hi - lo
+    if scaling == "frozen":
+        x_train = np.asarray(x_train, np.float64)
+        sd = x_train.std(axis=0)
+        return x_train.mean(axis=0), np.where(sd > 10 * np.finfo(np.float64).eps, sd, hi - lo)
+    raise ValueError(f"scaling {scaling!r}: one of {', '.join(SCALINGS)}")
+
+
+def _real_model(seed: int, hidden: int, max_iter: int, alpha: float = 1.0, solver: str = "lbfgs",
+                scaler: tuple[np.ndarray, np.ndarray] | None = None):
     from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
-    return make_pipeline(StandardScaler(), MLPClassifier((hidden,), alpha=alpha, max_iter=max_iter, random_state=seed,
-                                                         solver=solver))
+    step = StandardScaler() if scaler is None else FixedScaler(mean=scaler[0], scale=scaler[1])
+    return make_pipeline(step, MLPClassifier((hidden,), alpha=alpha, max_iter=max_iter, random_state=seed,
+                                             solver=solver))
 
 
-def _fit_loss(x, y, x_val, y_val, classes, seed, hidden, max_iter, alpha=1.0, solver="lbfgs") -> tuple[float, float]:
+def _fit_loss(x, y, x_val, y_val, classes, seed, hidden, max_iter, alpha=1.0, solver="lbfgs",
+              scaler=None) -> tuple[float, float]:
     """(validation log-loss, fit seconds) of the real model trained on (x, y) with `seed`."""
     from sklearn.metrics import log_loss
     from threadpoolctl import threadpool_limits
@@ -200,7 +256,7 @@ def _fit_loss(x, y, x_val, y_val, classes, seed, hidden, max_iter, alpha=1.0, so
     warnings.filterwarnings("ignore")
     with threadpool_limits(limits=1):
         t = time.perf_counter()
-        model = _real_model(seed, hidden, max_iter, alpha, solver).fit(x, y)
+        model = _real_model(seed, hidden, max_iter, alpha, solver, scaler).fit(x, y)
         dt = time.perf_counter() - t
         loss = log_loss(y_val, model.predict_proba(x_val), labels=list(range(classes)))
     return float(loss), dt
@@ -299,6 +355,8 @@ class Buyer:
     classes: int
     alpha: float
     model: object
+    scaler: tuple[np.ndarray, np.ndarray] | None = None  # fixed (mean, scale) of its pipeline; None: refit
+    scaling: str = "standard"  # which scaling that is (SCALINGS; "auto" resolved to the one chosen)
 
     @property
     def schema(self) -> dict:
@@ -307,11 +365,14 @@ class Buyer:
 
 
 def buyer(x: np.ndarray, y: np.ndarray, *, seed: int, n_train: int, n_val: int, sizes: Sequence[int],
-          hidden: int, max_iter: int, alphas: Sequence[float] = ALPHAS, solver: str = "lbfgs") -> Buyer:
+          hidden: int, max_iter: int, alphas: Sequence[float] = ALPHAS, solver: str = "lbfgs",
+          scaling: str = "standard") -> Buyer:
     """Draw split `seed` (train / validation / pool and the bundles) and fit the buyer's real
     model at each weight decay, keeping the best on its validation set: an untuned MLP on a
     few hundred rows is so overfit that the "gain" of a bundle measures regularisation, not
-    information. Deterministic in its arguments, so `benchmarks.mde_reprice` redraws a run."""
+    information. `scaling` (`SCALINGS`, `scaler_params`) is how its pipeline scales inputs;
+    "auto" tries frozen and bounds and keeps the (scaling, weight decay) pair with the lower
+    validation log-loss. Deterministic in its arguments, so `benchmarks.mde_reprice` redraws a run."""
     from sklearn.metrics import log_loss
     from threadpoolctl import threadpool_limits
 
@@ -322,10 +383,19 @@ def buyer(x: np.ndarray, y: np.ndarray, *, seed: int, n_train: int, n_val: int, 
     tr, va, pool = perm[:n_train], perm[n_train:n_train + n_val], perm[n_train + n_val:]
     x_tr, y_tr, x_va, y_va = x[tr], y[tr], x[va], y[va]
     bundles = make_bundles(x_tr, y_tr, x[pool], y[pool], classes, rng, sizes)
-    with threadpool_limits(limits=1):  # as the retraining: the same model on every machine
-        fits = {a: _real_model(0, hidden, max_iter, a, solver).fit(x_tr, y_tr) for a in alphas}
-    alpha = min(alphas, key=lambda a: log_loss(y_va, fits[a].predict_proba(x_va), labels=list(range(classes))))
-    return Buyer(x_tr, y_tr, x_va, y_va, bundles, classes, alpha, fits[alpha])
+    if scaling not in SCALINGS:
+        raise ValueError(f"scaling {scaling!r}: one of {', '.join(SCALINGS)}")
+    best = None
+    for sc in ("frozen", "bounds") if scaling == "auto" else (scaling,):
+        scaler = scaler_params(sc, x, x_tr)
+        with threadpool_limits(limits=1):  # as the retraining: the same model on every machine
+            fits = {a: _real_model(0, hidden, max_iter, a, solver, scaler).fit(x_tr, y_tr) for a in alphas}
+        loss = {a: log_loss(y_va, fits[a].predict_proba(x_va), labels=list(range(classes))) for a in alphas}
+        alpha = min(alphas, key=loss.__getitem__)
+        if best is None or loss[alpha] < best[0]:
+            best = (loss[alpha], sc, scaler, alpha, fits[alpha])
+    _, sc, scaler, alpha, model = best
+    return Buyer(x_tr, y_tr, x_va, y_va, bundles, classes, alpha, model, scaler, sc)
 
 
 def buyer_specs(b: Buyer, methods: Sequence[str], *, seed: int, l2: float | None = None,
@@ -352,7 +422,7 @@ def buyer_fit(b: Buyer, hidden: int, max_iter: int, solver: str = "lbfgs"):
     def fit(x: np.ndarray, y: np.ndarray, seed: int):
         warnings.filterwarnings("ignore")
         with threadpool_limits(limits=1):
-            return _real_model(seed, hidden, max_iter, b.alpha, solver).fit(x, y)
+            return _real_model(seed, hidden, max_iter, b.alpha, solver, b.scaler).fit(x, y)
     return fit
 
 
@@ -363,7 +433,7 @@ def shipped_spec(b: Buyer, *, hidden: int, max_iter: int, solver: str = "lbfgs",
     from pricing.builders import calibrate_spec
 
     return calibrate_spec(buyer_fit(b, hidden, max_iter, solver), b.model, b.x_tr, b.y_tr, b.x_va, b.y_va,
-                          classes=b.classes, seed=seed, **(calibration or {}))
+                          classes=b.classes, seed=seed, **{"refit_scaler": b.scaler is None, **(calibration or {})})
 
 
 def validate(x: np.ndarray, y: np.ndarray, *, task: str = "classification", seed: int = 0, name: str = "data",
@@ -711,6 +781,7 @@ class PrecisionReport:
     wall_seconds: float = float("nan")
     truth_match: float = float("nan")  # with a re-used truth: largest change of the stored efficacies
     calibration_scores: dict[str, float] = field(default_factory=dict)  # mean rho per candidate, buyer's folds
+    scaling: str = "standard"  # how the buyer's pipeline scaled its inputs (SCALINGS; "auto" resolved)
 
     @property
     def spearman(self) -> dict[str, float]:
@@ -794,7 +865,8 @@ def validate_precision(x: np.ndarray, y: np.ndarray, *, task: str = "classificat
                        hidden: int = 64, max_iter: int = 1000, methods: Sequence[str] = PRECISION_METHODS,
                        jobs: int = 1, progress: bool = True, alphas: Sequence[float] = ALPHAS,
                        solver: str = "lbfgs", shipped: bool = True, calibration: dict | None = None,
-                       plot: Path | None = None, truth: dict | None = None) -> PrecisionReport:
+                       plot: Path | None = None, truth: dict | None = None,
+                       scaling: str = PRECISION_SCALING) -> PrecisionReport:
     """Price the pool's bundles as `privacy` releases them at a grid of epsilon (and exact),
     several draws each, with every method and the buyer's shipped spec, against the true gain of
     retraining the buyer's real model (weight decay chosen on its own validation set).
@@ -803,7 +875,11 @@ def validate_precision(x: np.ndarray, y: np.ndarray, *, task: str = "classificat
     `PRECISION_CALIBRATION`: the buyer simulates the mechanism on its own rows). `truth`, a
     previous report of the same configuration as JSON, re-uses its true gains instead of
     retraining; the releases are redrawn from the same seeds, and `truth_match` is the largest
-    change of the stored efficacies of the methods both runs price (0 when nothing changed)."""
+    change of the stored efficacies of the methods both runs price (0 when nothing changed).
+    `scaling` is how the buyer's pipeline scales its inputs (`SCALINGS`): "standard" refits a
+    StandardScaler on the merged rows, "bounds" maps columns to [0, 1] by the declared bounds,
+    fixed, "auto" lets the buyer choose frozen or bounds on its own validation rows (the report
+    names the one chosen); the Newton methods are told of a refit only when there is one."""
     from joblib import Parallel, delayed
     from tqdm import tqdm
 
@@ -812,7 +888,7 @@ def validate_precision(x: np.ndarray, y: np.ndarray, *, task: str = "classificat
     warnings.filterwarnings("ignore")
     t0 = time.perf_counter()
     b = buyer(x, y, seed=seed, n_train=n_train, n_val=n_val, sizes=(10, 20, 40), hidden=hidden, max_iter=max_iter,
-              alphas=alphas, solver=solver)
+              alphas=alphas, solver=solver, scaling=scaling)
     rng = np.random.default_rng([seed, 29])
     perm = np.random.default_rng(seed).permutation(len(y))  # the split buyer() drew: the pool is the rest
     pool = perm[n_train + n_val:]
@@ -827,7 +903,7 @@ def validate_precision(x: np.ndarray, y: np.ndarray, *, task: str = "classificat
                                             b.classes, epsilons, draws, rng):
             rel_b.append(bi), rel_l.append(lv), rel_d.append(dr), rel_x.append(fx), rel_y.append(fy)
     variants = {m: method_variant(m) for m in methods}
-    specs = buyer_specs(b, methods, seed=seed)
+    specs = buyer_specs(b, methods, seed=seed, refit_scaler=b.scaler is None)
     cal = None
     if shipped:
         cal = shipped_spec(b, hidden=hidden, max_iter=max_iter, solver=solver, seed=seed,
@@ -847,12 +923,15 @@ def validate_precision(x: np.ndarray, y: np.ndarray, *, task: str = "classificat
     def run(i, s):
         xb = b.x_tr if i < 0 else np.concatenate([b.x_tr, rel_x[i]])
         yb = b.y_tr if i < 0 else np.concatenate([b.y_tr, rel_y[i]])
-        return _fit_loss(xb, yb, b.x_va, b.y_va, b.classes, s, hidden, max_iter, b.alpha, solver)
+        return _fit_loss(xb, yb, b.x_va, b.y_va, b.classes, s, hidden, max_iter, b.alpha, solver, b.scaler)
 
     match = float("nan")
     if truth is not None:
         if (truth["release_level"], truth["release_bundle"], truth["release_draw"]) != (rel_l, rel_b, rel_d):
             raise ValueError(f"truth for {truth['dataset']!r} has another layout of releases: run without truth")
+        if truth.get("scaling", "standard") != b.scaling:
+            raise ValueError(f"truth for {truth['dataset']!r} retrained a buyer with scaling "
+                             f"{truth.get('scaling', 'standard')!r}, not {b.scaling!r}: run without truth")
         per_seed = np.asarray(truth["true_gain_per_seed"], np.float64)
         shared = [m for m in methods if m != "shipped" and m in truth["methods"]]
         match = max((float(np.max(np.abs(eff[m] - np.asarray(truth["methods"][m]["efficacy"])))) for m in shared),
@@ -885,7 +964,7 @@ def validate_precision(x: np.ndarray, y: np.ndarray, *, task: str = "classificat
         calibration_seconds=cal.seconds if cal else float("nan"),
         retrain_seconds=retrain_seconds, truth_match=match, calibration_scores=cal.score if cal else {},
         all_negative=bool(np.all(gain < 0)), truth_nonmonotone=truth_nonmonotone(per_seed, bundle, level, names, epsilons),
-        wall_seconds=time.perf_counter() - t0)
+        wall_seconds=time.perf_counter() - t0, scaling=b.scaling)
     if plot is not None:
         _plot_precision(rep, plot)
     return rep
@@ -915,7 +994,8 @@ def precision_table(reports: Sequence[PrecisionReport]) -> str:
                      f"{int(np.sum(g < 0))} harmful; MLP alpha {rep.alpha:g}; {rep.seeds} seeds; one retraining "
                      f"{rep.retrain_seconds:.2f} s; calibration {rep.calibration_retrainings} retrainings, "
                      f"{rep.calibration_seconds:.0f} s; wall {rep.wall_seconds:.0f} s"
-                     + (f"; true gains re-used (efficacies match to {rep.truth_match:.1e})" if rep.truth_match == rep.truth_match else ""))
+                     + (f"; true gains re-used (efficacies match to {rep.truth_match:.1e})" if rep.truth_match == rep.truth_match else "")
+                     + f"; buyer scaling {rep.scaling}")
         if rep.calibration_scores:
             lines.append(f"{'':<14}calibration (buyer's own folds, DP-like bundles included): "
                          + ", ".join(f"{k} {v:.2f}" for k, v in rep.calibration_scores.items()))
@@ -997,20 +1077,25 @@ def main_precision(argv: Sequence[str] | None = None) -> list[PrecisionReport]:
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--reuse-truth", action="store_true",
                     help="re-use the true gains of out/mde_precision_<dataset>.json (a pricing or calibration change)")
+    ap.add_argument("--scaling", choices=SCALINGS, default=PRECISION_SCALING,
+                    help="how the buyer's pipeline scales inputs (default %(default)s); files of another scaling "
+                         "than the default are named mde_precision_<scaling>_*")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    tag = "" if args.scaling == PRECISION_SCALING else f"_{args.scaling}"
     reports = []
     for name in args.datasets.split(","):
         x, y = load(name)
-        truth = json.loads((args.out / f"mde_precision_{name}.json").read_text()) if args.reuse_truth else None
+        stem = args.out / f"mde_precision{tag}_{name}"
+        truth = json.loads(stem.with_suffix(".json").read_text()) if args.reuse_truth else None
         rep = validate_precision(x, y, seed=args.split, name=name, seeds=args.seeds, draws=args.draws, jobs=args.jobs,
-                                 plot=args.out / f"mde_precision_{name}.png", truth=truth,
+                                 plot=stem.with_suffix(".png"), truth=truth, scaling=args.scaling,
                                  **PRECISION_CONFIGS.get(name, {}))
         reports.append(rep)
         print(precision_table([rep]), flush=True)
-        (args.out / f"mde_precision_{name}.json").write_text(json.dumps(asdict(rep), indent=1, default=str))
-    text = precision_table(reports)
-    (args.out / "mde_precision.txt").write_text(text + "\n")
+        stem.with_suffix(".json").write_text(json.dumps(asdict(rep), indent=1, default=str))
+        stem.with_suffix(".txt").write_text(precision_table([rep]) + "\n")
+    (args.out / f"mde_precision{tag}.txt").write_text(precision_table(reports) + "\n")
     return reports
 
 

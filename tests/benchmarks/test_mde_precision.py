@@ -13,8 +13,10 @@ from hypothesis import strategies as st
 from scipy.stats import spearmanr
 
 from benchmarks._mde_data import load
-from benchmarks.mde_validation import (Bundle, buyer, monotone_violations, precision_table, shipped_spec,
-                                       truth_nonmonotone, validate_precision)
+from benchmarks.mde_validation import (MAX_PRICE, PRECISION_METHODS, TERMS_CURVE, Bundle, FixedScaler, _real_model,
+                                       buyer, buyer_specs, method_variant, monotone_violations, precision_table,
+                                       scaler_params, shipped_spec, truth_nonmonotone, validate_precision)
+from pricing import parse_spec, price, write_release
 from pricing.builders import CANDIDATES, Candidate
 
 FEW = (CANDIDATES[0], Candidate("feature-newton", "feature-newton"), Candidate("influence", "influence"))
@@ -99,3 +101,83 @@ def test_precision_report_is_computed_from_its_own_columns():
                                alphas=(1.0,), shipped=False, truth=asdict(rep))
     assert again.truth_match == 0.0 and again.true_gain == rep.true_gain
     assert again.methods["influence"].prices == rep.methods["influence"].prices
+    # a truth retrained by a buyer of another scaling is refused, not silently re-used
+    other = {**asdict(rep), "scaling": "standard" if rep.scaling != "standard" else "bounds"}
+    with pytest.raises(ValueError, match="retrained a buyer with scaling"):
+        validate_precision(x, y, name="bc-tiny", n_train=90, n_val=80, sizes=(30,), per_column=(0.1, 100.0),
+                           draws=2, seeds=1, hidden=8, max_iter=200, methods=("influence",), progress=False,
+                           alphas=(1.0,), shipped=False, truth=other)
+
+
+def test_bounds_scaling_maps_the_data_to_the_unit_box_and_is_not_refit():
+    """The careful buyer's pipeline: columns mapped to [0, 1] by the declared bounds, and a
+    retraining on merged rows (a near-constant column with a little noise, say) keeps them."""
+    x, y = load("breast_cancer")
+    x_tr, y_tr = x[:90], y[:90]
+    mean, scale = scaler_params("bounds", x, x_tr)
+    z = (x - mean) / scale
+    assert z.min() >= 0.0 and z.max() <= 1.0 and np.allclose(z.min(axis=0), 0) and np.allclose(z.max(axis=0), 1)
+    rng = np.random.default_rng(0)
+    release = x[90:130].copy()
+    release[:, 0] = x[:, 0].min() + rng.laplace(scale=1e-3, size=len(release))  # a near-constant, noisy column
+    model = _real_model(0, 8, 200, 1.0, scaler=(mean, scale)).fit(np.concatenate([x_tr, release]),
+                                                                    np.concatenate([y_tr, y[90:130]]))
+    step = model.steps[0][1]
+    assert isinstance(step, FixedScaler)
+    assert np.array_equal(step.mean_, mean) and np.array_equal(step.scale_, scale)
+    assert np.allclose(step.transform(x), z)
+    # the refitting pipeline would have divided column 0 by the noise's tiny spread instead
+    refit = _real_model(0, 8, 200, 1.0).fit(np.concatenate([x_tr, release]), np.concatenate([y_tr, y[90:130]]))
+    assert refit.steps[0][1].scale_[0] != pytest.approx(scale[0])
+
+
+def test_frozen_scaling_is_the_buyers_own_rows_and_a_bad_name_is_refused():
+    x, _ = load("breast_cancer")
+    mean, scale = scaler_params("frozen", x, x[:90])
+    assert np.allclose(mean, x[:90].mean(axis=0)) and np.allclose(scale, x[:90].std(axis=0))
+    flat = x[:90].copy()
+    flat[:, 3] = flat[0, 3]  # constant in the buyer's rows: scaled by the column's declared range
+    assert scaler_params("frozen", x, flat)[1][3] == pytest.approx(x[:, 3].max() - x[:, 3].min())
+    assert scaler_params("standard", x, x[:90]) is None
+    with pytest.raises(ValueError, match="scaling 'minmax'"):
+        scaler_params("minmax", x, x[:90])
+    with pytest.raises(ValueError, match="positive scale"):
+        FixedScaler(mean=mean, scale=np.zeros_like(scale)).fit(x)
+
+
+@pytest.fixture(scope="module")
+def bounds_buyer():
+    x, y = load("breast_cancer")
+    return buyer(x, y, seed=0, n_train=90, n_val=80, sizes=(10, 20, 40), hidden=8, max_iter=200, alphas=(1.0, 10.0),
+                 scaling="bounds")
+
+
+def test_every_precision_method_builds_and_prices_for_the_bounds_buyer(bounds_buyer):
+    """`pricing.build_spec` reads the fixed scaler as a 'standardize' layer (no refit declared)
+    for every method the precision run prices, and each prices a release."""
+    b = bounds_buyer
+    assert b.scaler is not None and isinstance(b.model.steps[0][1], FixedScaler)
+    specs = buyer_specs(b, PRECISION_METHODS, seed=0, refit_scaler=False)
+    blob = write_release(b.bundles[0].x, b.bundles[0].y, b.schema)
+    for m, raw in specs.items():
+        spec = parse_spec(raw)
+        assert "refit_scaler" not in {k for k, v in spec.hyper.items() if v}, m
+        res = price(spec, blob, {"pricing": {"method": method_variant(m)[0], "curve": TERMS_CURVE},
+                                 "maxPrice": MAX_PRICE})
+        assert np.isfinite(res.efficacy), m
+
+
+def test_auto_scaling_keeps_the_fixed_scaling_with_the_lower_validation_loss():
+    """The careful buyer: of frozen and bounds (each with its own weight decay), the one its own
+    validation rows prefer; never the refitting scaler."""
+    from sklearn.metrics import log_loss
+
+    x, y = load("breast_cancer")
+    kw = dict(seed=0, n_train=90, n_val=80, sizes=(10, 20, 40), hidden=8, max_iter=200, alphas=(1.0, 10.0))
+    auto = buyer(x, y, scaling="auto", **kw)
+    loss = {sc: log_loss(b.y_va, b.model.predict_proba(b.x_va), labels=[0, 1])
+            for sc, b in ((sc, buyer(x, y, scaling=sc, **kw)) for sc in ("frozen", "bounds"))}
+    assert auto.scaling == min(loss, key=loss.__getitem__) and auto.scaler is not None
+    assert log_loss(auto.y_va, auto.model.predict_proba(auto.x_va), labels=[0, 1]) == pytest.approx(min(loss.values()))
+    with pytest.raises(ValueError, match="scaling 'minmax'"):
+        buyer(x, y, scaling="minmax", **kw)
