@@ -22,7 +22,6 @@ import contextlib
 import enum
 import json
 import os
-import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -32,6 +31,7 @@ from typing import Any, Callable, ContextManager
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
+from client.atomic_file import atomic_write
 from client.chain import ContractRevert, Exchange, State
 from client.chain.exchange import ETH
 from client.delivery import Commitment, DecryptReport, build_complaint, decrypt_and_check, verify_download
@@ -200,22 +200,6 @@ class Progress:
 ProgressFn = Callable[[Progress], None]
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so a crash leaves either the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 class DealStore:
     """The buyer's state directory: `deals/<id>.json` per deal, `deals/<id>/` its files, `pending/` and `specs/`."""
 
@@ -238,7 +222,7 @@ class DealStore:
     def save(self, rec: DealRecord) -> None:
         """Write the record atomically."""
         rec.updated = time.time()
-        _atomic_write(self._path(rec), json.dumps(asdict(rec), indent=1, sort_keys=True).encode())
+        atomic_write(self._path(rec), json.dumps(asdict(rec), indent=1, sort_keys=True).encode())
 
     def opened(self, rec: DealRecord, deal_id: int, open_block: int) -> None:
         """Move a pending record to its deal id (new file first, then the pending one removed)."""
@@ -274,7 +258,7 @@ class DealStore:
         """Keep the spec bundle (content-addressed) for re-pricing after a restart."""
         p = self.root / "specs" / f"{spec_hash}.bin"
         if not p.exists():
-            _atomic_write(p, spec)
+            atomic_write(p, spec)
 
     def spec(self, spec_hash: str) -> bytes | None:
         """The spec bundle with that hash, if kept."""
@@ -692,7 +676,7 @@ class Buyer:
         if report.bad_padding:
             self._keep_evidence(rec, "the last chunk's padding is not zero", plain)
         out_path = Path(rec.release_path) if rec.release_path else d / "release.safetensors"
-        _atomic_write(out_path, release)
+        atomic_write(out_path, release)
         rec.release_path = str(out_path)
         rec.stage = Stage.REVEALED.value
         self._save(rec, progress, "checked", "every chunk checks" + (" (MISPRICED: evidence kept)" if rec.mispriced else ""))
@@ -708,17 +692,17 @@ class Buyer:
         """Keep what anyone needs to check the hub's fault: terms, quote, key, spec, release, files."""
         ev = self.store.deal_dir(int(rec.deal_id)) / "evidence"
         ev.mkdir(parents=True, exist_ok=True)
-        _atomic_write(ev / "terms.json", rec.terms.encode())
+        atomic_write(ev / "terms.json", rec.terms.encode())
         if rec.quote is not None:
-            _atomic_write(ev / "quote.json", json.dumps({"dealId": rec.deal_id, **rec.quote}, indent=1).encode())
+            atomic_write(ev / "quote.json", json.dumps({"dealId": rec.deal_id, **rec.quote}, indent=1).encode())
         if rec.key is not None:
-            _atomic_write(ev / "key.hex", rec.key.encode())
+            atomic_write(ev / "key.hex", rec.key.encode())
         spec_hash = json.loads(rec.terms).get("specHash")
         spec = self.store.spec(spec_hash) if spec_hash else None
         if spec is not None:
-            _atomic_write(ev / "spec.bin", spec)
+            atomic_write(ev / "spec.bin", spec)
         if release is not None and release.exists():
-            _atomic_write(ev / "release.safetensors", release.read_bytes())
+            atomic_write(ev / "release.safetensors", release.read_bytes())
         with open(ev / "why.txt", "a") as f:
             f.write(why + "\n")
         rec.evidence_dir = str(ev)

@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import tempfile
 import threading
 import time
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
+
+from client.atomic_file import atomic_write
 
 __all__ = [
     "Store", "DatasetRecord", "OfferRecord", "TermsRecord", "DealRecord", "PreparedQuote", "StoreError",
@@ -174,23 +175,9 @@ _KEEP_BLOCKS = 512  # block hashes kept for reorg detection: deeper reorgs than 
 
 
 def write_durable(path: Path, data: bytes) -> None:
-    """Write `data` to `path` atomically and durably: a temporary file, fsync, rename, fsync the dir.
-
-    The temporary file's name is unique to this call: with one fixed name, two writers of the same
-    path (the owner's page and a command, say) shared it, and the second rename raised
-    FileNotFoundError once the first had moved it away."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    """Write `data` to `path` atomically and durably: `client.atomic_file.atomic_write` (a temporary
+    file of its own, fsync, rename), then fsync the directory so the rename survives a crash."""
+    atomic_write(path, data)
     fsync_dir(path.parent)
 
 
