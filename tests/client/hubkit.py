@@ -157,4 +157,6 @@ def stepping(hubs: list[Any], lock: Any, interval: float = 0.05) -> Iterator[Non
         yield
     finally:
         stop.set()
-        thread.join(timeout=30)
+        thread.join(timeout=300)
+        if thread.is_alive():  # never hand back stores a watcher step still writes to (the caller removes them)
+            raise RuntimeError("a hub watcher step outlived the stepping block by 300 s")
