@@ -334,3 +334,105 @@ def test_the_first_layer_output_is_kept_only_where_the_refit_is_one_block():
     with pytest.raises(ValueError, match="z_store must be 'keep', 'recompute'"):
         network_refit(net, rng.normal(size=(5, 3)), np.zeros(5, dtype=np.int64), nc.flat(net), _curv(net, rng, 3), 1,
                       z_store="float32")
+
+
+def _unfolded_refit(a: tuple) -> tuple[np.ndarray, int]:
+    """`kernels._refit_rows` as it ran before the trial folded the gradient pass in: the same
+    pass kernels, called from Python, with a separate gradient pass after every accepted trial.
+    Returns (theta, refused trials)."""
+    from pricing.methods.network_newton import kernels as kn
+
+    (theta0, steps, cg_iters, cg_tol, newton_tol, c1, halvings, ds, ads, hds, dads, block, z, act, hid, d, k, sparse,
+     xr, std, mean, scale, ah, indptr, indices, data, cen, m, _n_rows, y, pen, use_pen, anchored, a_target, a_weight,
+     a_theta0, a_decay, v, vt, ev, g_vdv, kinv, dd, dinv, d_live, dinv_live, idx) = a
+    rows = (block, act, hid, d, k, sparse, xr, std, mean, scale, ah, indptr, indices, data, cen, m)
+    fit = (y, anchored, a_target, a_weight, a_theta0, a_decay)
+    hw = np.empty((0, k))
+    theta = theta0.copy()
+    g_x = np.empty(theta.shape[0])
+    f = kn._grad_pass(theta, theta, 0.0, False, z, hw, *rows, *fit, g_x) + 0.5 * kn._dot(theta, pen * theta)
+    g_t = np.zeros(theta.shape[0])
+    refused = 0
+    for it in range(steps):
+        if anchored:
+            g_x = g_x + a_decay * (theta - a_theta0)
+        g = g_t + pen * theta + g_x
+        step = -kn._pcg_pass(g, cg_tol, cg_iters, ds, ads, hds, dads, theta, z, hw, *rows, pen, use_pen,
+                             v, vt, ev, kinv, dinv, dinv_live, idx)
+        slope = kn._dot(g, step)
+        if not slope < 0 or -0.5 * slope <= newton_tol:
+            break
+        qa = qb = qc = 0.0
+        if not anchored:
+            hs = kn._hmul(step, v, vt, ev, g_vdv, dd, d_live, idx)
+            dl = theta - theta0
+            qa = kn._dot(dl, g_t) + kn._dot(theta, pen * theta)
+            qb = kn._dot(dl, hs) + kn._dot(theta, pen * step)
+            qc = kn._dot(step, hs) + kn._dot(step, pen * step)
+        t, accepted, cand = 1.0, False, theta
+        for _ in range(halvings):
+            cand = theta + t * step
+            value = kn._trial_pass(cand, step, t, z, *rows, *fit)
+            value += 0.5 * kn._dot(cand, pen * cand) if anchored else 0.5 * (qa + 2.0 * t * qb + t * t * qc)
+            if value <= f + c1 * t * slope:
+                accepted, f = True, value
+                break
+            refused += 1
+            t *= 0.5
+        if not accepted:
+            break
+        theta = cand
+        if not anchored:
+            g_t = g_t + t * hs
+        if it < steps - 1:
+            kn._grad_pass(theta, step, t, True, z, hw, *rows, *fit, g_x)
+    return theta, refused
+
+
+_REFUSED: list[int] = []
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31), act=st.sampled_from(["relu", "tanh", "sigmoid"]), k=st.sampled_from([1, 3]),
+       scaler=st.booleans(), penalty=st.booleans(), anchored=st.booleans(), m=st.integers(1, 40),
+       steps=st.integers(1, 5), iters=st.integers(1, 8), block=st.integers(1, 30), c1=st.sampled_from([C1, 0.5]))
+def test_the_trial_that_sums_the_next_gradient_changes_no_bit(seed, act, k, scaler, penalty, anchored, m, steps,
+                                                              iters, block, c1):
+    """Without z (`z_store="recompute"`), each Armijo trial's pass also sums the gradient at its
+    point, and an accepted trial's is the next step's: the refit equals, bit for bit, the loop
+    that runs a separate gradient pass after the accepted trial (the same pass kernels)."""
+    from pricing.methods.network_newton import Anchor
+    from pricing.methods.network_newton import compiled as cm
+
+    rng = np.random.default_rng(seed)
+    d, hid = 7, 5
+    net = _net(rng, (["standardize"] if scaler else []) + ["linear", act, "linear"], d, hid, k)
+    curv = _curv(net, rng, d)
+    x, y = _rows_x(rng, m, d, False), rng.integers(0, max(k, 2), size=m)
+    theta0 = nc.flat(net)
+    pen = rng.uniform(-0.1, 0.5, size=theta0.shape[0]) if penalty else None
+    anchor = Anchor(net, _rows_x(rng, 12, d, False), 2.5, 0.5) if anchored else None
+    seen = []
+    real = cm._refit_rows
+
+    def spy(*a):
+        seen.append(a)
+        return real(*a)
+
+    cm._refit_rows = spy
+    try:
+        got = network_refit(net, x, y, theta0, curv, steps, cg_iters=iters, cg_tol=1e-3, penalty=pen, anchor=anchor,
+                            c1=c1, block=block, z_store="recompute")
+    finally:
+        cm._refit_rows = real
+    want, refused = _unfolded_refit(seen[0])
+    _REFUSED.append(refused)
+    assert np.array_equal(got, want)
+
+
+def test_the_folded_trials_were_tested_with_refused_trials():
+    """The property above met refused trials (whose summed gradient is dropped), not only
+    first trials accepted."""
+    if not _REFUSED:
+        test_the_trial_that_sums_the_next_gradient_changes_no_bit()
+    assert sum(r > 0 for r in _REFUSED) >= 3, _REFUSED
