@@ -9,7 +9,7 @@ from .arbitrage import ArbitrageReport, check_arbitrage_free, inverse_variance
 from .curves import CURVES, apply_curve, parse_max_price
 from .errors import (
     BadDtype, BadShape, BundleTooLarge, CurveError, MalformedBundle, MissingTensor,
-    NonFiniteValue, PricingError, ReleaseError, SchemaMismatch, SpecError, TermsError,
+    NonFiniteValue, NonPositiveScale, PricingError, ReleaseError, SchemaMismatch, SpecError, TermsError,
     UnknownCurve, UnknownLayer, UnknownMethod, UnpriceableRelease,
 )
 from .methods import METHODS, Efficacy, PricingMethod, get_method
@@ -26,6 +26,6 @@ __all__ = [
     "CURVES", "apply_curve", "parse_max_price",
     "ArbitrageReport", "check_arbitrage_free", "inverse_variance",
     "PricingError", "SpecError", "MalformedBundle", "BundleTooLarge", "UnknownMethod",
-    "UnknownLayer", "MissingTensor", "BadShape", "BadDtype", "NonFiniteValue",
+    "UnknownLayer", "MissingTensor", "BadShape", "BadDtype", "NonFiniteValue", "NonPositiveScale",
     "SchemaMismatch", "ReleaseError", "UnpriceableRelease", "TermsError", "CurveError", "UnknownCurve",
 ]

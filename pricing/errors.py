@@ -11,6 +11,7 @@ __all__ = [
     "UnknownLayer",
     "SchemaMismatch",
     "NonFiniteValue",
+    "NonPositiveScale",
     "MissingTensor",
     "BadShape",
     "BadDtype",
@@ -94,6 +95,15 @@ class NonFiniteValue(SpecError):
     def __init__(self, name: str) -> None:
         self.name = name
         super().__init__(f"{name!r} holds NaN or infinite values; pricing needs finite numbers")
+
+
+class NonPositiveScale(SpecError):
+    """Raised when a 'standardize' layer's scale holds a value <= 0: the layer divides by it."""
+
+    def __init__(self, name: str, smallest: float) -> None:
+        self.name = name
+        super().__init__(f"{name!r} holds a scale of {smallest:g}; a standardize layer divides the inputs by its scale, "
+                         "so every entry must be > 0 (a column constant in the training rows takes scale 1)")
 
 
 class SchemaMismatch(PricingError, ValueError):

@@ -21,7 +21,7 @@ from common.canonical_json import canonical_json
 from common.safetensors_bytes import MalformedSafetensors, read_safetensors, write_safetensors
 
 from .errors import (
-    BadDtype, BadShape, BundleTooLarge, MalformedBundle, MissingTensor, NonFiniteValue,
+    BadDtype, BadShape, BundleTooLarge, MalformedBundle, MissingTensor, NonFiniteValue, NonPositiveScale,
     SchemaMismatch, SpecError,
 )
 from .proxies import layer_tensor_shapes
@@ -248,6 +248,8 @@ def parse_spec(bundle: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Spec:
                 raise BadShape(name, arr.shape, tuple(free.get(e, -1) if isinstance(e, str) else e for e in expected))
         if arr.dtype == np.float64 and not np.isfinite(arr).all():
             raise NonFiniteValue(name)
+        if name.endswith(".scale") and arr.size and float(arr.min()) <= 0.0:  # only standardize layers name one
+            raise NonPositiveScale(name, float(arr.min()))
     method.check_manifest(manifest, tensors, d=d, classes=classes)
     return Spec(manifest=manifest, tensors=tensors, hash=spec_hash(bundle), size=size, hyper=hyper)
 

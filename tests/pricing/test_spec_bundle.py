@@ -197,3 +197,18 @@ def test_spec_rejects_negative_seed(ridge_spec):
     manifest["seeds"] = {"finetune": -1}
     with pytest.raises(SpecError, match="seeds.finetune"):
         parse_spec(_raw(manifest, tensors))
+
+
+@pytest.mark.parametrize("bad", [0.0, -1e-300, -2.0])
+def test_spec_rejects_a_standardize_scale_that_is_not_positive(ridge_spec, bad):
+    """A standardize layer divides by its scale: a zero or negative entry is refused at upload, named."""
+    from pricing import NonPositiveScale
+
+    manifest, tensors = _parts(ridge_spec("feature-newton"))
+    d = tensors["probe.features"].shape[1]
+    manifest["proxy"] = {"layers": [{"type": "standardize"}]}
+    tensors["proxy.0.mean"], tensors["proxy.0.scale"] = np.zeros(d), np.ones(d)
+    parse_spec(_raw(manifest, tensors))  # positive scales parse
+    tensors["proxy.0.scale"][d // 2] = bad
+    with pytest.raises(NonPositiveScale, match=r"proxy\.0\.scale.*> 0"):
+        parse_spec(_raw(manifest, tensors))
