@@ -240,7 +240,9 @@ class BlockEventCache:
         self._blocks: dict[int, list[tuple[str, dict[str, Any], int, int]]] = {}
         self._upto = -1
         self._upto_hash: bytes | None = None
-        self._lock = threading.RLock()
+        # the provider's own lock when it has one (LockedTesterProvider): a second lock here deadlocked
+        # with a caller holding the chain lock while the watcher held this one and asked for a block
+        self._lock = getattr(ex.w3.provider, "lock", None) or threading.RLock()
 
     @classmethod
     def install(cls, ex: Exchange) -> "BlockEventCache":

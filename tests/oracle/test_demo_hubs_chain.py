@@ -79,3 +79,37 @@ def test_event_cache_forgets_a_reverted_chain() -> None:
     tester.revert_to_snapshot(snap)
     _registered(chain, 1)
     assert cache.events() == read() and len(read()) == 2
+
+
+def test_event_cache_shares_the_chain_lock_so_callers_holding_it_never_deadlock() -> None:
+    """A caller holding the chain lock reads events while the fleet's thread reads them too: one
+    lock, so neither waits on the other forever (two locks deadlocked the demo in CI)."""
+    import threading
+
+    from oracle.demo_hubs import BlockEventCache
+
+    chain = Chain.start()
+    _registered(chain, 2)
+    cache = BlockEventCache.install(chain.ex)
+    assert cache._lock is chain.lock
+    stop = threading.Event()
+
+    def fleet() -> None:
+        while not stop.is_set():
+            cache.events(0, "latest")
+
+    t = threading.Thread(target=fleet, daemon=True)
+    t.start()
+    done = threading.Event()
+
+    def holder() -> None:
+        for _ in range(50):
+            with chain.lock:
+                cache.events()
+        done.set()
+
+    h = threading.Thread(target=holder, daemon=True)
+    h.start()
+    assert done.wait(60), "a reader holding the chain lock deadlocked with the fleet's reader"
+    stop.set()
+    t.join(10)
