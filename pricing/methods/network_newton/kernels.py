@@ -235,47 +235,66 @@ def _ggn(vv, sparse, h, indptr, indices, data, cen, a3, slopes, w3, hw, softmax,
     return res
 
 
-@jit(boundscheck=False)
-def _pcg(b, rtol, iters, ds, ads, hds, dads,
-         sparse, h, indptr, indices, data, cen, a3, slopes, w3, hw, softmax, pen, use_pen,
-         v, vt, ev, kinv, dinv, dinv_live, idx):  # pragma: no cover - compiled
-    """`pricing.numerics.cg.pcg(matvec, b, precond, carry_h=True, reorth=True)` with the two operators inline."""
+@jit(inline="always")
+def _cg_start(b, rtol, iters, v, vt, ev, kinv, dinv, dinv_live, idx):  # pragma: no cover - compiled
+    """The preconditioned CG's start, shared by `_pcg` and `_pcg_pass`: (x, r, stop, d, hd, ad, done)."""
     n = b.shape[0]
     x = np.zeros(n)
     r = b.copy()
     stop = rtol * np.sqrt(_dot(b, b))
     if np.sqrt(_dot(r, r)) <= stop or iters < 1:
-        return x
+        return x, r, stop, r, r, r, True
     z = _inv(r, v, vt, ev, kinv, dinv, dinv_live, idx)
+    return x, r, stop, z.copy(), r.copy(), np.empty(n), False
+
+
+@jit(inline="always")
+def _cg_step(k, iters, stop, x, r, d, hd, ad, ds, ads, hds, dads,
+             v, vt, ev, kinv, dinv, dinv_live, idx):  # pragma: no cover - compiled
+    """One CG iteration once `ad` holds the GGN's product with `d` (the caller's own product, whole or
+    streamed): carry h, step x and r, and build the next direction conjugate to every earlier one.
+    Returns (d, hd, done); the operations and their order are those of `pcg(..., carry_h, reorth)`."""
+    n = x.shape[0]
+    for p in range(n):
+        ad[p] += hd[p]
+    dad = _dot(d, ad)
+    if dad <= 0:
+        return d, hd, True
+    alpha = _dot(r, d) / dad
+    for p in range(n):
+        x[p] += alpha * d[p]
+        r[p] -= alpha * ad[p]
+    if k == iters - 1 or np.sqrt(_dot(r, r)) <= stop:
+        return d, hd, True
+    z = _inv(r, v, vt, ev, kinv, dinv, dinv_live, idx)
+    ds[k] = d
+    ads[k] = ad
+    hds[k] = hd
+    dads[k] = dad
     d = z.copy()
     hd = r.copy()
-    ad = np.empty(n)
+    for j in range(k + 1):
+        cj = _dot(ads[j], z) / dads[j]
+        dj, hj = ds[j], hds[j]
+        for p in range(n):
+            d[p] -= cj * dj[p]
+            hd[p] -= cj * hj[p]
+    return d, hd, False
+
+
+@jit(boundscheck=False)
+def _pcg(b, rtol, iters, ds, ads, hds, dads,
+         sparse, h, indptr, indices, data, cen, a3, slopes, w3, hw, softmax, pen, use_pen,
+         v, vt, ev, kinv, dinv, dinv_live, idx):  # pragma: no cover - compiled
+    """`pricing.numerics.cg.pcg(matvec, b, precond, carry_h=True, reorth=True)` with the two operators inline."""
+    x, r, stop, d, hd, ad, done = _cg_start(b, rtol, iters, v, vt, ev, kinv, dinv, dinv_live, idx)
+    if done:
+        return x
     for k in range(iters):
         _ggn(d, sparse, h, indptr, indices, data, cen, a3, slopes, w3, hw, softmax, pen, use_pen, ad)
-        for p in range(n):
-            ad[p] += hd[p]
-        dad = _dot(d, ad)
-        if dad <= 0:
+        d, hd, done = _cg_step(k, iters, stop, x, r, d, hd, ad, ds, ads, hds, dads, v, vt, ev, kinv, dinv, dinv_live, idx)
+        if done:
             break
-        alpha = _dot(r, d) / dad
-        for p in range(n):
-            x[p] += alpha * d[p]
-            r[p] -= alpha * ad[p]
-        if k == iters - 1 or np.sqrt(_dot(r, r)) <= stop:
-            break
-        z = _inv(r, v, vt, ev, kinv, dinv, dinv_live, idx)
-        ds[k] = d
-        ads[k] = ad
-        hds[k] = hd
-        dads[k] = dad
-        d = z.copy()
-        hd = r.copy()
-        for j in range(k + 1):
-            cj = _dot(ads[j], z) / dads[j]
-            dj, hj = ds[j], hds[j]
-            for p in range(n):
-                d[p] -= cj * dj[p]
-                hd[p] -= cj * hj[p]
     return x
 
 
@@ -877,43 +896,16 @@ def _ggn_pass(vv, theta, z, hw, block, act, hid, d, k, sparse, xr, std, mean, sc
 def _pcg_pass(b, rtol, iters, ds, ads, hds, dads, theta, z, hw, block, act, hid, d, k, sparse, xr, std, mean, scale,
               ah, indptr, indices, data, cen, m, pen, use_pen, v, vt, ev, kinv, dinv, dinv_live, idx):  # pragma: no cover
     """`_pcg` with the bundle's GGN product streamed (`_ggn_pass`)."""
-    n = b.shape[0]
-    x = np.zeros(n)
-    r = b.copy()
-    stop = rtol * np.sqrt(_dot(b, b))
-    if np.sqrt(_dot(r, r)) <= stop or iters < 1:
+    x, r, stop, dd, hd, ad, done = _cg_start(b, rtol, iters, v, vt, ev, kinv, dinv, dinv_live, idx)
+    if done:
         return x
-    z_ = _inv(r, v, vt, ev, kinv, dinv, dinv_live, idx)
-    dd = z_.copy()
-    hd = r.copy()
-    ad = np.empty(n)
     for it in range(iters):
         _ggn_pass(dd, theta, z, hw, block, act, hid, d, k, sparse, xr, std, mean, scale, ah, indptr, indices, data,
                   cen, m, pen, use_pen, ad)
-        for p in range(n):
-            ad[p] += hd[p]
-        dad = _dot(dd, ad)
-        if dad <= 0:
+        dd, hd, done = _cg_step(it, iters, stop, x, r, dd, hd, ad, ds, ads, hds, dads, v, vt, ev, kinv, dinv, dinv_live,
+                                idx)
+        if done:
             break
-        alpha = _dot(r, dd) / dad
-        for p in range(n):
-            x[p] += alpha * dd[p]
-            r[p] -= alpha * ad[p]
-        if it == iters - 1 or np.sqrt(_dot(r, r)) <= stop:
-            break
-        z_ = _inv(r, v, vt, ev, kinv, dinv, dinv_live, idx)
-        ds[it] = dd
-        ads[it] = ad
-        hds[it] = hd
-        dads[it] = dad
-        dd = z_.copy()
-        hd = r.copy()
-        for j in range(it + 1):
-            cj = _dot(ads[j], z_) / dads[j]
-            dj, hj = ds[j], hds[j]
-            for p in range(n):
-                dd[p] -= cj * dj[p]
-                hd[p] -= cj * hj[p]
     return x
 
 
