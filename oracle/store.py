@@ -182,7 +182,8 @@ def write_durable(path: Path, data: bytes) -> None:
 
 
 def fsync_file(path: Path) -> None:
-    """fsync an already written file (e.g. one `client.delivery.encode_file` wrote)."""
+    """fsync an already written file (e.g. one `client.delivery.encode_file` wrote), or a directory
+    (`fsync_dir`): opened read-only, which POSIX allows for both."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -192,11 +193,7 @@ def fsync_file(path: Path) -> None:
 
 def fsync_dir(path: Path) -> None:
     """fsync a directory so a rename or a new file in it survives a power cut."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_file(path)
 
 
 def _canon(obj: Any) -> str:
