@@ -339,17 +339,11 @@ def _top_lse(row):  # pragma: no cover - compiled
     return top, np.log(s)
 
 
-@jit(boundscheck=False)
-def _fit(theta, z, act, hid, d, k, m, y, anchored, a_target, a_weight, a_theta0, a_decay):  # pragma: no cover
-    """The refit's `fit`: the bundle's summed log-loss (plus the anchor's objective) at theta from
-    the first layer's output z, with the hidden layer's output a3, its slopes and every row's
-    residual (the anchor's weighted), as `Network.forward`, `loss_and_residual` and
-    `Anchor.on_logits` compute them."""
-    n_rows = z.shape[0]
-    a3 = np.empty((n_rows, hid))
-    slopes = np.empty((n_rows, hid))
-    for i in range(n_rows):
-        for j in range(hid):
+@jit(inline="always")
+def _act_rows(z, act, a3, slopes):  # pragma: no cover - compiled
+    """The hidden layer's output and slopes from its input z, as `_fit` computes them."""
+    for i in range(z.shape[0]):
+        for j in range(z.shape[1]):
             u = z[i, j]
             if act == _RELU:
                 a3[i, j] = max(u, 0.0)
@@ -362,41 +356,68 @@ def _fit(theta, z, act, hid, d, k, m, y, anchored, a_target, a_weight, a_theta0,
                 s = 1.0 / (1.0 + np.exp(-u))
                 a3[i, j] = s
                 slopes[i, j] = s * (1.0 - s)
-    o3 = hid * d + hid
+
+
+@jit(inline="always")
+def _logits(a3, theta, o3, k, hid):  # pragma: no cover - compiled
+    """The output layer's logits [rows, k] from the hidden layer's output a3 (theta's W3 and b3 at o3)."""
     w3t = np.ascontiguousarray(theta[o3:o3 + k * hid].reshape((k, hid)).T)  # [hid, k]
     logits = a3 @ w3t
-    for i in range(n_rows):
+    for i in range(a3.shape[0]):
         for q in range(k):
             logits[i, q] += theta[o3 + k * hid + q]
+    return logits
+
+
+@jit(inline="always")
+def _row_loss(lrow, yi, k, rrow):  # pragma: no cover - compiled
+    """One bundle row's log-loss at its logits `lrow` (label yi); its residual is written to rrow."""
+    if k == 1:
+        u = lrow[0]
+        rrow[0] = 1.0 / (1.0 + np.exp(-u)) - yi
+        return np.logaddexp(0.0, u) - yi * u
+    top, lse = _top_lse(lrow)
+    for q in range(k):
+        rrow[q] = np.exp(lrow[q] - top - lse)
+    rrow[yi] -= 1.0
+    return lse - (lrow[yi] - top)
+
+
+@jit(inline="always")
+def _row_soft(lrow, t, k, a_weight, rrow):  # pragma: no cover - compiled
+    """One anchor row's cross-entropy against its soft target t; its weighted residual goes to rrow."""
+    if k == 1:
+        u = lrow[0]
+        rrow[0] = a_weight * (1.0 / (1.0 + np.exp(-u)) - t[0])
+        return np.logaddexp(0.0, u) - t[0] * u
+    top, lse = _top_lse(lrow)
+    tz = 0.0
+    for q in range(k):
+        tz += t[q] * (lrow[q] - top)
+    for q in range(k):
+        rrow[q] = a_weight * (np.exp(lrow[q] - top - lse) - t[q])
+    return lse - tz
+
+
+@jit(boundscheck=False)
+def _fit(theta, z, act, hid, d, k, m, y, anchored, a_target, a_weight, a_theta0, a_decay):  # pragma: no cover
+    """The refit's `fit`: the bundle's summed log-loss (plus the anchor's objective) at theta from
+    the first layer's output z, with the hidden layer's output a3, its slopes and every row's
+    residual (the anchor's weighted), as `Network.forward`, `loss_and_residual` and
+    `Anchor.on_logits` compute them."""
+    n_rows = z.shape[0]
+    a3 = np.empty((n_rows, hid))
+    slopes = np.empty((n_rows, hid))
+    _act_rows(z, act, a3, slopes)
+    logits = _logits(a3, theta, hid * d + hid, k, hid)
     resid = np.empty((n_rows, k))
     loss = 0.0
     for i in range(m):
-        if k == 1:
-            u = logits[i, 0]
-            loss += np.logaddexp(0.0, u) - y[i] * u
-            resid[i, 0] = 1.0 / (1.0 + np.exp(-u)) - y[i]
-        else:
-            top, lse = _top_lse(logits[i])
-            loss += lse - (logits[i, y[i]] - top)
-            for q in range(k):
-                resid[i, q] = np.exp(logits[i, q] - top - lse)
-            resid[i, y[i]] -= 1.0
+        loss += _row_loss(logits[i], y[i], k, resid[i])
     if anchored:
         soft = 0.0
         for i in range(m, n_rows):
-            t = a_target[i - m]
-            if k == 1:
-                u = logits[i, 0]
-                soft += np.logaddexp(0.0, u) - t[0] * u
-                resid[i, 0] = a_weight * (1.0 / (1.0 + np.exp(-u)) - t[0])
-            else:
-                top, lse = _top_lse(logits[i])
-                tz = 0.0
-                for q in range(k):
-                    tz += t[q] * (logits[i, q] - top)
-                soft += lse - tz
-                for q in range(k):
-                    resid[i, q] = a_weight * (np.exp(logits[i, q] - top - lse) - t[q])
+            soft += _row_soft(logits[i], a_target[i - m], k, a_weight, resid[i])
         dl = theta - a_theta0
         loss += a_weight * soft + 0.5 * _dot(dl, a_decay * dl)
     return loss, logits, a3, slopes, resid
@@ -600,25 +621,6 @@ def _rows_out(s, e, hb, sparse, indptr, indices, data, cb, b1t, theta, nw, hid):
     return z
 
 
-@jit(inline="always")
-def _act_rows(z, act, a3, slopes):  # pragma: no cover - compiled
-    """The hidden layer's output and slopes from its input z, as `_fit` computes them."""
-    for i in range(z.shape[0]):
-        for j in range(z.shape[1]):
-            u = z[i, j]
-            if act == _RELU:
-                a3[i, j] = max(u, 0.0)
-                slopes[i, j] = 1.0 if u > 0.0 else 0.0
-            elif act == _TANH:
-                s = np.tanh(u)
-                a3[i, j] = s
-                slopes[i, j] = 1.0 - s ** 2
-            else:
-                s = 1.0 / (1.0 + np.exp(-u))
-                a3[i, j] = s
-                slopes[i, j] = s * (1.0 - s)
-
-
 @jit(boundscheck=False)
 def _fit_rows(theta, z, s0, act, hid, d, k, m, y, anchored, a_target, a_weight, acc):  # pragma: no cover
     """`_fit` on rows [s0, s0 + len(z)) of the stacked rows (bundle, then anchor): their
@@ -628,42 +630,16 @@ def _fit_rows(theta, z, s0, act, hid, d, k, m, y, anchored, a_target, a_weight, 
     a3 = np.empty((n_rows, hid))
     slopes = np.empty((n_rows, hid))
     _act_rows(z, act, a3, slopes)
-    o3 = hid * d + hid
-    w3t = np.ascontiguousarray(theta[o3:o3 + k * hid].reshape((k, hid)).T)  # [hid, k]
-    logits = a3 @ w3t
-    for i in range(n_rows):
-        for q in range(k):
-            logits[i, q] += theta[o3 + k * hid + q]
+    logits = _logits(a3, theta, hid * d + hid, k, hid)
     resid = np.empty((n_rows, k))
     loss = acc[0]
     soft = acc[1]
     for i in range(n_rows):
         r = s0 + i
         if r < m:
-            if k == 1:
-                u = logits[i, 0]
-                loss += np.logaddexp(0.0, u) - y[r] * u
-                resid[i, 0] = 1.0 / (1.0 + np.exp(-u)) - y[r]
-            else:
-                top, lse = _top_lse(logits[i])
-                loss += lse - (logits[i, y[r]] - top)
-                for q in range(k):
-                    resid[i, q] = np.exp(logits[i, q] - top - lse)
-                resid[i, y[r]] -= 1.0
+            loss += _row_loss(logits[i], y[r], k, resid[i])
         elif anchored:
-            t = a_target[r - m]
-            if k == 1:
-                u = logits[i, 0]
-                soft += np.logaddexp(0.0, u) - t[0] * u
-                resid[i, 0] = a_weight * (1.0 / (1.0 + np.exp(-u)) - t[0])
-            else:
-                top, lse = _top_lse(logits[i])
-                tz = 0.0
-                for q in range(k):
-                    tz += t[q] * (logits[i, q] - top)
-                soft += lse - tz
-                for q in range(k):
-                    resid[i, q] = a_weight * (np.exp(logits[i, q] - top - lse) - t[q])
+            soft += _row_soft(logits[i], a_target[r - m], k, a_weight, resid[i])
     acc[0] = loss
     acc[1] = soft
     return logits, a3, slopes, resid
