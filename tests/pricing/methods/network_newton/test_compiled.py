@@ -59,6 +59,24 @@ def _rows_x(rng, m, d, sparse):
     return x
 
 
+def _refit_case(seed: int, act: str, k: int, m: int, scaler: bool, sparse: bool, penalty: bool, anchored: bool):
+    """A random one-hidden-layer refit problem (7 inputs, 5 hidden units), drawn from `seed` in one
+    fixed order: the generator (to draw on from), network, curvature, rows, labels, start, optional
+    scaler penalty and anchor."""
+    from pricing.methods.network_newton import Anchor
+
+    rng = np.random.default_rng(seed)
+    d, hid = 7, 5
+    net = _net(rng, (["standardize"] if scaler else []) + ["linear", act, "linear"], d, hid, k)
+    curv = _curv(net, rng, d)
+    x = _rows_x(rng, m, d, sparse and scaler)
+    y = rng.integers(0, max(k, 2), size=m)
+    theta0 = nc.flat(net)
+    pen = rng.uniform(-0.1, 0.5, size=theta0.shape[0]) if penalty else None
+    anchor = Anchor(net, _rows_x(rng, 12, d, sparse and scaler), 2.5, 0.5) if anchored else None
+    return rng, net, curv, x, y, theta0, pen, anchor
+
+
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 2**31), act=st.sampled_from(["relu", "tanh", "sigmoid"]), k=st.sampled_from([1, 3]),
        scaler=st.booleans(), sparse=st.booleans(), penalty=st.booleans(), m=st.integers(1, 25),
@@ -97,17 +115,7 @@ def test_compiled_refit_is_the_numpy_refit(seed, act, k, scaler, sparse, penalty
     so it ends at the same parameters to rounding: every activation, one logit or a softmax,
     dense or sparse rows, with and without a scaler penalty, an anchor or a Newton-decrement stop,
     and any Armijo constant (a demanding one rejects trials the default takes)."""
-    from pricing.methods.network_newton import Anchor
-
-    rng = np.random.default_rng(seed)
-    d, hid = 7, 5
-    net = _net(rng, (["standardize"] if scaler else []) + ["linear", act, "linear"], d, hid, k)
-    curv = _curv(net, rng, d)
-    x = _rows_x(rng, m, d, sparse and scaler)
-    y = rng.integers(0, max(k, 2), size=m)
-    theta0 = nc.flat(net)
-    pen = rng.uniform(-0.1, 0.5, size=theta0.shape[0]) if penalty else None
-    anchor = Anchor(net, _rows_x(rng, 12, d, sparse and scaler), 2.5, 0.5) if anchored else None
+    _, net, curv, x, y, theta0, pen, anchor = _refit_case(seed, act, k, m, scaler, sparse, penalty, anchored)
     kw = dict(cg_iters=iters, cg_tol=1e-3, newton_tol=newton_tol, penalty=pen, anchor=anchor, c1=c1)
     assert refit(net, x, y, theta0, curv, steps=steps, workspace=workspace,
                  **kw) is not None  # the compiled path is taken
@@ -288,18 +296,9 @@ def test_streamed_refit_is_the_whole_array_refit(seed, act, k, scaler, sparse, p
     kernel (`block=None`): bit for bit when one block holds every row (bundle and anchor), and
     to rounding when the rows' sums run block by block, with the first layer's output kept
     between passes or recomputed a block at a time (`z_store`); the same for the records' scores."""
-    from pricing.methods.network_newton import Anchor
     from pricing.methods.network_newton.compiled import record_scores
 
-    rng = np.random.default_rng(seed)
-    d, hid = 7, 5
-    net = _net(rng, (["standardize"] if scaler else []) + ["linear", act, "linear"], d, hid, k)
-    curv = _curv(net, rng, d)
-    x = _rows_x(rng, m, d, sparse and scaler)
-    y = rng.integers(0, max(k, 2), size=m)
-    theta0 = nc.flat(net)
-    pen = rng.uniform(-0.1, 0.5, size=theta0.shape[0]) if penalty else None
-    anchor = Anchor(net, _rows_x(rng, 12, d, sparse and scaler), 2.5, 0.5) if anchored else None
+    rng, net, curv, x, y, theta0, pen, anchor = _refit_case(seed, act, k, m, scaler, sparse, penalty, anchored)
     kw = dict(cg_iters=iters, cg_tol=1e-3, penalty=pen, anchor=anchor, c1=c1)
     whole = network_refit(net, x, y, theta0, curv, steps, block=None, **kw)
     one = network_refit(net, x, y, theta0, curv, steps, block=m + 12, **kw)
