@@ -30,12 +30,20 @@ def test_whole_mde_deal_on_anvil_over_http(anvil_url, tmp_path, buyer_spec, monk
     spec, spec_hash = buyer_spec
     hub = setup_hub(anvil_url, tmp_path / "hub", data=ml_data(300), schema=ml_schema(), cap_milli=EXACT,
                     offers=[dict(offer_id="mde", buyer=None, release=EXACT_RELEASE, pricing=MDE_PRICING,
-                                 tokens=(ETH,), min_quote_fee=FEE)])
+                                 tokens=(ETH,), min_quote_fee=FEE),
+                            # kept from before the rule that influence may not price a DP release
+                            dict(offer_id="noisy-influence", buyer=None, release=DP_RELEASE,
+                                 pricing={**MDE_PRICING, "method": "influence"}, tokens=(ETH,), min_quote_fee=FEE)])
     hub.start()
     try:
         buyer = Buyer(hub)
         r = buyer.put("/v1/specs", spec, "application/octet-stream")
         assert r.status_code == 201 and r.json()["specHash"] == spec_hash, r.text
+        noisy = buyer.offer("noisy-influence")
+        refused = buyer.put("/v1/terms", buyer.terms(noisy, noisy["datasetId"], spec_hash=spec_hash, max_price=ETHER,
+                                                     quote_fee=FEE), "application/json")
+        assert refused.status_code == 422 and refused.json()["error"] == "unprocessable", refused.text
+        assert "feature-newton or group-influence" in refused.json()["detail"]  # the fix, named
         offer = buyer.offer("mde")
         terms = buyer.terms(offer, offer["datasetId"], spec_hash=spec_hash, max_price=ETHER, quote_fee=FEE)
         deal = buyer.open(terms, offer["datasetId"], ETHER, FEE)
