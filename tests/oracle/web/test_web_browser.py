@@ -126,6 +126,15 @@ def test_the_owner_runs_the_hub_from_the_browser(owner_hub, browser, shots) -> N
         assert "arbitrage" in reason and "not monotone" in reason
         assert hub.store.get_offer("tesla-cheap") is None
         _shot(drv, shots, "offers-refused")
+
+        # influence on a DP release prices noise dearest: refused beside the method, with the fix
+        drv.get(f"{url}/owner/offers")
+        _fill(drv, "new", offer_id="noisy-influence", epsilon="2", rule="mde", mde_method="influence",
+              curve='{"kind":"linear","slope":"1000"}', dataset=hub.datasets["census"])
+        drv.find_element(By.ID, "add-offer").click()
+        reason = drv.find_element(By.CSS_SELECTOR, '#offer-new .field-error[data-field="mde_method"]').text
+        assert "feature-newton or group-influence" in reason
+        assert hub.store.get_offer("noisy-influence") is None
         drv.get(f"{url}/owner/offers")
         _shot(drv, shots, "offers")
 

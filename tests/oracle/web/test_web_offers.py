@@ -141,7 +141,7 @@ def test_the_owner_page_proposes_a_method_that_fits_its_default_dp_release(page)
     html = page.client.get("/owner/offers").text
     new_row = html[html.index('<tr id="offer-new"'):]
     new_row = new_row[:new_row.index("</tr>")]
-    chosen = re.findall(r"<option selected>([^<]+)</option>", new_row)
+    chosen = re.findall(r"<option value=\"([^\"]+)\" selected>", new_row)
     assert "ml-laplace-rr" in chosen  # the new row's defaults: a DP release ...
     method = next(m for m in chosen if m in METHODS)  # ... priced by a method that fits it
     assert method_fits_release(method, "ml-laplace-rr")[0]
