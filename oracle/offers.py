@@ -120,13 +120,18 @@ def releases_left(offer: OfferRecord, budget_left_milli: int | None) -> int | No
 
 def _sanitized_release(draft: OfferDraft) -> dict[str, Any]:
     from privacy import InvalidSanitizerAlpha, PrivacyError, SanitizedOffer
+    from privacy.mechanisms.sanitizer import VARIANTS
 
     ds = draft.dataset
     if draft.bounds or draft.clamp:
         raise OfferRejected("bounds", "a sanitized offer takes no bounds or clamp: the sanitizer releases within "
                                       "its own bounds")
-    if not draft.private or draft.alpha is None:
-        raise OfferRejected("private", "a sanitized offer names the private column (--private) and alpha (--alpha)")
+    if not draft.private:
+        raise OfferRejected("private", "a sanitized offer names the private column the sanitizer hides (--private)")
+    if draft.alpha is None or not draft.alpha.strip():
+        raise OfferRejected("alpha", "a sanitized offer names its privacy weight alpha in [0, 1], e.g. 0.9 (--alpha)")
+    if draft.variant not in VARIANTS:
+        raise OfferRejected("variant", f"variant {draft.variant!r} must be one of {list(VARIANTS)}")
     exact = draft.epsilon == "exact"
     if not exact and (not _EPSILON.fullmatch(draft.epsilon) or Fraction(draft.epsilon) == 0):
         raise OfferRejected("epsilon", f"epsilon {draft.epsilon!r} must be 'exact' (the sanitizer alone) or a "
@@ -162,6 +167,10 @@ def _release(draft: OfferDraft) -> dict[str, Any]:
     ds = draft.dataset
     if draft.mechanism == "sanitizer":
         return _sanitized_release(draft)
+    for name, value in (("private", draft.private), ("alpha", draft.alpha)):
+        if value is not None and value.strip():
+            raise OfferRejected(name, f"{name} {value!r} is the sanitizer's: choose mechanism 'sanitizer' to sell "
+                                      f"a sanitized release, or leave {name} empty")
     if draft.epsilon == "exact":
         if ds.epsilon_cap_milli != EXACT:
             raise OfferRejected("epsilon", f"dataset {ds.name} has a cap of {ds.epsilon_cap_milli / 1000:g}: "

@@ -219,17 +219,21 @@ def _offer_fields(o: OfferRecord) -> dict[str, str]:
             "bounds": bounds, "clamp": "on" if mech.get("clamp") else "", "rule": "fixed" if fixed else "mde",
             "price": o.pricing.get("price", "") if fixed else "", "mde_method": "" if fixed else o.pricing["method"],
             "curve": "" if fixed else json.dumps(o.pricing.get("curve"), sort_keys=True),
-            "tokens": ", ".join(views.token_name(t) for t in o.tokens), "quote_fee": str(o.min_quote_fee)}
+            "tokens": ", ".join(views.token_name(t) for t in o.tokens), "quote_fee": str(o.min_quote_fee),
+            "private": str(mech.get("private", "")), "alpha": str(mech.get("alpha", "")),
+            "variant": str(mech.get("variant", "deterministic"))}
 
 
+# a sanitized offer is mechanism "sanitizer" with its private column, alpha and variant (OfferDraft)
 _BLANK = {"offer_id": "", "dataset": "", "buyer": "", "epsilon": "", "mechanism": "ml-laplace-rr", "bounds": "",
           "clamp": "", "rule": "fixed", "price": "", "mde_method": "feature-newton", "curve": "", "tokens": "",
-          "quote_fee": "0"}
+          "quote_fee": "0", "private": "", "alpha": "", "variant": "deterministic"}
 
 
 def _offers_page(request: Request, session: Session, status: int = 200, row: str | None = None,
                  values: dict[str, str] | None = None, errors: dict[str, str] | None = None) -> HTMLResponse:
     from pricing import METHODS
+    from privacy.mechanisms.sanitizer import VARIANTS
     from privacy.offers import MECHANISMS
 
     ctx = _ctx(request)
@@ -243,7 +247,8 @@ def _offers_page(request: Request, session: Session, status: int = 200, row: str
     new_values = values if row == "new" and values else {**_BLANK, "dataset": datasets[0].dataset_id if datasets else ""}
     return _page("offers.html", status, session=session, rows=rows, new=(new_values, errors if row == "new" else {}),
                  datasets=datasets, names={d.dataset_id: d.name for d in datasets}, active="offers",
-                 mechanisms=[m for m in MECHANISMS if m != "exact"], methods=sorted(METHODS),
+                 mechanisms=[*(m for m in MECHANISMS if m != "exact"), "sanitizer"], methods=sorted(METHODS),
+                 variants=VARIANTS,
                  flash=_flash(request, session))
 
 
@@ -276,7 +281,8 @@ async def update_offer(request: Request) -> Response:
         clamp=bool(values["clamp"]), price=values["price"].strip() if fixed else None,
         mde_method=None if fixed else values["mde_method"], curve=None if fixed else values["curve"],
         tokens=tuple(ETH if t.strip().upper() == "ETH" else t.strip() for t in values["tokens"].split(",") if t.strip()),
-        quote_fee=values["quote_fee"].strip())
+        quote_fee=values["quote_fee"].strip(), private=values["private"].strip() or None,
+        alpha=values["alpha"].strip() or None, variant=values["variant"].strip() or "deterministic")
     left = None
     if ds.epsilon_cap_milli != EXACT:
         left = ds.epsilon_cap_milli - ctx.exchange.epsilon_spent(ctx.seller, bytes.fromhex(ds.dataset_id[2:]))

@@ -1,6 +1,7 @@
 """The owner's page in a real browser: headless Chromium (Debian's `chromium` and `chromium-driver`)
 driven by Selenium against the hub served by uvicorn on loopback, its watcher stepped by the test.
-Log in, add an offer and find it at GET /v1/offers?buyer=, see an arbitrage-breaking one refused,
+Log in, add an offer and find it at GET /v1/offers?buyer=, see an arbitrage-breaking one refused (and
+an influence-priced DP one, and a sanitized one without a column to hide),
 watch a deal go Quoted -> Revealed -> Settled as the chain advances, withdraw. Each page is saved
 under docs/screenshots/ so a reader sees the product: with SPARTACUS_UPDATE_SCREENSHOTS=1 they
 replace the committed ones, otherwise they go to the test's tmp_path (a test run leaves the tree clean)."""
@@ -135,6 +136,16 @@ def test_the_owner_runs_the_hub_from_the_browser(owner_hub, browser, shots) -> N
         reason = drv.find_element(By.CSS_SELECTOR, '#offer-new .field-error[data-field="mde_method"]').text
         assert "feature-newton or group-influence" in reason
         assert hub.store.get_offer("noisy-influence") is None
+
+        # a sanitized offer must hide a boolean or categorical column: census has none, refused beside it
+        drv.get(f"{url}/owner/offers")
+        _fill(drv, "new", offer_id="hidden", epsilon="2", mechanism="sanitizer", private="x0", alpha="0.9",
+              variant="stochastic", price="10", dataset=hub.datasets["census"])
+        drv.find_element(By.ID, "add-offer").click()
+        reason = drv.find_element(By.CSS_SELECTOR, '#offer-new .field-error[data-field="private"]').text
+        assert "'x0' is not one of dataset census's" in reason
+        assert drv.find_element(By.CSS_SELECTOR, '#offer-new [name="alpha"]').get_attribute("value") == "0.9"
+        assert hub.store.get_offer("hidden") is None
         drv.get(f"{url}/owner/offers")
         _shot(drv, shots, "offers")
 

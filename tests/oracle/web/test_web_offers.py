@@ -5,6 +5,7 @@ or over-budget one is refused with the reason beside its field."""
 from __future__ import annotations
 
 import re
+from html import unescape
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -23,7 +24,7 @@ def _form(page, **fields):
 
 def _field_error(html: str, field: str) -> str | None:
     m = re.search(rf'data-field="{field}">([^<]*)<', html)
-    return m and m.group(1)
+    return m and unescape(m.group(1))
 
 
 def test_an_offer_added_in_the_page_is_served_to_that_buyer_only(page) -> None:
@@ -180,3 +181,81 @@ def test_build_offer_accepts_a_pricing_exactly_when_method_fits_release_says_so(
         assert why in err.reason and f"does not fit this release ({mechanism})" in err.reason
         return
     assert fits and offer.pricing["method"] == method
+
+
+# ---------------------------------------------------------------- sanitized offers
+
+
+@pytest.fixture()
+def people_page(page, monkeypatch):
+    """`page` with two datasets holding a boolean private column `sex`, "people-exact" (EXACT cap) and
+    "people" (capped), and small, fast sanitizer fits."""
+    from oracle import sanitizers
+    from oracle.rawdata import dataset_id_for, encode_raw
+    from tests.oracle.test_sanitized_offer_hub import ROWS, SMALL, people_data, people_schema
+
+    monkeypatch.setattr(sanitizers, "FIT_CONFIG", SMALL)
+    hub, schema = page.hub, people_schema()
+    for name, cap in (("people-exact", EXACT), ("people", 5000)):
+        ds_id = dataset_id_for(hub.seller, name)
+        hub.ex.register_dataset(bytes.fromhex(ds_id[2:]), cap, sender=hub.seller)
+        hub.store.add_dataset(DatasetRecord(ds_id, name, schema.to_json(), ROWS, cap),
+                              encode_raw(people_data(), schema))
+        hub.datasets[name] = ds_id
+    return page
+
+
+def _row(html: str, key: str) -> str:
+    row = html[html.index(f'<tr id="offer-{key}"'):]
+    return row[:row.index("</tr>")]
+
+
+def test_a_sanitized_offer_added_in_the_page_is_fitted_served_and_shown_for_editing(people_page) -> None:
+    page = people_page
+    assert page.login().status_code == 303
+    fields = dict(offer_id="san", dataset=page.hub.datasets["people-exact"], epsilon="exact", mechanism="sanitizer",
+                  private="sex", alpha="0.9", variant="stochastic", price="1000")
+    r = _form(page, **fields)
+    assert r.status_code == 303, r.text[:500]
+    kept = page.hub.store.get_sanitizer("san")
+    assert kept is not None  # fitted when saved, before a buyer sees the offer
+    (san,) = [o for o in page.client.get("/v1/offers", params={"buyer": page.hub.stranger}).json()["offers"]
+              if o["offerId"] == "san"]
+    mech = san["release"]["mechanism"]
+    assert san["release"]["epsilon"] == "exact"
+    assert (mech["name"], mech["private"], mech["alpha"], mech["variant"]) == ("sanitizer", "sex", "0.9", "stochastic")
+    # the row shows the sanitized precision, so saving it again with a new price keeps it and its sanitizer
+    row = _row(page.client.get("/owner/offers").text, "san")
+    assert '<option value="sanitizer" selected>' in row and '<option value="stochastic" selected>' in row
+    assert 'name="private" value="sex"' in row and 'name="alpha" value="0.9"' in row
+    again = _form(page, **{**fields, "row": "san", "price": "2000"})
+    assert again.status_code == 303, again.text[:500]
+    offer = page.hub.store.get_offer("san")
+    assert offer.pricing["price"] == "2000" and offer.release["mechanism"]["variant"] == "stochastic"
+    assert page.hub.store.get_sanitizer("san").weights == kept.weights
+
+
+@pytest.mark.parametrize(("fields", "field", "words"), [
+    ({"private": "sex"}, "alpha", "alpha in [0, 1]"),
+    ({"alpha": "0.9"}, "private", "private column"),
+    ({"private": "sex", "alpha": "1.5"}, "alpha", "alpha"),
+    ({"private": "sex", "alpha": "0.9", "variant": "both"}, "variant", "deterministic"),
+    ({"private": "x0", "alpha": "0.9"}, "private", "not one of"),
+    ({"private": "sex", "alpha": "0.9", "bounds": "x0=0:1"}, "bounds", "no bounds"),
+    ({"private": "sex", "alpha": "0.9", "mechanism": "ml-laplace-rr", "epsilon": "1"}, "private", "sanitizer's"),
+    ({"private": "sex", "alpha": "0.9", "dataset": "people"}, "epsilon", "no epsilon guarantee"),
+])
+def test_a_bad_sanitized_offer_is_refused_beside_its_field_and_the_input_kept(people_page, fields, field,
+                                                                              words) -> None:
+    page = people_page
+    assert page.login().status_code == 303
+    dataset = page.hub.datasets[fields.get("dataset", "people-exact")]
+    r = _form(page, **{"offer_id": "bad-san", "epsilon": "exact", "mechanism": "sanitizer", "price": "10", **fields,
+                       "dataset": dataset})
+    assert r.status_code == 400, r.text[:300]
+    reason = _field_error(r.text, field)
+    assert reason and words in reason, r.text[:500]
+    assert page.hub.store.get_offer("bad-san") is None and page.hub.store.get_sanitizer("bad-san") is None
+    new_row = _row(r.text, "new")
+    assert f'name="private" value="{fields.get("private", "")}"' in new_row  # kept to fix
+
