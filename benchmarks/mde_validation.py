@@ -21,7 +21,7 @@ import argparse
 import json
 import time
 import warnings
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -35,7 +35,7 @@ from pricing.builders import SCALER_AWARE, build_spec
 __all__ = ["MethodResult", "Report", "Buyer", "buyer", "buyer_specs", "validate", "make_bundles", "meets_targets",
            "summary_table", "main", "shipped_spec", "buyer_fit", "PrecisionMethod", "PrecisionReport",
            "validate_precision", "precision_table", "PRECISION_TARGETS", "SCALINGS", "PRECISION_SCALING",
-           "FixedScaler", "scaler_params"]
+           "FixedScaler", "scaler_params", "truth_ceiling", "report_from_json"]
 
 RESULTS = Path(__file__).resolve().parent / "results"
 METHODS = ("influence", "group-influence", "tree", "distilled", "feature-newton", "network-newton", "network-anchored")
@@ -747,6 +747,9 @@ class PrecisionMethod:
     violations: list[str] = field(default_factory=list)  # which pairs, "bundle: eps -> eps'"
     efficacy: list[float] = field(default_factory=list)
     prices: list[int] = field(default_factory=list)
+    # Spearman of the price (what the buyer pays: every decline ties at 0) vs true gain; beside
+    # `spearman`, which also ranks the declined releases by how harmful the method thinks them
+    price_spearman: float = float("nan")
 
 
 @dataclass
@@ -782,6 +785,7 @@ class PrecisionReport:
     truth_match: float = float("nan")  # with a re-used truth: largest change of the stored efficacies
     calibration_scores: dict[str, float] = field(default_factory=dict)  # mean rho per candidate, buyer's folds
     scaling: str = "standard"  # how the buyer's pipeline scaled its inputs (SCALINGS; "auto" resolved)
+    truth_ceiling: float = float("nan")  # `truth_ceiling`: how well one retraining seed ranks the others
 
     @property
     def spearman(self) -> dict[str, float]:
@@ -830,6 +834,21 @@ def truth_nonmonotone(per_seed: np.ndarray, bundle: np.ndarray, level: np.ndarra
                 if m[i] - m[j] > se[i] + se[j]:
                     out.append(f"{name}: gain {m[i]:+.4f} at eps {epsilons[i]:g} > {m[j]:+.4f} at eps {epsilons[j]:g}")
     return out
+
+
+def truth_ceiling(per_seed: np.ndarray) -> float:
+    """Mean over seeds of the Spearman rho between one seed's true gains and the other seeds'
+    mean: how well a single retraining ranks the releases, so a reference for any price's rho
+    (a ceiling near 1 says a low rho is the method's, not noise in the truth). nan below 2 seeds;
+    a seed against a constant rest (rho undefined) is left out."""
+    per_seed = np.asarray(per_seed, np.float64)
+    if per_seed.ndim != 2 or per_seed.shape[1] < 2:
+        return float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rhos = [spearmanr(per_seed[:, s], np.delete(per_seed, s, axis=1).mean(axis=1))[0]
+                for s in range(per_seed.shape[1])]
+    return float(np.nanmean(rhos)) if not np.all(np.isnan(rhos)) else float("nan")
 
 
 def _bounds(x: np.ndarray) -> list[tuple[float, float]]:
@@ -947,15 +966,7 @@ def validate_precision(x: np.ndarray, y: np.ndarray, *, task: str = "classificat
         retrain_seconds = float(np.mean([done[i, 0][1] for i in range(len(rel_x))]))
     gain = per_seed.mean(axis=1)
     bundle, level = np.array(rel_b), np.array(rel_l)
-    per = {}
-    for m in methods:
-        p = np.array([int(v) for v in prc[m]], dtype=np.float64)
-        harmful = gain < 0
-        viol = monotone_violations(p, gain, bundle, level, names, epsilons)
-        per[m] = PrecisionMethod(method=m, spearman=float(spearmanr(eff[m], gain)[0]),
-                                 harmful_priced_zero=float(np.mean(p[harmful] == 0)) if harmful.any() else float("nan"),
-                                 monotone_violations=len(viol), violations=viol,
-                                 efficacy=[float(v) for v in eff[m]], prices=[int(v) for v in prc[m]])
+    per = {m: method_figures(m, eff[m], prc[m], gain, bundle, level, names, epsilons) for m in methods}
     rep = PrecisionReport(
         dataset=name, split=seed, n_train=n_train, n_val=n_val, alpha=b.alpha, seeds=seeds, draws=draws,
         epsilons=epsilons, bundles=names, release_bundle=rel_b, release_level=rel_l, release_draw=rel_d,
@@ -964,10 +975,42 @@ def validate_precision(x: np.ndarray, y: np.ndarray, *, task: str = "classificat
         calibration_seconds=cal.seconds if cal else float("nan"),
         retrain_seconds=retrain_seconds, truth_match=match, calibration_scores=cal.score if cal else {},
         all_negative=bool(np.all(gain < 0)), truth_nonmonotone=truth_nonmonotone(per_seed, bundle, level, names, epsilons),
-        wall_seconds=time.perf_counter() - t0, scaling=b.scaling)
+        wall_seconds=time.perf_counter() - t0, scaling=b.scaling, truth_ceiling=truth_ceiling(per_seed))
     if plot is not None:
         _plot_precision(rep, plot)
     return rep
+
+
+def method_figures(method: str, efficacy: Sequence[float], prices: Sequence[int], gain: np.ndarray,
+                   bundle: np.ndarray, level: np.ndarray, names: Sequence[str],
+                   epsilons: Sequence[float]) -> PrecisionMethod:
+    """One method's precision figures from its efficacies and prices over the releases."""
+    p = np.array([int(v) for v in prices], dtype=np.float64)
+    harmful = gain < 0
+    viol = monotone_violations(p, gain, bundle, level, names, epsilons)
+    return PrecisionMethod(method=method, spearman=float(spearmanr(efficacy, gain)[0]),
+                           harmful_priced_zero=float(np.mean(p[harmful] == 0)) if harmful.any() else float("nan"),
+                           monotone_violations=len(viol), violations=viol,
+                           efficacy=[float(v) for v in efficacy], prices=[int(v) for v in prices],
+                           price_spearman=float(spearmanr(p, gain)[0]) if np.ptp(p) > 0 else float("nan"))
+
+
+def report_from_json(stored: dict) -> PrecisionReport:
+    """A stored report (`asdict` as JSON) with every derived figure recomputed from its stored
+    efficacies, prices and per-seed true gains: a changed table or metric without pricing or
+    retraining again (`--from-json`)."""
+    per_seed = np.asarray(stored["true_gain_per_seed"], np.float64)
+    gain = per_seed.mean(axis=1)
+    bundle, level = np.array(stored["release_bundle"]), np.array(stored["release_level"])
+    eps = [float(e) for e in stored["epsilons"]]
+    methods = {m: method_figures(m, r["efficacy"], r["prices"], gain, bundle, level, stored["bundles"], eps)
+               for m, r in stored["methods"].items()}
+    known = {f.name for f in fields(PrecisionReport)}
+    rest = {k: v for k, v in stored.items() if k in known and k not in {"methods", "epsilons", "true_gain"}}
+    return PrecisionReport(**{**rest, "epsilons": eps, "true_gain": [float(g) for g in gain], "methods": methods,
+                              "all_negative": bool(np.all(gain < 0)),
+                              "truth_nonmonotone": truth_nonmonotone(per_seed, bundle, level, stored["bundles"], eps),
+                              "truth_ceiling": truth_ceiling(per_seed)})
 
 
 def precision_meets(rep: PrecisionReport, m: str) -> dict[str, bool]:
@@ -980,14 +1023,14 @@ def precision_meets(rep: PrecisionReport, m: str) -> dict[str, bool]:
 
 def precision_table(reports: Sequence[PrecisionReport]) -> str:
     """One row per data set and method (the shipped spec last), then the truth's own shape."""
-    head = f"{'dataset':<14}{'method':<26}{'rho':>6}{'harm0':>7}{'viol':>6}{'targets':>9}"
+    head = f"{'dataset':<14}{'method':<26}{'rho':>6}{'harm0':>7}{'viol':>6}{'targets':>9}{'rho_price':>11}"
     lines = [head, "-" * len(head)]
     for rep in reports:
         for m, r in rep.methods.items():
             label = f"shipped={rep.shipped_method}" if m == "shipped" else m
             met = precision_meets(rep, m)
             lines.append(f"{rep.dataset:<14}{label:<26}{r.spearman:>6.2f}{r.harmful_priced_zero:>7.2f}"
-                         f"{r.monotone_violations:>6d}{f'{sum(met.values())}/{len(met)}':>9}")
+                         f"{r.monotone_violations:>6d}{f'{sum(met.values())}/{len(met)}':>9}{r.price_spearman:>11.2f}")
         g = np.array(rep.true_gain)
         lines.append(f"{'':<14}{len(g)} releases ({len(rep.bundles)} bundles x {len(rep.epsilons) - 1} eps x "
                      f"{rep.draws} draws + exact), eps {', '.join(f'{e:g}' for e in rep.epsilons)}; "
@@ -995,7 +1038,7 @@ def precision_table(reports: Sequence[PrecisionReport]) -> str:
                      f"{rep.retrain_seconds:.2f} s; calibration {rep.calibration_retrainings} retrainings, "
                      f"{rep.calibration_seconds:.0f} s; wall {rep.wall_seconds:.0f} s"
                      + (f"; true gains re-used (efficacies match to {rep.truth_match:.1e})" if rep.truth_match == rep.truth_match else "")
-                     + f"; buyer scaling {rep.scaling}")
+                     + f"; buyer scaling {rep.scaling}; truth ceiling (one seed vs the rest) {rep.truth_ceiling:.2f}")
         if rep.calibration_scores:
             lines.append(f"{'':<14}calibration (buyer's own folds, DP-like bundles included): "
                          + ", ".join(f"{k} {v:.2f}" for k, v in rep.calibration_scores.items()))
@@ -1011,7 +1054,7 @@ def precision_table(reports: Sequence[PrecisionReport]) -> str:
                 lines.append(f"{'':<14}{m} violations: " + "; ".join(r.violations))
     lines.append(f"targets: {PRECISION_TARGETS}; harm0: share of harmful releases priced 0; viol: monotonicity "
                  "violations (mean price falls as eps rises beyond the draws' spread where the mean true gain "
-                 "does not fall)")
+                 "does not fall); rho_price: rho of the price itself (declines tie at 0), not a target")
     return "\n".join(lines)
 
 
@@ -1075,6 +1118,8 @@ def main_precision(argv: Sequence[str] | None = None) -> list[PrecisionReport]:
     ap.add_argument("--draws", type=int, default=2)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--from-json", action="store_true",
+                    help="no pricing, no retraining: recompute the tables from out/mde_precision_<dataset>.json")
     ap.add_argument("--reuse-truth", action="store_true",
                     help="re-use the true gains of out/mde_precision_<dataset>.json (a pricing or calibration change)")
     ap.add_argument("--scaling", choices=SCALINGS, default=PRECISION_SCALING,
@@ -1085,15 +1130,18 @@ def main_precision(argv: Sequence[str] | None = None) -> list[PrecisionReport]:
     tag = "" if args.scaling == PRECISION_SCALING else f"_{args.scaling}"
     reports = []
     for name in args.datasets.split(","):
-        x, y = load(name)
         stem = args.out / f"mde_precision{tag}_{name}"
-        truth = json.loads(stem.with_suffix(".json").read_text()) if args.reuse_truth else None
-        rep = validate_precision(x, y, seed=args.split, name=name, seeds=args.seeds, draws=args.draws, jobs=args.jobs,
-                                 plot=stem.with_suffix(".png"), truth=truth, scaling=args.scaling,
-                                 **PRECISION_CONFIGS.get(name, {}))
+        stored = json.loads(stem.with_suffix(".json").read_text()) if args.reuse_truth or args.from_json else None
+        if args.from_json:  # the stored report stays as measured; only its tables are redone
+            rep = report_from_json(stored)
+        else:
+            x, y = load(name)
+            rep = validate_precision(x, y, seed=args.split, name=name, seeds=args.seeds, draws=args.draws,
+                                     jobs=args.jobs, plot=stem.with_suffix(".png"), truth=stored, scaling=args.scaling,
+                                     **PRECISION_CONFIGS.get(name, {}))
+            stem.with_suffix(".json").write_text(json.dumps(asdict(rep), indent=1, default=str))
         reports.append(rep)
         print(precision_table([rep]), flush=True)
-        stem.with_suffix(".json").write_text(json.dumps(asdict(rep), indent=1, default=str))
         stem.with_suffix(".txt").write_text(precision_table([rep]) + "\n")
     (args.out / f"mde_precision{tag}.txt").write_text(precision_table(reports) + "\n")
     return reports

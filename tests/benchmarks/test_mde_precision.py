@@ -4,6 +4,7 @@ are measured on."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, replace
 
 import numpy as np
@@ -15,7 +16,8 @@ from scipy.stats import spearmanr
 from benchmarks._mde_data import load
 from benchmarks.mde_validation import (MAX_PRICE, PRECISION_METHODS, TERMS_CURVE, Bundle, FixedScaler, _real_model,
                                        buyer, buyer_specs, method_variant, monotone_violations, precision_table,
-                                       scaler_params, shipped_spec, truth_nonmonotone, validate_precision)
+                                       report_from_json, scaler_params, shipped_spec, truth_ceiling, truth_nonmonotone,
+                                       validate_precision)
 from pricing import parse_spec, price, write_release
 from pricing.builders import CANDIDATES, Candidate
 
@@ -78,6 +80,22 @@ def test_shipped_choice_is_unchanged_when_validation_and_pool_rows_are_noise(sma
 
 
 @pytest.mark.slow
+@given(st.lists(st.floats(-1.0, 1.0), min_size=4, max_size=12, unique=True), st.integers(2, 5))
+def test_seeds_that_agree_have_a_truth_ceiling_of_one(gains, seeds):
+    per_seed = np.repeat(np.array(gains)[:, None], seeds, axis=1)
+    assert truth_ceiling(per_seed) == pytest.approx(1.0)
+    # one seed that ranks the releases backwards pulls the ceiling down
+    flipped = per_seed.copy()
+    flipped[:, 0] = -flipped[:, 0]
+    assert truth_ceiling(flipped) < 1.0
+
+
+def test_truth_ceiling_of_independent_seeds_is_near_zero():
+    per_seed = np.random.default_rng(0).normal(size=(400, 3))
+    assert abs(truth_ceiling(per_seed)) < 0.15
+    assert np.isnan(truth_ceiling(per_seed[:, :1]))
+
+
 def test_precision_report_is_computed_from_its_own_columns():
     x, y = load("breast_cancer")
     rep = validate_precision(x, y, name="bc-tiny", n_train=90, n_val=80, sizes=(30,), per_column=(0.1, 100.0),
@@ -92,9 +110,20 @@ def test_precision_report_is_computed_from_its_own_columns():
         if harmful.any():
             assert r.harmful_priced_zero == pytest.approx(np.mean(np.array(r.prices)[harmful] == 0))
         assert r.monotone_violations == len(r.violations)
+        p = np.array(r.prices, dtype=np.float64)
+        assert r.price_spearman == pytest.approx(spearmanr(p, gain)[0] if np.ptp(p) > 0 else np.nan, nan_ok=True)
+    assert np.isnan(rep.truth_ceiling)  # one seed: nothing to compare it with
     assert "shipped" in rep.methods and rep.shipped_method in {c.label for c in FEW}
     assert rep.calibration_retrainings > 0
     assert "bc-tiny" in precision_table([rep])
+    # recomputed from its JSON, the report's figures and table are the same (--from-json)
+    stored = report_from_json(json.loads(json.dumps(asdict(rep), default=str)))
+    assert precision_table([stored]).split("wall")[0] == precision_table([rep]).split("wall")[0]
+    for m, r in rep.methods.items():
+        again = stored.methods[m]
+        assert again.violations == r.violations and again.prices == r.prices
+        assert (again.spearman, again.harmful_priced_zero, again.price_spearman) == \
+            pytest.approx((r.spearman, r.harmful_priced_zero, r.price_spearman), nan_ok=True)
     # the true gains re-used: the same releases are redrawn and priced alike, nothing retrained
     again = validate_precision(x, y, name="bc-tiny", n_train=90, n_val=80, sizes=(30,), per_column=(0.1, 100.0),
                                draws=2, seeds=1, hidden=8, max_iter=200, methods=("influence",), progress=False,
