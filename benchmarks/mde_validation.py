@@ -35,7 +35,8 @@ from pricing.builders import SCALER_AWARE, build_spec
 __all__ = ["MethodResult", "Report", "Buyer", "buyer", "buyer_specs", "validate", "make_bundles", "meets_targets",
            "summary_table", "main", "shipped_spec", "buyer_fit", "PrecisionMethod", "PrecisionReport",
            "validate_precision", "precision_table", "PRECISION_TARGETS", "SCALINGS", "PRECISION_SCALING",
-           "FixedScaler", "scaler_params", "truth_ceiling", "report_from_json"]
+           "FixedScaler", "scaler_params", "truth_ceiling", "report_from_json",
+           "precision_splits_table"]
 
 RESULTS = Path(__file__).resolve().parent / "results"
 METHODS = ("influence", "group-influence", "tree", "distilled", "feature-newton", "network-newton", "network-anchored")
@@ -1058,6 +1059,22 @@ def precision_table(reports: Sequence[PrecisionReport]) -> str:
     return "\n".join(lines)
 
 
+def precision_splits_table(reports: Sequence[PrecisionReport]) -> str:
+    """The shipped spec per data set and split, beside the best method after the fact and the
+    truth's ceiling: whether a split-0 figure holds on held-out splits."""
+    head = (f"{'dataset':<14}{'split':>6}  {'scaling':<8}{'shipped':<17}{'rho':>6}{'harm0':>7}{'viol':>6}"
+            f"{'targets':>9}  {'best rho after the fact':<28}{'ceiling':>8}")
+    lines = [head, "-" * len(head)]
+    for rep in sorted(reports, key=lambda r: (r.dataset, r.split)):
+        r, met = rep.methods["shipped"], precision_meets(rep, "shipped")
+        best = max((m for m in rep.methods if m != "shipped"), key=lambda m: rep.methods[m].spearman)
+        lines.append(f"{rep.dataset:<14}{rep.split:>6}  {rep.scaling:<8}{rep.shipped_method:<17}{r.spearman:>6.2f}"
+                     f"{r.harmful_priced_zero:>7.2f}{r.monotone_violations:>6d}{f'{sum(met.values())}/{len(met)}':>9}"
+                     f"  {f'{best} {rep.methods[best].spearman:.2f}':<28}{rep.truth_ceiling:>8.2f}")
+    lines.append(f"targets: {PRECISION_TARGETS}; ceiling: rho of one retraining seed against the others' mean")
+    return "\n".join(lines)
+
+
 def _plot_precision(rep: PrecisionReport, path: Path) -> None:
     """Per bundle, the true gain and each method's efficacy against epsilon (exact at the right)."""
     import matplotlib
@@ -1118,6 +1135,9 @@ def main_precision(argv: Sequence[str] | None = None) -> list[PrecisionReport]:
     ap.add_argument("--draws", type=int, default=2)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--splits", type=Path, nargs="+", metavar="DIR",
+                    help="no run: tabulate the shipped spec over the stored reports (mde_precision_<dataset>.json) of "
+                         "these directories, one per split, into out/mde_precision_splits.txt")
     ap.add_argument("--from-json", action="store_true",
                     help="no pricing, no retraining: recompute the tables from out/mde_precision_<dataset>.json")
     ap.add_argument("--reuse-truth", action="store_true",
@@ -1129,6 +1149,14 @@ def main_precision(argv: Sequence[str] | None = None) -> list[PrecisionReport]:
     args.out.mkdir(parents=True, exist_ok=True)
     tag = "" if args.scaling == PRECISION_SCALING else f"_{args.scaling}"
     reports = []
+    if args.splits:
+        reports = [report_from_json(json.loads((d / f"mde_precision{tag}_{name}.json").read_text()))
+                   for d in args.splits for name in args.datasets.split(",")
+                   if (d / f"mde_precision{tag}_{name}.json").exists()]
+        table = precision_splits_table(reports)
+        print(table)
+        (args.out / f"mde_precision{tag}_splits.txt").write_text(table + "\n")
+        return reports
     for name in args.datasets.split(","):
         stem = args.out / f"mde_precision{tag}_{name}"
         stored = json.loads(stem.with_suffix(".json").read_text()) if args.reuse_truth or args.from_json else None

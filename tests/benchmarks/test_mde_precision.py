@@ -15,9 +15,9 @@ from scipy.stats import spearmanr
 
 from benchmarks._mde_data import load
 from benchmarks.mde_validation import (MAX_PRICE, PRECISION_METHODS, TERMS_CURVE, Bundle, FixedScaler, _real_model,
-                                       buyer, buyer_specs, method_variant, monotone_violations, precision_table,
-                                       report_from_json, scaler_params, shipped_spec, truth_ceiling, truth_nonmonotone,
-                                       validate_precision)
+                                       buyer, buyer_specs, method_variant, monotone_violations, precision_splits_table,
+                                       precision_table, report_from_json, scaler_params, shipped_spec, truth_ceiling,
+                                       truth_nonmonotone, validate_precision)
 from pricing import parse_spec, price, write_release
 from pricing.builders import CANDIDATES, Candidate
 
@@ -116,6 +116,10 @@ def test_precision_report_is_computed_from_its_own_columns():
     assert "shipped" in rep.methods and rep.shipped_method in {c.label for c in FEW}
     assert rep.calibration_retrainings > 0
     assert "bc-tiny" in precision_table([rep])
+    # one row per data set and split, with the shipped spec's own figures
+    rows = precision_splits_table([replace(rep, split=3), rep]).splitlines()[2:-1]
+    assert [r.split()[:2] for r in rows] == [["bc-tiny", "0"], ["bc-tiny", "3"]]
+    assert all(f"{rep.methods['shipped'].spearman:.2f}" in r and rep.shipped_method in r for r in rows)
     # recomputed from its JSON, the report's figures and table are the same (--from-json)
     stored = report_from_json(json.loads(json.dumps(asdict(rep), default=str)))
     assert precision_table([stored]).split("wall")[0] == precision_table([rep]).split("wall")[0]
