@@ -87,7 +87,8 @@ def measure(draws: int, epsilon: str, budgets: Sequence[Mapping[str, float]] | N
     first = np.array(effs[0])
     for h, ex, e_list, p, ts in zip(hypers, exact, effs, prices, times):
         e = np.array(e_list)
-        out.append({"off_first": float(np.abs(e - first).max()), "epsilon": epsilon, "budget": _label(h), "hyper": h, "draws": draws,
+        out.append({"off_first": float(np.abs(e - first).max()), "epsilon": epsilon, "budget": _label(h),
+                    "hyper": h, "draws": draws,
                     "exact_efficacy": ex.efficacy, "exact_price": ex.price,
                     "above_zero": int(sum(1 for x in p if x > 0)), "below_exact": int(sum(1 for x in p if x < ex.price)),
                     "both": int(sum(1 for x in p if 0 < x < ex.price)),
@@ -103,7 +104,8 @@ def _report(r: dict[str, Any]) -> str:
             f"below the exact release ({r['above_zero']} above 0, {r['below_exact']} below exact); efficacy "
             f"{lo:.4f} / {med:.4f} / {hi:.4f} (min / median / max) against exact {r['exact_efficacy']:.4f}; price "
             f"{r['price'][0] / ETHER:.4f} to {r['price'][1] / ETHER:.4f} ETH against exact "
-            f"{r['exact_price'] / ETHER:.4f} ETH; at most {r['off_first']:.2g} nats from the first budget's; a quote {r['quote_ms']:.0f} ms median, {r['quote_ms_max']:.0f} ms max; "
+            f"{r['exact_price'] / ETHER:.4f} ETH; at most {r['off_first']:.2g} nats from the first budget's; "
+            f"a quote {r['quote_ms']:.0f} ms median, {r['quote_ms_max']:.0f} ms max; "
             f"{r['seconds']:.0f} s for every budget (load {os.getloadavg()[0]:.1f})")
 
 

@@ -47,8 +47,8 @@ from privacy import Column, Offer, Schema
 from .demo_hubs import Chain, Hub, HubFleet, deal_gas, deals_gas
 
 __all__ = ["DemoResult", "DealRow", "SurveyResult", "run_demo", "main", "ride_data", "ride_schema", "buyer_spec",
-           "trip_lengths", "SLOPE", "SURVEY_EPSILON", "TRIP_BOUNDS", "NOISY_EPSILON", "REFIT_STEP_CAP", "REFIT_NEWTON_TOL",
-           "REFIT_HYPER", "RIDE_ROWS",
+           "trip_lengths", "SLOPE", "SURVEY_EPSILON", "TRIP_BOUNDS", "NOISY_EPSILON", "REFIT_STEP_CAP",
+           "REFIT_NEWTON_TOL", "REFIT_HYPER", "RIDE_ROWS",
            "PILOT_ROWS", "FEATURES", "LABEL"]
 
 ETHER = 10**18
