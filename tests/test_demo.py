@@ -17,7 +17,7 @@ from rich.console import Console
 import oracle.pipeline
 from client.chain import State
 from client.chain.exchange import EXACT
-from oracle.demo import NOISY_EPSILON, SURVEY_EPSILON, run_demo
+from oracle.demo import NOISY_EPSILON, REFIT_HYPER, REFIT_STEP_CAP, SURVEY_EPSILON, run_demo
 from oracle.rawdata import dataset_id_for
 
 ETHER = 10**18
@@ -148,3 +148,34 @@ def test_client_demo_loads_the_hub_side_demo_by_entry_point_only() -> None:
     assert load_demo([EntryPoint("other", "oracle.demo:main", DEMO_GROUP), ep]) is oracle.demo.run_demo
     with pytest.raises(DemoUnavailable, match="pip install"):
         load_demo([])
+
+
+def test_the_buyers_refit_runs_to_its_optimum_on_epsilon_1_releases() -> None:
+    """The startup's spec stops its Newton refit on the decrement, not after a fixed count: on
+    seeded epsilon-1 draws (and the exact release) it prices as the refit run for every one of its
+    REFIT_STEP_CAP steps, within 1e-6 relative (the replay tolerance), and in (0, exact)."""
+    import oracle.demo as demo
+    from pricing import parse_spec
+    from pricing.price import efficacy_of
+    from pricing.release import read_release
+    from privacy import Offer, PrivacyLedger
+    from privacy.mechanisms.exact import release_exact
+    from privacy.offers import draw_release
+
+    assert REFIT_HYPER["newton_tol"] > 0 and REFIT_HYPER["steps"] == REFIT_STEP_CAP
+    pilot = demo.ride_data(demo.PILOT_ROWS, seed=1)
+    stop = parse_spec(demo.buyer_spec(1, pilot))
+    full = parse_spec(demo.buyer_spec(1, pilot, hyper={"steps": float(REFIT_STEP_CAP)}))
+    schema, data = demo.ride_schema(), demo.ride_data(demo.RIDE_ROWS, seed=2026)
+    rng = np.random.default_rng(20261207)
+    offer = Offer(price_rule={}, epsilon=NOISY_EPSILON, mechanism="ml-laplace-rr")
+    releases = [release_exact(data, schema)] + [
+        draw_release(offer, schema, data, ledger=PrivacyLedger(cap_milli=10**9, spent_milli=0), rng=rng)
+        for _ in range(5)]
+    effs = []
+    for r in releases:
+        rr = read_release(r.to_bytes())
+        a, b = efficacy_of(stop, rr.features, rr.label)[0], efficacy_of(full, rr.features, rr.label)[0]
+        assert abs(a - b) <= 1e-6 * abs(b)
+        effs.append(a)
+    assert all(0 < e < effs[0] for e in effs[1:])

@@ -15,7 +15,9 @@ merged data (as a scikit-learn ``Pipeline`` does): the hub then recomputes the f
 ``standardize`` layer from its shipped mean and scale, n_train and the bundle (exact pooled
 moments), and prices with the shifted features, so rows that wreck the scaler (e.g.
 out-of-distribution columns) lower the probe loss reduction as they lower the real model's.
-``frozen_hessian`` = 1 factorises the Hessian once and reuses it for every step (the chord
+``steps`` caps the Newton steps; ``newton_tol`` > 0 ends the refit sooner, once a step predicts a
+decrease of at most that many nats (the Newton-decrement stop network-newton has; 0, the default,
+runs every step). ``frozen_hessian`` = 1 factorises the Hessian once and reuses it for every step (the chord
 method: cheaper, slightly less accurate). ``solver`` names how each Newton system is solved: a
 spec stores it as a number, as every hyper-parameter (`SOLVER_CODES`: 0 `Solver.EXACT`, Cholesky;
 1 `Solver.CG`, the default); `solver_of` reads it as a `Solver`.
@@ -78,9 +80,13 @@ def _solve(phi, prob, b, k, q, n, h_inv, h_cg, tol):
 
 def newton_refit(phi: np.ndarray, y: np.ndarray, w0: np.ndarray, h_train: np.ndarray, n: float,
                  classification: bool, steps: int, *, return_factor: bool = False, frozen: bool = False,
-                 h_inv=None, h_cg=None, cg_tol: float = 1e-8):
+                 h_inv=None, h_cg=None, cg_tol: float = 1e-8, newton_tol: float = 0.0):
     """Damped Newton on J(theta); returns the refitted head W [k, q] (Cholesky: J is convex),
     and with `return_factor` also the Cholesky factor of the last Hessian used (or None).
+
+    `steps` is a cap: with `newton_tol` > 0 the refit ends, before its line search, at the first
+    step whose predicted decrease -slope / 2 (half the squared Newton decrement; Boyd &
+    Vandenberghe 2004, sec. 9.5) is at most `newton_tol` nats; 0 runs every step, as before.
 
     With `h_inv` (a function applying the inverse of `h_train`; `h_cg`, optional, applies
     `h_train` itself inside CG), each Newton system is solved by conjugate
@@ -111,7 +117,9 @@ def newton_refit(phi: np.ndarray, y: np.ndarray, w0: np.ndarray, h_train: np.nda
                 fac = cho_factor(h, lower=True, check_finite=False)
             step = -cho_solve(fac, g, check_finite=False)
         slope = float(g @ step)
-        if slope >= 0:
+        # the Newton-decrement stop; newton_tol 0 leaves exactly the old test (a slope of -5e-324
+        # would make -0.5 * slope round to 0, so 0 must not reach the comparison)
+        if slope >= 0 or (newton_tol > 0 and -0.5 * slope <= newton_tol):
             break
         hs = h_train @ step
         ds, ss = float((theta - t0) @ hs), float(step @ hs)
@@ -133,7 +141,7 @@ class FeatureNewton(HeadMethod):
     name = "feature-newton"
     uses_probe = True
     defaults = {"n_train": 0.0, "steps": 3.0, "refit_scaler": 0.0, "frozen_hessian": 0.0,
-                "solver": solver_code(Solver.CG), "cg_tol": 1e-8}
+                "solver": solver_code(Solver.CG), "cg_tol": 1e-8, "newton_tol": 0.0}
 
     def check_manifest(self, manifest, tensors, *, d, classes):
         super().check_manifest(manifest, tensors, d=d, classes=classes)
@@ -146,6 +154,9 @@ class FeatureNewton(HeadMethod):
         tol = manifest.get("hyper", {}).get("cg_tol", self.defaults["cg_tol"])
         if not 0 < tol < 1:
             raise SpecError(f"hyper.cg_tol must be in (0, 1), got {tol!r}")
+        newton_tol = manifest.get("hyper", {}).get("newton_tol", self.defaults["newton_tol"])
+        if not newton_tol >= 0:  # parse_spec checked it is a finite number
+            raise SpecError(f"hyper.newton_tol must be >= 0 (nats; 0 runs every step), got {newton_tol!r}")
 
     @staticmethod
     def _prepared(spec) -> dict:
@@ -208,7 +219,7 @@ class FeatureNewton(HeadMethod):
         h_inv, c_h = c.get("h_inv"), c.get("h32")
         w, fac = newton_refit(phi, y, w0, h_train, n, cls, int(spec.hyper["steps"]), return_factor=True,
                               frozen=bool(spec.hyper["frozen_hessian"]), h_inv=h_inv, h_cg=c_h,
-                              cg_tol=spec.hyper["cg_tol"])
+                              cg_tol=spec.hyper["cg_tol"], newton_tol=spec.hyper["newton_tol"])
         total = c["probe_loss0"] - linear_head.mean_loss(probe_phi, py, w, cls)
         # per-record attribution: influence at the refitted head (Koh & Liang 2017 at theta_U),
         # with the last Newton Hessian (one factorisation fewer; it is within one step of theta_U)

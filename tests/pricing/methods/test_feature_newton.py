@@ -202,3 +202,152 @@ def test_builder_writes_a_named_solver_as_the_number_the_spec_stores(digits_smal
     assert "solver" not in default.manifest["hyper"] and solver_of(default.hyper["solver"]) is Solver.CG
     with pytest.raises(SpecError, match="hyper.solver 'lissa' is not one of exact, cg"):
         build_spec(*args, classes=3, hyper={"solver": Solver.LISSA})
+
+
+# -- the Newton-decrement stop (hyper.newton_tol) -------------------------------------------------
+
+def _head_problem(seed: int, classes: int, n: int, m: int, l2: float, noise: float):
+    """A buyer with no hidden layers (phi = [x, 1]): its head fitted on n rows with L2 `l2` (small:
+    overconfident), the Hessian of its objective, a probe, and m bundle rows whose labels are
+    flipped and features blown up by `noise` (the demo's hard case at noise 1)."""
+    rng = np.random.default_rng(seed)
+    d = 3
+    beta = rng.normal(size=(max(classes, 1), d)) * 2
+    def draw(rows: int) -> tuple[np.ndarray, np.ndarray]:
+        x = rng.normal(size=(rows, d))
+        if classes:
+            return x, (x @ beta.T + rng.gumbel(size=(rows, classes))).argmax(axis=1)
+        return x, x @ beta[0] + 0.3 * rng.normal(size=rows)
+    x_tr, y_tr = draw(n)
+    x_pr, y_pr = draw(25)
+    x_new, y_new = draw(m)
+    x_new = x_new * (1 + noise * rng.exponential(5.0, size=(m, 1)))
+    if classes:
+        flip = rng.random(m) < 0.4 * noise
+        y_new = np.where(flip, rng.integers(0, classes, size=m), y_new)
+    phi = linear_head.add_bias(x_tr)
+    w = linear_head.fit_head(phi, y_tr, classes=classes, l2=l2)
+    hess = linear_head.hessian_sum(phi, w, classes > 0) / n + l2 * np.eye(w.size)
+    return {"d": d, "classes": classes, "n": n, "w": w, "hess": hess, "probe": (x_pr, y_pr), "new": (x_new, y_new)}
+
+
+def _head_spec(p: dict, hyper: dict) -> bytes:
+    from pricing import make_spec
+
+    classes = p["classes"]
+    label = {"name": "y", "kind": "categorical", "classes": classes} if classes else {"name": "y", "kind": "continuous"}
+    schema = {"features": [{"name": f"x{i}"} for i in range(p["d"])], "label": label}
+    tensors = {"head.weight": p["w"], "newton.hessian": p["hess"], "probe.features": p["probe"][0],
+               "probe.label": np.asarray(p["probe"][1], np.float64)}
+    manifest = {"method": "feature-newton", "schema": schema, "proxy": {"layers": []},
+                "hyper": {"n_train": float(p["n"]), **hyper}}
+    return make_spec(manifest, tensors)
+
+
+_problems = dict(seed=st.integers(0, 2**31), classes=st.sampled_from([0, 2, 3]), n=st.integers(5, 40),
+                 m=st.integers(1, 30), l2=st.sampled_from([1e-4, 1e-2, 1.0]), noise=st.sampled_from([0.0, 1.0]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(**_problems, steps=st.integers(1, 6), solver=st.sampled_from([0.0, 1.0]), frozen=st.booleans())
+def test_newton_tol_zero_prices_as_a_spec_without_it(seed, classes, n, m, l2, noise, steps, solver, frozen):
+    """Prices are a protocol function that buyers replay: a spec that says newton_tol 0 and one that
+    predates the key (and so reads the default) give the same efficacy and scores, bit for bit."""
+    p = _head_problem(seed, classes, n, m, l2, noise)
+    hyper = {"steps": float(steps), "solver": solver, "frozen_hessian": float(frozen and solver == 0.0)}
+    old, zero = parse_spec(_head_spec(p, hyper)), parse_spec(_head_spec(p, {**hyper, "newton_tol": 0.0}))
+    assert "newton_tol" not in old.manifest["hyper"] and old.hyper["newton_tol"] == 0.0
+    method = get_method("feature-newton")
+    a, b = method.efficacy(old, *p["new"]), method.efficacy(zero, *p["new"])
+    assert a.total == b.total and np.array_equal(a.scores, b.scores)
+
+
+def _cg_inverse(h: np.ndarray):
+    inv = np.linalg.inv(h)
+    return lambda r: inv @ r
+
+
+@settings(max_examples=40, deadline=None)
+@given(**_problems, cg=st.booleans(), newton_tol=st.floats(1e-12, 1.0, allow_subnormal=False))
+def test_newton_decrement_stop_truncates_the_same_refit(seed, classes, n, m, l2, noise, cg, newton_tol):
+    """The stop only ends the refit early: it lands where the fixed-step refit lands after some
+    number of its steps, at most the cap; 0 runs every step; a tolerance no step's predicted
+    decrease reaches stops before the first."""
+    p = _head_problem(seed, classes, n, m, l2, noise)
+    x, y = p["new"]
+    phi, cap = linear_head.add_bias(x), 8
+    kw = dict(h_inv=_cg_inverse(p["hess"]), cg_tol=1e-10) if cg else {}
+    refit = lambda steps, tol=0.0: newton_refit(phi, y, p["w"], p["hess"], float(p["n"]), classes > 0, steps,
+                                                newton_tol=tol, **kw)
+    path = [refit(j) for j in range(cap + 1)]
+    got = refit(cap, newton_tol)
+    assert any(np.array_equal(got, q) for q in path)
+    assert np.array_equal(refit(cap, 0.0), path[-1])
+    assert np.array_equal(refit(cap, 1e300), p["w"])
+
+
+def _steps_taken(refit, cap: int, newton_tol: float) -> int:
+    """How many steps a stopped refit took: the first fixed-step count it equals."""
+    got = refit(cap, newton_tol)
+    return next(j for j in range(cap + 1) if np.array_equal(got, refit(j, 0.0)))
+
+
+@pytest.mark.parametrize("noise", [0.0, 1.0])
+def test_newton_decrement_stop_ends_early_at_the_optimum(noise):
+    """On a logistic head that is far from the bundle's optimum (overconfident, noisy rows: the
+    demo's case) the stop takes a few of the 50 steps it is allowed and lands within 1e-8 nats
+    of the probe loss 50 fixed steps reach; a looser tolerance takes fewer steps."""
+    p = _head_problem(11, 2, 20, 300, 1e-4, noise)
+    x, y = p["new"]
+    phi = linear_head.add_bias(x)
+    refit = lambda steps, tol: newton_refit(phi, y, p["w"], p["hess"], float(p["n"]), True, steps, newton_tol=tol)
+    probe_phi = linear_head.add_bias(p["probe"][0])
+    probe = lambda w: linear_head.mean_loss(probe_phi, p["probe"][1], w, True)
+    tight, loose = _steps_taken(refit, 50, 1e-10), _steps_taken(refit, 50, 1e-2)
+    assert 2 <= loose <= tight < 50
+    assert abs(probe(refit(50, 1e-10)) - probe(refit(50, 0.0))) < 1e-8
+    assert abs(probe(refit(3, 0.0)) - probe(refit(50, 0.0))) > abs(probe(refit(50, 1e-10)) - probe(refit(50, 0.0)))
+
+
+def test_newton_decrement_stop_prices_as_many_fixed_steps_on_digits(digits_small, digits_specs):
+    """Through the method on a real spec: the stop's efficacy is the 100-step refit's within 1e-7
+    relative (the replay tolerance is 1e-6) and its scores within 1e-6 of the largest, on clean
+    and on mislabelled rows. The probe loss moves to first order in the step the stop skips, whose
+    size is the square root of its predicted decrease: the mislabelled rows' refit skips a step
+    predicting 2.5e-16 nats and stops 6e-8 nats (2e-8 relative) short; at 1e-10 the clean rows'
+    stops 3e-8 nats, 4e-6 relative, short."""
+    from dataclasses import replace
+
+    ds = digits_small
+    base = parse_spec(digits_specs["feature-newton"])
+    stop = replace(base, hyper={**base.hyper, "steps": 100.0, "newton_tol": 1e-14}, cache={})
+    full = replace(base, hyper={**base.hyper, "steps": 100.0}, cache={})
+    method, pool = get_method("feature-newton"), ds["pool"][:60]
+    for y in (ds["y"][pool], (ds["y"][pool] + 1) % 3):
+        a, b = method.efficacy(stop, ds["x"][pool], y), method.efficacy(full, ds["x"][pool], y)
+        assert a.total != 0 and abs(a.total - b.total) < 1e-7 * abs(b.total)
+        assert np.allclose(a.scores, b.scores, rtol=0, atol=1e-6 * np.abs(b.scores).max())
+
+
+@pytest.mark.parametrize("bad", [-1e-3, -1.0])
+def test_feature_newton_refuses_a_negative_newton_tol(ridge_spec, bad):
+    with pytest.raises(SpecError, match=r"hyper\.newton_tol must be >= 0.*got -"):
+        ridge_spec("feature-newton", newton_tol=bad)
+
+
+@pytest.mark.parametrize("text,name", [("1e999", "hyper.newton_tol"), ("-1e999", "hyper.newton_tol"),
+                                       ("NaN", "NaN"), ("Infinity", "Infinity")])
+def test_feature_newton_refuses_a_non_finite_newton_tol(ridge_spec, text, name):
+    """JSON spells infinity as an overflowing number (named by its key) or as a bare constant."""
+    import json
+
+    from common.safetensors_bytes import write_safetensors
+    from pricing.errors import NonFiniteValue
+    from pricing.spec import MANIFEST_KEY
+
+    spec = parse_spec(ridge_spec("feature-newton"))
+    manifest = {"format": "spartacus-spec-v1", **spec.manifest}
+    manifest["hyper"] = {**manifest["hyper"], "newton_tol": "@"}
+    raw = json.dumps(manifest).replace('"@"', text)
+    with pytest.raises(NonFiniteValue, match=name):
+        parse_spec(write_safetensors(dict(spec.tensors), {MANIFEST_KEY: raw}))
