@@ -435,3 +435,29 @@ def test_the_folded_trials_were_tested_with_refused_trials():
     if not _REFUSED:
         test_the_trial_that_sums_the_next_gradient_changes_no_bit()
     assert sum(r > 0 for r in _REFUSED) >= 3, _REFUSED
+
+
+@pytest.mark.parametrize("whole_rows", [10_000, 20])
+def test_auto_refit_runs_the_whole_array_kernel_up_to_whole_rows_and_streams_above(monkeypatch, whole_rows):
+    """`refit`'s default takes the whole-array kernel up to `WHOLE_ROWS` rows (faster than one
+    streamed block) and the streamed one above (memory), ending at the same parameters."""
+    from pricing.methods.network_newton import compiled
+
+    _, net, curv, x, y, theta0, pen, anchor = _refit_case(3, "relu", 3, 40, True, False, True, True)
+    kw = dict(steps=3, cg_iters=6, cg_tol=1e-3, newton_tol=0.0, penalty=pen, anchor=anchor, workspace=workspace)
+    called = []
+    for name in ("_refit", "_refit_rows"):
+        monkeypatch.setattr(compiled, name, (lambda real, n: lambda *a: called.append(n) or real(*a))(
+            getattr(compiled, name), name))
+    monkeypatch.setattr(compiled, "WHOLE_ROWS", whole_rows)
+    got = refit(net, x, y, theta0, curv, **kw)
+    small = x.shape[0] + anchor.x.shape[0] <= whole_rows
+    assert called == ["_refit" if small else "_refit_rows"]
+    whole = refit(net, x, y, theta0, curv, block=None, **kw)
+    # one streamed block keeping z is the whole-array refit bit for bit, so the switch moves no price
+    assert np.array_equal(whole, refit(net, x, y, theta0, curv, block=x.shape[0] + anchor.x.shape[0],
+                                       z_store="keep", **kw))
+    if small:
+        assert np.array_equal(got, whole)
+    else:  # above, z is recomputed per block: the same to rounding
+        np.testing.assert_allclose(got, whole, rtol=0, atol=1e-12)

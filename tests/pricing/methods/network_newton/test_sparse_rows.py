@@ -73,20 +73,25 @@ def test_refit_on_sparse_one_hot_rows_is_the_dense_refit(monkeypatch):
     theta0 = nc.flat(net)
     anchor = nn.Anchor(net, x_tr, weight=1.0, weight_decay=1.0)
     seen = []
-    real_source = compiled._row_source
 
-    def spy(*args):
-        src = real_source(*args)
-        seen.append(src[0])  # the streamed refit's rows: sparse or dense
-        return src
+    def spying(real):
+        def spy(*args):
+            src = real(*args)
+            seen.append(src[0])  # the refit's rows, whole-array or streamed: sparse or dense
+            return src
+        return spy
 
-    monkeypatch.setattr(compiled, "_row_source", spy)
+    def spy_on_rows():  # a small refit runs the whole-array kernel, a large one streams
+        monkeypatch.setattr(compiled, "_row_source", spying(compiled._row_source))
+        monkeypatch.setattr(compiled, "_row_operands", spying(compiled._row_operands))
+
+    spy_on_rows()
     for a in (None, anchor):
         sparse = nn.network_refit(net, x, y, theta0, curv, 3, cg_iters=8, cg_tol=1e-10, anchor=a)
         monkeypatch.setattr(SparseRows, "worthwhile", staticmethod(lambda *raw: False))
         dense = nn.network_refit(net, x, y, theta0, curv, 3, cg_iters=8, cg_tol=1e-10, anchor=a)
         monkeypatch.undo()
-        monkeypatch.setattr(compiled, "_row_source", spy)
+        spy_on_rows()
         assert np.abs(sparse - theta0).max() > 1e-3  # the bundle moves the network
         assert np.abs(sparse - dense).max() < 1e-9
     assert seen == [True, False, True, False]
