@@ -572,8 +572,9 @@ def _scores(theta, s, act, hid, d, k, sparse, h, indptr, indices, data, cen, y):
 #: rows a streamed pass takes at a time: 1,024 x 64 float64 rows stay in cache (at 100,000 rows
 #: 1,024 took 14.0 s, 8,192 took 18.1 s, the whole-array kernels 29.2 s)
 ROW_BLOCK = 1024
-#: refits of at most this many rows (bundle and anchor) stream as one block, so they are the
-#: whole-array refit bit for bit: every bundle of the benchmark's report is (at most 4,600 rows)
+#: passes over at most this many rows (bundle and anchor) stream as one block, bit for bit the
+#: whole-array kernels (`compiled.refit` runs the whole-array refit itself there, faster):
+#: every bundle of the benchmark's report is (at most 4,600 rows)
 WHOLE_ROWS = 8192
 
 

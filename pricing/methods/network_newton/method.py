@@ -52,9 +52,9 @@ class NetworkNewton(PricingMethod):
         probe loss and score in numpy (`refit.network_refit(compiled=False)`), `restrict=False`
         refits every input column (no `Restriction`): the references the tests price against.
         Either gives the default's prices to rounding, not bit for bit. `block` is the rows a
-        compiled pass streams at a time (`compiled.AUTO`: one block up to `WHOLE_ROWS` rows, then
-        `ROW_BLOCK`; None: the whole-array kernels, bit for bit the default up to `WHOLE_ROWS`
-        rows, to rounding above)."""
+        compiled pass streams at a time (`compiled.AUTO`: up to `WHOLE_ROWS` rows the whole-array
+        refit and one block for the other passes, then `ROW_BLOCK`; None: the whole-array
+        kernels, bit for bit the default up to `WHOLE_ROWS` rows, to rounding above)."""
         self.compiled, self.restrict, self.block = compiled, restrict, block
 
     def tensor_shapes(self, manifest, *, d, width, classes, hyper):
