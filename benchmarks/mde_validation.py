@@ -1149,15 +1149,27 @@ def main_precision(argv: Sequence[str] | None = None) -> list[PrecisionReport]:
     args.out.mkdir(parents=True, exist_ok=True)
     tag = "" if args.scaling == PRECISION_SCALING else f"_{args.scaling}"
     reports = []
+    names = args.datasets.split(",")
     if args.splits:
-        reports = [report_from_json(json.loads((d / f"mde_precision{tag}_{name}.json").read_text()))
-                   for d in args.splits for name in args.datasets.split(",")
-                   if (d / f"mde_precision{tag}_{name}.json").exists()]
+        for d in args.splits:
+            found = [n for n in names if (d / f"mde_precision{tag}_{n}.json").exists()]
+            if not found:
+                ap.error(f"--splits: {d} holds no mde_precision{tag}_<dataset>.json for {', '.join(names)}; "
+                         f"run one split there first (--split N --out {d})")
+            if len(found) < len(names):
+                print(f"{d}: no report for {', '.join(n for n in names if n not in found)} (left out)")
+            reports += [report_from_json(json.loads((d / f"mde_precision{tag}_{n}.json").read_text())) for n in found]
         table = precision_splits_table(reports)
         print(table)
         (args.out / f"mde_precision{tag}_splits.txt").write_text(table + "\n")
         return reports
-    for name in args.datasets.split(","):
+    if args.reuse_truth or args.from_json:  # every stored report there before any work starts
+        missing = [n for n in names if not (args.out / f"mde_precision{tag}_{n}.json").exists()]
+        if missing:
+            ap.error(f"--{'from-json' if args.from_json else 'reuse-truth'}: no stored report "
+                     + ", ".join(str(args.out / f"mde_precision{tag}_{n}.json") for n in missing)
+                     + "; run without it first (or name --datasets, --out and --scaling of a stored run)")
+    for name in names:
         stem = args.out / f"mde_precision{tag}_{name}"
         stored = json.loads(stem.with_suffix(".json").read_text()) if args.reuse_truth or args.from_json else None
         if args.from_json:  # the stored report stays as measured; only its tables are redone

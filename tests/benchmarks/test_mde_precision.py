@@ -214,3 +214,19 @@ def test_auto_scaling_keeps_the_fixed_scaling_with_the_lower_validation_loss():
     assert log_loss(auto.y_va, auto.model.predict_proba(auto.x_va), labels=[0, 1]) == pytest.approx(min(loss.values()))
     with pytest.raises(ValueError, match="scaling 'minmax'"):
         buyer(x, y, scaling="minmax", **kw)
+
+
+def test_tables_from_stored_reports_name_what_is_missing(tmp_path, capsys):
+    """--from-json, --reuse-truth and --splits refuse a directory without the stored reports,
+    naming the file and how to make it, before any work starts."""
+    from benchmarks.mde_validation import main_precision
+
+    for flags in (["--from-json"], ["--reuse-truth"]):
+        with pytest.raises(SystemExit) as e:
+            main_precision([*flags, "--datasets", "digits", "--out", str(tmp_path)])
+        assert e.value.code == 2
+        err = capsys.readouterr().err
+        assert str(tmp_path / "mde_precision_digits.json") in err and "run without it first" in err
+    with pytest.raises(SystemExit):
+        main_precision(["--splits", str(tmp_path), "--datasets", "digits", "--out", str(tmp_path)])
+    assert "holds no mde_precision_<dataset>.json" in capsys.readouterr().err
