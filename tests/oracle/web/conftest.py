@@ -45,6 +45,27 @@ class Page:
 
 
 @pytest.fixture()
+def people_hub(owner_hub, monkeypatch):
+    """`owner_hub` with two datasets holding a boolean private column `sex`, "people-exact" (EXACT
+    cap) and "people" (capped), and small, fast sanitizer fits: what a sanitized offer needs."""
+    from client.chain.exchange import EXACT
+    from oracle import sanitizers
+    from oracle.rawdata import dataset_id_for, encode_raw
+    from oracle.store import DatasetRecord
+    from tests.oracle.test_sanitized_offer_hub import ROWS, SMALL, people_data, people_schema
+
+    monkeypatch.setattr(sanitizers, "FIT_CONFIG", SMALL)
+    hub, schema = owner_hub, people_schema()
+    for name, cap in (("people-exact", EXACT), ("people", 5000)):
+        ds_id = dataset_id_for(hub.seller, name)
+        hub.ex.register_dataset(bytes.fromhex(ds_id[2:]), cap, sender=hub.seller)
+        hub.store.add_dataset(DatasetRecord(ds_id, name, schema.to_json(), ROWS, cap),
+                              encode_raw(people_data(), schema))
+        hub.datasets[name] = ds_id
+    return hub
+
+
+@pytest.fixture()
 def owner_hub(hub):
     """The `hub` fixture with an owner secret set (scrypt n = 2**10 to keep tests fast)."""
     hub.ctx.owner_secret_hash = hash_secret(SECRET, n=2**10)

@@ -1,7 +1,7 @@
 """The owner's page in a real browser: headless Chromium (Debian's `chromium` and `chromium-driver`)
 driven by Selenium against the hub served by uvicorn on loopback, its watcher stepped by the test.
 Log in, add an offer and find it at GET /v1/offers?buyer=, see an arbitrage-breaking one refused (and
-an influence-priced DP one, and a sanitized one without a column to hide),
+an influence-priced DP one, and a sanitized one without a column to hide; then one that has it),
 watch a deal go Quoted -> Revealed -> Settled as the chain advances, withdraw. Each page is saved
 under docs/screenshots/ so a reader sees the product: with SPARTACUS_UPDATE_SCREENSHOTS=1 they
 replace the committed ones, otherwise they go to the test's tmp_path (a test run leaves the tree clean)."""
@@ -89,12 +89,12 @@ def _fill(drv, row: str, **fields: str) -> None:
             el.send_keys(value)
 
 
-def test_the_owner_runs_the_hub_from_the_browser(owner_hub, browser, shots) -> None:
+def test_the_owner_runs_the_hub_from_the_browser(people_hub, browser, shots) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.expected_conditions import url_to_be
     from selenium.webdriver.support.ui import WebDriverWait
 
-    hub, drv = owner_hub, browser
+    hub, drv = people_hub, browser
     watcher = Watcher(hub.ctx, QuotePipeline(hub.ctx, signer=hub.oracle, tokens=[ETH]), start_block=0)
     with served(create_app(hub.ctx)) as url, httpx.Client(base_url=url, timeout=30) as http:
         # without the login, the page sends the browser to the login form
@@ -148,6 +148,18 @@ def test_the_owner_runs_the_hub_from_the_browser(owner_hub, browser, shots) -> N
         assert hub.store.get_offer("hidden") is None
         drv.get(f"{url}/owner/offers")
         _shot(drv, shots, "offers")
+
+        # on a dataset with a boolean column to hide, the sanitized offer is fitted, served and shown
+        _fill(drv, "new", offer_id="hidden", epsilon="exact", mechanism="sanitizer", private="sex", alpha="0.9",
+              variant="stochastic", price="10", dataset=hub.datasets["people-exact"])
+        drv.find_element(By.ID, "add-offer").click()
+        assert "Offer hidden saved" in drv.find_element(By.ID, "flash").text
+        assert hub.store.get_sanitizer("hidden") is not None
+        (hidden,) = [o for o in http.get("/v1/offers", params={"buyer": hub.stranger}).json()["offers"]
+                     if o["offerId"] == "hidden"]
+        assert hidden["release"]["mechanism"]["private"] == "sex" and hidden["release"]["epsilon"] == "exact"
+        assert drv.find_element(By.CSS_SELECTOR, '#offer-hidden [name="mechanism"]').get_attribute("value") == \
+            "sanitizer"
 
         # a deal moves through its phases as the chain advances
         deal_id = hub.deal("fixed-dp")

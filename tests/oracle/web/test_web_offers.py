@@ -187,21 +187,8 @@ def test_build_offer_accepts_a_pricing_exactly_when_method_fits_release_says_so(
 
 
 @pytest.fixture()
-def people_page(page, monkeypatch):
-    """`page` with two datasets holding a boolean private column `sex`, "people-exact" (EXACT cap) and
-    "people" (capped), and small, fast sanitizer fits."""
-    from oracle import sanitizers
-    from oracle.rawdata import dataset_id_for, encode_raw
-    from tests.oracle.test_sanitized_offer_hub import ROWS, SMALL, people_data, people_schema
-
-    monkeypatch.setattr(sanitizers, "FIT_CONFIG", SMALL)
-    hub, schema = page.hub, people_schema()
-    for name, cap in (("people-exact", EXACT), ("people", 5000)):
-        ds_id = dataset_id_for(hub.seller, name)
-        hub.ex.register_dataset(bytes.fromhex(ds_id[2:]), cap, sender=hub.seller)
-        hub.store.add_dataset(DatasetRecord(ds_id, name, schema.to_json(), ROWS, cap),
-                              encode_raw(people_data(), schema))
-        hub.datasets[name] = ds_id
+def people_page(people_hub, page):
+    """`page` on a hub with the people datasets (`people_hub`)."""
     return page
 
 
