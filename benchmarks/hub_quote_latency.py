@@ -214,6 +214,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--decline-epsilon", default="1", help="a release priced 0 and declined ('' to skip)")
     ap.add_argument("--out", type=Path, default=RESULTS / "hub_quote_latency.txt", help="the results file")
     args = ap.parse_args(argv if argv is not None else [])
+    if args.repeats < 1:
+        ap.error(f"--repeats {args.repeats}: at least 1 (one quote is the least there is to time)")
     text = report(run(args.rows, args.repeats, args.method, args.epsilon, args.decline_epsilon))
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)

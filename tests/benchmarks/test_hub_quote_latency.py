@@ -33,6 +33,9 @@ def test_two_repeats_each_quote_with_their_own_spec_and_are_reported_beside_the_
 def test_zero_repeats_is_refused_before_any_setup() -> None:
     with pytest.raises(ValueError, match=r"repeats \(0\) must be at least 1"):
         hub_quote_latency.run(rows=300, repeats=0)
+    with pytest.raises(SystemExit) as e:  # the command line says so as a usage error
+        hub_quote_latency.main(["--repeats", "0"])
+    assert e.value.code == 2
 
 
 @pytest.mark.parametrize("method", ["feature-newton", "group-influence"])
