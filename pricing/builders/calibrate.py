@@ -52,6 +52,7 @@ class Candidate:
 CANDIDATES: tuple[Candidate, ...] = (
     Candidate("network-anchored", "network-newton", {}, True),
     Candidate("network-anchored@steps=4", "network-newton", {"steps": 4.0}, True),
+    Candidate("network-anchored@cg_iters=3", "network-newton", {"cg_iters": 3.0}, True),
     Candidate("network-newton", "network-newton", {}),
     Candidate("feature-newton", "feature-newton", {}),
     Candidate("group-influence", "group-influence", {}),
@@ -62,7 +63,9 @@ CANDIDATES: tuple[Candidate, ...] = (
 @dataclass
 class Calibration:
     """What `calibrate_spec` chose and what it cost: `spec` is the bundle to ship;
-    `spearman[label]` the per-fold rho of each candidate against the buyer's own gains."""
+    `spearman[label]` the per-fold rho of each candidate against the buyer's own gains;
+    `speedup[label]` how many of its quotes fit in one of the buyer's retrainings (medians
+    over the folds' bundles, both timed on this machine)."""
 
     spec: bytes
     chosen: Candidate
@@ -70,6 +73,7 @@ class Calibration:
     retrainings: int
     seconds: float
     bundles: int
+    speedup: dict[str, float] = field(default_factory=dict)
 
     @property
     def score(self) -> dict[str, float]:
@@ -155,7 +159,7 @@ def calibrate_spec(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarra
                    y_val: np.ndarray, *, classes: int, candidates: Sequence[Candidate] = CANDIDATES,
                    folds: int = 4, seeds: int = 2, seed: int = 0, refit_scaler: bool = True,
                    dp_per_column: Sequence[float] = (), dp_only: bool = False, mechanism: str | None = None,
-                   **build: Any) -> Calibration:
+                   min_speedup: float | None = None, **build: Any) -> Calibration:
     """Choose, on the buyer's training rows alone, the candidate whose efficacies best predict
     the buyer's own retrained gains, and ship it built on `model` and the whole training set.
 
@@ -166,7 +170,9 @@ def calibrate_spec(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarra
     per column (`calibration_bundles`), for a buyer that will price DP releases; `dp_only` makes
     them the only bundles (exact and released subsets of the source rows). With `mechanism`
     every candidate is still scored, but only one that `method_fits_release` allows for that
-    mechanism is shipped.
+    mechanism is shipped. With `min_speedup` only a candidate whose quote, on this machine, is at
+    least that many times faster than one retraining with a bundle (`Calibration.speedup`) is
+    shipped: the buyer's own speed requirement, so the choice then depends on the timings.
     Costs `folds * seeds * (bundles + 1)` retrainings (`Calibration.retrainings`)."""
     if classes < 2:
         raise SpecError(f"calibrate_spec needs a classifier (classes >= 2), got classes={classes}")
@@ -176,6 +182,8 @@ def calibrate_spec(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarra
         raise SpecError(f"dp_per_column ({list(dp_per_column)}) must hold positive epsilons per column")
     if not candidates:
         raise SpecError("no candidates to choose from: pass at least one Candidate")
+    if min_speedup is not None and not (np.isfinite(min_speedup) and min_speedup > 0):
+        raise SpecError(f"min_speedup ({min_speedup}) must be a positive number of quotes a retraining, or None")
     for c in candidates:
         if c.method not in METHODS:
             raise SpecError(f"candidate {c.label!r}: unknown method {c.method!r}; one of {sorted(METHODS)}")
@@ -184,7 +192,15 @@ def calibrate_spec(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarra
     rng = np.random.Generator(np.random.PCG64(seed))
     parts = np.array_split(rng.permutation(len(y_train)), folds)
     rhos: dict[str, list[float]] = {c.label: [] for c in candidates}
+    quote_seconds: dict[str, list[float]] = {c.label: [] for c in candidates}
+    fit_seconds: list[float] = []  # retrainings with a bundle: what a quote stands in for
     retrainings = bundles_seen = 0
+
+    def timed_fit(x: np.ndarray, y: np.ndarray, s: int) -> Any:
+        t = time.perf_counter()
+        m = fit(x, y, s)
+        fit_seconds.append(time.perf_counter() - t)
+        return m
 
     def hyper_of(c: Candidate) -> dict[str, float]:
         return {**({"refit_scaler": 1.0} if refit_scaler and c.method in SCALER_AWARE else {}), **c.hyper}
@@ -196,7 +212,7 @@ def calibrate_spec(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarra
         bundles = calibration_bundles(x_train[source], y_train[source], xa, ya, classes, rng, dp_per_column, dp_only)
         base_models = [fit(xa, ya, s) for s in range(seeds)]
         base_loss = [_log_loss(m, xj, yj, classes) for m in base_models]
-        gains = np.array([np.mean([base_loss[s] - _log_loss(fit(np.concatenate([xa, bx]), np.concatenate([ya, by]), s),
+        gains = np.array([np.mean([base_loss[s] - _log_loss(timed_fit(np.concatenate([xa, bx]), np.concatenate([ya, by]), s),
                                                              xj, yj, classes) for s in range(seeds)])
                           for _, bx, by in bundles])
         retrainings += seeds * (len(bundles) + 1)
@@ -205,16 +221,29 @@ def calibrate_spec(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarra
         for c in candidates:
             spec = parse_spec(build_spec(c.method, base_model, xa, ya, xj, yj, classes=classes, seed=seed,
                                          hyper=hyper_of(c), anchor=xa if c.anchor else None, **build))
-            eff = np.array([efficacy_of(spec, bx, by)[0] for _, bx, by in bundles])
+            eff = np.empty(len(bundles))
+            for i, (_, bx, by) in enumerate(bundles):
+                t = time.perf_counter()
+                eff[i] = efficacy_of(spec, bx, by)[0]
+                quote_seconds[c.label].append(time.perf_counter() - t)
             r = spearmanr(eff, gains)[0]
             rhos[c.label].append(float(r) if np.isfinite(r) else 0.0)
     mean = {c.label: float(np.mean(rhos[c.label])) for c in candidates}
+    speedup = {c.label: float(np.median(fit_seconds) / max(np.median(quote_seconds[c.label]), 1e-9))
+               for c in candidates}
     allowed = [c for c in candidates if mechanism is None or method_fits_release(c.method, mechanism)[0]]
     if not allowed:
         raise SpecError(f"no candidate may price {mechanism!r} releases (pricing.method_fits_release): "
                         f"add one of the methods it allows")
+    if min_speedup is not None:
+        fast = [c for c in allowed if speedup[c.label] >= min_speedup]
+        if not fast:
+            best = max(allowed, key=lambda c: speedup[c.label])
+            raise SpecError(f"no candidate quotes {min_speedup:g}x faster than one retraining here (the fastest, "
+                            f"{best.label!r}, {speedup[best.label]:.0f}x): lower min_speedup or add a cheaper candidate")
+        allowed = fast
     chosen = max(allowed, key=lambda c: mean[c.label])  # first of equals: the order is the tie-break
     spec = build_spec(chosen.method, model, x_train, y_train, x_val, y_val, classes=classes, seed=seed,
                       hyper=hyper_of(chosen), anchor=x_train if chosen.anchor else None, **build)
     return Calibration(spec=spec, chosen=chosen, spearman=rhos, retrainings=retrainings,
-                       seconds=time.perf_counter() - t0, bundles=bundles_seen)
+                       seconds=time.perf_counter() - t0, bundles=bundles_seen, speedup=speedup)
