@@ -103,13 +103,35 @@ def _timed(monkeypatch, slow, fit=_fit):
     return slow_fit
 
 
-def test_reports_each_candidates_speed_against_one_retraining(buyer, calibration, monkeypatch):
-    assert set(calibration.speedup) == {c.label for c in FEW}
-    assert all(np.isfinite(v) and v > 0 for v in calibration.speedup.values())
-    timed = _calibrate(buyer, fit=_timed(monkeypatch, "network-newton"))
+def test_reports_each_candidates_speed_against_one_retraining_at_the_shipped_size(buyer, calibration, monkeypatch):
+    """Timed only when the buyer asks for a speed: then every allowed candidate's speed-up is
+    its retraining over its quote (exact under the stand-in clock), at SPEED_BUNDLES more
+    retrainings of the whole training set plus a bundle."""
+    from pricing.builders.calibrate import SPEED_BUNDLES
+
+    assert calibration.speedup == {}
+    sizes = []
+
+    def recording(x, y, seed):
+        sizes.append(len(y))
+        return _fit(x, y, seed)
+
+    timed = _calibrate(buyer, fit=_timed(monkeypatch, "network-newton", recording), min_speedup=1.0)
     assert timed.speedup == {FEW[0].label: pytest.approx(10.0), "feature-newton": pytest.approx(1000.0),
                              "influence": pytest.approx(1000.0)}
-    assert timed.chosen == calibration.chosen  # without min_speedup the speed does not choose
+    assert timed.chosen == calibration.chosen and timed.spearman == calibration.spearman
+    assert timed.retrainings == calibration.retrainings + SPEED_BUNDLES == len(sizes)
+    assert all(n > len(buyer[1]) for n in sizes[-SPEED_BUNDLES:])  # the whole training set and a bundle
+
+
+def test_the_speed_requirement_never_reads_the_validation_rows(buyer, monkeypatch):
+    x_tr, y_tr, x_va, y_va, model = buyer
+    rng = np.random.default_rng(6)
+    noisy = (x_tr, y_tr, rng.normal(size=x_va.shape) * 1e3, rng.integers(0, 2, size=y_va.shape), model)
+    fit = _timed(monkeypatch, "feature-newton")
+    a, b = _calibrate(buyer, fit=fit, min_speedup=50.0), _calibrate(noisy, fit=fit, min_speedup=50.0)
+    assert (a.chosen, a.spearman) == (b.chosen, b.spearman)
+    assert a.speedup == pytest.approx(b.speedup)  # the stand-in clock's sums round differently
 
 
 def test_min_speedup_ships_only_a_candidate_fast_enough(buyer, calibration, monkeypatch):
