@@ -129,7 +129,6 @@ class Report:
     calibration_retrainings: int = 0
     calibration_seconds: float = float("nan")
     calibration_scores: dict[str, float] = field(default_factory=dict)  # mean rho per candidate, buyer's own folds
-    calibration_speedup: dict[str, float] = field(default_factory=dict)  # retraining / quote per candidate, its folds
 
     @property
     def spearman(self) -> dict[str, float]:
@@ -428,11 +427,6 @@ def buyer_fit(b: Buyer, hidden: int, max_iter: int, solver: str = "lbfgs"):
     return fit
 
 
-# the exact-bundle buyer's calibration: it also asks for the issue's quote speed (speed* >= 50,
-# `TARGETS`), measured on its own folds, so a method too slow on its machine is not shipped
-SHIPPED_CALIBRATION = {"min_speedup": 50.0}
-
-
 def shipped_spec(b: Buyer, *, hidden: int, max_iter: int, solver: str = "lbfgs", seed: int = 0,
                  calibration: dict | None = None):
     """The buyer's own choice of the one spec it ships (`pricing.builders.calibrate_spec`), from
@@ -464,8 +458,7 @@ def validate(x: np.ndarray, y: np.ndarray, *, task: str = "classification", seed
     specs = buyer_specs(b, methods, seed=seed, l2=l2, refit_scaler=refit_scaler)
     cal = None
     if shipped:
-        cal = shipped_spec(b, hidden=hidden, max_iter=max_iter, solver=solver, seed=seed,
-                           calibration=SHIPPED_CALIBRATION if calibration is None else calibration)
+        cal = shipped_spec(b, hidden=hidden, max_iter=max_iter, solver=solver, seed=seed, calibration=calibration)
         methods = [*methods, "shipped"]
         specs["shipped"], variants["shipped"] = cal.spec, (cal.chosen.method, {})
     schema = b.schema
@@ -551,7 +544,7 @@ def validate(x: np.ndarray, y: np.ndarray, *, task: str = "classification", seed
     best = max((r for m, r in per.items() if m != "shipped"), key=lambda r: r.spearman)
     ship = dict(shipped_method=cal.chosen.label, shipped_spearman=per["shipped"].spearman,
                 calibration_retrainings=cal.retrainings, calibration_seconds=cal.seconds,
-                calibration_scores=cal.score, calibration_speedup=cal.speedup) if cal else {}
+                calibration_scores=cal.score) if cal else {}
     return Report(**ship, dataset=name, split=seed, n_train=n_train, n_val=n_val, n_bundles=len(bundles), seeds=seeds, alpha=alpha,
                   best_method=best.method, best_spearman=best.spearman, retrain_seconds=retrain_seconds,
                   own_copies_true_pct=float(np.mean([_pct(gain, [i]) for i in own])), methods=per, kinds=kinds,
@@ -621,8 +614,7 @@ def _table(reports: list[Report]) -> str:
             lines.append(f"{'':<14}shipped (the buyer's own calibration, held out): {rep.shipped_method} rho "
                          f"{rep.shipped_spearman:.2f}; calibration {rep.calibration_retrainings} retrainings, "
                          f"{rep.calibration_seconds:.0f} s; candidates' rho on the buyer's folds: "
-                         + ", ".join(f"{k} {v:.2f}" + (f" ({rep.calibration_speedup[k]:.0f}x)" if k in rep.calibration_speedup else "")
-                                     for k, v in rep.calibration_scores.items()))
+                         + ", ".join(f"{k} {v:.2f}" for k, v in rep.calibration_scores.items()))
         lines.append(f"{'':<14}best after the fact: {rep.best_method} rho {rep.best_spearman:.2f}; one retraining "
                      f"{rep.retrain_seconds:.2f} s; {rep.n_bundles} bundles x {rep.seeds} seeds; MLP alpha {rep.alpha:g}; "
                      f"truth reliability {rep.reliability:.2f} (clean {rep.reliability_clean:.2f}); "

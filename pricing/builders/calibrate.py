@@ -63,9 +63,7 @@ CANDIDATES: tuple[Candidate, ...] = (
 @dataclass
 class Calibration:
     """What `calibrate_spec` chose and what it cost: `spec` is the bundle to ship;
-    `spearman[label]` the per-fold rho of each candidate against the buyer's own gains;
-    `speedup[label]`, with `min_speedup`, how many of its quotes fit in one of the buyer's
-    retrainings at the shipped size (both timed on this machine)."""
+    `spearman[label]` the per-fold rho of each candidate against the buyer's own gains."""
 
     spec: bytes
     chosen: Candidate
@@ -73,7 +71,6 @@ class Calibration:
     retrainings: int
     seconds: float
     bundles: int
-    speedup: dict[str, float] = field(default_factory=dict)
 
     @property
     def score(self) -> dict[str, float]:
@@ -155,48 +152,11 @@ def _log_loss(model: Any, x: np.ndarray, y: np.ndarray, classes: int) -> float:
     return float(-np.mean(np.log(p[np.arange(len(y)), y])))
 
 
-# quotes a candidate timed: releases of the training rows' first quarter, half and all
-SPEED_RELEASES = (0.25, 0.5, 1.0)
-
-
-def _speedups(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarray, x_probe: np.ndarray,
-              y_probe: np.ndarray, classes: int, candidates: Sequence[Candidate],
-              hyper_of: Callable[[Candidate], dict[str, float]], bundles: Sequence[tuple[str, np.ndarray, np.ndarray]],
-              seed: int, build: Mapping[str, Any]) -> dict[str, float]:
-    """Mean retraining over median quote per candidate, at the size the buyer ships: each spec
-    built on `model` and the whole training set (probe: a fold's judge rows, so the validation
-    rows stay unread); each retraining is of the whole training set plus one of `bundles` (every
-    kind of defect: how long a fit takes depends on what it fits), each quote prices a release of
-    up to as many rows as the training set (a quote's cost grows with the release). Measured on
-    small releases alone, digits' network-anchored looked 59-80x faster than a retraining where
-    the benchmark's mix measures 33-48x. Fits and quotes alternate, as a hub's quotes come
-    between other work."""
-    specs = {c.label: parse_spec(build_spec(c.method, model, x_train, y_train, x_probe, y_probe, classes=classes,
-                                            seed=seed, hyper=hyper_of(c), anchor=x_train if c.anchor else None, **build))
-             for c in candidates}
-    n = len(y_train)
-    releases = [(x_train[:m], y_train[:m]) for m in (max(2, int(f * n)) for f in SPEED_RELEASES)]
-    for c in candidates:  # the first call of a compiled method loads its kernels: not a quote's cost
-        efficacy_of(specs[c.label], *releases[0])
-    fits: list[float] = []
-    quotes: dict[str, list[float]] = {c.label: [] for c in candidates}
-    for i, (_, bx, by) in enumerate(bundles):
-        t = time.perf_counter()
-        fit(np.concatenate([x_train, bx]), np.concatenate([y_train, by]), 0)
-        fits.append(time.perf_counter() - t)
-        if i < len(releases):
-            for c in candidates:
-                t = time.perf_counter()
-                efficacy_of(specs[c.label], *releases[i])
-                quotes[c.label].append(time.perf_counter() - t)
-    return {k: float(np.mean(fits) / max(float(np.median(v)), 1e-9)) for k, v in quotes.items()}
-
-
 def calibrate_spec(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
                    y_val: np.ndarray, *, classes: int, candidates: Sequence[Candidate] = CANDIDATES,
                    folds: int = 4, seeds: int = 2, seed: int = 0, refit_scaler: bool = True,
                    dp_per_column: Sequence[float] = (), dp_only: bool = False, mechanism: str | None = None,
-                   min_speedup: float | None = None, **build: Any) -> Calibration:
+                   **build: Any) -> Calibration:
     """Choose, on the buyer's training rows alone, the candidate whose efficacies best predict
     the buyer's own retrained gains, and ship it built on `model` and the whole training set.
 
@@ -207,10 +167,7 @@ def calibrate_spec(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarra
     per column (`calibration_bundles`), for a buyer that will price DP releases; `dp_only` makes
     them the only bundles (exact and released subsets of the source rows). With `mechanism`
     every candidate is still scored, but only one that `method_fits_release` allows for that
-    mechanism is shipped. With `min_speedup` only a candidate whose quote, on this machine and at
-    the shipped size, is at least that many times faster than one retraining of the whole training
-    set with a bundle (`Calibration.speedup`; the last fold's bundles are retrained once more) is
-    shipped: the buyer's own speed requirement, so the choice then depends on the timings.
+    mechanism is shipped.
     Costs `folds * seeds * (bundles + 1)` retrainings (`Calibration.retrainings`)."""
     if classes < 2:
         raise SpecError(f"calibrate_spec needs a classifier (classes >= 2), got classes={classes}")
@@ -220,8 +177,6 @@ def calibrate_spec(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarra
         raise SpecError(f"dp_per_column ({list(dp_per_column)}) must hold positive epsilons per column")
     if not candidates:
         raise SpecError("no candidates to choose from: pass at least one Candidate")
-    if min_speedup is not None and not (np.isfinite(min_speedup) and min_speedup > 0):
-        raise SpecError(f"min_speedup ({min_speedup}) must be a positive number of quotes a retraining, or None")
     for c in candidates:
         if c.method not in METHODS:
             raise SpecError(f"candidate {c.label!r}: unknown method {c.method!r}; one of {sorted(METHODS)}")
@@ -259,18 +214,8 @@ def calibrate_spec(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarra
     if not allowed:
         raise SpecError(f"no candidate may price {mechanism!r} releases (pricing.method_fits_release): "
                         f"add one of the methods it allows")
-    speedup: dict[str, float] = {}
-    if min_speedup is not None:
-        speedup = _speedups(fit, model, x_train, y_train, xj, yj, classes, allowed, hyper_of, bundles, seed, build)
-        retrainings += len(bundles)
-        fast = [c for c in allowed if speedup[c.label] >= min_speedup]
-        if not fast:
-            best = max(allowed, key=lambda c: speedup[c.label])
-            raise SpecError(f"no candidate quotes {min_speedup:g}x faster than one retraining here (the fastest, "
-                            f"{best.label!r}, {speedup[best.label]:.0f}x): lower min_speedup or add a cheaper candidate")
-        allowed = fast
     chosen = max(allowed, key=lambda c: mean[c.label])  # first of equals: the order is the tie-break
     spec = build_spec(chosen.method, model, x_train, y_train, x_val, y_val, classes=classes, seed=seed,
                       hyper=hyper_of(chosen), anchor=x_train if chosen.anchor else None, **build)
     return Calibration(spec=spec, chosen=chosen, spearman=rhos, retrainings=retrainings,
-                       seconds=time.perf_counter() - t0, bundles=bundles_seen, speedup=speedup)
+                       seconds=time.perf_counter() - t0, bundles=bundles_seen)

@@ -208,7 +208,7 @@ def test_every_bundle_is_retrained_once_a_seed_and_only_the_fits_beside_the_quot
     monkeypatch.setattr(mv, "_fit_loss", fake_fit)
     x, y = load("breast_cancer")
     r = validate(x, y, name="bc-wiring", n_train=100, n_val=150, sizes=(10, 20), seeds=3, methods=("influence",),
-                 jobs=1, progress=False, max_iter=50, calibration={"folds": 3, "seeds": 1})
+                 jobs=1, progress=False, max_iter=50)
     assert len(calls) == 3 * (r.n_bundles + 1)  # each bundle and the base, once a seed
     assert sorted(s for _, s, _ in calls) == sorted([0, 1, 2] * (r.n_bundles + 1))
     assert r.retrain_seconds == 2.0  # the seed-0 fits beside the quotes, nothing from the pool
