@@ -13,7 +13,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from pricing import SpecError, parse_spec
-from pricing.builders import CANDIDATES, Candidate, calibrate_spec, calibration_bundles
+from pricing.builders import CANDIDATES, Candidate, build_spec, calibrate_spec, calibration_bundles
 
 FEW = (CANDIDATES[0], Candidate("feature-newton", "feature-newton"), Candidate("influence", "influence"))
 
@@ -149,3 +149,21 @@ def test_dp_only_bundles_rank_precisions_of_the_same_rows():
     assert names == ["exact-0.5", "dp-0.5-0.5", "dp-5-0.5", "exact-1.0", "dp-0.5-1.0", "dp-5-1.0"]
     with pytest.raises(SpecError, match="dp_only needs dp_per_column"):
         calibration_bundles(x[:30], y[:30], x[30:], y[30:], 2, rng, dp_only=True)
+
+
+def test_every_shipped_candidate_builds_a_spec_that_prices(buyer):
+    """Each of CANDIDATES, as the calibration would ship it: its method and hyper-parameters
+    are accepted by the builder, it prices a bundle, and a budget variant prices differently
+    from the full budget (the hyper-parameter reached the method)."""
+    from pricing.price import efficacy_of
+
+    x_tr, y_tr, x_va, y_va, model = buyer
+    eff = {}
+    for c in CANDIDATES:
+        spec = parse_spec(build_spec(c.method, model, x_tr, y_tr, x_va, y_va, classes=2, hyper=dict(c.hyper),
+                                     anchor=x_tr if c.anchor else None))
+        assert spec.method == c.method and all(spec.hyper[k] == v for k, v in c.hyper.items())
+        eff[c.label] = efficacy_of(spec, x_va[:20], y_va[:20])[0]
+        assert np.isfinite(eff[c.label])
+    assert len({c.label for c in CANDIDATES}) == len(CANDIDATES)
+    assert eff["network-anchored@cg_iters=3"] != eff["network-anchored"] != eff["network-anchored@steps=4"]
