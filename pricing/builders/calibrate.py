@@ -8,7 +8,10 @@ loss that defines a gain, and the spec's probe), the next is the source of candi
 copies), and the rest trains the base model. Every bundle is retrained for real with the
 buyer's own `fit` and priced by every candidate spec built on that base model; the candidate
 whose efficacies rank the bundles most like the retrained gains (mean Spearman over the
-folds) is shipped, built once more on the whole training set. No row judges itself: a row is
+folds) is shipped, built once more on the whole training set; among that method's own budgets
+(the same method, cheaper Newton refits) the cheapest within one standard error of the best is
+shipped instead, since the folds cannot tell them apart and quote time is part of what a buyer
+buys (`select_candidate`). No row judges itself: a row is
 in at most one of judge, source and base within a fold. Nothing outside `x_train`, `y_train`
 is read by the selection (`x_val`, `y_val` only become the shipped spec's probe).
 
@@ -32,7 +35,7 @@ from ..spec import parse_spec
 from .build import SCALER_AWARE, build_spec
 from .extract import predictor
 
-__all__ = ["Candidate", "Calibration", "CANDIDATES", "calibrate_spec", "calibration_bundles"]
+__all__ = ["Candidate", "Calibration", "CANDIDATES", "calibrate_spec", "calibration_bundles", "select_candidate", "quote_work"]
 
 Fit = Callable[[np.ndarray, np.ndarray, int], Any]
 
@@ -71,6 +74,7 @@ class Calibration:
     retrainings: int
     seconds: float
     bundles: int
+    work: dict[str, float] = field(default_factory=dict)
 
     @property
     def score(self) -> dict[str, float]:
@@ -146,6 +150,42 @@ def _dp_bundles(x_src, y_src, x_base, classes, rng, dp_per_column, fractions, ex
     return out
 
 
+def quote_work(spec: Any) -> float:
+    """A parsed spec's refit work: Newton steps times CG iterations a step (each 1 when the
+    method has none). Compares the budgets of one method, whose quotes cost in proportion."""
+    return float(spec.hyper.get("steps", 1.0) * spec.hyper.get("cg_iters", 1.0))
+
+
+def _paired_margin(best: Sequence[float], other: Sequence[float]) -> tuple[float, float]:
+    """(mean of best - other over the folds, its standard error): the two were scored on the
+    same folds, so what makes one fold harder for both cancels in the difference."""
+    diff = np.asarray(best, np.float64) - np.asarray(other, np.float64)
+    se = float(np.std(diff, ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
+    return float(diff.mean()), se
+
+
+def select_candidate(candidates: Sequence[Candidate], spearman: Mapping[str, Sequence[float]],
+                     work: Mapping[str, float], *, cheaper_within_se: bool = True) -> Candidate:
+    """The candidate to ship: the best mean rho over the folds (the first of equals, in the
+    given order); with `cheaper_within_se`, the least-work budget of that same method (same
+    `method` and `anchor`) that trails it by at most one standard error of their paired fold
+    differences: the folds cannot tell the two apart (the one-standard-error rule of Breiman
+    et al. 1984, ESL 7.10, on the paired difference). Only budgets of one method compete on
+    work: another method's speed is no evidence of its prices
+    (docs/decisions/2026-12-07-cheaper-budget-within-one-se.md)."""
+    mean = {c.label: float(np.mean(spearman[c.label])) for c in candidates}
+    best = max(candidates, key=lambda c: mean[c.label])
+    if not cheaper_within_se:
+        return best
+
+    def indistinct(c: Candidate) -> bool:
+        gap, se = _paired_margin(spearman[best.label], spearman[c.label])
+        return gap <= se
+
+    peers = [c for c in candidates if (c.method, c.anchor) == (best.method, best.anchor) and indistinct(c)]
+    return min(peers, key=lambda c: work[c.label])  # min keeps the first of equal work
+
+
 def _log_loss(model: Any, x: np.ndarray, y: np.ndarray, classes: int) -> float:
     p = np.clip(predictor(model, classes)(x), 1e-15, 1.0)
     p = p / p.sum(axis=1, keepdims=True)
@@ -156,7 +196,7 @@ def calibrate_spec(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarra
                    y_val: np.ndarray, *, classes: int, candidates: Sequence[Candidate] = CANDIDATES,
                    folds: int = 4, seeds: int = 2, seed: int = 0, refit_scaler: bool = True,
                    dp_per_column: Sequence[float] = (), dp_only: bool = False, mechanism: str | None = None,
-                   **build: Any) -> Calibration:
+                   cheaper_within_se: bool = True, **build: Any) -> Calibration:
     """Choose, on the buyer's training rows alone, the candidate whose efficacies best predict
     the buyer's own retrained gains, and ship it built on `model` and the whole training set.
 
@@ -167,7 +207,8 @@ def calibrate_spec(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarra
     per column (`calibration_bundles`), for a buyer that will price DP releases; `dp_only` makes
     them the only bundles (exact and released subsets of the source rows). With `mechanism`
     every candidate is still scored, but only one that `method_fits_release` allows for that
-    mechanism is shipped.
+    mechanism is shipped. `cheaper_within_se` ships the cheapest budget of the winning method
+    within one standard error of it (`select_candidate`).
     Costs `folds * seeds * (bundles + 1)` retrainings (`Calibration.retrainings`)."""
     if classes < 2:
         raise SpecError(f"calibrate_spec needs a classifier (classes >= 2), got classes={classes}")
@@ -185,6 +226,7 @@ def calibrate_spec(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarra
     rng = np.random.Generator(np.random.PCG64(seed))
     parts = np.array_split(rng.permutation(len(y_train)), folds)
     rhos: dict[str, list[float]] = {c.label: [] for c in candidates}
+    work: dict[str, float] = {}
     retrainings = bundles_seen = 0
 
     def hyper_of(c: Candidate) -> dict[str, float]:
@@ -206,16 +248,16 @@ def calibrate_spec(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarra
         for c in candidates:
             spec = parse_spec(build_spec(c.method, base_model, xa, ya, xj, yj, classes=classes, seed=seed,
                                          hyper=hyper_of(c), anchor=xa if c.anchor else None, **build))
+            work[c.label] = quote_work(spec)
             eff = np.array([efficacy_of(spec, bx, by)[0] for _, bx, by in bundles])
             r = spearmanr(eff, gains)[0]
             rhos[c.label].append(float(r) if np.isfinite(r) else 0.0)
-    mean = {c.label: float(np.mean(rhos[c.label])) for c in candidates}
     allowed = [c for c in candidates if mechanism is None or method_fits_release(c.method, mechanism)[0]]
     if not allowed:
         raise SpecError(f"no candidate may price {mechanism!r} releases (pricing.method_fits_release): "
                         f"add one of the methods it allows")
-    chosen = max(allowed, key=lambda c: mean[c.label])  # first of equals: the order is the tie-break
+    chosen = select_candidate(allowed, rhos, work, cheaper_within_se=cheaper_within_se)
     spec = build_spec(chosen.method, model, x_train, y_train, x_val, y_val, classes=classes, seed=seed,
                       hyper=hyper_of(chosen), anchor=x_train if chosen.anchor else None, **build)
     return Calibration(spec=spec, chosen=chosen, spearman=rhos, retrainings=retrainings,
-                       seconds=time.perf_counter() - t0, bundles=bundles_seen)
+                       seconds=time.perf_counter() - t0, bundles=bundles_seen, work=work)

@@ -7,13 +7,16 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sklearn.datasets import load_breast_cancer
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from pricing import SpecError, parse_spec
-from pricing.builders import CANDIDATES, Candidate, build_spec, calibrate_spec, calibration_bundles
+from pricing.builders import (CANDIDATES, Candidate, build_spec, calibrate_spec, calibration_bundles, quote_work,
+                              select_candidate)
 
 FEW = (CANDIDATES[0], Candidate("feature-newton", "feature-newton"), Candidate("influence", "influence"))
 
@@ -59,7 +62,7 @@ def test_ships_the_candidate_with_the_best_mean_rho_built_on_the_whole_training_
     score = calibration.score
     assert set(score) == {c.label for c in FEW}
     assert all(len(v) == 3 and all(-1 <= r <= 1 for r in v) for v in calibration.spearman.values())
-    assert score[calibration.chosen.label] == max(score.values())
+    assert score[calibration.chosen.label] == max(score.values())  # one budget a method here: the best ships
     spec = parse_spec(calibration.spec)
     assert spec.method == calibration.chosen.method
     assert spec.hyper["n_train"] == len(x_tr)
@@ -167,3 +170,58 @@ def test_every_shipped_candidate_builds_a_spec_that_prices(buyer):
         assert np.isfinite(eff[c.label])
     assert len({c.label for c in CANDIDATES}) == len(CANDIDATES)
     assert eff["network-anchored@cg_iters=3"] != eff["network-anchored"] != eff["network-anchored@steps=4"]
+
+
+def test_calibration_records_each_candidates_quote_work(buyer, calibration):
+    """The work `select_candidate` compares is the built spec's steps x CG iterations: the
+    anchored default budget (8 x 5) against its cheaper variants (4 x 5, 8 x 3)."""
+    assert set(calibration.work) == {c.label for c in FEW}
+    assert calibration.work["network-anchored"] == 40.0
+    x_tr, y_tr, x_va, y_va, model = buyer
+    works = {c.label: quote_work(parse_spec(build_spec(c.method, model, x_tr, y_tr, x_va, y_va, classes=2,
+                                                       hyper=dict(c.hyper), anchor=x_tr if c.anchor else None)))
+             for c in CANDIDATES[:3]}
+    assert works == {"network-anchored": 40.0, "network-anchored@steps=4": 20.0, "network-anchored@cg_iters=3": 24.0}
+
+
+FAMILY = CANDIDATES[:3]  # network-anchored and its two cheaper budgets
+WORK = {"network-anchored": 40.0, "network-anchored@steps=4": 20.0, "network-anchored@cg_iters=3": 24.0,
+        "network-newton": 40.0, "feature-newton": 3.0, "group-influence": 1.0, "influence": 1.0}
+
+
+def test_a_cheaper_budget_within_one_standard_error_ships_instead():
+    """digits split 0's folds: the full budget wins by 0.009 on the mean, but the paired fold
+    differences (+0.037, -0.009, 0, +0.009) have a standard error of 0.0098, so the cheaper
+    budget ships. A budget that trails on every fold, however slightly, does not; neither does
+    another method however cheap."""
+    rhos = {"network-anchored": [0.964, 0.989, 0.973, 0.991], "network-anchored@steps=4": [0.882, 0.934, 0.936, 0.9],
+            "network-anchored@cg_iters=3": [0.927, 0.998, 0.973, 0.982], "feature-newton": [0.964, 0.989, 0.973, 0.99]}
+    cands = [*FAMILY, CANDIDATES[4]]
+    assert select_candidate(cands, rhos, WORK).label == "network-anchored@cg_iters=3"
+    assert select_candidate(cands, rhos, WORK, cheaper_within_se=False).label == "network-anchored"
+    behind = dict(rhos, **{"network-anchored@cg_iters=3": [r - 0.005 for r in rhos["network-anchored"]]})
+    assert select_candidate(cands, behind, WORK).label == "network-anchored"
+
+
+rho_lists = st.lists(st.floats(-1, 1, allow_nan=False), min_size=4, max_size=4)
+
+
+@given(st.fixed_dictionaries({c.label: rho_lists for c in CANDIDATES}), st.booleans())
+def test_select_candidate_is_the_one_standard_error_rule(rhos, cheaper):
+    """For any fold scores: the shipped candidate is of the best candidate's method, trails it
+    by at most one standard error of the paired fold differences, and no such budget of that
+    method has less work; without the rule, the best mean ships."""
+    mean = {k: float(np.mean(v)) for k, v in rhos.items()}
+    best = max(CANDIDATES, key=lambda c: mean[c.label])
+    chosen = select_candidate(CANDIDATES, rhos, WORK, cheaper_within_se=cheaper)
+    if not cheaper:
+        assert chosen == best
+        return
+
+    def close(c):
+        diff = np.subtract(rhos[best.label], rhos[c.label])
+        return diff.mean() <= np.std(diff, ddof=1) / 2
+
+    assert (chosen.method, chosen.anchor) == (best.method, best.anchor) and close(chosen)
+    assert WORK[chosen.label] == min(WORK[c.label] for c in CANDIDATES
+                                     if (c.method, c.anchor) == (best.method, best.anchor) and close(c))
