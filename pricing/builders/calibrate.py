@@ -10,8 +10,7 @@ buyer's own `fit` and priced by every candidate spec built on that base model; t
 whose efficacies rank the bundles most like the retrained gains (mean Spearman over the
 folds) is shipped, built once more on the whole training set (with `cheaper_within_se`, the
 cheapest budget of that method the folds cannot tell from it: `select_candidate`). No row
-judges itself: a row is
-in at most one of judge, source and base within a fold. Nothing outside `x_train`, `y_train`
+judges itself: a row is in at most one of judge, source and base within a fold. Nothing outside `x_train`, `y_train`
 is read by the selection (`x_val`, `y_val` only become the shipped spec's probe).
 
 Pure: no I/O; deterministic given a deterministic `fit` (the bundles come from `seed`).
@@ -34,7 +33,8 @@ from ..spec import parse_spec
 from .build import SCALER_AWARE, build_spec
 from .extract import predictor
 
-__all__ = ["Candidate", "Calibration", "CANDIDATES", "calibrate_spec", "calibration_bundles", "select_candidate", "quote_work"]
+__all__ = ["Candidate", "Calibration", "CANDIDATES", "calibrate_spec", "calibration_bundles", "select_candidate",
+           "quote_work"]
 
 Fit = Callable[[np.ndarray, np.ndarray, int], Any]
 
