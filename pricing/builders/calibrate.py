@@ -173,6 +173,12 @@ def select_candidate(candidates: Sequence[Candidate], spearman: Mapping[str, Seq
     work: another method's speed is no evidence of its prices. Off by default: on the benchmark
     it bought 1.2-1.9x faster quotes for up to 0.08 less rho on the seller's bundles, clearing
     two target misses and causing one (docs/decisions/2026-12-07-cheaper-budget-within-one-se.md)."""
+    if not candidates:
+        raise SpecError("no candidates to choose from: pass at least one Candidate")
+    missing = [c.label for c in candidates if c.label not in spearman or (cheaper_within_se and c.label not in work)]
+    if missing:
+        raise SpecError(f"no fold scores{' or work' if cheaper_within_se else ''} for {missing}: "
+                        "pass the Calibration's spearman and work for every candidate")
     mean = {c.label: float(np.mean(spearman[c.label])) for c in candidates}
     best = max(candidates, key=lambda c: mean[c.label])
     if not cheaper_within_se:

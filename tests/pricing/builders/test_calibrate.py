@@ -172,6 +172,11 @@ def test_every_shipped_candidate_builds_a_spec_that_prices(buyer):
     assert eff["network-anchored@cg_iters=3"] != eff["network-anchored"] != eff["network-anchored@steps=4"]
 
 
+FAMILY = CANDIDATES[:3]  # network-anchored and its two cheaper budgets
+WORK = {"network-anchored": 40.0, "network-anchored@steps=4": 20.0, "network-anchored@cg_iters=3": 24.0,
+        "network-newton": 40.0, "feature-newton": 3.0, "group-influence": 1.0, "influence": 1.0}
+
+
 def test_calibration_records_each_candidates_quote_work(buyer, calibration):
     """The work `select_candidate` compares is the built spec's steps x CG iterations: the
     anchored default budget (8 x 5) against its cheaper variants (4 x 5, 8 x 3)."""
@@ -181,18 +186,14 @@ def test_calibration_records_each_candidates_quote_work(buyer, calibration):
     works = {c.label: quote_work(parse_spec(build_spec(c.method, model, x_tr, y_tr, x_va, y_va, classes=2,
                                                        hyper=dict(c.hyper), anchor=x_tr if c.anchor else None)))
              for c in CANDIDATES[:3]}
-    assert works == {"network-anchored": 40.0, "network-anchored@steps=4": 20.0, "network-anchored@cg_iters=3": 24.0}
-
-
-FAMILY = CANDIDATES[:3]  # network-anchored and its two cheaper budgets
-WORK = {"network-anchored": 40.0, "network-anchored@steps=4": 20.0, "network-anchored@cg_iters=3": 24.0,
-        "network-newton": 40.0, "feature-newton": 3.0, "group-influence": 1.0, "influence": 1.0}
+    assert works == {c.label: WORK[c.label] for c in FAMILY} == {
+        "network-anchored": 40.0, "network-anchored@steps=4": 20.0, "network-anchored@cg_iters=3": 24.0}
 
 
 def test_a_cheaper_budget_within_one_standard_error_ships_instead():
-    """With `cheaper_within_se` on digits split 0's folds: the full budget wins by 0.009 on the mean, but the paired fold
-    differences (+0.037, -0.009, 0, +0.009) have a standard error of 0.0098, so the cheaper
-    budget ships. A budget that trails on every fold, however slightly, does not; neither does
+    """With `cheaper_within_se` on digits split 0's folds: the full budget wins by 0.009 on the
+    mean, but the paired fold differences (+0.037, -0.009, 0, +0.009) have a standard error of
+    0.0098, so the cheaper budget ships. A budget that trails on every fold, however slightly, does not; neither does
     another method however cheap."""
     rhos = {"network-anchored": [0.964, 0.989, 0.973, 0.991], "network-anchored@steps=4": [0.882, 0.934, 0.936, 0.9],
             "network-anchored@cg_iters=3": [0.927, 0.998, 0.973, 0.982], "feature-newton": [0.964, 0.989, 0.973, 0.99]}
@@ -236,3 +237,12 @@ def test_calibrate_spec_ships_what_the_rule_selects(buyer):
     assert cal.work == {c.label: WORK[c.label] for c in FAMILY}
     assert cal.chosen == select_candidate(FAMILY, cal.spearman, cal.work, cheaper_within_se=True)
     assert quote_work(parse_spec(cal.spec)) == cal.work[cal.chosen.label]
+
+
+def test_select_candidate_names_what_is_missing():
+    with pytest.raises(SpecError, match="no candidates"):
+        select_candidate([], {}, {})
+    with pytest.raises(SpecError, match=r"no fold scores or work for \['network-anchored@steps=4'\]"):
+        select_candidate(FAMILY, {c.label: [0.5, 0.6] for c in FAMILY}, {"network-anchored": 40.0,
+                                                                         "network-anchored@cg_iters=3": 24.0},
+                         cheaper_within_se=True)
