@@ -24,7 +24,10 @@ declares `hyper.refit_scaler`: the first layer absorbs the new scaling in its fu
 not in its weight decay, and the hub adds the difference (`scaler_penalty`). The refit is
 truncated by design (4 steps of up to 10 CG iterations by default): docs/decisions/2026-12-01-network-newton-budget.md. A buyer that ships unlabelled inputs as an anchor
 (`hyper.anchor_weight`, `anchor.features`) has the training part priced as a function, the
-cross-entropy against its own predictions there, in place of the quadratic (`Anchor`).
+cross-entropy against its own predictions there, in place of the quadratic (`Anchor`). With
+`hyper.support` > 0 the rows outside the buyer's support (`Support`) are dropped before the refit:
+a local refit overstates how much rows swamped by DP noise hurt, so network-newton prices DP
+releases only with it (`pricing.release_fit.FITS_DP_WITH`).
 
 The package, one module a job, each importing only the ones above it in this list:
 
@@ -32,7 +35,7 @@ The package, one module a job, each importing only the ones above it in this lis
   residuals, GGN products and diagonal); the builder's curvature uses it too.
 - `kernels`: every compiled loop, in one file (numba's cache keys a kernel by its own file).
 - `lowrank`, `sparse_rows`: the Python side of the curvature's passes and of one-hot inputs.
-- `curvature` (`Curvature`), `anchor` (`Anchor`), `rows` (`Rows`, `Restriction`).
+- `curvature` (`Curvature`), `anchor` (`Anchor`), `rows` (`Rows`, `Restriction`), `support` (`Support`).
 - `compiled`: the refit, probe loss and scores as one compiled call for one-hidden-layer networks.
 - `refit`: `network_refit` (numpy, or `compiled` where it applies), the budgets, `scaler_penalty`.
 - `method`: `NetworkNewton`, the registered pricing method.
@@ -44,5 +47,7 @@ from .anchor import Anchor
 from .curvature import Curvature
 from .method import NetworkNewton
 from .refit import ANCHOR_BUDGET, BUDGET, network_refit, scaler_penalty
+from .support import Support
 
-__all__ = ["NetworkNewton", "Curvature", "Anchor", "network_refit", "scaler_penalty", "BUDGET", "ANCHOR_BUDGET"]
+__all__ = ["NetworkNewton", "Curvature", "Anchor", "Support", "network_refit", "scaler_penalty", "BUDGET",
+           "ANCHOR_BUDGET"]

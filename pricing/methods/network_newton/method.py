@@ -16,6 +16,7 @@ from .compiled import AUTO, flat_grad, probe_loss, record_scores
 from .curvature import Curvature
 from .refit import BUDGET, network_refit, scaler_penalty
 from .rows import Restriction, Rows
+from .support import Support
 
 __all__ = ["NetworkNewton"]
 
@@ -45,7 +46,7 @@ class NetworkNewton(PricingMethod):
 
     name = "network-newton"
     defaults = {**BUDGET, "refit_scaler": 0.0, "n_train": 0.0, "weight_decay": 0.0, "anchor_weight": 0.0,
-                "newton_tol": 0.0}
+                "newton_tol": 0.0, "support": 0.0}
 
     def __init__(self, *, compiled: bool = True, restrict: bool = True, block: int | str | None = AUTO):
         """The registered method prices with the defaults. `compiled=False` keeps every refit,
@@ -95,6 +96,9 @@ class NetworkNewton(PricingMethod):
             raise SpecError("anchor.features has no rows; ship at least one input or set hyper.anchor_weight to 0")
         if not 0 < hyper.get("cg_tol", self.defaults["cg_tol"]) < 1:
             raise SpecError(f"hyper.cg_tol must be in (0, 1), got {hyper.get('cg_tol')!r}")
+        if not hyper.get("support", self.defaults["support"]) >= 0:
+            raise SpecError(f"hyper.support must be >= 0 (0 prices every row; else the radius, in multiples of the "
+                            f"farthest reference row's distance), got {hyper.get('support')!r}")
         if not hyper.get("newton_tol", self.defaults["newton_tol"]) >= 0:  # parse_spec checked it is a finite number
             raise SpecError(f"hyper.newton_tol must be >= 0 (nats; 0 runs every step), got {hyper.get('newton_tol')!r}")
         vecs, vals, diag = tensors["curvature.eigvecs"], tensors["curvature.eigvals"], tensors["curvature.diag"]
@@ -126,12 +130,28 @@ class NetworkNewton(PricingMethod):
                      "anchor": (Anchor(net, t["anchor.features"], spec.hyper["anchor_weight"], spec.hyper["weight_decay"])
                                 if spec.hyper["anchor_weight"] else None)}
                 c["dead_inputs"] = c["curv"].dead_inputs(net)
+                ref = t["anchor.features"] if spec.hyper["anchor_weight"] else t["probe.features"]
+                c["support"] = Support(net, ref, spec.hyper["support"]) if spec.hyper["support"] else None
                 c["probe_loss0"] = _probe_loss(c["probe_rows"], net, c["theta0"], py)[0]
             spec.cache["network-newton"] = c
         return c
 
     def _efficacy(self, spec, x, y):
         c = self._prepared(spec)
+        if c["support"] is None:
+            return self._refit_efficacy(spec, c, x, y)
+        keep = c["support"].inside(x)
+        if keep.all():
+            return self._refit_efficacy(spec, c, x, y)
+        scores = np.zeros(len(y))
+        if not keep.any():  # nothing inside the buyer's support: the release is worth nothing to it
+            return Efficacy(0.0, scores)
+        e = self._refit_efficacy(spec, c, x[keep], y[keep])
+        scores[keep] = e.scores
+        return Efficacy(e.total, scores)
+
+    def _refit_efficacy(self, spec, c, x, y):
+        """The efficacy of rows all inside the support: refit, probe loss after it, scores."""
         net, h = c["net"], spec.hyper
         pen = (scaler_penalty(net, spec.tensors["scaler.var"], h["n_train"], h["weight_decay"], x)
                if h["refit_scaler"] else None)
