@@ -385,8 +385,9 @@ def offer_set(
     clamp: bool = typer.Option(False, help="clamp out-of-bounds values instead of refusing the draw"),
     price: Optional[str] = typer.Option(None, help="a fixed price in the token's smallest unit"),
     mde_method: Optional[str] = typer.Option(None, help="the MDE method the buyer's spec must use (a DP "
-                                            "release takes only one validated on it: feature-newton or "
-                                            "group-influence)"),
+                                            "release takes only one validated on it: feature-newton, "
+                                            "group-influence, or network-newton with specs setting "
+                                            "hyper.support > 0)"),
     curve: Optional[str] = typer.Option(None, help='the MDE price curve as JSON, e.g. {"kind":"linear","slope":"1e18"}'),
     token: list[str] = typer.Option([], help="a payment token this offer accepts (repeatable; default ETH)"),
     quote_fee: str = typer.Option("0", help="the minimum quote fee in the token's smallest unit"),

@@ -19,7 +19,7 @@ from client.chain.exchange import ETH, EXACT
 
 from .store import DatasetRecord, OfferRecord, Store
 
-__all__ = ["OfferDraft", "OfferRejected", "build_offer", "fixed_menu", "pricing_fit", "release_mechanism",
+__all__ = ["OfferDraft", "OfferRejected", "build_offer", "fixed_menu", "pricing_fit", "spec_fit", "release_mechanism",
            "releases_left", "save_offer"]
 
 _EPSILON = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]+)?")
@@ -90,7 +90,7 @@ def pricing_fit(release: Mapping[str, Any], pricing: Mapping[str, Any]) -> tuple
     """(whether an offer's `pricing` may price its `release`, why, with the fix when not): a fixed price
     always may; an MDE method only where `pricing.method_fits_release` found it sound (issue 29)."""
     from pricing import METHODS, method_fits_release
-    from pricing.release_fit import DP_MECHANISMS
+    from pricing.release_fit import DP_MECHANISMS, FITS_DP_WITH
 
     method = pricing.get("method")
     if method == "fixed":
@@ -99,10 +99,19 @@ def pricing_fit(release: Mapping[str, Any], pricing: Mapping[str, Any]) -> tuple
     ok, reason = method_fits_release(str(method), mechanism)
     if ok:
         return True, reason
-    fits = [m for m in sorted(METHODS) if method_fits_release(m, mechanism)[0]]
+    fits = [m + (f" (its spec setting hyper.{FITS_DP_WITH[m][0]} > 0)" if m in FITS_DP_WITH else "")
+            for m in sorted(METHODS) if method_fits_release(m, mechanism)[0]]
     kind = "DP releases" if mechanism in DP_MECHANISMS else f"{mechanism} releases"
     fix = f"use {' or '.join(fits)} for {kind}, or a fixed price" if fits else "use a fixed price"
     return False, f"pricing method {method!r} does not fit this release ({mechanism}): {fix}. Why: {reason}"
+
+
+def spec_fit(release: Mapping[str, Any], method: str, hyper: Mapping[str, float]) -> tuple[bool, str]:
+    """(whether a spec of `method` with the parsed `hyper` may price `release`, why): the offer's
+    method may fit only with a setting the spec must make (`pricing.release_fit.FITS_DP_WITH`)."""
+    from pricing import method_fits_release
+
+    return method_fits_release(method, release_mechanism(release), hyper)
 
 
 def releases_left(offer: OfferRecord, budget_left_milli: int | None) -> int | None:

@@ -17,7 +17,7 @@ from pricing import PricingError, Spec, parse_spec, spec_hash
 
 from .context import HubContext
 from .errors import BadRequest, Conflict, Forbidden, NotFound, TooLarge, Unprocessable
-from .offers import pricing_fit
+from .offers import pricing_fit, spec_fit
 from .store import DatasetRecord, DealRecord, OfferRecord, TermsRecord
 
 __all__ = [
@@ -165,6 +165,9 @@ def _priceable(ctx: HubContext, terms: Terms, dataset: DatasetRecord, offer: Off
         spec.check_schema(spec_schema_of(dataset.schema))
     except PricingError as e:
         raise Unprocessable(f"the spec is not valid for dataset {dataset.dataset_id} ({type(e).__name__}): {e}") from None
+    fits, why = spec_fit(offer.release, spec.method, spec.hyper)
+    if not fits:
+        raise Unprocessable(f"the spec will not price offer {offer.offer_id!r}'s release: {why}")
     return spec
 
 

@@ -28,13 +28,13 @@ from scipy.stats import spearmanr
 from ..errors import SpecError
 from ..methods import METHODS
 from ..price import efficacy_of
-from ..release_fit import method_fits_release
+from ..release_fit import DP_MECHANISMS, method_fits_release
 from ..spec import parse_spec
 from .build import SCALER_AWARE, build_spec
 from .extract import predictor
 
-__all__ = ["Candidate", "Calibration", "CANDIDATES", "calibrate_spec", "calibration_bundles", "select_candidate",
-           "quote_work"]
+__all__ = ["Candidate", "Calibration", "CANDIDATES", "DP_CANDIDATES", "calibrate_spec", "calibration_bundles",
+           "select_candidate", "quote_work"]
 
 Fit = Callable[[np.ndarray, np.ndarray, int], Any]
 
@@ -59,6 +59,12 @@ CANDIDATES: tuple[Candidate, ...] = (
     Candidate("feature-newton", "feature-newton", {}),
     Candidate("group-influence", "group-influence", {}),
     Candidate("influence", "influence", {}),
+)
+# what a buyer that will price DP releases can ship besides: network-anchored with the rows outside
+# its support dropped (`hyper.support`), which `method_fits_release` allows for DP releases
+DP_CANDIDATES: tuple[Candidate, ...] = CANDIDATES + (
+    Candidate("network-anchored@support=1", "network-newton", {"support": 1.0}, True),
+    Candidate("network-anchored@support=2", "network-newton", {"support": 2.0}, True),
 )
 
 
@@ -199,7 +205,7 @@ def _log_loss(model: Any, x: np.ndarray, y: np.ndarray, classes: int) -> float:
 
 
 def calibrate_spec(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
-                   y_val: np.ndarray, *, classes: int, candidates: Sequence[Candidate] = CANDIDATES,
+                   y_val: np.ndarray, *, classes: int, candidates: Sequence[Candidate] | None = None,
                    folds: int = 4, seeds: int = 2, seed: int = 0, refit_scaler: bool = True,
                    dp_per_column: Sequence[float] = (), dp_only: bool = False, mechanism: str | None = None,
                    cheaper_within_se: bool = False, **build: Any) -> Calibration:
@@ -213,9 +219,10 @@ def calibrate_spec(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarra
     per column (`calibration_bundles`), for a buyer that will price DP releases; `dp_only` makes
     them the only bundles (exact and released subsets of the source rows). With `mechanism`
     every candidate is still scored, but only one that `method_fits_release` allows for that
-    mechanism is shipped. `cheaper_within_se` ships the cheapest budget of the winning method
-    within one standard error of it (`select_candidate`): for a buyer to whom quote time matters
-    more than the last few hundredths of rho.
+    mechanism (with its hyper-parameters) is shipped; `candidates` defaults to `CANDIDATES`, and
+    to `DP_CANDIDATES` for a DP mechanism. `cheaper_within_se` ships the cheapest budget of the
+    winning method within one standard error of it (`select_candidate`): for a buyer to whom
+    quote time matters more than the last few hundredths of rho.
     Costs `folds * seeds * (bundles + 1)` retrainings (`Calibration.retrainings`)."""
     if classes < 2:
         raise SpecError(f"calibrate_spec needs a classifier (classes >= 2), got classes={classes}")
@@ -223,6 +230,8 @@ def calibrate_spec(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarra
         raise SpecError(f"folds ({folds}) must be >= 3: each fold needs a judge, a source and a base part")
     if any(not c > 0 for c in dp_per_column):
         raise SpecError(f"dp_per_column ({list(dp_per_column)}) must hold positive epsilons per column")
+    if candidates is None:
+        candidates = DP_CANDIDATES if mechanism in DP_MECHANISMS else CANDIDATES
     if not candidates:
         raise SpecError("no candidates to choose from: pass at least one Candidate")
     for c in candidates:
@@ -259,7 +268,9 @@ def calibrate_spec(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarra
             eff = np.array([efficacy_of(spec, bx, by)[0] for _, bx, by in bundles])
             r = spearmanr(eff, gains)[0]
             rhos[c.label].append(float(r) if np.isfinite(r) else 0.0)
-    allowed = [c for c in candidates if mechanism is None or method_fits_release(c.method, mechanism)[0]]
+    allowed = [c for c in candidates
+               if mechanism is None or method_fits_release(c.method, mechanism, {**METHODS[c.method].defaults,
+                                                                                 **hyper_of(c)})[0]]
     if not allowed:
         raise SpecError(f"no candidate may price {mechanism!r} releases (pricing.method_fits_release): "
                         f"add one of the methods it allows")

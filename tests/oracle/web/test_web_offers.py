@@ -119,14 +119,15 @@ def test_build_offer_refuses_exactly_the_epsilons_over_the_budget_left(left, eps
 CURVE = '{"kind": "linear", "slope": "1000"}'
 
 
-@pytest.mark.parametrize("method", ["influence", "network-newton"])
+@pytest.mark.parametrize("method", ["influence"])
 def test_a_dp_offer_priced_by_a_method_that_misprices_noise_is_refused_beside_the_method(page, method) -> None:
     assert page.login().status_code == 303
     r = _form(page, offer_id="noisy", epsilon="1", rule="mde", mde_method=method, curve=CURVE)
     assert r.status_code == 400
     reason = _field_error(r.text, "mde_method")
     assert reason and f"{method} misprices ml-laplace-rr releases" in reason, r.text[:500]
-    assert "use feature-newton or group-influence for DP releases, or a fixed price" in reason
+    assert ("use feature-newton or group-influence or network-newton (its spec setting hyper.support > 0) for DP "
+            "releases, or a fixed price") in reason
     assert page.hub.store.get_offer("noisy") is None and 'value="noisy"' in r.text
     # the same method on the exact dataset is kept, and so is a fixed price on the DP release
     exact = _form(page, offer_id="whole", dataset=page.hub.datasets["census-exact"], epsilon="exact", rule="mde",
@@ -135,6 +136,15 @@ def test_a_dp_offer_priced_by_a_method_that_misprices_noise_is_refused_beside_th
     assert page.hub.store.get_offer("whole").pricing["method"] == method
     fixed = _form(page, offer_id="noisy", buyer=page.hub.buyer2, epsilon="1", price="10")  # its own menu
     assert fixed.status_code == 303, fixed.text[:500]
+
+
+def test_a_dp_offer_priced_by_network_newton_is_kept_for_specs_that_filter_by_support(page) -> None:
+    """network-newton fits DP releases only with hyper.support set: the offer is kept, and the hub
+    asks each buyer's spec when terms name it (tests/oracle/api/test_api_terms.py)."""
+    assert page.login().status_code == 303
+    r = _form(page, offer_id="noisy-net", epsilon="1", rule="mde", mde_method="network-newton", curve=CURVE)
+    assert r.status_code == 303, r.text[:500]
+    assert page.hub.store.get_offer("noisy-net").pricing["method"] == "network-newton"
 
 
 def test_the_owner_page_proposes_a_method_that_fits_its_default_dp_release(page) -> None:

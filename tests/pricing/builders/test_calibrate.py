@@ -15,8 +15,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from pricing import SpecError, parse_spec
-from pricing.builders import (CANDIDATES, Candidate, build_spec, calibrate_spec, calibration_bundles, quote_work,
-                              select_candidate)
+from pricing.builders import (CANDIDATES, DP_CANDIDATES, Candidate, build_spec, calibrate_spec, calibration_bundles,
+                              quote_work, select_candidate)
 
 FEW = (CANDIDATES[0], Candidate("feature-newton", "feature-newton"), Candidate("influence", "influence"))
 
@@ -74,6 +74,27 @@ def test_only_a_method_that_fits_the_mechanism_is_shipped(buyer, calibration):
     dp = _calibrate(buyer, mechanism="ml-laplace-rr")
     assert dp.chosen.label == "feature-newton"
     assert dp.spearman == calibration.spearman
+
+
+def test_for_dp_releases_network_newton_ships_only_with_its_support_filter(buyer):
+    """network-anchored with and without `hyper.support` both scored; for DP releases only the
+    filtered one or feature-newton may ship, whichever ranks the buyer's own DP bundles better."""
+    x_tr, y_tr, x_va, y_va, model = buyer
+    supported = Candidate("network-anchored@support=1", "network-newton", {"support": 1.0}, True)
+    cands = (CANDIDATES[0], supported, FEW[1])
+    dp = calibrate_spec(_fit, model, x_tr, y_tr, x_va, y_va, classes=2, candidates=cands, folds=3, seeds=1,
+                        dp_per_column=(0.5, 50.0), dp_only=True, mechanism="ml-laplace-rr")
+    assert set(dp.spearman) == {c.label for c in cands}
+    allowed = {supported.label: dp.score[supported.label], FEW[1].label: dp.score[FEW[1].label]}
+    assert dp.chosen.label == max(allowed, key=allowed.get)
+    if dp.chosen is supported:
+        assert parse_spec(dp.spec).hyper["support"] == 1.0
+
+
+def test_a_dp_calibration_scores_the_dp_candidates_by_default():
+    assert {c.label for c in CANDIDATES} < {c.label for c in DP_CANDIDATES}
+    extra = [c for c in DP_CANDIDATES if c not in CANDIDATES]
+    assert extra and all(c.method == "network-newton" and c.hyper.get("support", 0) > 0 for c in extra)
 
 
 def test_cost_counts_every_retraining(buyer, calibration):

@@ -66,7 +66,7 @@ from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from pricing import METHODS, method_fits_release  # noqa: E402
-from pricing.release_fit import DP_MECHANISMS, FAILS_ON_DP  # noqa: E402
+from pricing.release_fit import DP_MECHANISMS, FAILS_ON_DP, FITS_DP_WITH  # noqa: E402
 
 
 @pytest.mark.parametrize("mechanism", DP_MECHANISMS)
@@ -83,9 +83,16 @@ def test_the_methods_that_priced_dp_releases_well_are_offered_for_them(method, m
     assert ok and method in reason
 
 
-def test_network_newton_is_refused_for_dp_releases_with_the_scaler_reason():
+def test_network_newton_fits_dp_releases_only_with_its_support_filter():
+    """Without hyper.support the refusal quotes the scaler measurement and names the fix; with it the
+    spec passes on a measurement; an offer (no spec yet) passes and its spec is asked again."""
+    defaults = METHODS["network-newton"].defaults
+    ok, reason = method_fits_release("network-newton", "ml-laplace-rr", defaults)
+    assert not ok and "scaler" in reason and "priced 0" in reason and "hyper.support > 0" in reason
+    ok, reason = method_fits_release("network-newton", "ml-laplace-rr", {**defaults, "support": 1.0})
+    assert ok and "support" in reason and "rho" in reason
     ok, reason = method_fits_release("network-newton", "ml-laplace-rr")
-    assert not ok and "scaler" in reason and "priced 0" in reason
+    assert ok and "checked when terms name it" in reason
 
 
 @given(st.sampled_from(sorted(METHODS)))
@@ -97,7 +104,23 @@ def test_every_method_may_price_an_exact_release(method):
 def test_a_refusal_always_names_the_method_and_why(method, mechanism):
     ok, reason = method_fits_release(method, mechanism)
     assert isinstance(reason, str) and method in reason
-    assert ok == (method not in FAILS_ON_DP and "never measured" not in reason)
+    assert ok == ((method not in FAILS_ON_DP or method in FITS_DP_WITH) and "never measured" not in reason)
+
+
+@given(st.sampled_from(sorted(METHODS)), st.sampled_from(DP_MECHANISMS), st.floats(0.0, 10.0))
+def test_an_offer_passes_exactly_when_some_spec_of_its_method_would(method, mechanism, setting):
+    """hyper=None (the offer, before any spec) is the union over specs: a spec never passes where its
+    offer is refused, and a method of FITS_DP_WITH passes with its setting above 0 only."""
+    spec_hyper = dict(METHODS[method].defaults)
+    if method in FITS_DP_WITH:
+        spec_hyper[FITS_DP_WITH[method][0]] = setting
+    offer_ok = method_fits_release(method, mechanism)[0]
+    spec_ok = method_fits_release(method, mechanism, spec_hyper)[0]
+    assert spec_ok <= offer_ok
+    if method in FITS_DP_WITH:
+        assert offer_ok and spec_ok == (setting > 0)
+    else:
+        assert spec_ok == offer_ok
 
 
 @pytest.mark.parametrize("method, mechanism, word", [("nope", "exact", "unknown pricing method"),
