@@ -726,7 +726,8 @@ def _plot_splits(reports: list[Report], path: Path) -> None:
 # a column's Laplace scale is 33x its range and the label is nearly uniform; at 100 it is 1%
 # of the range and the label is kept with probability 1 - 1e-43
 EPSILON_PER_COLUMN = (0.03, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
-PRECISION_METHODS = ("influence", "group-influence", "feature-newton", "network-newton", "network-anchored")
+PRECISION_METHODS = ("influence", "group-influence", "feature-newton", "network-newton", "network-anchored",
+                     "network-anchored@support=1", "network-anchored@support=2")
 # the shipped spec's calibration at precision: the buyer ranks its own rows released as
 # ml-laplace-rr would at these epsilons per column (its own grid, not the seller's) and exact,
 # one seed (with the defect kinds added too, 2026-12-06, network-anchored won the folds at 0.86
@@ -1024,13 +1025,15 @@ def precision_meets(rep: PrecisionReport, m: str) -> dict[str, bool]:
 
 def precision_table(reports: Sequence[PrecisionReport]) -> str:
     """One row per data set and method (the shipped spec last), then the truth's own shape."""
-    head = f"{'dataset':<14}{'method':<26}{'rho':>6}{'harm0':>7}{'viol':>6}{'targets':>9}{'rho_price':>11}"
+    w = max([26, *(len(m) + 2 for r in reports for m in r.methods),
+             *(len(f"shipped={r.shipped_method}") + 2 for r in reports)])
+    head = f"{'dataset':<14}{'method':<{w}}{'rho':>6}{'harm0':>7}{'viol':>6}{'targets':>9}{'rho_price':>11}"
     lines = [head, "-" * len(head)]
     for rep in reports:
         for m, r in rep.methods.items():
             label = f"shipped={rep.shipped_method}" if m == "shipped" else m
             met = precision_meets(rep, m)
-            lines.append(f"{rep.dataset:<14}{label:<26}{r.spearman:>6.2f}{r.harmful_priced_zero:>7.2f}"
+            lines.append(f"{rep.dataset:<14}{label:<{w}}{r.spearman:>6.2f}{r.harmful_priced_zero:>7.2f}"
                          f"{r.monotone_violations:>6d}{f'{sum(met.values())}/{len(met)}':>9}{r.price_spearman:>11.2f}")
         g = np.array(rep.true_gain)
         lines.append(f"{'':<14}{len(g)} releases ({len(rep.bundles)} bundles x {len(rep.epsilons) - 1} eps x "
@@ -1062,15 +1065,17 @@ def precision_table(reports: Sequence[PrecisionReport]) -> str:
 def precision_splits_table(reports: Sequence[PrecisionReport]) -> str:
     """The shipped spec per data set and split, beside the best method after the fact and the
     truth's ceiling: whether a split-0 figure holds on held-out splits."""
-    head = (f"{'dataset':<14}{'split':>6}  {'scaling':<8}{'shipped':<17}{'rho':>6}{'harm0':>7}{'viol':>6}"
-            f"{'targets':>9}  {'best rho after the fact':<28}{'ceiling':>8}")
+    w = max([17, *(len(r.shipped_method) + 1 for r in reports)])
+    wb = max([28, *(len(m) + 7 for r in reports for m in r.methods)])
+    head = (f"{'dataset':<14}{'split':>6}  {'scaling':<8}{'shipped':<{w}}{'rho':>6}{'harm0':>7}{'viol':>6}"
+            f"{'targets':>9}  {'best rho after the fact':<{wb}}{'ceiling':>8}")
     lines = [head, "-" * len(head)]
     for rep in sorted(reports, key=lambda r: (r.dataset, r.split)):
         r, met = rep.methods["shipped"], precision_meets(rep, "shipped")
         best = max((m for m in rep.methods if m != "shipped"), key=lambda m: rep.methods[m].spearman)
-        lines.append(f"{rep.dataset:<14}{rep.split:>6}  {rep.scaling:<8}{rep.shipped_method:<17}{r.spearman:>6.2f}"
+        lines.append(f"{rep.dataset:<14}{rep.split:>6}  {rep.scaling:<8}{rep.shipped_method:<{w}}{r.spearman:>6.2f}"
                      f"{r.harmful_priced_zero:>7.2f}{r.monotone_violations:>6d}{f'{sum(met.values())}/{len(met)}':>9}"
-                     f"  {f'{best} {rep.methods[best].spearman:.2f}':<28}{rep.truth_ceiling:>8.2f}")
+                     f"  {f'{best} {rep.methods[best].spearman:.2f}':<{wb}}{rep.truth_ceiling:>8.2f}")
     lines.append(f"targets: {PRECISION_TARGETS}; ceiling: rho of one retraining seed against the others' mean")
     return "\n".join(lines)
 
