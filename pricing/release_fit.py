@@ -42,11 +42,11 @@ FAILS_ON_DP: dict[str, str] = {
 # what it does, the measurement); without it they fail as FAILS_ON_DP says
 FITS_DP_WITH: dict[str, tuple[str, str, str]] = {
     "network-newton": ("support", "rows outside the buyer's support dropped before the refit",
-                       "benchmarks.mde_precision (2026-12-07, 4 data sets x 5 splits, 30 releases each) "
-                       "measured, with support 1 / 2, harmful releases priced 0 on average 95% / 96% (lowest "
-                       "68%; plain network-anchored 86%, lowest 25% on digits; feature-newton 94%), 11 / 6 "
-                       "monotonicity violations in all (network-anchored 22, feature-newton 26) and mean rho "
-                       "0.66 / 0.65 (feature-newton 0.51, group-influence 0.54)"),
+                       "benchmarks.mde_precision (2026-12-07, 4 data sets x 6 splits, 30 releases each) "
+                       "measured, with support 1 / 2, harmful releases priced 0 on average 93% / 94% (lowest "
+                       "46%; plain network-anchored 86%, lowest 25% on digits; feature-newton 92%), 16 / 11 "
+                       "monotonicity violations in all (network-anchored 27, feature-newton 37) and mean rho "
+                       "0.63 / 0.62 (feature-newton 0.47, group-influence 0.49)"),
 }
 # methods whose prices on DP releases were never measured: refused until they are
 NOT_MEASURED_ON_DP: tuple[str, ...] = ("tree", "distilled")
