@@ -188,7 +188,8 @@ def spec_build(
     anchor: Optional[Path] = typer.Option(None, exists=True, dir_okay=False,
                                           help="network-newton: unlabelled inputs the buyer chooses to show (features "
                                                "of a CSV/safetensors; its label column is ignored)"),
-    hyper: list[str] = typer.Option([], help="a method hyper-parameter NAME=NUMBER (repeatable)"),
+    hyper: list[str] = typer.Option([], help="a method hyper-parameter NAME=NUMBER (repeatable); network-newton "
+                                             "needs support=1 (or 2) to price a DP offer's release"),
     tree_samples: int = typer.Option(2000, help="tree/distilled: extra inputs sampled to read the model on"),
     tree_leaves: int = typer.Option(64, help="tree: at most this many leaves"),
     student_hidden: int = typer.Option(32, help="distilled: the student network's hidden width"),
