@@ -32,7 +32,7 @@ from privacy import (Offer, PrivacyError, PrivacyLedger, SanitizedOffer, Schema,
                      precision_epsilon_milli)
 
 from .context import HubContext
-from .offers import pricing_fit
+from .offers import pricing_fit, spec_fit
 from .rawdata import decode_raw
 from .sanitizers import category_values, is_sanitized, sanitizer_for
 from .store import StoreError, fsync_dir, fsync_file, write_durable
@@ -216,6 +216,7 @@ class QuotePipeline:
                 raise _Decline("the terms' spec was never uploaded: PUT /v1/specs first")
             if self.store.spec_evaluated(spec_hash, dataset_id):
                 raise _Decline("the spec was already evaluated against this dataset (once per data-pricing pair)")
+            spec = self._parsed_spec(spec, offer)
         deadline = args.get("quoteDeadline")
         if deadline is not None:
             now = max(int(self.ctx.exchange.w3.eth.get_block("latest")["timestamp"]), int(time.time()))
@@ -230,6 +231,21 @@ class QuotePipeline:
                            f"this release needs {milli}")
         return {"doc": doc, "offer": offer, "dataset": dataset, "milli": milli, "cap": cap, "spent": spent,
                 "spec": spec, "spec_hash": spec_hash, "max_price": max_price}
+
+    def _parsed_spec(self, bundle: bytes, offer: Any) -> Any:
+        """The terms' spec parsed once for the deal (`pricing.price` takes it as is), declined when it
+        is invalid or its method's settings do not fit the offer's release (`offers.spec_fit`: terms
+        accepted before the hub checked a spec's hyper), so nothing is drawn for it."""
+        from pricing import PricingError, parse_spec
+
+        try:
+            spec = parse_spec(bundle, max_bytes=max(self.ctx.max_spec_bytes, len(bundle)))
+        except PricingError as err:
+            raise _Decline(f"the terms' spec is not valid ({type(err).__name__}: {err})") from None
+        fits, why = spec_fit(offer.release, spec.method, spec.hyper)
+        if not fits:
+            raise _Decline(f"the terms' spec does not fit the offer's release: {why}")
+        return spec
 
     # -- stages ---------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pytest
@@ -156,6 +156,32 @@ def buyer_spec() -> tuple[bytes, str]:
     spec = build_spec("group-influence", model, x[:100], y[:100], x[100:], y[100:], classes=2,
                       feature_names=[f"x{i}" for i in range(D)], label_name="y", l2=1e-2)
     return spec, parse_spec(spec).hash
+
+
+@pytest.fixture(scope="session")
+def network_spec() -> Callable[[float], tuple[bytes, str]]:
+    """(bundle, hash) of a network-newton spec for the fixture schema, anchored on its training inputs,
+    with `hyper.support` as given (0: none, which a DP offer refuses), built once per support."""
+    from sklearn.neural_network import MLPClassifier
+
+    from pricing import parse_spec
+    from pricing.builders import build_spec
+
+    built: dict[float, tuple[bytes, str]] = {}
+
+    def make(support: float) -> tuple[bytes, str]:
+        if support not in built:
+            data = ml_data(200, seed=1)
+            x, y = data["features"], data["label"]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = MLPClassifier((4,), max_iter=300, random_state=0).fit(x[:100], y[:100])
+            spec = build_spec("network-newton", model, x[:100], y[:100], x[100:], y[100:], classes=2,
+                              feature_names=[f"x{i}" for i in range(D)], label_name="y", anchor=x[:100],
+                              hyper={"support": support} if support else {})
+            built[support] = (spec, parse_spec(spec).hash)
+        return built[support]
+    return make
 
 
 MDE_PRICING = {"method": "group-influence", "curve": {"kind": "linear", "slope": str(10 * ETHER)}}

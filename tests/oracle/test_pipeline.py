@@ -13,7 +13,7 @@ from client.chain.exchange import EXACT
 from client.delivery import Commitment, verify_download
 from oracle.pipeline import STAGES, QuotePipeline, epsilon_milli_of
 from oracle.rawdata import encode_raw
-from oracle.store import DatasetRecord, OfferRecord
+from oracle.store import DatasetRecord, OfferRecord, TermsRecord
 from tests.oracle.conftest import ETH, ETHER, MDE_PRICING, ml_schema
 
 
@@ -234,3 +234,30 @@ def test_warm_up_loads_the_encoders_compiled_kernels() -> None:
 
     assert QuotePipeline.warm_up() > 0.0
     assert delivery._kb_tried  # the batch engine was reached, so the first deal does not compile it
+
+
+@pytest.mark.parametrize("support", [0.0, 1.0])
+def test_a_network_newton_spec_on_a_dp_offer_is_quoted_only_with_its_support_filter(hub, network_spec, support) -> None:
+    """Terms accepted before the hub checked a spec's hyper (issue 29) may name a network-newton spec
+    without `hyper.support` for a DP offer: the deal is declined before any draw, with the fix; with
+    the filter it is drawn and priced."""
+    spec, spec_hash = network_spec(support)
+    pricing = {"method": "network-newton", "curve": {"kind": "linear", "slope": str(10 * ETHER)}}
+    hub.store.put_offer(OfferRecord("net-noisy", hub.datasets["census"], None, hub.offers["mde-dp"].release, pricing,
+                                    (ETH,), 0))
+    hub.offers["net-noisy"] = hub.store.get_offer("net-noisy")
+    hub.store.put_spec(spec_hash, spec)
+    body, th = hub.terms("net-noisy", spec_hash=spec_hash)
+    hub.store.put_terms(TermsRecord(th, body, hub.buyer, hub.datasets["census"], "net-noisy", spec_hash))
+    doc = json.loads(body)
+    deal = hub.open_deal(th, max_price=int(doc["maxPrice"]), quote_fee=int(doc["quoteFee"]))
+    stages: list[str] = []
+    out = _pipe(hub, stage_hook=stages.append).handle_opened(deal, _opened(hub, deal))
+    if support:
+        assert stages[:2] == ["draw", "price"], out  # drawn and priced: a quote, or a decline at price 0
+        assert out.action == "quoted" or out.reason.startswith("no efficacy"), out
+    else:
+        assert out.action == "declined" and stages == []  # nothing drawn, no epsilon spent
+        assert "network-newton misprices ml-laplace-rr releases unless its spec sets hyper.support > 0" in out.reason
+        assert hub.ex.state(deal) == State.REFUNDED and not _quoted(hub, deal)
+        assert hub.ex.epsilon_spent(hub.seller, _ds_bytes(hub, "census")) == 0

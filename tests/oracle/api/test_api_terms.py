@@ -199,27 +199,12 @@ def test_terms_pairing_a_dp_release_with_a_method_that_misprices_it_are_422_with
     assert api.hub.store.get_terms(th) is None
 
 
-def _network_spec(support: float) -> bytes:
-    """A network-newton spec for the fixture's schema (its buyer's small MLP), anchored on its training inputs."""
-    from sklearn.neural_network import MLPClassifier
-
-    from pricing.builders import build_spec
-    from tests.oracle.conftest import D, ml_data
-
-    data = ml_data(200, seed=1)
-    x, y = data["features"], data["label"]
-    model = MLPClassifier((4,), max_iter=300, random_state=0).fit(x[:100], y[:100])
-    return build_spec("network-newton", model, x[:100], y[:100], x[100:], y[100:], classes=2,
-                      feature_names=[f"x{i}" for i in range(D)], label_name="y", anchor=x[:100],
-                      hyper={"support": support} if support else {})
-
-
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("support", [0.0, 1.0])
-def test_network_newton_prices_a_dp_release_only_with_a_spec_that_drops_rows_outside_its_support(api, support):
+def test_network_newton_prices_a_dp_release_only_with_a_spec_that_drops_rows_outside_its_support(api, network_spec,
+                                                                                                support):
     """The offer passes (some network-newton spec fits DP releases); the spec named in the terms is
     refused unless it sets hyper.support > 0, with the measured reason and the fix."""
-    spec = _network_spec(support)
+    spec, _ = network_spec(support)
     r = api.client.put("/v1/specs", content=spec, headers={"Content-Type": "application/octet-stream"})
     assert r.status_code == 201, r.text
     _kept_offer(api, "net-noisy", "census", _release("ml-laplace-rr"), "network-newton")
