@@ -268,9 +268,7 @@ def calibrate_spec(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarra
             eff = np.array([efficacy_of(spec, bx, by)[0] for _, bx, by in bundles])
             r = spearmanr(eff, gains)[0]
             rhos[c.label].append(float(r) if np.isfinite(r) else 0.0)
-    allowed = [c for c in candidates
-               if mechanism is None or method_fits_release(c.method, mechanism, {**METHODS[c.method].defaults,
-                                                                                 **hyper_of(c)})[0]]
+    allowed = [c for c in candidates if mechanism is None or method_fits_release(c.method, mechanism, hyper_of(c))[0]]
     if not allowed:
         raise SpecError(f"no candidate may price {mechanism!r} releases (pricing.method_fits_release): "
                         f"add one of the methods it allows")
