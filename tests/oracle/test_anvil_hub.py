@@ -114,3 +114,43 @@ def test_a_deal_removed_by_a_reorg_before_confirmation_is_never_quoted(anvil_url
         assert wait_for("the confirmed deal's quote", lambda: buyer.quote(deal2))["dealId"] == deal2
     finally:
         hub.kill()
+
+
+def test_a_dp_deal_priced_by_network_newton_needs_its_support_filter_on_anvil_over_http(anvil_url, tmp_path,
+                                                                                       network_spec) -> None:
+    """A DP offer priced by network-newton: terms naming a spec without hyper.support are 422 with the
+    fix; with it, the hub draws the DP release, prices it, and the buyer's replay of the delivered
+    release gives the same price."""
+    bare, bare_hash = network_spec(0.0)
+    spec, spec_hash = network_spec(1.0)
+    near_exact = {**DP_RELEASE, "epsilon": "400"}  # 100 per column: noisy, still worth something
+    pricing = {**MDE_PRICING, "method": "network-newton"}
+    hub = setup_hub(anvil_url, tmp_path / "hub", data=ml_data(300), schema=ml_schema(), cap_milli=EXACT,
+                    offers=[dict(offer_id="dp-net", buyer=None, release=near_exact, pricing=pricing, tokens=(ETH,),
+                                 min_quote_fee=FEE)])
+    hub.start()
+    try:
+        buyer = Buyer(hub)
+        offer = buyer.offer("dp-net")
+        for bundle, h in ((bare, bare_hash), (spec, spec_hash)):
+            r = buyer.put("/v1/specs", bundle, "application/octet-stream")
+            assert r.status_code == 201 and r.json()["specHash"] == h, r.text
+        refused = buyer.put("/v1/terms", buyer.terms(offer, offer["datasetId"], spec_hash=bare_hash, max_price=ETHER,
+                                                     quote_fee=FEE), "application/json")
+        assert refused.status_code == 422 and "hyper={'support': 1.0}" in refused.json()["detail"], refused.text
+        terms = buyer.terms(offer, offer["datasetId"], spec_hash=spec_hash, max_price=ETHER, quote_fee=FEE)
+        deal = buyer.open(terms, offer["datasetId"], ETHER, FEE)
+        q = wait_for("the quote", lambda: buyer.quote(deal))
+        assert q["epsilonMilli"] == 400_000 and 0 < q["price"] <= ETHER, q
+        commitment = Commitment(q["dataRoot"], q["cipherRoot"], q["keyCommit"], q["size"])
+        cipher, leaves = buyer.download(deal, "ciphertext"), buyer.download(deal, "leaves")
+        buyer.ex.accept(deal, sender=buyer.acct)
+        revealed = wait_for("the reveal", lambda: buyer.event("KeyRevealed", deal))
+        out = io.BytesIO()
+        assert decrypt_and_check(io.BytesIO(cipher), io.BytesIO(leaves), revealed["key"], commitment, out).ok
+        from pricing import price
+
+        assert price(spec, out.getvalue(), json.loads(terms)).price == q["price"]  # the buyer's replay
+        assert out.getvalue().count(ml_data(300)["features"][0].tobytes()) == 0  # noisy: not the data themselves
+    finally:
+        hub.kill()
