@@ -261,3 +261,19 @@ def test_a_network_newton_spec_on_a_dp_offer_is_quoted_only_with_its_support_fil
         assert "network-newton misprices ml-laplace-rr releases unless its spec sets hyper.support > 0" in out.reason
         assert hub.ex.state(deal) == State.REFUNDED and not _quoted(hub, deal)
         assert hub.ex.epsilon_spent(hub.seller, _ds_bytes(hub, "census")) == 0
+
+
+def test_a_deal_whose_stored_spec_no_longer_parses_is_declined_before_any_draw(hub) -> None:
+    """A spec the store hands back damaged (or one a newer hub no longer accepts) ends the deal with
+    the parse error and the buyer refunded, not a retried crash after an epsilon-spending draw."""
+    bad_hash = "0x" + "ab" * 32
+    hub.store.put_spec(bad_hash, b"not a spec bundle")
+    body, th = hub.terms("mde-dp", spec_hash=bad_hash)
+    hub.store.put_terms(TermsRecord(th, body, hub.buyer, hub.datasets["census"], "mde-dp", bad_hash))
+    doc = json.loads(body)
+    deal = hub.open_deal(th, max_price=int(doc["maxPrice"]), quote_fee=int(doc["quoteFee"]))
+    stages: list[str] = []
+    out = _pipe(hub, stage_hook=stages.append).handle_opened(deal, _opened(hub, deal))
+    assert out.action == "declined" and stages == [], out
+    assert out.reason.startswith("the terms' spec is not valid (")
+    assert hub.ex.state(deal) == State.REFUNDED and hub.ex.epsilon_spent(hub.seller, _ds_bytes(hub, "census")) == 0

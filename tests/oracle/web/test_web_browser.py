@@ -135,7 +135,16 @@ def test_the_owner_runs_the_hub_from_the_browser(people_hub, browser, shots) -> 
         drv.find_element(By.ID, "add-offer").click()
         reason = drv.find_element(By.CSS_SELECTOR, '#offer-new .field-error[data-field="mde_method"]').text
         assert "feature-newton or group-influence" in reason
+        assert "network-newton (its spec setting hyper.support > 0)" in reason
         assert hub.store.get_offer("noisy-influence") is None
+
+        # network-newton fits a DP release when the buyer's spec filters by support: the offer is kept
+        drv.get(f"{url}/owner/offers")
+        _fill(drv, "new", offer_id="noisy-net", epsilon="2", rule="mde", mde_method="network-newton",
+              curve='{"kind":"linear","slope":"1000"}', dataset=hub.datasets["census"])
+        drv.find_element(By.ID, "add-offer").click()
+        assert "Offer noisy-net saved" in drv.find_element(By.ID, "flash").text
+        assert hub.store.get_offer("noisy-net").pricing["method"] == "network-newton"
 
         # a sanitized offer must hide a boolean or categorical column: census has none, refused beside it
         drv.get(f"{url}/owner/offers")
