@@ -139,20 +139,27 @@ def _cheap_scrypt(monkeypatch):
     monkeypatch.setattr("oracle.keystore.SCRYPT_N", 2**10)
 
 
-@pytest.fixture(scope="session")
-def buyer_spec() -> tuple[bytes, str]:
-    """A group-influence spec bundle for the fixture schema, built from a small sklearn MLP (seeded): a
-    method the hub offers for DP releases too (first-order influence is refused there, issue 29)."""
+def _buyer_model() -> tuple[np.ndarray, np.ndarray, Any]:
+    """(inputs, labels, a small sklearn MLP fitted on the first 100) for the fixture schema, seeded: the
+    buyer model the test specs are built from."""
     from sklearn.neural_network import MLPClassifier
-
-    from pricing import parse_spec
-    from pricing.builders import build_spec
 
     data = ml_data(200, seed=1)
     x, y = data["features"], data["label"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = MLPClassifier((4,), max_iter=300, random_state=0).fit(x[:100], y[:100])
+    return x, y, model
+
+
+@pytest.fixture(scope="session")
+def buyer_spec() -> tuple[bytes, str]:
+    """A group-influence spec bundle for the fixture schema, built from a small sklearn MLP (seeded): a
+    method the hub offers for DP releases too (first-order influence is refused there, issue 29)."""
+    from pricing import parse_spec
+    from pricing.builders import build_spec
+
+    x, y, model = _buyer_model()
     spec = build_spec("group-influence", model, x[:100], y[:100], x[100:], y[100:], classes=2,
                       feature_names=[f"x{i}" for i in range(D)], label_name="y", l2=1e-2)
     return spec, parse_spec(spec).hash
@@ -162,8 +169,6 @@ def buyer_spec() -> tuple[bytes, str]:
 def network_spec() -> Callable[[float], tuple[bytes, str]]:
     """(bundle, hash) of a network-newton spec for the fixture schema, anchored on its training inputs,
     with `hyper.support` as given (0: none, which a DP offer refuses), built once per support."""
-    from sklearn.neural_network import MLPClassifier
-
     from pricing import parse_spec
     from pricing.builders import build_spec
 
@@ -171,11 +176,7 @@ def network_spec() -> Callable[[float], tuple[bytes, str]]:
 
     def make(support: float) -> tuple[bytes, str]:
         if support not in built:
-            data = ml_data(200, seed=1)
-            x, y = data["features"], data["label"]
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model = MLPClassifier((4,), max_iter=300, random_state=0).fit(x[:100], y[:100])
+            x, y, model = _buyer_model()
             spec = build_spec("network-newton", model, x[:100], y[:100], x[100:], y[100:], classes=2,
                               feature_names=[f"x{i}" for i in range(D)], label_name="y", anchor=x[:100],
                               hyper={"support": support} if support else {})

@@ -236,6 +236,16 @@ def test_warm_up_loads_the_encoders_compiled_kernels() -> None:
     assert delivery._kb_tried  # the batch engine was reached, so the first deal does not compile it
 
 
+def _deal_naming(hub, offer_id: str, spec_hash: str, bundle: bytes) -> int:
+    """A deal opened on terms for `offer_id` naming `bundle` under `spec_hash`, both stored as they are,
+    as the hub kept them before a rule it now applies (no PUT /v1/terms check)."""
+    hub.store.put_spec(spec_hash, bundle)
+    body, th = hub.terms(offer_id, spec_hash=spec_hash)
+    hub.store.put_terms(TermsRecord(th, body, hub.buyer, hub.offers[offer_id].dataset_id, offer_id, spec_hash))
+    doc = json.loads(body)
+    return hub.open_deal(th, max_price=int(doc["maxPrice"]), quote_fee=int(doc["quoteFee"]))
+
+
 @pytest.mark.parametrize("support", [0.0, 1.0])
 def test_a_network_newton_spec_on_a_dp_offer_is_quoted_only_with_its_support_filter(hub, network_spec, support) -> None:
     """Terms accepted before the hub checked a spec's hyper (issue 29) may name a network-newton spec
@@ -246,11 +256,7 @@ def test_a_network_newton_spec_on_a_dp_offer_is_quoted_only_with_its_support_fil
     hub.store.put_offer(OfferRecord("net-noisy", hub.datasets["census"], None, hub.offers["mde-dp"].release, pricing,
                                     (ETH,), 0))
     hub.offers["net-noisy"] = hub.store.get_offer("net-noisy")
-    hub.store.put_spec(spec_hash, spec)
-    body, th = hub.terms("net-noisy", spec_hash=spec_hash)
-    hub.store.put_terms(TermsRecord(th, body, hub.buyer, hub.datasets["census"], "net-noisy", spec_hash))
-    doc = json.loads(body)
-    deal = hub.open_deal(th, max_price=int(doc["maxPrice"]), quote_fee=int(doc["quoteFee"]))
+    deal = _deal_naming(hub, "net-noisy", spec_hash, spec)
     stages: list[str] = []
     out = _pipe(hub, stage_hook=stages.append).handle_opened(deal, _opened(hub, deal))
     if support:
@@ -266,12 +272,7 @@ def test_a_network_newton_spec_on_a_dp_offer_is_quoted_only_with_its_support_fil
 def test_a_deal_whose_stored_spec_no_longer_parses_is_declined_before_any_draw(hub) -> None:
     """A spec the store hands back damaged (or one a newer hub no longer accepts) ends the deal with
     the parse error and the buyer refunded, not a retried crash after an epsilon-spending draw."""
-    bad_hash = "0x" + "ab" * 32
-    hub.store.put_spec(bad_hash, b"not a spec bundle")
-    body, th = hub.terms("mde-dp", spec_hash=bad_hash)
-    hub.store.put_terms(TermsRecord(th, body, hub.buyer, hub.datasets["census"], "mde-dp", bad_hash))
-    doc = json.loads(body)
-    deal = hub.open_deal(th, max_price=int(doc["maxPrice"]), quote_fee=int(doc["quoteFee"]))
+    deal = _deal_naming(hub, "mde-dp", "0x" + "ab" * 32, b"not a spec bundle")
     stages: list[str] = []
     out = _pipe(hub, stage_hook=stages.append).handle_opened(deal, _opened(hub, deal))
     assert out.action == "declined" and stages == [], out
