@@ -170,7 +170,7 @@ def spec_build(
     val: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="validation data (default: last 20% of --train)"),
     out: Path = typer.Option(Path("spec.bundle"), help="where to write the spec bundle"),
     method: str = typer.Option("influence", help="pricing method: influence, group-influence, tree, distilled, "
-                                                 "feature-newton, network-newton"),
+                                                 "feature-newton, network-newton, network-retrain"),
     model: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="a torch network's weights (safetensors)"),
     arch: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="the network's layers (JSON), with --model"),
     factory: Optional[str] = typer.Option(None, help="file.py:function or module:function: the buyer's own code that "
@@ -186,7 +186,8 @@ def spec_build(
     probe: Optional[Path] = typer.Option(None, exists=True, dir_okay=False,
                                          help="the labelled probe set shipped in the spec (default: the validation set)"),
     anchor: Optional[Path] = typer.Option(None, exists=True, dir_okay=False,
-                                          help="network-newton: unlabelled inputs the buyer chooses to show (features "
+                                          help="network-newton (optional), network-retrain (needed): unlabelled inputs "
+                                               "the buyer chooses to show (features "
                                                "of a CSV/safetensors; its label column is ignored)"),
     hyper: list[str] = typer.Option([], help="a method hyper-parameter NAME=NUMBER (repeatable); network-newton "
                                              "needs support=1 (or 2) to price a DP offer's release"),

@@ -17,10 +17,12 @@ from ..spec import check_copies, make_spec
 from .curvature import CURVATURE_BYTES, CURVATURE_RTOL, network_curvature
 from .extract import head_l2, hidden_layers, network_layers, predictor
 
-__all__ = ["build_spec", "ihvp_cg", "ihvp_lissa", "SCALER_AWARE"]
+__all__ = ["build_spec", "ihvp_cg", "ihvp_lissa", "SCALER_AWARE", "ANCHORED"]
 
 # methods that can model a scaler refitted on the merged rows (hyper.refit_scaler, scaler.var)
-SCALER_AWARE: tuple[str, ...] = ("feature-newton", "network-newton")
+SCALER_AWARE: tuple[str, ...] = ("feature-newton", "network-newton", "network-retrain")
+# methods that ship the buyer's unlabelled inputs (`anchor`): optional for network-newton, needed by network-retrain
+ANCHORED: tuple[str, ...] = ("network-newton", "network-retrain")
 
 
 def ihvp_cg(hvp: Callable[[np.ndarray], np.ndarray], v: np.ndarray, *, tol: float = 1e-10,
@@ -71,6 +73,14 @@ def _layers_to_spec(layers: list[tuple[str, dict[str, np.ndarray]]], prefix: str
         for k, v in params.items():
             tensors[f"{prefix}.{i}.{k}"] = np.asarray(v, dtype=np.float64)
     return specs, tensors
+
+
+def _anchor_rows(anchor: np.ndarray, d: int) -> np.ndarray:
+    """The anchor inputs as the spec ships them: at least one row of d float64 columns."""
+    anchor = np.ascontiguousarray(anchor, np.float64)
+    if anchor.ndim != 2 or anchor.shape[1] != d or not anchor.shape[0]:
+        raise SpecError(f"anchor must be [rows, {d}] inputs, got shape {anchor.shape}")
+    return anchor
 
 
 def _tree_json(x: np.ndarray, labels: np.ndarray, classes: int, max_leaves: int, seed: int) -> dict:
@@ -138,6 +148,8 @@ def build_spec(method: str, model: Any, x_train: np.ndarray, y_train: np.ndarray
     network-newton ships `anchor`, unlabelled inputs the buyer chooses to show (its training
     inputs price best), when given: its refit then runs against the training loss as a function
     rather than its quadratic (`network_newton.Anchor`), with the budget `ANCHOR_BUDGET`.
+    network-retrain needs `anchor`: it retrains the network's layers on those inputs (labelled by
+    the network's own predictions) with and without a release (`methods.network_retrain`).
     `solver` (a `Solver` or its name) computes influence's inverse-Hessian-vector product; a
     feature-newton buyer chooses its Newton solver as hyper={"solver": Solver.EXACT} (or "cg",
     or the spec's own number), written into the spec as the number it stores.
@@ -150,8 +162,11 @@ def build_spec(method: str, model: Any, x_train: np.ndarray, y_train: np.ndarray
         raise UnknownMethod(method, tuple(METHODS))
     check_copies(copies)  # refused here, not after the curvature or the tree is computed
     solver = Solver.parse(solver)
-    if anchor is not None and method != "network-newton":
-        raise SpecError(f"only network-newton ships an anchor; {method} prices without one (pass anchor=None)")
+    if anchor is not None and method not in ANCHORED:
+        raise SpecError(f"only {' and '.join(ANCHORED)} ship an anchor; {method} prices without one (pass anchor=None)")
+    if anchor is None and method == "network-retrain":
+        raise SpecError("network-retrain retrains on the buyer's own inputs: pass anchor=<rows of inputs> "
+                        "(spartacus spec build --anchor FILE); its training inputs price best, shipped unlabelled")
     x_train, x_val = np.asarray(x_train, np.float64), np.asarray(x_val, np.float64)
     y_train = np.asarray(y_train, np.int64 if classes else np.float64)
     y_val = np.asarray(y_val, np.int64 if classes else np.float64)
@@ -204,11 +219,15 @@ def build_spec(method: str, model: Any, x_train: np.ndarray, y_train: np.ndarray
                                          max_bytes=curvature_bytes, rtol=curvature_rtol))
         h["n_train"], h["weight_decay"] = float(n), decay  # what a refitted scaler's penalty (and an anchor) needs
         if anchor is not None:
-            anchor = np.ascontiguousarray(anchor, np.float64)
-            if anchor.ndim != 2 or anchor.shape[1] != d or not anchor.shape[0]:
-                raise SpecError(f"anchor must be [rows, {d}] inputs, got shape {anchor.shape}")
-            tensors["anchor.features"] = anchor
+            tensors["anchor.features"] = anchor = _anchor_rows(anchor, d)
             h.update(ANCHOR_BUDGET, anchor_weight=n / anchor.shape[0])  # each anchor row stands for n / rows training rows
+        tensors["probe.features"], tensors["probe.label"] = px, py
+    elif method == "network-retrain":
+        layer_list, tensors = _layers_to_spec(network_layers(model), "proxy")
+        manifest["proxy"] = {"layers": layer_list}
+        tensors["anchor.features"] = _anchor_rows(anchor, d)
+        h["n_train"] = float(n)  # the anchor stands for the buyer's n training rows
+        h["weight_decay"] = (head_l2(model, n) if l2 is None else float(l2)) * n  # its own penalty, sum units
         tensors["probe.features"], tensors["probe.label"] = px, py
     elif method == "tree":
         if not classes:

@@ -9,12 +9,14 @@ from .feature_newton import FeatureNewton
 from .group_influence import GroupInfluence
 from .influence import Influence
 from .network_newton import NetworkNewton
+from .network_retrain import NetworkRetrain
 from .tree import TreeExtraction
 
 __all__ = ["METHODS", "get_method", "Efficacy", "PricingMethod", "HeadMethod"]
 
 METHODS: dict[str, PricingMethod] = {
-    m.name: m for m in (Influence(), GroupInfluence(), TreeExtraction(), Distilled(), FeatureNewton(), NetworkNewton())
+    m.name: m for m in (Influence(), GroupInfluence(), TreeExtraction(), Distilled(), FeatureNewton(), NetworkNewton(),
+                        NetworkRetrain())
 }
 
 

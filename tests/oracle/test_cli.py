@@ -163,8 +163,8 @@ def test_offer_set_refuses_a_method_that_misprices_dp_releases_and_names_the_fix
     refused = run("offer", "set", "dp", "--dataset", "census", "--epsilon", "1", "--mde-method", method, *curve)
     assert refused.exit_code == 1 and store.get_offer("dp") is None
     assert f"pricing method '{method}' does not fit this release (ml-laplace-rr)" in refused.output, refused.output
-    assert ("use feature-newton or group-influence or network-newton (its spec setting hyper.support > 0) for "
-            "DP releases, or a fixed price") in " ".join(refused.output.split())
+    assert ("use feature-newton or group-influence or network-newton (its spec setting hyper.support > 0) or "
+            "network-retrain for DP releases, or a fixed price") in " ".join(refused.output.split())
     assert f"{method} misprices ml-laplace-rr releases" in refused.output  # the measured reason
     table = run("offer", "set", "dp", "--dataset", "census", "--epsilon", "1", "--mechanism", "table",
                 "--mde-method", method, *curve)

@@ -195,7 +195,7 @@ def test_terms_pairing_a_dp_release_with_a_method_that_misprices_it_are_422_with
              "pricing method 'influence' does not fit this release (ml-laplace-rr)",
              "influence misprices ml-laplace-rr releases",
              "use feature-newton or group-influence or network-newton (its spec setting hyper.support > 0) "
-             "for DP releases")
+             "or network-retrain for DP releases")
     assert api.hub.store.get_terms(th) is None
 
 

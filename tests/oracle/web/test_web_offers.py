@@ -126,8 +126,8 @@ def test_a_dp_offer_priced_by_a_method_that_misprices_noise_is_refused_beside_th
     assert r.status_code == 400
     reason = _field_error(r.text, "mde_method")
     assert reason and f"{method} misprices ml-laplace-rr releases" in reason, r.text[:500]
-    assert ("use feature-newton or group-influence or network-newton (its spec setting hyper.support > 0) for DP "
-            "releases, or a fixed price") in reason
+    assert ("use feature-newton or group-influence or network-newton (its spec setting hyper.support > 0) or "
+            "network-retrain for DP releases, or a fixed price") in reason
     assert page.hub.store.get_offer("noisy") is None and 'value="noisy"' in r.text
     # the same method on the exact dataset is kept, and so is a fixed price on the DP release
     exact = _form(page, offer_id="whole", dataset=page.hub.datasets["census-exact"], epsilon="exact", rule="mde",

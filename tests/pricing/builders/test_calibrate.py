@@ -14,7 +14,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from pricing import SpecError, parse_spec
+from pricing import SpecError, method_fits_release, parse_spec
 from pricing.builders import (CANDIDATES, DP_CANDIDATES, Candidate, build_spec, calibrate_spec, calibration_bundles,
                               quote_work, select_candidate)
 
@@ -92,9 +92,14 @@ def test_for_dp_releases_network_newton_ships_only_with_its_support_filter(buyer
 
 
 def test_a_dp_calibration_scores_the_dp_candidates_by_default():
+    """The DP candidates add what fits DP releases only: network-anchored with its support filter,
+    and network-retrain (a quote retrains the network, too slow for the exact bundles' target)."""
     assert {c.label for c in CANDIDATES} < {c.label for c in DP_CANDIDATES}
     extra = [c for c in DP_CANDIDATES if c not in CANDIDATES]
-    assert extra and all(c.method == "network-newton" and c.hyper.get("support", 0) > 0 for c in extra)
+    assert {c.method for c in extra} == {"network-newton", "network-retrain"}
+    assert all(c.hyper.get("support", 0) > 0 for c in extra if c.method == "network-newton")
+    assert all(c.anchor for c in extra if c.method == "network-retrain")
+    assert all(method_fits_release(c.method, "ml-laplace-rr", c.hyper)[0] for c in extra)
 
 
 def test_cost_counts_every_retraining(buyer, calibration):

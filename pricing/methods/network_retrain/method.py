@@ -1,0 +1,134 @@
+"""`NetworkRetrain`, the pricing method: what a spec must hold, what it prepares once per parsed
+spec (the retrainings without the release), and a quote."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import PricingError, SpecError
+from ...numerics.threads import one_thread
+from ...proxies import Network, check_scaler_refit, pooled_moments
+from ..base import Efficacy, PricingMethod
+from ..network_newton import calculus as nc
+from .trainer import ROW_BLOCK, Part, adam_fit, glorot, mean_probe_loss
+
+__all__ = ["NetworkRetrain", "RETRAIN_BUDGET"]
+
+# the retraining: Adam steps, rate, and how many seeded starts a price averages (one start's
+# gain carries its own seed's luck: docs/decisions/2026-12-08-network-retrain.md)
+RETRAIN_BUDGET = {"steps": 200.0, "lr": 0.01, "inits": 3.0}
+_LIMITS = {"steps": (1, 10_000), "inits": (1, 16)}
+
+
+class NetworkRetrain(PricingMethod):
+    """Probe-loss drop when the buyer's network, retrained from scratch on its anchor (labelled by
+    its own predictions) plus the release, is compared with the same retraining without it."""
+
+    name = "network-retrain"
+    defaults = {**RETRAIN_BUDGET, "weight_decay": 0.0, "n_train": 0.0, "refit_scaler": 0.0}
+
+    def __init__(self, *, block: int = ROW_BLOCK):
+        """`block`: rows a pass takes at a time (memory; prices do not depend on it beyond rounding)."""
+        self.block = block
+
+    def tensor_shapes(self, manifest, *, d, width, classes, hyper):
+        return {"probe.features": ("probe", d), "probe.label": ("probe",), "anchor.features": ("anchor", d),
+                **({"scaler.var": (d,)} if hyper.get("refit_scaler") else {})}
+
+    def check_manifest(self, manifest, tensors, *, d, classes):
+        layers = manifest.get("proxy", {}).get("layers", [])
+        if classes < 2:
+            raise SpecError("network-retrain prices classification models (schema label kind 'categorical')")
+        if not layers or layers[-1].get("type") != "linear":
+            raise SpecError("network-retrain needs the whole network: its last layer must be the linear logits layer")
+        out = layers[-1].get("out")
+        if out != classes and not (out == 1 and classes == 2):
+            raise SpecError(f"the network gives {out} logits; {classes} classes need {classes} (or 1 for two classes)")
+        hyper = manifest.get("hyper", {})
+        for key, (lo, hi) in _LIMITS.items():
+            v = hyper.get(key, self.defaults[key])
+            if v != int(v) or not lo <= v <= hi:
+                raise SpecError(f"hyper.{key} must be an integer in [{lo}, {hi}], got {v!r}")
+        if not 0 < hyper.get("lr", self.defaults["lr"]) <= 1:
+            raise SpecError(f"hyper.lr (Adam's step size) must be in (0, 1], got {hyper.get('lr')!r}")
+        if not hyper.get("weight_decay", 0.0) >= 0:
+            raise SpecError("hyper.weight_decay must be >= 0 (the weights' L2 in sum units, a scikit-learn MLP's alpha)")
+        if not hyper.get("n_train", 0.0) >= 0:
+            raise SpecError("hyper.n_train must be >= 0 (the buyer's training rows; 0: as many as the anchor)")
+        if not tensors["anchor.features"].shape[0]:
+            raise SpecError("anchor.features has no rows: network-retrain retrains on them; ship the training inputs")
+        if hyper.get("refit_scaler"):
+            check_scaler_refit(layers, tensors["scaler.var"])
+            if not hyper.get("n_train", 0.0) > 0:
+                raise SpecError("hyper.refit_scaler needs hyper.n_train > 0 (the rows the shipped scaler was fitted on)")
+        lab = tensors["probe.label"]
+        if lab.min(initial=0) < 0 or lab.max(initial=0) >= classes or not np.all(lab == np.round(lab)):
+            raise SpecError(f"probe.label must hold class indices in [0, {classes})")
+
+    def _prepared(self, spec) -> dict:
+        """Once per parsed spec: the network, the anchor's soft targets (the network's own
+        predictions), each start's weights, and each start's probe loss retrained without a release."""
+        c = spec.cache.get(self.name)
+        if c is None:
+            with one_thread():
+                t, h = spec.tensors, spec.hyper
+                net = Network.from_spec(spec.layers, t, "proxy")
+                anchor = t["anchor.features"]
+                n_train = h["n_train"] or float(anchor.shape[0])
+                c = {"net": net, "anchor": anchor, "weight": n_train / anchor.shape[0], "n_train": n_train,
+                     "soft": nc.soft_targets(net.forward(anchor)), "probe_y": t["probe.label"].astype(np.int64),
+                     "starts": [glorot(net, spec.seed, k) for k in range(int(h["inits"]))]}
+                c["base"] = [self._probe_loss(spec, c, net, theta) for theta in self._fits(spec, c, net, None, None)]
+            spec.cache[self.name] = c
+        return c
+
+    def _scaled_net(self, spec, c, x: np.ndarray | None) -> Network:
+        """The network whose first layer is the buyer's scaler: refitted on its training rows plus
+        x (exact pooled moments) when the spec says its pipeline refits it, else as shipped."""
+        net = c["net"]
+        if x is None or not spec.hyper["refit_scaler"]:
+            return net
+        first = net.params[0]
+        mu, sd = pooled_moments(first["mean"], spec.tensors["scaler.var"], first["scale"], c["n_train"], x)
+        return Network(list(net.kinds), [{"mean": mu, "scale": sd}, *net.params[1:]])
+
+    def _fits(self, spec, c, net: Network, x: np.ndarray | None, y: np.ndarray | None) -> list[np.ndarray]:
+        """Each start's weights retrained on the anchor (soft, weighted) plus (x, y) if given."""
+        h = spec.hyper
+        parts = [Part(nc.first_input(net, c["anchor"]), c["soft"], c["weight"])]
+        if x is not None:
+            parts.append(Part(nc.first_input(net, x), y))
+        with np.errstate(over="ignore"):  # a logistic residual at a huge margin is exactly 0 or 1
+            return [adam_fit(net, parts, theta0=theta0, steps=int(h["steps"]), lr=float(h["lr"]),
+                             weight_decay=float(h["weight_decay"]), block=self.block) for theta0 in c["starts"]]
+
+    def _probe_loss(self, spec, c, net: Network, theta: np.ndarray) -> float:
+        with np.errstate(over="ignore"):
+            return mean_probe_loss(net, theta, spec.tensors["probe.features"], c["probe_y"])
+
+    def _efficacy(self, spec, x, y):
+        c = self._prepared(spec)
+        net = self._scaled_net(spec, c, x)
+        fits = self._fits(spec, c, net, x, y)
+        after = [self._probe_loss(spec, c, net, theta) for theta in fits]
+        if not np.all(np.isfinite(after)):
+            raise PricingError("network-retrain diverged; lower the spec's hyper.lr")
+        scores = np.mean([self._scores(spec, c, net, theta, x, y) for theta in fits], axis=0)
+        return Efficacy(float(np.mean(np.subtract(c["base"], after))), scores)
+
+    def _scores(self, spec, c, net: Network, theta: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Each record's first-order share at the retrained weights: how much one gradient step on
+        its loss alone lowers the probe loss per unit step (grad probe . grad l_i)."""
+        cur = nc.with_flat(net, theta)
+        first = nc.linear_layers(net)[0]
+        px = nc.first_input(net, spec.tensors["probe.features"])
+        with np.errstate(over="ignore"):
+            logits, acts = cur.forward(px, keep=True, start=first)
+            _, resid = nc.loss_and_residual(logits, c["probe_y"])
+            g_probe = nc.flat_grad(cur, [None] * first + acts, resid) / c["probe_y"].shape[0]
+            out = np.empty(x.shape[0])
+            for s in range(0, x.shape[0], self.block):
+                logits, acts = cur.forward(nc.first_input(net, x[s:s + self.block]), keep=True, start=first)
+                _, resid = nc.loss_and_residual(logits, y[s:s + self.block])
+                out[s:s + self.block] = (resid * nc.jvp(cur, [None] * first + acts, g_probe)).sum(axis=1)
+        return out
