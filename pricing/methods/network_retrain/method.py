@@ -95,9 +95,9 @@ class NetworkRetrain(PricingMethod):
     def _fits(self, spec, c, net: Network, x: np.ndarray | None, y: np.ndarray | None) -> list[np.ndarray]:
         """Each start's weights retrained on the anchor (soft, weighted) plus (x, y) if given."""
         h = spec.hyper
-        parts = [Part(nc.first_input(net, c["anchor"]), c["soft"], c["weight"])]
+        parts = [Part(c["anchor"], c["soft"], c["weight"])]
         if x is not None:
-            parts.append(Part(nc.first_input(net, x), y))
+            parts.append(Part(x, y))
         with np.errstate(over="ignore"):  # a logistic residual at a huge margin is exactly 0 or 1
             return [adam_fit(net, parts, theta0=theta0, steps=int(h["steps"]), lr=float(h["lr"]),
                              weight_decay=float(h["weight_decay"]), block=self.block) for theta0 in c["starts"]]
@@ -120,15 +120,13 @@ class NetworkRetrain(PricingMethod):
         """Each record's first-order share at the retrained weights: how much one gradient step on
         its loss alone lowers the probe loss per unit step (grad probe . grad l_i)."""
         cur = nc.with_flat(net, theta)
-        first = nc.linear_layers(net)[0]
-        px = nc.first_input(net, spec.tensors["probe.features"])
         with np.errstate(over="ignore"):
-            logits, acts = cur.forward(px, keep=True, start=first)
+            logits, acts = cur.forward(spec.tensors["probe.features"], keep=True)
             _, resid = nc.loss_and_residual(logits, c["probe_y"])
-            g_probe = nc.flat_grad(cur, [None] * first + acts, resid) / c["probe_y"].shape[0]
+            g_probe = nc.flat_grad(cur, acts, resid) / c["probe_y"].shape[0]
             out = np.empty(x.shape[0])
             for s in range(0, x.shape[0], self.block):
-                logits, acts = cur.forward(nc.first_input(net, x[s:s + self.block]), keep=True, start=first)
+                logits, acts = cur.forward(x[s:s + self.block], keep=True)
                 _, resid = nc.loss_and_residual(logits, y[s:s + self.block])
-                out[s:s + self.block] = (resid * nc.jvp(cur, [None] * first + acts, g_probe)).sum(axis=1)
+                out[s:s + self.block] = (resid * nc.jvp(cur, acts, g_probe)).sum(axis=1)
         return out

@@ -27,7 +27,7 @@ BETA1, BETA2, EPS = 0.9, 0.999, 1e-8
 
 @dataclass(frozen=True)
 class Part:
-    """Rows trained on: first-layer inputs, targets (class indices [m], or soft [m, k] in the
+    """Rows trained on: inputs, targets (class indices [m], or soft [m, k] in the
     logits' layout: `calculus.soft_targets`) and the weight each row's loss carries."""
 
     x: np.ndarray
@@ -51,14 +51,15 @@ def glorot(net: Network, seed: int, init: int) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def _part_grad(net: Network, first: int, part: Part, block: int) -> np.ndarray:
-    """Sum over the part's rows of the loss gradient, block by block in row order."""
+def _part_grad(net: Network, part: Part, block: int) -> np.ndarray:
+    """Sum over the part's rows of the loss gradient, block by block in row order (a block's
+    inputs are scaled on the way: no copy of the rows)."""
     g = None
     for s in range(0, part.x.shape[0], block):
-        logits, acts = net.forward(part.x[s:s + block], keep=True, start=first)
+        logits, acts = net.forward(part.x[s:s + block], keep=True)
         t = part.target[s:s + block]
         _, resid = (nc.soft_loss_and_residual if t.ndim == 2 else nc.loss_and_residual)(logits, t)
-        gb = nc.flat_grad(net, [None] * first + acts, resid)
+        gb = nc.flat_grad(net, acts, resid)
         g = gb if g is None else g + gb
     return g
 
@@ -67,9 +68,7 @@ def adam_fit(net: Network, parts: list[Part], *, theta0: np.ndarray, steps: int,
              weight_decay: float, block: int = ROW_BLOCK) -> np.ndarray:
     """Flat weights after `steps` full-batch Adam steps from `theta0` on
     (sum_parts weight * log-loss + weight_decay / 2 * |W|^2) / sum_parts weight * rows.
-    `net` gives the layers (its own weights are not read); its layers below the first linear
-    one have already been applied to every part's x."""
-    first = nc.linear_layers(net)[0]
+    `net` gives the layers, its scaler included (its own weights are not read)."""
     mass = sum(p.mass for p in parts)
     decay = weight_decay * nc.weight_mask(net)
     theta = theta0.copy()
@@ -78,7 +77,7 @@ def adam_fit(net: Network, parts: list[Part], *, theta0: np.ndarray, steps: int,
         cur = nc.with_flat(net, theta)
         g = decay * theta
         for p in parts:
-            g = g + p.weight * _part_grad(cur, first, p, block)
+            g = g + p.weight * _part_grad(cur, p, block)
         g /= mass
         m = BETA1 * m + (1.0 - BETA1) * g
         v = BETA2 * v + (1.0 - BETA2) * g * g
