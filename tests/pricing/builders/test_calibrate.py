@@ -15,8 +15,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from pricing import SpecError, method_fits_release, parse_spec
-from pricing.builders import (CANDIDATES, DP_CANDIDATES, Candidate, build_spec, calibrate_spec, calibration_bundles,
-                              quote_work, select_candidate)
+from pricing.builders import (CANDIDATES, DP_CANDIDATES, DP_PREFERRED, Candidate, build_spec, calibrate_spec,
+                              calibration_bundles, quote_work, select_candidate)
 
 FEW = (CANDIDATES[0], Candidate("feature-newton", "feature-newton"), Candidate("influence", "influence"))
 
@@ -252,6 +252,43 @@ def test_select_candidate_is_the_one_standard_error_rule(rhos, cheaper):
     assert (chosen.method, chosen.anchor) == (best.method, best.anchor) and close(chosen)
     assert WORK[chosen.label] == min(WORK[c.label] for c in CANDIDATES
                                      if (c.method, c.anchor) == (best.method, best.anchor) and close(c))
+
+
+@given(st.fixed_dictionaries({c.label: rho_lists for c in DP_CANDIDATES}), st.sampled_from([c.label for c in DP_CANDIDATES]))
+def test_a_preferred_candidate_ships_unless_beaten_beyond_one_standard_error(rhos, prefer):
+    """For any fold scores: the buyer's default ships unless the best mean beats it by more than
+    one standard error of their paired fold differences, and then the best ships."""
+    mean = {k: float(np.mean(v)) for k, v in rhos.items()}
+    best = max(DP_CANDIDATES, key=lambda c: mean[c.label])
+    diff = np.subtract(rhos[best.label], rhos[prefer])
+    beaten = diff.mean() > np.std(diff, ddof=1) / 2
+    chosen = select_candidate(DP_CANDIDATES, rhos, {}, prefer=prefer)
+    assert chosen.label == (best.label if beaten else prefer)
+
+
+def test_the_dp_default_holds_against_a_fold_lead_within_noise_and_yields_to_a_larger_one():
+    """A lead of 0.025 on the mean from paired differences (-0.04, +0.10, -0.01, +0.05: standard
+    error 0.031) is noise, so the default ships. breast_cancer split 0's folds at the buyer's own
+    epsilons (2026-12-08, three seeds) lead it by 0.185 with a standard error of 0.162: the leader ships."""
+    labels = ("network-anchored@support=2", "network-retrain", "feature-newton")
+    cands = [c for c in DP_CANDIDATES if c.label in labels]
+    noisy = {labels[0]: [0.93, 0.90, 0.92, 0.89], labels[1]: [0.97, 0.80, 0.93, 0.84], labels[2]: [0.5, 0.6, 0.4, 0.5]}
+    assert select_candidate(cands, noisy, {}).label == labels[0]
+    assert select_candidate(cands, noisy, {}, prefer=DP_PREFERRED).label == DP_PREFERRED
+    bc = {labels[0]: [0.71, 0.88, 0.86, 0.88], labels[1]: [0.71, 0.92, 0.20, 0.76], labels[2]: [0.18, 0.19, -0.49, 0.66]}
+    assert select_candidate(cands, bc, {}, prefer=DP_PREFERRED).label == labels[0]
+
+
+def test_a_dp_calibration_ships_by_the_dp_default_rule(buyer):
+    """calibrate_spec for a DP mechanism hands `DP_PREFERRED` to `select_candidate` (and an
+    exact one no default); the spec it ships is the chosen candidate's method."""
+    x_tr, y_tr, x_va, y_va, model = buyer
+    cands = (CANDIDATES[0], FEW[1], *[c for c in DP_CANDIDATES if c.label == DP_PREFERRED])
+    cal = calibrate_spec(_fit, model, x_tr, y_tr, x_va, y_va, classes=2, candidates=cands, folds=3, seeds=1,
+                         dp_per_column=(0.5, 50.0), dp_only=True, mechanism="ml-laplace-rr")
+    allowed = [c for c in cands if method_fits_release(c.method, "ml-laplace-rr", c.hyper)[0]]
+    assert cal.chosen == select_candidate(allowed, cal.spearman, cal.work, prefer=DP_PREFERRED)
+    assert parse_spec(cal.spec).method == cal.chosen.method
 
 
 def test_calibrate_spec_ships_what_the_rule_selects(buyer):
