@@ -185,6 +185,20 @@ def network_spec() -> Callable[[float], tuple[bytes, str]]:
     return make
 
 
+@pytest.fixture(scope="session")
+def retrain_spec() -> tuple[bytes, str]:
+    """(bundle, hash) of a network-retrain spec for the fixture schema: the test buyer's network
+    retrained on its training inputs (a short retraining: 60 steps, 2 starts)."""
+    from pricing import parse_spec
+    from pricing.builders import build_spec
+
+    x, y, model = _buyer_model()
+    spec = build_spec("network-retrain", model, x[:100], y[:100], x[100:], y[100:], classes=2,
+                      feature_names=[f"x{i}" for i in range(D)], label_name="y", anchor=x[:100],
+                      hyper={"steps": 60, "inits": 2})
+    return spec, parse_spec(spec).hash
+
+
 MDE_PRICING = {"method": "group-influence", "curve": {"kind": "linear", "slope": str(10 * ETHER)}}
 FIXED_PRICING = {"method": "fixed", "price": str(ETHER // 10)}
 

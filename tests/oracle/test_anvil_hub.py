@@ -116,28 +116,26 @@ def test_a_deal_removed_by_a_reorg_before_confirmation_is_never_quoted(anvil_url
         hub.kill()
 
 
-def test_a_dp_deal_priced_by_network_newton_needs_its_support_filter_on_anvil_over_http(anvil_url, tmp_path,
-                                                                                       network_spec) -> None:
-    """A DP offer priced by network-newton: terms naming a spec without hyper.support are 422 with the
-    fix; with it, the hub draws the DP release, prices it, and the buyer's replay of the delivered
-    release gives the same price."""
-    bare, bare_hash = network_spec(0.0)
-    spec, spec_hash = network_spec(1.0)
+def _dp_deal_replays(anvil_url, tmp_path, method: str, spec: bytes, spec_hash: str,
+                     refused: tuple[bytes, str, str] | None = None) -> None:
+    """A DP offer priced by `method`, the hub in its own process on anvil: the buyer uploads `spec`
+    (and `refused`'s bundle, whose terms must be 422 naming its text), opens a deal, gets a quote
+    above 0, accepts, decrypts the delivery, and its replay of the price equals the quote."""
     near_exact = {**DP_RELEASE, "epsilon": "400"}  # 100 per column: noisy, still worth something
-    pricing = {**MDE_PRICING, "method": "network-newton"}
     hub = setup_hub(anvil_url, tmp_path / "hub", data=ml_data(300), schema=ml_schema(), cap_milli=EXACT,
-                    offers=[dict(offer_id="dp-net", buyer=None, release=near_exact, pricing=pricing, tokens=(ETH,),
-                                 min_quote_fee=FEE)])
+                    offers=[dict(offer_id="dp-net", buyer=None, release=near_exact,
+                                 pricing={**MDE_PRICING, "method": method}, tokens=(ETH,), min_quote_fee=FEE)])
     hub.start()
     try:
         buyer = Buyer(hub)
         offer = buyer.offer("dp-net")
-        for bundle, h in ((bare, bare_hash), (spec, spec_hash)):
+        for bundle, h in ((spec, spec_hash), *([refused[:2]] if refused else [])):
             r = buyer.put("/v1/specs", bundle, "application/octet-stream")
             assert r.status_code == 201 and r.json()["specHash"] == h, r.text
-        refused = buyer.put("/v1/terms", buyer.terms(offer, offer["datasetId"], spec_hash=bare_hash, max_price=ETHER,
-                                                     quote_fee=FEE), "application/json")
-        assert refused.status_code == 422 and "hyper={'support': 1.0}" in refused.json()["detail"], refused.text
+        if refused:
+            r = buyer.put("/v1/terms", buyer.terms(offer, offer["datasetId"], spec_hash=refused[1], max_price=ETHER,
+                                                   quote_fee=FEE), "application/json")
+            assert r.status_code == 422 and refused[2] in r.json()["detail"], r.text
         terms = buyer.terms(offer, offer["datasetId"], spec_hash=spec_hash, max_price=ETHER, quote_fee=FEE)
         deal = buyer.open(terms, offer["datasetId"], ETHER, FEE)
         q = wait_for("the quote", lambda: buyer.quote(deal))
@@ -154,3 +152,18 @@ def test_a_dp_deal_priced_by_network_newton_needs_its_support_filter_on_anvil_ov
         assert out.getvalue().count(ml_data(300)["features"][0].tobytes()) == 0  # noisy: not the data themselves
     finally:
         hub.kill()
+
+
+def test_a_dp_deal_priced_by_network_newton_needs_its_support_filter_on_anvil_over_http(anvil_url, tmp_path,
+                                                                                       network_spec) -> None:
+    """A DP offer priced by network-newton: terms naming a spec without hyper.support are 422 with the
+    fix; with it, the hub draws the DP release, prices it, and the buyer's replay of the delivered
+    release gives the same price."""
+    _dp_deal_replays(anvil_url, tmp_path, "network-newton", *network_spec(1.0),
+                     refused=(*network_spec(0.0), "hyper={'support': 1.0}"))
+
+
+def test_a_dp_deal_priced_by_network_retrain_replays_on_anvil_over_http(anvil_url, tmp_path, retrain_spec) -> None:
+    """network-retrain retrains the buyer's network from scratch in the hub's own process; the buyer's
+    replay in this one gives the same price (a fixed-step full-batch retraining, seeded)."""
+    _dp_deal_replays(anvil_url, tmp_path, "network-retrain", *retrain_spec)
