@@ -30,7 +30,7 @@ from scipy.stats import spearmanr
 from sklearn.preprocessing import StandardScaler
 
 from pricing import Spec, UnknownMethod, get_method, parse_spec, price, write_release
-from pricing.builders import SCALER_AWARE, build_spec
+from pricing.builders import DP_CANDIDATES, LABELLED_CANDIDATES, SCALER_AWARE, build_spec
 
 __all__ = ["MethodResult", "Report", "Buyer", "buyer", "buyer_specs", "validate", "make_bundles", "meets_targets",
            "summary_table", "main", "shipped_spec", "buyer_fit", "PrecisionMethod", "PrecisionReport",
@@ -411,7 +411,8 @@ def buyer_specs(b: Buyer, methods: Sequence[str], *, seed: int, l2: float | None
         out[m] = build_spec(base, b.model, b.x_tr, b.y_tr, b.x_va, b.y_va, classes=b.classes, l2=l2, seed=seed,
                             hyper={**({"refit_scaler": 1.0} if base in SCALER_AWARE and refit_scaler else {}),
                                    **{k: v for k, v in extra.items() if k != "anchor_weight"}},
-                            anchor=b.x_tr if extra.get("anchor_weight") else None, **build)
+                            anchor=b.x_tr if extra.get("anchor_weight") or base == "network-retrain" else None,
+                            anchor_labels=b.y_tr if extra.get("anchor_labels") else None, **build)
     return out
 
 
@@ -727,14 +728,18 @@ def _plot_splits(reports: list[Report], path: Path) -> None:
 # of the range and the label is kept with probability 1 - 1e-43
 EPSILON_PER_COLUMN = (0.03, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 PRECISION_METHODS = ("influence", "group-influence", "feature-newton", "network-newton", "network-anchored",
-                     "network-anchored@support=1", "network-anchored@support=2")
+                     "network-anchored@support=1", "network-anchored@support=2", "network-retrain",
+                     "network-retrain@anchor_labels=1")
 # the shipped spec's calibration at precision: the buyer ranks its own rows released as
-# ml-laplace-rr would at these epsilons per column (its own grid, not the seller's) and exact,
-# one seed (with the defect kinds added too, 2026-12-06, network-anchored won the folds at 0.86
-# and priced digits' swamped releases above 0: see the record); only a method that
-# `pricing.method_fits_release` allows for ml-laplace-rr is shipped
-PRECISION_CALIBRATION = {"dp_per_column": (0.05, 0.5, 5.0, 50.0), "dp_only": True, "seeds": 1,
-                         "mechanism": "ml-laplace-rr"}
+# ml-laplace-rr would at the offer's own epsilons per column (an offer publishes them; its own
+# grid (0.05, 0.5, 5, 50) until 2026-12-08: docs/decisions/2026-12-08-network-retrain.md) and
+# exact, one seed (with the defect kinds added too, 2026-12-06, network-anchored won the folds
+# at 0.86 and priced digits' swamped releases above 0: see the record); only a method that
+# `pricing.method_fits_release` allows for ml-laplace-rr is shipped. The buyer shows the hub its
+# training labels too (`LABELLED_CANDIDATES`); the report's calibration_folds give what one that
+# does not would ship (`select_candidate` over DP_CANDIDATES)
+PRECISION_CALIBRATION = {"dp_per_column": EPSILON_PER_COLUMN, "dp_only": True, "seeds": 1,
+                         "mechanism": "ml-laplace-rr", "candidates": DP_CANDIDATES + LABELLED_CANDIDATES}
 PRECISION_TARGETS = "rho >= 0.8 (where true gains are not all negative), harmful priced 0 >= 0.95, monotone violations 0"
 
 
@@ -786,6 +791,7 @@ class PrecisionReport:
     wall_seconds: float = float("nan")
     truth_match: float = float("nan")  # with a re-used truth: largest change of the stored efficacies
     calibration_scores: dict[str, float] = field(default_factory=dict)  # mean rho per candidate, buyer's folds
+    calibration_folds: dict[str, list[float]] = field(default_factory=dict)  # each fold's rho per candidate
     scaling: str = "standard"  # how the buyer's pipeline scaled its inputs (SCALINGS; "auto" resolved)
     truth_ceiling: float = float("nan")  # `truth_ceiling`: how well one retraining seed ranks the others
 
@@ -976,6 +982,7 @@ def validate_precision(x: np.ndarray, y: np.ndarray, *, task: str = "classificat
         shipped_method=cal.chosen.label if cal else "", calibration_retrainings=cal.retrainings if cal else 0,
         calibration_seconds=cal.seconds if cal else float("nan"),
         retrain_seconds=retrain_seconds, truth_match=match, calibration_scores=cal.score if cal else {},
+        calibration_folds=cal.spearman if cal else {},
         all_negative=bool(np.all(gain < 0)), truth_nonmonotone=truth_nonmonotone(per_seed, bundle, level, names, epsilons),
         wall_seconds=time.perf_counter() - t0, scaling=b.scaling, truth_ceiling=truth_ceiling(per_seed))
     if plot is not None:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from ..numerics.solver import Solver
 from .build import SCALER_AWARE, build_spec, ihvp_cg, ihvp_lissa
-from .calibrate import (CANDIDATES, DP_CANDIDATES, DP_PREFERRED, Calibration, Candidate, calibrate_spec,
+from .calibrate import (CANDIDATES, DP_CANDIDATES, DP_PREFERRED, LABELLED_CANDIDATES, Calibration, Candidate, calibrate_spec,
                         calibration_bundles, quote_work, select_candidate)
 
 __all__ = ["build_spec", "ihvp_cg", "ihvp_lissa", "SCALER_AWARE", "Solver", "calibrate_spec", "Calibration",
-           "Candidate", "CANDIDATES", "DP_CANDIDATES", "DP_PREFERRED", "calibration_bundles", "select_candidate",
+           "Candidate", "CANDIDATES", "DP_CANDIDATES", "DP_PREFERRED", "LABELLED_CANDIDATES", "calibration_bundles", "select_candidate",
            "quote_work"]

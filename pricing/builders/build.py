@@ -11,6 +11,8 @@ from ..errors import SpecError, UnknownMethod
 from ..methods import METHODS
 from ..methods.feature_newton import solver_code
 from ..methods.network_newton import ANCHOR_BUDGET
+from ..methods.network_retrain import RETRAIN_BUDGET
+from ..methods.network_retrain.steps import matched_steps
 from ..numerics.solver import Solver
 from ..proxies import Network
 from ..spec import check_copies, make_spec
@@ -139,7 +141,7 @@ def build_spec(method: str, model: Any, x_train: np.ndarray, y_train: np.ndarray
                probe: tuple[np.ndarray, np.ndarray] | None = None, seed: int = 0,
                hyper: dict[str, float] | None = None, dedup_tol: float = 0.0, copies: str = "lower",
                tree_samples: int = 2000, tree_leaves: int = 64, student_hidden: int = 32,
-               student_epochs: int = 300, anchor: np.ndarray | None = None,
+               student_epochs: int = 300, anchor: np.ndarray | None = None, anchor_labels: np.ndarray | None = None,
                curvature_bytes: int | None = CURVATURE_BYTES, curvature_rtol: float | None = CURVATURE_RTOL) -> bytes:
     """Spec bundle for `method` from the buyer's model and data (classes=0 for regression).
 
@@ -164,6 +166,8 @@ def build_spec(method: str, model: Any, x_train: np.ndarray, y_train: np.ndarray
     solver = Solver.parse(solver)
     if anchor is not None and method not in ANCHORED:
         raise SpecError(f"only {' and '.join(ANCHORED)} ship an anchor; {method} prices without one (pass anchor=None)")
+    if anchor_labels is not None and method != "network-retrain":
+        raise SpecError(f"only network-retrain ships the anchor's labels; {method} prices without them")
     if anchor is None and method == "network-retrain":
         raise SpecError("network-retrain retrains on the buyer's own inputs: pass anchor=<rows of inputs> "
                         "(spartacus spec build --anchor FILE); its training inputs price best, shipped unlabelled")
@@ -225,10 +229,23 @@ def build_spec(method: str, model: Any, x_train: np.ndarray, y_train: np.ndarray
     elif method == "network-retrain":
         layer_list, tensors = _layers_to_spec(network_layers(model), "proxy")
         manifest["proxy"] = {"layers": layer_list}
-        tensors["anchor.features"] = _anchor_rows(anchor, d)
+        tensors["anchor.features"] = anchor = _anchor_rows(anchor, d)
         h["n_train"] = float(n)  # the anchor stands for the buyer's n training rows
         h["weight_decay"] = (head_l2(model, n) if l2 is None else float(l2)) * n  # its own penalty, sum units
         tensors["probe.features"], tensors["probe.label"] = px, py
+        if anchor_labels is not None:  # the buyer discloses its training labels: retrained on them
+            lab = np.asarray(anchor_labels)
+            if lab.shape != (anchor.shape[0],) or not np.all(lab == np.round(lab)) or not 0 <= lab.min() <= lab.max() < k:
+                raise SpecError(f"anchor_labels must be one class index in [0, {k}) per anchor row "
+                                f"({anchor.shape[0]}), got shape {lab.shape}")
+            tensors["anchor.label"], h["anchor_labels"] = lab.astype(np.int64), 1.0
+        run = {**RETRAIN_BUDGET, **(hyper or {})}
+        if "steps" not in (hyper or {}):  # as long as the retraining takes to fit as the buyer's model does
+            net = Network.from_spec(layer_list, tensors, "proxy")
+            h["steps"] = float(matched_steps(net, anchor, px, py, weight=n / anchor.shape[0],
+                                             weight_decay=h["weight_decay"], lr=float(run["lr"]),
+                                             inits=int(run["inits"]), seed=seed,
+                                             labels=tensors.get("anchor.label"))[0])
     elif method == "tree":
         if not classes:
             raise SpecError("the tree method needs a classification model (classes >= 2)")

@@ -33,7 +33,8 @@ from ..spec import parse_spec
 from .build import SCALER_AWARE, build_spec
 from .extract import predictor
 
-__all__ = ["Candidate", "Calibration", "CANDIDATES", "DP_CANDIDATES", "DP_PREFERRED", "calibrate_spec", "calibration_bundles",
+__all__ = ["Candidate", "Calibration", "CANDIDATES", "DP_CANDIDATES", "LABELLED_CANDIDATES", "DP_PREFERRED",
+           "calibrate_spec", "calibration_bundles",
            "select_candidate", "quote_work"]
 
 Fit = Callable[[np.ndarray, np.ndarray, int], Any]
@@ -42,12 +43,14 @@ Fit = Callable[[np.ndarray, np.ndarray, int], Any]
 @dataclass(frozen=True)
 class Candidate:
     """One method with its hyper-parameters, as the buyer could ship it; `anchor` ships the
-    training inputs as network-newton's anchor (the builder then sets its weight)."""
+    training inputs as the anchor (network-newton's builder then sets its weight), `labels` their
+    labels too (network-retrain: the buyer discloses them)."""
 
     label: str
     method: str
     hyper: Mapping[str, float] = field(default_factory=dict)
     anchor: bool = False
+    labels: bool = False  # ships the training labels with the anchor (network-retrain's `anchor_labels`)
 
 
 # what a buyer of a one-hidden-layer classifier can ship, cheapest to build last
@@ -70,12 +73,15 @@ DP_CANDIDATES: tuple[Candidate, ...] = CANDIDATES + (
     # retrainings of it, so it is no candidate for exact bundles (their target is 50x faster)
     Candidate("network-retrain", "network-retrain", {}, True),
 )
-# the DP calibration's default: shipped unless a candidate beats it on the buyer's folds by more
-# than one standard error (`select_candidate`). On the seller's releases of 4 data sets x 6
-# splits it ranked at mean rho 0.75 against 0.62-0.63 for network-anchored with its support
-# filter, which the folds often score within a few hundredths of it
-# (docs/decisions/2026-12-08-network-retrain.md)
-DP_PREFERRED = "network-retrain"
+# for a buyer that will show the hub its training labels too: network-retrain retrained on them
+LABELLED_CANDIDATES: tuple[Candidate, ...] = (
+    Candidate("network-retrain@anchor_labels=1", "network-retrain", {}, True, True),
+)
+# the DP calibration's default, the first of these among the candidates: shipped unless a
+# candidate beats it on the buyer's folds by more than one standard error (`select_candidate`),
+# which often score methods within a few hundredths of each other where the seller's releases
+# separate them by 0.2 (docs/decisions/2026-12-08-network-retrain.md)
+DP_PREFERRED: tuple[str, ...] = ("network-retrain@anchor_labels=1", "network-retrain")
 
 
 @dataclass
@@ -182,7 +188,7 @@ def _paired_margin(best: Sequence[float], other: Sequence[float]) -> tuple[float
 
 def select_candidate(candidates: Sequence[Candidate], spearman: Mapping[str, Sequence[float]],
                      work: Mapping[str, float], *, cheaper_within_se: bool = False,
-                     prefer: str | None = None) -> Candidate:
+                     prefer: str | Sequence[str] | None = None) -> Candidate:
     """The candidate to ship: the best mean rho over the folds (the first of equals, in the
     given order); with `cheaper_within_se`, the least-work budget of that same method (same
     `method` and `anchor`) that trails it by at most one standard error of their paired fold
@@ -191,7 +197,8 @@ def select_candidate(candidates: Sequence[Candidate], spearman: Mapping[str, Seq
     work: another method's speed is no evidence of its prices. Off by default: on the benchmark
     it bought 1.2-1.9x faster quotes for up to 0.08 less rho on the seller's bundles, clearing
     two target misses and causing one (docs/decisions/2026-12-07-cheaper-budget-within-one-se.md).
-    `prefer` names the buyer's default (a candidate's label): it ships unless the best beats it
+    `prefer` names the buyer's default (a candidate's label, or labels in order: the first among
+    the candidates): it ships unless the best beats it
     by more than one standard error of their paired fold differences, so fold noise alone does
     not overturn a method validated on the seller's kind of release (`DP_PREFERRED`)."""
     if not candidates:
@@ -202,7 +209,8 @@ def select_candidate(candidates: Sequence[Candidate], spearman: Mapping[str, Seq
                         "pass the Calibration's spearman and work for every candidate")
     mean = {c.label: float(np.mean(spearman[c.label])) for c in candidates}
     best = max(candidates, key=lambda c: mean[c.label])
-    default = next((c for c in candidates if c.label == prefer), None)
+    prefer = (prefer,) if isinstance(prefer, str) else tuple(prefer or ())
+    default = next((c for p in prefer for c in candidates if c.label == p), None)
     if default is not None and default is not best:
         gap, se = _paired_margin(spearman[best.label], spearman[default.label])
         if gap <= se:
@@ -228,7 +236,8 @@ def calibrate_spec(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarra
                    y_val: np.ndarray, *, classes: int, candidates: Sequence[Candidate] | None = None,
                    folds: int = 4, seeds: int = 2, seed: int = 0, refit_scaler: bool = True,
                    dp_per_column: Sequence[float] = (), dp_only: bool = False, mechanism: str | None = None,
-                   cheaper_within_se: bool = False, prefer: str | None = None, **build: Any) -> Calibration:
+                   cheaper_within_se: bool = False, prefer: str | Sequence[str] | None = None,
+                   **build: Any) -> Calibration:
     """Choose, on the buyer's training rows alone, the candidate whose efficacies best predict
     the buyer's own retrained gains, and ship it built on `model` and the whole training set.
 
@@ -285,7 +294,8 @@ def calibrate_spec(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarra
         base_model = base_models[0]
         for c in candidates:
             spec = parse_spec(build_spec(c.method, base_model, xa, ya, xj, yj, classes=classes, seed=seed,
-                                         hyper=hyper_of(c), anchor=xa if c.anchor else None, **build))
+                                         hyper=hyper_of(c), anchor=xa if c.anchor else None,
+                                         anchor_labels=ya if c.labels else None, **build))
             work[c.label] = quote_work(spec)
             eff = np.array([efficacy_of(spec, bx, by)[0] for _, bx, by in bundles])
             r = spearmanr(eff, gains)[0]
@@ -298,6 +308,7 @@ def calibrate_spec(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarra
         prefer = DP_PREFERRED if mechanism in DP_MECHANISMS else ""
     chosen = select_candidate(allowed, rhos, work, cheaper_within_se=cheaper_within_se, prefer=prefer or None)
     spec = build_spec(chosen.method, model, x_train, y_train, x_val, y_val, classes=classes, seed=seed,
-                      hyper=hyper_of(chosen), anchor=x_train if chosen.anchor else None, **build)
+                      hyper=hyper_of(chosen), anchor=x_train if chosen.anchor else None,
+                      anchor_labels=y_train if chosen.labels else None, **build)
     return Calibration(spec=spec, chosen=chosen, spearman=rhos, retrainings=retrainings,
                        seconds=time.perf_counter() - t0, bundles=bundles_seen, work=work)

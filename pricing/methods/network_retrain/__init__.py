@@ -5,8 +5,9 @@ Network-newton refits the shipped weights locally, so it cannot see what a from-
 retraining does with rows swamped by DP noise; the buyer's real model is retrained from scratch.
 Here the buyer ships its network's layers (the weights only label the anchor), unlabelled inputs
 (`anchor.features`, its training inputs price best) and a labelled probe. The hub retrains the
-same layers from seeded Glorot starts on the anchor, labelled by the network's own predicted
-probabilities and weighted to stand for `hyper.n_train` rows, plus the release, by full-batch
+same layers from seeded Glorot starts on the anchor, each start with labels drawn from the
+network's own predicted probabilities (so the anchor is as noisy as real labels would be) and
+weighted to stand for `hyper.n_train` rows, plus the release, by full-batch
 Adam for a fixed number of steps (`trainer`), and compares the probe loss with the same
 retraining without the release; the price averages `hyper.inits` starts. With
 `hyper.refit_scaler` the leading `standardize` layer is refitted on the training rows plus the

@@ -10,7 +10,7 @@ from ...numerics.threads import one_thread
 from ...proxies import Network, check_scaler_refit, pooled_moments
 from ..base import Efficacy, PricingMethod
 from ..network_newton import calculus as nc
-from .trainer import ROW_BLOCK, Part, adam_fit, glorot, mean_probe_loss
+from .trainer import ROW_BLOCK, Part, adam_fit, anchor_labels, glorot, mean_probe_loss
 
 __all__ = ["NetworkRetrain", "RETRAIN_BUDGET"]
 
@@ -21,11 +21,11 @@ _LIMITS = {"steps": (1, 10_000), "inits": (1, 16)}
 
 
 class NetworkRetrain(PricingMethod):
-    """Probe-loss drop when the buyer's network, retrained from scratch on its anchor (labelled by
-    its own predictions) plus the release, is compared with the same retraining without it."""
+    """Probe-loss drop when the buyer's network, retrained from scratch on its anchor (labels drawn
+    from its own predictions) plus the release, is compared with the same retraining without it."""
 
     name = "network-retrain"
-    defaults = {**RETRAIN_BUDGET, "weight_decay": 0.0, "n_train": 0.0, "refit_scaler": 0.0}
+    defaults = {**RETRAIN_BUDGET, "weight_decay": 0.0, "n_train": 0.0, "refit_scaler": 0.0, "anchor_labels": 0.0}
 
     def __init__(self, *, block: int = ROW_BLOCK):
         """`block`: rows a pass takes at a time (memory; prices do not depend on it beyond rounding)."""
@@ -33,7 +33,8 @@ class NetworkRetrain(PricingMethod):
 
     def tensor_shapes(self, manifest, *, d, width, classes, hyper):
         return {"probe.features": ("probe", d), "probe.label": ("probe",), "anchor.features": ("anchor", d),
-                **({"scaler.var": (d,)} if hyper.get("refit_scaler") else {})}
+                **({"scaler.var": (d,)} if hyper.get("refit_scaler") else {}),
+                **({"anchor.label": ("anchor",)} if hyper.get("anchor_labels") else {})}
 
     def check_manifest(self, manifest, tensors, *, d, classes):
         layers = manifest.get("proxy", {}).get("layers", [])
@@ -61,13 +62,14 @@ class NetworkRetrain(PricingMethod):
             check_scaler_refit(layers, tensors["scaler.var"])
             if not hyper.get("n_train", 0.0) > 0:
                 raise SpecError("hyper.refit_scaler needs hyper.n_train > 0 (the rows the shipped scaler was fitted on)")
-        lab = tensors["probe.label"]
-        if lab.min(initial=0) < 0 or lab.max(initial=0) >= classes or not np.all(lab == np.round(lab)):
-            raise SpecError(f"probe.label must hold class indices in [0, {classes})")
+        for key in ("probe.label", *(("anchor.label",) if hyper.get("anchor_labels") else ())):
+            lab = tensors[key]
+            if lab.min(initial=0) < 0 or lab.max(initial=0) >= classes or not np.all(lab == np.round(lab)):
+                raise SpecError(f"{key} must hold class indices in [0, {classes})")
 
     def _prepared(self, spec) -> dict:
-        """Once per parsed spec: the network, the anchor's soft targets (the network's own
-        predictions), each start's weights, and each start's probe loss retrained without a release."""
+        """Once per parsed spec: the network, each start's weights and anchor labels (drawn from the
+        network's own predicted probabilities), and each start's probe loss retrained without a release."""
         c = spec.cache.get(self.name)
         if c is None:
             with one_thread():
@@ -75,9 +77,12 @@ class NetworkRetrain(PricingMethod):
                 net = Network.from_spec(spec.layers, t, "proxy")
                 anchor = t["anchor.features"]
                 n_train = h["n_train"] or float(anchor.shape[0])
+                inits = range(int(h["inits"]))
                 c = {"net": net, "anchor": anchor, "weight": n_train / anchor.shape[0], "n_train": n_train,
-                     "soft": nc.soft_targets(net.forward(anchor)), "probe_y": t["probe.label"].astype(np.int64),
-                     "starts": [glorot(net, spec.seed, k) for k in range(int(h["inits"]))]}
+                     "probe_y": t["probe.label"].astype(np.int64),
+                     "starts": [glorot(net, spec.seed, k) for k in inits],
+                     "labels": anchor_labels(net, anchor, t.get("anchor.label") if h["anchor_labels"] else None,
+                                             spec.seed, len(inits))}
                 c["base"] = [self._probe_loss(spec, c, net, theta) for theta in self._fits(spec, c, net, None, None)]
             spec.cache[self.name] = c
         return c
@@ -93,14 +98,15 @@ class NetworkRetrain(PricingMethod):
         return Network(list(net.kinds), [{"mean": mu, "scale": sd}, *net.params[1:]])
 
     def _fits(self, spec, c, net: Network, x: np.ndarray | None, y: np.ndarray | None) -> list[np.ndarray]:
-        """Each start's weights retrained on the anchor (soft, weighted) plus (x, y) if given."""
+        """Each start's weights retrained on the anchor (its drawn labels, weighted) plus (x, y) if given."""
         h = spec.hyper
-        parts = [Part(c["anchor"], c["soft"], c["weight"])]
-        if x is not None:
-            parts.append(Part(x, y))
-        with np.errstate(over="ignore"):  # a logistic residual at a huge margin is exactly 0 or 1
-            return [adam_fit(net, parts, theta0=theta0, steps=int(h["steps"]), lr=float(h["lr"]),
-                             weight_decay=float(h["weight_decay"]), block=self.block) for theta0 in c["starts"]]
+        out = []
+        for theta0, labels in zip(c["starts"], c["labels"]):
+            parts = [Part(c["anchor"], labels, c["weight"]), *([Part(x, y)] if x is not None else [])]
+            with np.errstate(over="ignore"):  # a logistic residual at a huge margin is exactly 0 or 1
+                out.append(adam_fit(net, parts, theta0=theta0, steps=int(h["steps"]), lr=float(h["lr"]),
+                                    weight_decay=float(h["weight_decay"]), block=self.block))
+        return out
 
     def _probe_loss(self, spec, c, net: Network, theta: np.ndarray) -> float:
         with np.errstate(over="ignore"):

@@ -17,7 +17,8 @@ import numpy as np
 from ...proxies import Network
 from ..network_newton import calculus as nc
 
-__all__ = ["Part", "ROW_BLOCK", "glorot", "adam_fit", "mean_probe_loss"]
+__all__ = ["Part", "ROW_BLOCK", "glorot", "anchor_labels", "drawn_labels", "adam_fit", "adam_path",
+           "mean_probe_loss"]
 
 # rows a pass takes at a time: the hidden activations of one block are the memory a step adds
 ROW_BLOCK = 8192
@@ -37,6 +38,23 @@ class Part:
     @property
     def mass(self) -> float:
         return self.weight * self.x.shape[0]
+
+
+def drawn_labels(probs: np.ndarray, seed: int, init: int) -> np.ndarray:
+    """One class index per row drawn from its probabilities [m, K] (inverse CDF of one uniform a row,
+    PCG64 seeded by (seed, init, 1): a stream of its own beside the start's)."""
+    u = np.random.Generator(np.random.PCG64([int(seed), int(init), 1])).random(probs.shape[0])
+    return np.minimum((np.cumsum(probs, axis=1) <= u[:, None]).sum(axis=1), probs.shape[1] - 1).astype(np.int64)
+
+
+def anchor_labels(net: Network, anchor: np.ndarray, shipped: np.ndarray | None, seed: int,
+                  inits: int) -> list[np.ndarray]:
+    """Each start's anchor labels: the buyer's own (`anchor.label`) when it ships them, else drawn
+    from the network's predicted probabilities, a draw a start (as noisy as real labels would be)."""
+    if shipped is not None:
+        return [np.asarray(shipped, np.int64)] * inits
+    probs = nc.probabilities(net.forward(anchor))
+    return [drawn_labels(probs, seed, k) for k in range(inits)]
 
 
 def glorot(net: Network, seed: int, init: int) -> np.ndarray:
@@ -69,11 +87,19 @@ def adam_fit(net: Network, parts: list[Part], *, theta0: np.ndarray, steps: int,
     """Flat weights after `steps` full-batch Adam steps from `theta0` on
     (sum_parts weight * log-loss + weight_decay / 2 * |W|^2) / sum_parts weight * rows.
     `net` gives the layers, its scaler included (its own weights are not read)."""
+    return adam_path(net, parts, theta0=theta0, checkpoints=(steps,), lr=lr, weight_decay=weight_decay,
+                     block=block)[0]
+
+
+def adam_path(net: Network, parts: list[Part], *, theta0: np.ndarray, checkpoints: tuple[int, ...], lr: float,
+              weight_decay: float, block: int = ROW_BLOCK) -> list[np.ndarray]:
+    """`adam_fit`'s weights after each of `checkpoints` steps (ascending), from one run."""
     mass = sum(p.mass for p in parts)
     decay = weight_decay * nc.weight_mask(net)
     theta = theta0.copy()
     m, v = np.zeros_like(theta), np.zeros_like(theta)
-    for t in range(1, steps + 1):
+    out = []
+    for t in range(1, max(checkpoints) + 1):
         cur = nc.with_flat(net, theta)
         g = decay * theta
         for p in parts:
@@ -83,7 +109,9 @@ def adam_fit(net: Network, parts: list[Part], *, theta0: np.ndarray, steps: int,
         v = BETA2 * v + (1.0 - BETA2) * g * g
         rate = lr * np.sqrt(1.0 - BETA2**t) / (1.0 - BETA1**t)
         theta = theta - rate * m / (np.sqrt(v) + EPS)
-    return theta
+        if t in checkpoints:
+            out.append(theta.copy())
+    return out
 
 
 def mean_probe_loss(net: Network, theta: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:

@@ -15,8 +15,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from pricing import SpecError, method_fits_release, parse_spec
-from pricing.builders import (CANDIDATES, DP_CANDIDATES, DP_PREFERRED, Candidate, build_spec, calibrate_spec,
-                              calibration_bundles, quote_work, select_candidate)
+from pricing.builders import (CANDIDATES, DP_CANDIDATES, DP_PREFERRED, LABELLED_CANDIDATES, Candidate, build_spec,
+                              calibrate_spec, calibration_bundles, quote_work, select_candidate)
 
 FEW = (CANDIDATES[0], Candidate("feature-newton", "feature-newton"), Candidate("influence", "influence"))
 
@@ -274,7 +274,7 @@ def test_the_dp_default_holds_against_a_fold_lead_within_noise_and_yields_to_a_l
     cands = [c for c in DP_CANDIDATES if c.label in labels]
     noisy = {labels[0]: [0.93, 0.90, 0.92, 0.89], labels[1]: [0.97, 0.80, 0.93, 0.84], labels[2]: [0.5, 0.6, 0.4, 0.5]}
     assert select_candidate(cands, noisy, {}).label == labels[0]
-    assert select_candidate(cands, noisy, {}, prefer=DP_PREFERRED).label == DP_PREFERRED
+    assert select_candidate(cands, noisy, {}, prefer=DP_PREFERRED).label == "network-retrain"  # the first present
     bc = {labels[0]: [0.71, 0.88, 0.86, 0.88], labels[1]: [0.71, 0.92, 0.20, 0.76], labels[2]: [0.18, 0.19, -0.49, 0.66]}
     assert select_candidate(cands, bc, {}, prefer=DP_PREFERRED).label == labels[0]
 
@@ -283,12 +283,17 @@ def test_a_dp_calibration_ships_by_the_dp_default_rule(buyer):
     """calibrate_spec for a DP mechanism hands `DP_PREFERRED` to `select_candidate` (and an
     exact one no default); the spec it ships is the chosen candidate's method."""
     x_tr, y_tr, x_va, y_va, model = buyer
-    cands = (CANDIDATES[0], FEW[1], *[c for c in DP_CANDIDATES if c.label == DP_PREFERRED])
+    cands = (CANDIDATES[0], FEW[1], *[c for c in DP_CANDIDATES if c.method == "network-retrain"],
+             *LABELLED_CANDIDATES)
     cal = calibrate_spec(_fit, model, x_tr, y_tr, x_va, y_va, classes=2, candidates=cands, folds=3, seeds=1,
                          dp_per_column=(0.5, 50.0), dp_only=True, mechanism="ml-laplace-rr")
     allowed = [c for c in cands if method_fits_release(c.method, "ml-laplace-rr", c.hyper)[0]]
     assert cal.chosen == select_candidate(allowed, cal.spearman, cal.work, prefer=DP_PREFERRED)
-    assert parse_spec(cal.spec).method == cal.chosen.method
+    shipped = parse_spec(cal.spec)
+    assert shipped.method == cal.chosen.method
+    assert ("anchor.label" in shipped.tensors) == cal.chosen.labels  # the labels ship only when chosen with them
+    if cal.chosen.labels:
+        np.testing.assert_array_equal(shipped.tensors["anchor.label"], y_tr)
 
 
 def test_calibrate_spec_ships_what_the_rule_selects(buyer):

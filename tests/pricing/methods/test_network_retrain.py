@@ -13,7 +13,8 @@ from pricing.builders import build_spec
 from pricing.builders.build import _layers_to_spec
 from pricing.methods import get_method
 from pricing.methods.network_newton import calculus as nc
-from pricing.methods.network_retrain.trainer import Part, adam_fit, glorot
+from pricing.methods.network_retrain.steps import matched_steps
+from pricing.methods.network_retrain.trainer import Part, adam_fit, drawn_labels, glorot
 from pricing.price import efficacy_of
 from pricing.proxies import Network
 from tests.pricing.methods.network_newton.reference import small_problem
@@ -83,12 +84,12 @@ def test_glorot_starts_are_seeded_bounded_and_distinct():
 
 @pytest.fixture(scope="module")
 def retrain_spec(digits_small, digits_model):
-    """A network-retrain spec of the small digits buyer: its training inputs as the anchor, a
-    short retraining so the module stays quick."""
+    """A network-retrain spec of the small digits buyer: its training inputs as the anchor, the
+    builder's matched step count, two starts so the module stays quick."""
     ds = digits_small
     tr, va = ds["train"], ds["val"]
     return parse_spec(build_spec("network-retrain", digits_model, ds["x"][tr], ds["y"][tr], ds["x"][va], ds["y"][va],
-                                 classes=3, anchor=ds["x"][tr], hyper={"steps": 60, "inits": 2}))
+                                 classes=3, anchor=ds["x"][tr], hyper={"inits": 2}))
 
 
 def test_clean_rows_price_above_zero_and_their_labels_scrambled_below(digits_small, retrain_spec):
@@ -194,3 +195,77 @@ def test_a_hand_made_spec_prices_with_the_defaults():
     assert spec.hyper["steps"] == 200 and spec.hyper["inits"] == 3
     _, _, x, y = small_problem(seed=1, k=3)
     assert np.isfinite(get_method("network-retrain").efficacy(spec, x, y).total)
+
+
+# ------------------------------------------------------------------ the anchor's labels and the step count
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31), k=st.integers(2, 5), init=st.integers(0, 4))
+def test_drawn_labels_are_seeded_and_follow_the_probabilities(seed, k, init):
+    rng = np.random.default_rng(seed)
+    probs = rng.dirichlet(np.ones(k), size=4000)
+    a, b = drawn_labels(probs, seed, init), drawn_labels(probs, seed, init)
+    np.testing.assert_array_equal(a, b)
+    assert a.min() >= 0 and a.max() < k
+    # each class is drawn as often as its probabilities say, to sampling error
+    np.testing.assert_allclose(np.bincount(a, minlength=k) / len(a), probs.mean(axis=0), atol=0.03)
+    certain = np.eye(k)[rng.integers(0, k, size=50)]
+    np.testing.assert_array_equal(drawn_labels(certain, seed, init), certain.argmax(axis=1))
+
+
+def _noisy_buyer(hidden: int = 16):
+    """A buyer on noisy labels (pricing_scale's synthetic distribution, 600 rows): where a retraining
+    run too long memorises the anchor's drawn labels."""
+    import warnings
+
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from benchmarks.pricing_scale import draw
+
+    x, y = draw(1200, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = make_pipeline(StandardScaler(), MLPClassifier((hidden,), alpha=1.0, max_iter=300,
+                                                              random_state=0)).fit(x[:600], y[:600])
+    return model, x, y
+
+
+def test_the_builder_runs_the_retraining_as_long_as_it_takes_to_fit_as_the_buyers_model_does():
+    """On noisy labels: the shipped step count is the grid's whose retraining without a release has
+    the probe loss closest to the buyer's model's, and clean rows of the buyer's distribution then
+    price above 0 (as a real retraining gains from them) while the same rows' labels shuffled do not."""
+    model, x, y = _noisy_buyer()
+    spec = parse_spec(build_spec("network-retrain", model, x[:600], y[:600], x[600:900], y[600:900], classes=4,
+                                 anchor=x[:600], hyper={"inits": 2}))
+    net = Network.from_spec(spec.layers, spec.tensors, "proxy")
+    steps, loss = matched_steps(net, x[:600], x[600:900], y[600:900], weight=1.0,
+                                weight_decay=spec.hyper["weight_decay"], lr=0.01, inits=2, seed=0)
+    own = nc.mean_loss(net, x[600:900], y[600:900])
+    assert spec.hyper["steps"] == steps == min(loss, key=lambda s: abs(loss[s] - own))
+    m = get_method("network-retrain")
+    assert m.efficacy(spec, x[900:], y[900:]).total > 0
+    assert m.efficacy(spec, x[900:], np.random.default_rng(0).permutation(y[900:])).total < 0
+
+
+def test_a_buyer_may_ship_its_anchors_labels_and_is_retrained_on_them(digits_small, digits_model):
+    ds = digits_small
+    tr, va, pool = ds["train"], ds["val"], ds["pool"][:40]
+    common = dict(classes=3, anchor=ds["x"][tr], hyper={"inits": 1, "steps": 50})
+    plain = parse_spec(build_spec("network-retrain", digits_model, ds["x"][tr], ds["y"][tr], ds["x"][va], ds["y"][va],
+                                  **common))
+    shown = parse_spec(build_spec("network-retrain", digits_model, ds["x"][tr], ds["y"][tr], ds["x"][va], ds["y"][va],
+                                  anchor_labels=ds["y"][tr], **common))
+    assert "anchor.label" not in plain.tensors and shown.hyper["anchor_labels"] == 1.0
+    np.testing.assert_array_equal(shown.tensors["anchor.label"], ds["y"][tr])
+    m = get_method("network-retrain")
+    np.testing.assert_array_equal(m._prepared(shown)["labels"][0], ds["y"][tr])
+    assert m.efficacy(shown, ds["x"][pool], ds["y"][pool]).total != m.efficacy(plain, ds["x"][pool], ds["y"][pool]).total
+    with pytest.raises(SpecError, match="anchor_labels must be one class index"):
+        build_spec("network-retrain", digits_model, ds["x"][tr], ds["y"][tr], ds["x"][va], ds["y"][va],
+                   anchor_labels=ds["y"][tr] + 3, **common)
+    with pytest.raises(SpecError, match="only network-retrain ships the anchor's labels"):
+        build_spec("network-newton", digits_model, ds["x"][tr], ds["y"][tr], ds["x"][va], ds["y"][va], classes=3,
+                   anchor=ds["x"][tr], anchor_labels=ds["y"][tr])
