@@ -732,7 +732,7 @@ PRECISION_METHODS = ("influence", "group-influence", "feature-newton", "network-
                      "network-retrain@anchor_labels=1")
 # the shipped spec's calibration at precision: the buyer ranks its own rows released as
 # ml-laplace-rr would at the offer's own epsilons per column (an offer publishes them; its own
-# grid (0.05, 0.5, 5, 50) until 2026-12-08: docs/decisions/2026-12-08-network-retrain.md) and
+# grid (0.05, 0.5, 5, 50) until 2026-12-07: docs/decisions/2026-12-07-network-retrain.md) and
 # exact, one seed (with the defect kinds added too, 2026-12-06, network-anchored won the folds
 # at 0.86 and priced digits' swamped releases above 0: see the record); only a method that
 # `pricing.method_fits_release` allows for ml-laplace-rr is shipped. The buyer shows the hub its

@@ -80,7 +80,7 @@ LABELLED_CANDIDATES: tuple[Candidate, ...] = (
 # the DP calibration's default, the first of these among the candidates: shipped unless a
 # candidate beats it on the buyer's folds by more than one standard error (`select_candidate`),
 # which often score methods within a few hundredths of each other where the seller's releases
-# separate them by 0.2 (docs/decisions/2026-12-08-network-retrain.md)
+# separate them by 0.2 (docs/decisions/2026-12-07-network-retrain.md)
 DP_PREFERRED: tuple[str, ...] = ("network-retrain@anchor_labels=1", "network-retrain")
 
 

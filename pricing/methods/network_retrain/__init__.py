@@ -13,7 +13,7 @@ retraining without the release; the price averages `hyper.inits` starts. With
 `hyper.refit_scaler` the leading `standardize` layer is refitted on the training rows plus the
 release (exact pooled moments), as the buyer's pipeline would. A quote costs `inits` retrainings
 of the network on anchor plus release rows (`steps` passes each): a DP release's price, not an
-exact bundle's (issue 29; docs/decisions/2026-12-08-network-retrain.md).
+exact bundle's (issue 29; docs/decisions/2026-12-07-network-retrain.md).
 
 - `trainer`: the seeded start and the fixed-step full-batch Adam.
 - `method`: `NetworkRetrain`, the registered pricing method.

@@ -15,7 +15,7 @@ from .trainer import ROW_BLOCK, Part, adam_fit, anchor_labels, glorot, mean_prob
 __all__ = ["NetworkRetrain", "RETRAIN_BUDGET"]
 
 # the retraining: Adam steps, rate, and how many seeded starts a price averages (one start's
-# gain carries its own seed's luck: docs/decisions/2026-12-08-network-retrain.md)
+# gain carries its own seed's luck: docs/decisions/2026-12-07-network-retrain.md)
 RETRAIN_BUDGET = {"steps": 200.0, "lr": 0.01, "inits": 3.0}
 _LIMITS = {"steps": (1, 10_000), "inits": (1, 16)}
 

@@ -3,7 +3,7 @@
 A fixed-step Adam run passes through under- and over-fitted networks, and how much a release
 is worth depends on where it stops: on noisy labels 200 steps memorised the anchor's drawn labels
 to a probe loss of 1.02 where the buyer's model had 0.58, and priced a release of 1,000 clean
-rows at -0.08 nats that a retraining gained +0.02 from (docs/decisions/2026-12-08-network-retrain.md).
+rows at -0.08 nats that a retraining gained +0.02 from (docs/decisions/2026-12-07-network-retrain.md).
 So the builder runs the retraining without a release once along a grid of step counts and ships
 the one whose probe loss is closest to the buyer's own model's: a retraining as fitted as the
 buyer's own. It runs at the buyer's, on what the spec ships; the hub only reads `hyper.steps`.

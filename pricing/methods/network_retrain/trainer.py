@@ -2,7 +2,7 @@
 
 A fixed number of steps at a fixed rate, in float64, each on the whole objective: the fitted
 weights are a smooth function of the rows, so another machine's rounding (1e-16 of an input)
-moves them by about as little (docs/decisions/2026-12-08-network-retrain.md measured 1e-10 of an
+moves them by about as little (docs/decisions/2026-12-07-network-retrain.md measured 1e-10 of an
 efficacy at most), where L-BFGS to a tolerance from a random start moved a gain by 1-12%
 (docs/decisions/2026-12-07-retraining-price-does-not-replay.md). The objective is a scikit-learn
 MLP's: mean log-loss plus weight decay / (2 rows) times the squared weights (not the biases).

@@ -269,7 +269,7 @@ def test_a_preferred_candidate_ships_unless_beaten_beyond_one_standard_error(rho
 def test_the_dp_default_holds_against_a_fold_lead_within_noise_and_yields_to_a_larger_one():
     """A lead of 0.025 on the mean from paired differences (-0.04, +0.10, -0.01, +0.05: standard
     error 0.031) is noise, so the default ships. breast_cancer split 0's folds at the buyer's own
-    epsilons (2026-12-08, three seeds) lead it by 0.185 with a standard error of 0.162: the leader ships."""
+    epsilons (2026-12-07, three seeds) lead it by 0.185 with a standard error of 0.162: the leader ships."""
     labels = ("network-anchored@support=2", "network-retrain", "feature-newton")
     cands = [c for c in DP_CANDIDATES if c.label in labels]
     noisy = {labels[0]: [0.93, 0.90, 0.92, 0.89], labels[1]: [0.97, 0.80, 0.93, 0.84], labels[2]: [0.5, 0.6, 0.4, 0.5]}
