@@ -189,6 +189,8 @@ def spec_build(
                                           help="network-newton (optional), network-retrain (needed): unlabelled inputs "
                                                "the buyer chooses to show (features "
                                                "of a CSV/safetensors; its label column is ignored)"),
+    anchor_labels: bool = typer.Option(False, "--anchor-labels", help="network-retrain: ship the --anchor file's label "
+                                       "column too (the hub then sees those rows labelled; it retrains on them)"),
     hyper: list[str] = typer.Option([], help="a method hyper-parameter NAME=NUMBER (repeatable); network-newton "
                                              "needs support=1 (or 2) to price a DP offer's release"),
     tree_samples: int = typer.Option(2000, help="tree/distilled: extra inputs sampled to read the model on"),
@@ -218,7 +220,9 @@ def spec_build(
         if probe is not None:
             px, py, _, _ = load_table(probe, label)
             probe_xy = (px, py)
-        anchor_x = load_table(anchor, label)[0] if anchor is not None else None
+        if anchor_labels and anchor is None:
+            raise DataFileError("--anchor-labels ships the label column of --anchor FILE: pass --anchor too")
+        anchor_x, anchor_y = load_table(anchor, label)[:2] if anchor is not None else (None, None)
         hyper_values = _hyper(hyper)
         if model is not None:
             from safetensors.numpy import load_file
@@ -237,7 +241,8 @@ def spec_build(
         with console.status(f"building a {method} spec from {len(x)} training rows"):
             bundle = build_spec(method, net, x, y, xv, yv, classes=k, feature_names=names, label_name=label_name,
                                 l2=l2, rank=rank, solver=solver, seed=seed, copies=copies, dedup_tol=dedup_tol,
-                                probe=probe_xy, anchor=anchor_x, hyper=hyper_values or None,
+                                probe=probe_xy, anchor=anchor_x, anchor_labels=anchor_y if anchor_labels else None,
+                                hyper=hyper_values or None,
                                 tree_samples=tree_samples, tree_leaves=tree_leaves, student_hidden=student_hidden,
                                 student_epochs=student_epochs)
             parsed = parse_spec(bundle)

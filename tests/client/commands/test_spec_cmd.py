@@ -115,3 +115,24 @@ def test_builder_options_reach_the_spec(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["spec", "build", "--train", str(train), "--model", str(tmp_path / "w.safetensors"),
                                    "--arch", str(tmp_path / "arch.json"), "--hyper", "nonsense"])
     assert res.exit_code == 1 and "NAME=NUMBER" in res.output
+
+
+def test_a_network_retrain_spec_ships_the_anchor_and_with_the_flag_its_labels(tmp_path: Path) -> None:
+    x, y = _data(120, 6)
+    train, val = _csv(tmp_path / "t.csv", x[:90], y[:90]), _csv(tmp_path / "v.csv", x[90:], y[90:])
+    (tmp_path / "arch.json").write_text(json.dumps(ARCH))
+    base = ["spec", "build", "--train", str(train), "--val", str(val), "--model", str(_weights(tmp_path / "w.st")),
+            "--arch", str(tmp_path / "arch.json"), "--method", "network-retrain", "--hyper", "inits=1"]
+    res = CliRunner().invoke(app, base)
+    assert res.exit_code == 1 and "--anchor FILE" in " ".join(res.output.split()), res.output
+    res = CliRunner().invoke(app, [*base, "--anchor-labels"])
+    assert res.exit_code == 1 and "pass --anchor too" in res.output, res.output
+    for flags, labelled in (([], False), (["--anchor-labels"], True)):
+        out = tmp_path / f"s{labelled}"
+        res = CliRunner().invoke(app, [*base, "--anchor", str(train), *flags, "--out", str(out)])
+        assert res.exit_code == 0, res.output
+        spec = parse_spec(out.read_bytes())
+        np.testing.assert_allclose(spec.tensors["anchor.features"], x[:90])
+        assert ("anchor.label" in spec.tensors) is labelled and spec.hyper["steps"] >= 1
+        if labelled:
+            np.testing.assert_array_equal(spec.tensors["anchor.label"], y[:90])
