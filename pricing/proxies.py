@@ -13,7 +13,8 @@ import numpy as np
 
 from .errors import BadShape, MissingTensor, SpecError, UnknownLayer
 
-__all__ = ["LAYERS", "Network", "layer_tensor_shapes", "pointwise_grad", "pooled_moments", "check_scaler_refit"]
+__all__ = ["LAYERS", "Network", "layer_tensor_shapes", "pointwise_grad", "pooled_moments", "check_scaler_refit",
+           "check_whole_network"]
 
 LAYERS: tuple[str, ...] = ("linear", "relu", "tanh", "sigmoid", "standardize")
 _PARAMS = {"linear": ("weight", "bias"), "standardize": ("mean", "scale")}
@@ -52,6 +53,18 @@ def pooled_moments(mean: np.ndarray, var: np.ndarray, scale: np.ndarray, n: floa
     second = (n * (var + mean**2) + (x**2).sum(axis=0)) / (n + m)
     sd = np.sqrt(np.maximum(second - mu**2, 0.0))
     return mu, np.where(sd > 1e-12 * np.maximum(1.0, np.abs(mu)), sd, scale)
+
+
+def check_whole_network(method: str, layers: Sequence[Mapping], classes: int) -> None:
+    """What a method that works on the buyer's whole classifier needs of its layer list: a
+    classification schema and a last linear layer with one logit per class (or one for two)."""
+    if classes < 2:
+        raise SpecError(f"{method} prices classification models (schema label kind 'categorical')")
+    if not layers or layers[-1].get("type") != "linear":
+        raise SpecError(f"{method} needs the whole network: its last layer must be the linear logits layer")
+    out = layers[-1].get("out")
+    if out != classes and not (out == 1 and classes == 2):
+        raise SpecError(f"the network gives {out} logits; {classes} classes need {classes} (or 1 for two classes)")
 
 
 def check_scaler_refit(layers: Sequence[Mapping], train_var: np.ndarray) -> None:

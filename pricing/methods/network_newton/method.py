@@ -8,7 +8,7 @@ import numpy as np
 
 from ...errors import PricingError, SpecError
 from ...numerics.threads import one_thread
-from ...proxies import Network, check_scaler_refit, layer_tensor_shapes
+from ...proxies import Network, check_scaler_refit, check_whole_network, layer_tensor_shapes
 from ..base import Efficacy, PricingMethod
 from . import calculus as nc
 from .anchor import Anchor
@@ -68,13 +68,7 @@ class NetworkNewton(PricingMethod):
 
     def check_manifest(self, manifest, tensors, *, d, classes):
         layers = manifest.get("proxy", {}).get("layers", [])
-        if classes < 2:
-            raise SpecError("network-newton prices classification models (schema label kind 'categorical')")
-        if not layers or layers[-1].get("type") != "linear":
-            raise SpecError("network-newton needs the whole network: its last layer must be the linear logits layer")
-        out = layers[-1].get("out")
-        if out != classes and not (out == 1 and classes == 2):
-            raise SpecError(f"the network gives {out} logits; {classes} classes need {classes} (or 1 for two classes)")
+        check_whole_network(self.name, layers, classes)
         hyper = manifest.get("hyper", {})
         for key in ("steps", "cg_iters"):
             v = hyper.get(key, self.defaults[key])

@@ -7,7 +7,7 @@ import numpy as np
 
 from ...errors import PricingError, SpecError
 from ...numerics.threads import one_thread
-from ...proxies import Network, check_scaler_refit, pooled_moments
+from ...proxies import Network, check_scaler_refit, check_whole_network, pooled_moments
 from ..base import Efficacy, PricingMethod
 from ..network_newton import calculus as nc
 from .trainer import ROW_BLOCK, Part, adam_fit, anchor_labels, glorot, mean_probe_loss
@@ -38,13 +38,7 @@ class NetworkRetrain(PricingMethod):
 
     def check_manifest(self, manifest, tensors, *, d, classes):
         layers = manifest.get("proxy", {}).get("layers", [])
-        if classes < 2:
-            raise SpecError("network-retrain prices classification models (schema label kind 'categorical')")
-        if not layers or layers[-1].get("type") != "linear":
-            raise SpecError("network-retrain needs the whole network: its last layer must be the linear logits layer")
-        out = layers[-1].get("out")
-        if out != classes and not (out == 1 and classes == 2):
-            raise SpecError(f"the network gives {out} logits; {classes} classes need {classes} (or 1 for two classes)")
+        check_whole_network(self.name, layers, classes)
         hyper = manifest.get("hyper", {})
         for key, (lo, hi) in _LIMITS.items():
             v = hyper.get(key, self.defaults[key])
