@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from web3 import Web3
 
@@ -106,12 +106,33 @@ def pricing_fit(release: Mapping[str, Any], pricing: Mapping[str, Any]) -> tuple
     return False, f"pricing method {method!r} does not fit this release ({mechanism}): {fix}. Why: {reason}"
 
 
+class SpecDoesNotFit(ValueError):
+    """A valid spec whose method's settings may not price the offer's release (the reason is the message)."""
+
+
 def spec_fit(release: Mapping[str, Any], method: str, hyper: Mapping[str, float]) -> tuple[bool, str]:
     """(whether a spec of `method` with the parsed `hyper` may price `release`, why): the offer's
     method may fit only with a setting the spec must make (`pricing.release_fit.FITS_DP_WITH`)."""
     from pricing import method_fits_release
 
     return method_fits_release(method, release_mechanism(release), hyper)
+
+
+def fitting_spec(bundle: bytes, release: Mapping[str, Any], max_spec_bytes: int,
+                 check: Callable[[Any], None] | None = None) -> Any:
+    """A terms' spec bundle parsed (a bundle the hub stored is never refused for its size) and
+    `check`ed, then `spec_fit` against the offer's release: one path for the terms (HTTP 422) and
+    the deal (an on-chain decline). Raises `pricing.PricingError` (invalid, or from `check`) or
+    `SpecDoesNotFit`."""
+    from pricing import parse_spec
+
+    spec = parse_spec(bundle, max_bytes=max(max_spec_bytes, len(bundle)))
+    if check is not None:
+        check(spec)
+    fits, why = spec_fit(release, spec.method, spec.hyper)
+    if not fits:
+        raise SpecDoesNotFit(why)
+    return spec
 
 
 def releases_left(offer: OfferRecord, budget_left_milli: int | None) -> int | None:

@@ -32,7 +32,7 @@ from privacy import (Offer, PrivacyError, PrivacyLedger, SanitizedOffer, Schema,
                      precision_epsilon_milli)
 
 from .context import HubContext
-from .offers import pricing_fit, spec_fit
+from .offers import SpecDoesNotFit, fitting_spec, pricing_fit
 from .rawdata import decode_raw
 from .sanitizers import category_values, is_sanitized, sanitizer_for
 from .store import StoreError, fsync_dir, fsync_file, write_durable
@@ -234,18 +234,16 @@ class QuotePipeline:
 
     def _parsed_spec(self, bundle: bytes, offer: Any) -> Any:
         """The terms' spec parsed once for the deal (`pricing.price` takes it as is), declined when it
-        is invalid or its method's settings do not fit the offer's release (`offers.spec_fit`: terms
+        is invalid or its method's settings do not fit the offer's release (`offers.fitting_spec`: terms
         accepted before the hub checked a spec's hyper), so nothing is drawn for it."""
-        from pricing import PricingError, parse_spec
+        from pricing import PricingError
 
         try:
-            spec = parse_spec(bundle, max_bytes=max(self.ctx.max_spec_bytes, len(bundle)))
+            return fitting_spec(bundle, offer.release, self.ctx.max_spec_bytes)
         except PricingError as err:
             raise _Decline(f"the terms' spec is not valid ({type(err).__name__}: {err})") from None
-        fits, why = spec_fit(offer.release, spec.method, spec.hyper)
-        if not fits:
-            raise _Decline(f"the terms' spec does not fit the offer's release: {why}")
-        return spec
+        except SpecDoesNotFit as err:
+            raise _Decline(f"the terms' spec does not fit the offer's release: {err}") from None
 
     # -- stages ---------------------------------------------------------------------
 

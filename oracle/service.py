@@ -17,7 +17,7 @@ from pricing import PricingError, Spec, parse_spec, spec_hash
 
 from .context import HubContext
 from .errors import BadRequest, Conflict, Forbidden, NotFound, TooLarge, Unprocessable
-from .offers import pricing_fit, spec_fit
+from .offers import SpecDoesNotFit, fitting_spec, pricing_fit
 from .store import DatasetRecord, DealRecord, OfferRecord, TermsRecord
 
 __all__ = [
@@ -157,18 +157,18 @@ def _priceable(ctx: HubContext, terms: Terms, dataset: DatasetRecord, offer: Off
     bundle = ctx.store.get_spec(terms.spec_hash)
     if bundle is None:
         raise Unprocessable(f"specHash {terms.spec_hash} was never uploaded to this hub: PUT /v1/specs first")
-    try:
-        spec = parse_spec(bundle, max_bytes=max(ctx.max_spec_bytes, len(bundle)))
+    def check(spec: Spec) -> None:
         if spec.method != terms.pricing_method:
             raise Unprocessable(f"the spec is for method {spec.method!r} but the pricing names "
                                 f"{terms.pricing_method!r}: build the spec for the offer's method")
         spec.check_schema(spec_schema_of(dataset.schema))
+
+    try:
+        return fitting_spec(bundle, offer.release, ctx.max_spec_bytes, check)
     except PricingError as e:
         raise Unprocessable(f"the spec is not valid for dataset {dataset.dataset_id} ({type(e).__name__}): {e}") from None
-    fits, why = spec_fit(offer.release, spec.method, spec.hyper)
-    if not fits:
-        raise Unprocessable(f"the spec will not price offer {offer.offer_id!r}'s release: {why}")
-    return spec
+    except SpecDoesNotFit as e:
+        raise Unprocessable(f"the spec will not price offer {offer.offer_id!r}'s release: {e}") from None
 
 
 def accept_terms(ctx: HubContext, body: bytes) -> TermsRecord:
