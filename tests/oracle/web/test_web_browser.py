@@ -136,7 +136,16 @@ def test_the_owner_runs_the_hub_from_the_browser(people_hub, browser, shots) -> 
         reason = drv.find_element(By.CSS_SELECTOR, '#offer-new .field-error[data-field="mde_method"]').text
         assert "feature-newton or group-influence" in reason
         assert "network-newton (its spec setting hyper.support > 0)" in reason
+        assert "network-retrain" in reason  # the method that retrains the buyer's network is a fix too
         assert hub.store.get_offer("noisy-influence") is None
+
+        # network-retrain is offered for DP releases as it is: picked from the owner's list, kept
+        drv.get(f"{url}/owner/offers")
+        _fill(drv, "new", offer_id="noisy-retrain", epsilon="2", rule="mde", mde_method="network-retrain",
+              curve='{"kind":"linear","slope":"1000"}', dataset=hub.datasets["census"])
+        drv.find_element(By.ID, "add-offer").click()
+        assert "Offer noisy-retrain saved" in drv.find_element(By.ID, "flash").text
+        assert hub.store.get_offer("noisy-retrain").pricing["method"] == "network-retrain"
 
         # network-newton fits a DP release when the buyer's spec filters by support: the offer is kept
         drv.get(f"{url}/owner/offers")
