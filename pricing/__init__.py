@@ -9,7 +9,7 @@ from .arbitrage import ArbitrageReport, check_arbitrage_free, inverse_variance
 from .curves import CURVES, apply_curve, parse_max_price
 from .errors import (
     BadDtype, BadShape, BundleTooLarge, CurveError, MalformedBundle, MissingTensor,
-    NonFiniteValue, NonPositiveScale, PricingError, ReleaseError, SchemaMismatch, SpecError, TermsError,
+    NonFiniteEfficacy, NonFiniteValue, NonPositiveScale, PricingError, ReleaseError, SchemaMismatch, SpecError, TermsError,
     UnknownCurve, UnknownLayer, UnknownMethod, UnpriceableRelease,
 )
 from .methods import METHODS, Efficacy, PricingMethod, get_method
@@ -27,5 +27,5 @@ __all__ = [
     "ArbitrageReport", "check_arbitrage_free", "inverse_variance",
     "PricingError", "SpecError", "MalformedBundle", "BundleTooLarge", "UnknownMethod",
     "UnknownLayer", "MissingTensor", "BadShape", "BadDtype", "NonFiniteValue", "NonPositiveScale",
-    "SchemaMismatch", "ReleaseError", "UnpriceableRelease", "TermsError", "CurveError", "UnknownCurve",
+    "SchemaMismatch", "ReleaseError", "UnpriceableRelease", "NonFiniteEfficacy", "TermsError", "CurveError", "UnknownCurve",
 ]

@@ -17,6 +17,7 @@ __all__ = [
     "BadDtype",
     "ReleaseError",
     "UnpriceableRelease",
+    "NonFiniteEfficacy",
     "CurveError",
     "UnknownCurve",
     "TermsError",
@@ -121,6 +122,18 @@ class UnpriceableRelease(ReleaseError):
     def __init__(self, message: str, *, mechanism: str, tensors: list[str]) -> None:
         self.mechanism, self.tensors = mechanism, tensors
         super().__init__(message)
+
+
+class NonFiniteEfficacy(PricingError, ArithmeticError):
+    """Raised when a method's arithmetic overflows on a release: its values too large for the
+    spec's network, or a spec whose settings make the method diverge. The message names both."""
+
+    def __init__(self, method: str, largest: float, *, spec_fix: str = "the spec is ill-conditioned") -> None:
+        self.method, self.largest = method, largest
+        super().__init__(
+            f"method {method!r} produced a non-finite efficacy on a release whose largest |feature| is {largest:.3g}: "
+            f"values that large overflow the spec's network (clamp the release to its schema's bounds), "
+            f"else {spec_fix}")
 
 
 class TermsError(PricingError, ValueError):

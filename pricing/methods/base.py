@@ -9,13 +9,18 @@ from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 import numpy as np
 
 from ..numerics import linear_head
-from ..errors import BadShape, PricingError, SchemaMismatch, SpecError
+from ..errors import BadShape, NonFiniteEfficacy, SchemaMismatch, SpecError
 from ..proxies import Network
 
 if TYPE_CHECKING:
     from ..spec import Spec
 
 __all__ = ["Efficacy", "PricingMethod", "HeadMethod"]
+
+
+def largest_magnitude(x: np.ndarray) -> float:
+    """The release's largest |feature| (without a copy of x), for an overflow's error message."""
+    return float(max(x.max(initial=0.0), -x.min(initial=0.0)))
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,7 @@ class PricingMethod(ABC):
             return Efficacy(0.0, np.zeros(0))
         out = self._efficacy(spec, x, y)
         if not np.isfinite(out.total) or not np.isfinite(out.scores).all():
-            raise PricingError(f"method {self.name!r} produced a non-finite efficacy; the spec is ill-conditioned")
+            raise NonFiniteEfficacy(self.name, largest_magnitude(x))
         return out
 
     @abstractmethod

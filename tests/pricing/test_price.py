@@ -297,3 +297,23 @@ def test_streamed_pricing_is_the_whole_array_pricing(digits_small, digits_specs,
     assert small[2] == want[2]
     assert abs(small[0] - want[0]) <= 1e-9 * max(abs(want[0]), 1e-3)
     np.testing.assert_allclose(small[1], want[1], rtol=0, atol=1e-9 * max(1.0, float(np.abs(want[1]).max())))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_release_too_large_for_the_spec_is_refused_naming_its_largest_value(method, digits_small, digits_specs,
+                                                                              release_of, terms):
+    """A release of finite values near float64's limit (an exact release of raw data nobody clamped)
+    overflows the methods' arithmetic: the refusal names the value and the fix, where it used to
+    blame the spec. The tree only compares values with its thresholds, so it still prices them."""
+    from pricing import NonFiniteEfficacy
+
+    x = np.full((20, digits_small["x"].shape[1]), 1e308)
+    x[::2] *= -1
+    release = release_of(x, digits_small["y"][digits_small["pool"][:20]], 3)
+    if method == "tree":
+        res = price(digits_specs[method], release, _terms(terms, method))
+        assert np.isfinite(res.efficacy) and res.price >= 0
+        return
+    with pytest.raises(NonFiniteEfficacy, match=r"largest \|feature\| is 1e\+308.*clamp the release") as err:
+        price(digits_specs[method], release, _terms(terms, method))
+    assert err.value.method == PRICED_AS.get(method, method) and err.value.largest == 1e308

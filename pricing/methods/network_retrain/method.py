@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import PricingError, SpecError
+from ...errors import NonFiniteEfficacy, SpecError
 from ...numerics.threads import one_thread
 from ...proxies import Network, check_scaler_refit, check_whole_network, pooled_moments
-from ..base import Efficacy, PricingMethod
+from ..base import Efficacy, PricingMethod, largest_magnitude
 from ..network_newton import calculus as nc
 from .trainer import ROW_BLOCK, Part, adam_fit, anchor_labels, glorot, mean_probe_loss
 
@@ -112,7 +112,7 @@ class NetworkRetrain(PricingMethod):
         fits = self._fits(spec, c, net, x, y)
         after = [self._probe_loss(spec, c, net, theta) for theta in fits]
         if not np.all(np.isfinite(after)):
-            raise PricingError("network-retrain diverged; lower the spec's hyper.lr")
+            raise NonFiniteEfficacy(self.name, largest_magnitude(x), spec_fix="the retraining diverged: lower the spec's hyper.lr")
         scores = np.mean([self._scores(spec, c, net, theta, x, y) for theta in fits], axis=0)
         return Efficacy(float(np.mean(np.subtract(c["base"], after))), scores)
 

@@ -134,6 +134,16 @@ def test_a_rounding_of_the_release_moves_the_efficacy_by_a_rounding(digits_small
     assert abs(b - a) <= 1e-9 * max(abs(a), 1e-6)
 
 
+def test_a_release_that_overflows_the_retraining_names_its_largest_value_and_the_rate(digits_small, retrain_spec):
+    """The retraining's guard: a non-finite probe loss is refused naming the release's largest value
+    (the usual cause) and the spec's rate (the other), not a bare failure."""
+    from pricing import NonFiniteEfficacy
+
+    x = np.full((10, digits_small["x"].shape[1]), -1e308)
+    with pytest.raises(NonFiniteEfficacy, match=r"1e\+308.*clamp the release.*lower the spec's hyper.lr"):
+        get_method("network-retrain").efficacy(retrain_spec, x, digits_small["y"][digits_small["pool"][:10]])
+
+
 def test_a_spec_prices_the_same_release_the_same_twice_and_an_empty_one_zero(digits_small, retrain_spec):
     ds = digits_small
     pool = ds["pool"][:20]
