@@ -12,6 +12,7 @@ from rich.console import Console
 from client.commands.accounts import accounts_app
 from client.commands.audit import audit_app
 from client.commands.buyer import buy, deals, spec_app, withdraw
+from client.commands.calibrate import spec_calibrate  # noqa: F401 - registers `spec calibrate` on spec_app
 from client.commands.survey import survey
 
 app = typer.Typer(help="Spartacus: sell data without handing it over first.", no_args_is_help=True)

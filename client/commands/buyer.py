@@ -27,8 +27,8 @@ from client.errors import ClientError
 
 from . import AccountOpt, NetworkOpt, abort, checksum, console, field, success, unlock, web3_for
 
-__all__ = ["ArchitectureError", "DataFileError", "build_torch_model", "buy", "deals", "load_factory", "load_table",
-           "spec_app", "withdraw"]
+__all__ = ["ArchitectureError", "DataFileError", "build_torch_model", "buy", "buyer_data", "deals", "load_factory",
+           "load_table", "spec_app", "withdraw"]
 
 spec_app = typer.Typer(help="Pricing specs: what the hub runs to price a release for this buyer's model.",
                        no_args_is_help=True)
@@ -164,13 +164,31 @@ def _hyper(items: list[str]) -> dict[str, float]:
     return out
 
 
+def buyer_data(train: Path, val: Optional[Path], label: Optional[str], classes: Optional[int]
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str], str, int]:
+    """(x, y, x_val, y_val, feature names, label name, classes) of a spec command's --train and --val
+    (default: the last 20% of --train), the classes inferred unless given."""
+    x, y, names, label_name = load_table(train, label)
+    if val is not None:
+        xv, yv, _, _ = load_table(val, label)
+        if xv.shape[1] != x.shape[1]:
+            raise DataFileError(f"{val} has {xv.shape[1]} feature columns, {train} has {x.shape[1]}")
+    else:
+        cut = max(1, int(len(x) * 0.8))
+        if cut >= len(x):
+            raise DataFileError(f"{train} has too few rows ({len(x)}) to split off validation: pass --val")
+        x, xv, y, yv = x[:cut], x[cut:], y[:cut], y[cut:]
+    return x, y, xv, yv, names, label_name, _classes(np.concatenate([y, yv]), classes)
+
+
 @spec_app.command("build")
 def spec_build(
     train: Path = typer.Option(..., exists=True, dir_okay=False, help="training data: CSV with a header, or safetensors"),
     val: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="validation data (default: last 20% of --train)"),
     out: Path = typer.Option(Path("spec.bundle"), help="where to write the spec bundle"),
     method: str = typer.Option("influence", help="pricing method: influence, group-influence, tree, distilled, "
-                                                 "feature-newton, network-newton, network-retrain"),
+                                                 "feature-newton, network-newton, network-retrain (or let "
+                                                 "`spartacus spec calibrate` choose it on your own rows)"),
     model: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="a torch network's weights (safetensors)"),
     arch: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="the network's layers (JSON), with --model"),
     factory: Optional[str] = typer.Option(None, help="file.py:function or module:function: the buyer's own code that "
@@ -205,17 +223,7 @@ def spec_build(
     if (model is None) == (factory is None) or (model is not None and arch is None):
         abort("name the model one way: --model WEIGHTS.safetensors with --arch LAYERS.json, or --factory file.py:function")
     try:
-        x, y, names, label_name = load_table(train, label)
-        if val is not None:
-            xv, yv, vnames, _ = load_table(val, label)
-            if xv.shape[1] != x.shape[1]:
-                raise DataFileError(f"{val} has {xv.shape[1]} feature columns, {train} has {x.shape[1]}")
-        else:
-            cut = max(1, int(len(x) * 0.8))
-            if cut >= len(x):
-                raise DataFileError(f"{train} has too few rows ({len(x)}) to split off validation: pass --val")
-            x, xv, y, yv = x[:cut], x[cut:], y[:cut], y[cut:]
-        k = _classes(np.concatenate([y, yv]), classes)
+        x, y, xv, yv, names, label_name, k = buyer_data(train, val, label, classes)
         probe_xy = None
         if probe is not None:
             px, py, _, _ = load_table(probe, label)

@@ -237,7 +237,7 @@ def calibrate_spec(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarra
                    folds: int = 4, seeds: int = 2, seed: int = 0, refit_scaler: bool = True,
                    dp_per_column: Sequence[float] = (), dp_only: bool = False, mechanism: str | None = None,
                    cheaper_within_se: bool = False, prefer: str | Sequence[str] | None = None,
-                   **build: Any) -> Calibration:
+                   progress: Callable[[int, int], None] | None = None, **build: Any) -> Calibration:
     """Choose, on the buyer's training rows alone, the candidate whose efficacies best predict
     the buyer's own retrained gains, and ship it built on `model` and the whole training set.
 
@@ -253,7 +253,8 @@ def calibrate_spec(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarra
     winning method within one standard error of it (`select_candidate`): for a buyer to whom
     quote time matters more than the last few hundredths of rho. `prefer` is the label of the
     buyer's default candidate (`select_candidate`); None: `DP_PREFERRED` for a DP mechanism (when
-    among the candidates), no default otherwise; "" for none.
+    among the candidates), no default otherwise; "" for none. `progress(done, folds)` is called
+    after each fold (a command's progress bar).
     Costs `folds * seeds * (bundles + 1)` retrainings (`Calibration.retrainings`)."""
     if classes < 2:
         raise SpecError(f"calibrate_spec needs a classifier (classes >= 2), got classes={classes}")
@@ -300,6 +301,8 @@ def calibrate_spec(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarra
             eff = np.array([efficacy_of(spec, bx, by)[0] for _, bx, by in bundles])
             r = spearmanr(eff, gains)[0]
             rhos[c.label].append(float(r) if np.isfinite(r) else 0.0)
+        if progress is not None:
+            progress(f + 1, folds)
     allowed = [c for c in candidates if mechanism is None or method_fits_release(c.method, mechanism, hyper_of(c))[0]]
     if not allowed:
         raise SpecError(f"no candidate may price {mechanism!r} releases (pricing.method_fits_release): "

@@ -102,15 +102,18 @@ def test_a_dp_calibration_scores_the_dp_candidates_by_default():
     assert all(method_fits_release(c.method, "ml-laplace-rr", c.hyper)[0] for c in extra)
 
 
-def test_cost_counts_every_retraining(buyer, calibration):
+def test_cost_counts_every_retraining_and_progress_follows_the_folds(buyer, calibration):
     calls = []
 
     def counting(x, y, seed):
         calls.append(len(y))
         return _fit(x, y, seed)
 
-    again = _calibrate(buyer, fit=counting)
+    done = []
+    again = _calibrate(buyer, fit=counting, progress=lambda f, folds: done.append((f, folds, len(calls))))
     assert again.retrainings == len(calls) == 3 * 1 * (again.bundles // 3 + 1)
+    # progress after each fold, when that fold's retrainings are done
+    assert [(f, n) for f, n, _ in done] == [(1, 3), (2, 3), (3, 3)] and done[-1][2] == len(calls)
     assert again.seconds > 0
     assert again.chosen == calibration.chosen and again.spec == calibration.spec  # deterministic
 

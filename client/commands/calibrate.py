@@ -1,0 +1,151 @@
+"""`spartacus spec calibrate`: the buyer chooses the one pricing method it ships, on its own training
+rows alone (`pricing.builders.calibrate_spec`: bundles cut from them, retrained for real with the
+buyer's own code, cross-fitted so no row judges itself), and sees what the choice cost."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from client.errors import ClientError
+
+from . import abort, console, success
+from .buyer import buyer_data, load_factory, spec_app
+
+__all__ = ["CalibrationInputError", "calibration_candidates", "per_column", "seeded_fit", "spec_calibrate"]
+
+# the offer's release kinds a calibration can simulate on the buyer's rows
+MECHANISMS = ("exact", "ml-laplace-rr")
+
+
+class CalibrationInputError(ClientError, ValueError):
+    """Options that do not make a calibration: an unknown mechanism or candidate, a missing epsilon."""
+
+
+def seeded_fit(factory: Callable[..., Any], seeds: int) -> Callable[[np.ndarray, np.ndarray, int], Any]:
+    """The buyer's code as `calibrate_spec` retrains with it: `factory(x, y, seed=s)` when it takes a
+    `seed`, else `factory(x, y)` (one seed only: without one every retraining would be the same)."""
+    try:
+        takes_seed = "seed" in inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # a builtin without a signature
+        takes_seed = False
+    if takes_seed:
+        return lambda x, y, s: factory(x, y, seed=s)
+    if seeds > 1:
+        raise CalibrationInputError(f"--retrain-seeds {seeds} needs a factory taking seed= (def make(x, y, seed): ...), "
+                                    "so each seed retrains differently; or pass --retrain-seeds 1")
+    return lambda x, y, s: factory(x, y)
+
+
+def calibration_candidates(mechanism: str, labels: bool, only: Optional[str]) -> tuple[Any, ...]:
+    """The candidates scored: every one a buyer can ship for the mechanism (the labelled
+    network-retrain too when the buyer shows its labels), or those `only` names (comma-separated)."""
+    from pricing.builders import CANDIDATES, DP_CANDIDATES, LABELLED_CANDIDATES
+
+    pool = (CANDIDATES if mechanism == "exact" else DP_CANDIDATES) + (LABELLED_CANDIDATES if labels else ())
+    if only is None:
+        return pool
+    known = {c.label: c for c in CANDIDATES + DP_CANDIDATES + LABELLED_CANDIDATES}
+    picked = []
+    for name in (n.strip() for n in only.split(",") if n.strip()):
+        if name not in known:
+            raise CalibrationInputError(f"--candidates: no candidate {name!r}; one of {', '.join(known)}")
+        if known[name].labels and not labels:
+            raise CalibrationInputError(f"--candidates: {name!r} ships your training labels: pass --anchor-labels too")
+        picked.append(known[name])
+    if not picked:
+        raise CalibrationInputError("--candidates names none: give comma-separated labels, e.g. "
+                                    "network-anchored,feature-newton")
+    return tuple(picked)
+
+
+def per_column(epsilons: list[float], features: int) -> list[float]:
+    """ml-laplace-rr's epsilon per column of each offer's epsilon: split evenly over the features
+    and the label (`privacy.release_ml`)."""
+    return [float(e) / (features + 1) for e in epsilons]
+
+
+def _table(cal: Any, allowed: set[str]) -> Table:
+    table = Table(title="the candidates on your folds (rho: efficacy against your own retrained gains)")
+    for col, justify in (("candidate", "left"), ("mean rho", "right"), ("per fold", "left"), ("", "left")):
+        table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for label, rhos in sorted(cal.spearman.items(), key=lambda kv: -float(np.mean(kv[1]))):
+        mark = "shipped" if label == cal.chosen.label else "" if label in allowed else "not allowed for this mechanism"
+        table.add_row(label, f"{np.mean(rhos):.2f}", " ".join(f"{r:.2f}" for r in rhos), mark)
+    return table
+
+
+@spec_app.command("calibrate")
+def spec_calibrate(
+    train: Path = typer.Option(..., exists=True, dir_okay=False, help="training data: CSV with a header, or safetensors"),
+    factory: str = typer.Option(..., help="file.py:function or module:function: your code that returns your model "
+                                          "fitted on (x, y), with seed= if it takes one; the calibration retrains with it"),
+    val: Optional[Path] = typer.Option(None, exists=True, dir_okay=False,
+                                       help="validation data, shipped as the spec's probe (default: last 20% of --train)"),
+    out: Path = typer.Option(Path("spec.bundle"), help="where to write the chosen spec bundle"),
+    mechanism: str = typer.Option("exact", help="how the offer releases the data: exact, or ml-laplace-rr (a DP "
+                                                "release, simulated on your rows at --epsilon)"),
+    epsilon: list[float] = typer.Option([], help="an epsilon the offers you consider release at (ml-laplace-rr; "
+                                                  "repeat it: one epsilon ranks only 4 bundles a fold); each is split "
+                                                  "over the features and the label as the mechanism splits it"),
+    anchor_labels: bool = typer.Option(False, "--anchor-labels", help="also score network-retrain with your training "
+                                       "labels shipped (if it is chosen the hub sees your training rows labelled)"),
+    candidates: Optional[str] = typer.Option(None, help="comma-separated candidate labels to score (default: every "
+                                                        "one for the mechanism); fewer cost less"),
+    folds: int = typer.Option(4, help="parts your training rows are cut into (>= 3)"),
+    retrain_seeds: int = typer.Option(1, help="retrainings per bundle, averaged (needs a factory taking seed=)"),
+    label: Optional[str] = typer.Option(None, help="the label column of a CSV (default: the last column)"),
+    classes: Optional[int] = typer.Option(None, help="number of classes (default: inferred)"),
+    seed: int = typer.Option(0, help="the spec's seed and the bundles' draws"),
+    report: Optional[Path] = typer.Option(None, help="also write the fold scores and the cost as JSON here"),
+) -> None:
+    """Choose the pricing method to ship by retraining your model on bundles cut from your own
+    training rows (never anyone else's); write that one spec and print what the choice cost."""
+    from pricing import PricingError, parse_spec
+    from pricing.builders import calibrate_spec
+    from pricing.builders.extract import network_layers
+    from pricing.release_fit import method_fits_release
+
+    try:
+        if mechanism not in MECHANISMS:
+            raise CalibrationInputError(f"--mechanism {mechanism!r}: one of {', '.join(MECHANISMS)} (a 'table' "
+                                        "release holds counts, which no MDE method prices)")
+        if mechanism != "exact" and not (epsilon and all(e > 0 for e in epsilon)):
+            raise CalibrationInputError(f"--mechanism {mechanism} needs the offers' --epsilon (each > 0)")
+        if mechanism == "exact" and epsilon:
+            raise CalibrationInputError("--epsilon is for a DP release: pass --mechanism ml-laplace-rr too")
+        x, y, xv, yv, names, label_name, k = buyer_data(train, val, label, classes)
+        if k < 2:
+            raise CalibrationInputError("calibration prices classifiers: the label must be class indices")
+        pool = calibration_candidates(mechanism, anchor_labels, candidates)
+        fit = seeded_fit(load_factory(factory), retrain_seeds)
+        model = fit(x, y, 0)
+        refit = network_layers(model)[0][0] == "standardize"  # a pipeline's scaler is refitted on merged rows
+        dp = {} if mechanism == "exact" else {"mechanism": mechanism, "dp_only": True,
+                                               "dp_per_column": per_column(epsilon, x.shape[1])}
+        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} folds"),
+                      TimeElapsedColumn(), console=console, transient=True) as bar:
+            task = bar.add_task(f"retraining your model on bundles of {len(x)} rows", total=folds)
+            cal = calibrate_spec(fit, model, x, y, xv, yv, classes=k, candidates=pool, folds=folds,
+                                 seeds=retrain_seeds, seed=seed, refit_scaler=refit, feature_names=names,
+                                 label_name=label_name, progress=lambda done, _: bar.update(task, completed=done), **dp)
+        parsed = parse_spec(cal.spec)
+    except (ClientError, PricingError, ValueError) as err:  # ArchitectureError, DataFileError among them
+        abort(str(err))
+    allowed = {c.label for c in pool if mechanism == "exact" or method_fits_release(c.method, mechanism, c.hyper)[0]}
+    console.print(_table(cal, allowed))
+    console.print(f"cost: {cal.retrainings} retrainings of your model on {cal.bundles} bundles, {cal.seconds:.1f} s")
+    out.write_bytes(cal.spec)
+    if report is not None:
+        report.write_text(json.dumps({"shipped": cal.chosen.label, "method": parsed.method, "spec": parsed.hash,
+                                      "mechanism": mechanism, "epsilon": epsilon, "fold_rho": cal.spearman,
+                                      "retrainings": cal.retrainings, "seconds": cal.seconds, "bundles": cal.bundles},
+                                     indent=2) + "\n")
+    success(f"spec {parsed.hash} ({len(cal.spec)} bytes, {cal.chosen.label}) written to {out}")

@@ -1,0 +1,122 @@
+"""`spartacus spec calibrate`: a buyer at the command line ships exactly what
+`pricing.builders.calibrate_spec` chooses on its own rows, sees every candidate's fold scores and
+the cost, and gets one named line for options that make no calibration."""
+
+from __future__ import annotations
+
+import csv
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer
+from typer.testing import CliRunner
+
+from client.cli import app
+from client.commands.calibrate import CalibrationInputError, per_column, seeded_fit
+from pricing import parse_spec
+from pricing.builders import CANDIDATES, DP_CANDIDATES, calibrate_spec
+
+FACTORY = """import warnings
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+def make(x, y, seed=0):
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        return make_pipeline(StandardScaler(), MLPClassifier((6,), alpha=1.0, max_iter=150,
+                                                             random_state=seed)).fit(x, y)
+"""
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    """90 training and 40 validation rows of breast_cancer as CSV, and the buyer's factory."""
+    d = tmp_path_factory.mktemp("calibrate")
+    x, y = load_breast_cancer(return_X_y=True)
+    perm = np.random.default_rng(0).permutation(len(y))
+    for name, rows in (("train", perm[:90]), ("val", perm[90:130])):
+        with (d / f"{name}.csv").open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow([f"f{i}" for i in range(x.shape[1])] + ["y"])
+            w.writerows([[*map(float, r), int(v)] for r, v in zip(x[rows], y[rows])])
+    (d / "buyer.py").write_text(FACTORY)
+    return {"dir": d, "train": d / "train.csv", "val": d / "val.csv", "factory": d / "buyer.py"}
+
+
+def _direct(files, candidates, **kw) -> bytes:
+    """What the Python API ships for the same rows, factory and options."""
+    from client.commands.buyer import buyer_data, load_factory
+
+    x, y, xv, yv, names, label_name, k = buyer_data(files["train"], files["val"], None, None)
+    make = load_factory(f"{files['factory']}:make")
+
+    def fit(a, b, s):
+        return make(a, b, seed=s)
+
+    return calibrate_spec(fit, fit(x, y, 0), x, y, xv, yv, classes=k, candidates=candidates, folds=3, seeds=1,
+                          refit_scaler=True, feature_names=names, label_name=label_name, **kw).spec
+
+
+def _run(files, *args: str):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return CliRunner().invoke(app, ["spec", "calibrate", "--train", str(files["train"]), "--val", str(files["val"]),
+                                        "--factory", f"{files['factory']}:make", "--folds", "3", *args])
+
+
+def test_the_command_ships_what_calibrate_spec_chooses_and_prints_the_scores_and_the_cost(files):
+    out, report = files["dir"] / "exact.bundle", files["dir"] / "exact.json"
+    res = _run(files, "--candidates", "network-anchored,feature-newton,influence", "--out", str(out),
+               "--report", str(report))
+    assert res.exit_code == 0, res.output
+    few = tuple(c for c in CANDIDATES if c.label in ("network-anchored", "feature-newton", "influence"))
+    assert out.read_bytes() == _direct(files, few)
+    doc = json.loads(report.read_text())
+    spec = parse_spec(out.read_bytes())
+    assert doc["spec"] == spec.hash and set(doc["fold_rho"]) == {c.label for c in few}
+    assert all(len(v) == 3 for v in doc["fold_rho"].values())
+    text = " ".join(res.output.split())
+    assert f"{doc['retrainings']} retrainings of your model on {doc['bundles']} bundles" in text
+    assert doc["shipped"] in text and "shipped" in text and spec.hash in text
+
+
+def test_a_dp_offer_is_simulated_at_its_epsilon_split_over_the_columns(files):
+    out = files["dir"] / "dp.bundle"
+    labels = "network-anchored@support=2,influence"
+    res = _run(files, "--mechanism", "ml-laplace-rr", "--epsilon", "31", "--epsilon", "310", "--candidates", labels,
+               "--out", str(out))
+    assert res.exit_code == 0, res.output
+    picked = tuple(c for c in DP_CANDIDATES if c.label in labels.split(","))
+    assert out.read_bytes() == _direct(files, picked, mechanism="ml-laplace-rr", dp_only=True,
+                                       dp_per_column=per_column([31.0, 310.0], 30))
+    assert per_column([31.0, 310.0], 30) == [1.0, 10.0]
+    # influence is scored but may not price a DP release (its refusal's measured reason)
+    assert "not allowed for this mechanism" in res.output
+    assert parse_spec(out.read_bytes()).hyper["support"] == 2.0
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--mechanism", "ml-laplace-rr"], "needs the offers' --epsilon"),
+    (["--epsilon", "3"], "pass --mechanism ml-laplace-rr"),
+    (["--mechanism", "table", "--epsilon", "3"], "no MDE method prices"),
+    (["--candidates", "network-anchored,bogus"], "no candidate 'bogus'"),
+    (["--candidates", "network-retrain@anchor_labels=1"], "pass --anchor-labels too"),
+    (["--candidates", " , "], "names none"),
+    (["--folds", "2", "--candidates", "influence"], "folds (2) must be >= 3"),
+])
+def test_options_that_make_no_calibration_are_one_named_line(files, args, says):
+    res = _run(files, *args)
+    assert res.exit_code == 1 and says in " ".join(res.output.split()) and "Traceback" not in res.output, res.output
+
+
+def test_the_buyers_code_is_retrained_with_each_seed_only_if_it_takes_one():
+    seen = []
+    with_seed = seeded_fit(lambda x, y, seed=0: seen.append(seed) or seed, 2)
+    assert [with_seed(None, None, s) for s in (0, 1)] == [0, 1] and seen == [0, 1]
+    without = seeded_fit(lambda x, y: "fitted", 1)
+    assert without(None, None, 5) == "fitted"
+    with pytest.raises(CalibrationInputError, match="needs a factory taking seed="):
+        seeded_fit(lambda x, y: None, 2)
