@@ -58,6 +58,37 @@ DATASETS = {"digits": _digits, "breast_cancer": _breast_cancer, "mnist5k": _mnis
 
 
 def load(name: str) -> tuple[np.ndarray, np.ndarray]:
-    """(X float64 [n, d], y int64 [n]) of a named data set."""
+    """(X float64 [n, d], y int64 [n]) of a named data set, or of a file (`load_file`): a data set
+    outside the benchmark, run by naming its path (`--datasets path/to/data.csv`)."""
+    if name.endswith((".csv", ".safetensors")):
+        return load_file(Path(name))
+    if name not in DATASETS:
+        raise ValueError(f"no data set {name!r}: one of {', '.join(DATASETS)}, or a path to a .csv (a header, "
+                         "the label last) or a .safetensors file (features, label)")
     x, y = DATASETS[name]()
     return np.asarray(x, np.float64), np.asarray(y, np.int64)
+
+
+def load_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A classification data set from a file: a CSV with a header, the label in its last column
+    (text columns one-hot encoded), or a safetensors file of `features` and `label`; the labels,
+    whatever their values, become class indices 0..k-1 (in sorted order)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no data file at {path}")
+    if path.suffix == ".safetensors":
+        from safetensors.numpy import load_file as read
+
+        t = read(str(path))
+        if "features" not in t or "label" not in t:
+            raise ValueError(f"{path} holds {sorted(t)}; it needs tensors named 'features' and 'label'")
+        x, labels = np.asarray(t["features"], np.float64), t["label"]
+    else:
+        import pandas as pd
+
+        df = pd.read_csv(path).dropna()
+        labels = df.pop(df.columns[-1]).to_numpy()
+        x = pd.get_dummies(df, dtype=np.float64).to_numpy(np.float64)
+    if x.ndim != 2 or len(x) != len(labels):
+        raise ValueError(f"{path}: features of shape {x.shape} and {len(labels)} labels do not make one row per label")
+    _, y = np.unique(labels, return_inverse=True)
+    return x, y.astype(np.int64)

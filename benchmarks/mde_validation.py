@@ -36,7 +36,7 @@ __all__ = ["MethodResult", "Report", "Buyer", "buyer", "buyer_specs", "validate"
            "summary_table", "main", "shipped_spec", "buyer_fit", "PrecisionMethod", "PrecisionReport",
            "validate_precision", "precision_table", "PRECISION_TARGETS", "SCALINGS", "PRECISION_SCALING",
            "FixedScaler", "scaler_params", "truth_ceiling", "report_from_json",
-           "precision_splits_table"]
+           "precision_splits_table", "DataSetTooSmall", "fit_to_rows", "dataset_sources"]
 
 RESULTS = Path(__file__).resolve().parent / "results"
 METHODS = ("influence", "group-influence", "tree", "distilled", "feature-newton", "network-newton", "network-anchored")
@@ -141,6 +141,37 @@ class Report:
     @property
     def timings(self) -> dict[str, float]:
         return {m: r.price_seconds for m, r in self.methods.items()}
+
+
+class DataSetTooSmall(ValueError):
+    """A data set with too few rows for the buyer's training and validation sets and a pool to cut
+    bundles from."""
+
+
+# the fewest rows of the buyer's training or validation set, and of the pool, a run is cut into
+MIN_PART, MIN_POOL = 30, 20
+
+
+def fit_to_rows(n_rows: int, n_train: int, n_val: int, sizes: Sequence[int]) -> tuple[int, int, tuple[int, ...]]:
+    """(n_train, n_val, sizes) as given when the data set holds them and the largest bundle, else
+    all scaled down in proportion (a data set outside the benchmark may be small: 178 wines);
+    raise `DataSetTooSmall` naming the rows needed when even that leaves too little."""
+    sizes = tuple(sorted({int(s) for s in sizes}))
+    if not sizes or sizes[0] < 2:
+        raise ValueError(f"sizes {list(sizes)}: bundle sizes must be >= 2 rows")
+    need = n_train + n_val + sizes[-1]
+    if need <= n_rows:
+        return n_train, n_val, sizes
+    f = n_rows / need
+    nt, nv = int(n_train * f), int(n_val * f)
+    pool = n_rows - nt - nv
+    scaled = tuple(sorted({min(pool, max(2, int(s * f))) for s in sizes}))
+    if nt < MIN_PART or nv < MIN_PART or pool < MIN_POOL or len(scaled) < min(2, len(sizes)):
+        least = int(np.ceil(max(MIN_PART / min(n_train, n_val), MIN_POOL / sizes[-1], 2 / sizes[0]) * need))
+        raise DataSetTooSmall(f"{n_rows} rows: a run needs a training and a validation set of >= {MIN_PART} rows each "
+                              f"and a pool of >= {MIN_POOL} in the proportions {n_train}:{n_val}:{sizes[-1]}, so at "
+                              f"least {least} rows; pass smaller n_train, n_val and sizes, or more data")
+    return nt, nv, scaled
 
 
 def make_bundles(x_tr, y_tr, x_pool, y_pool, classes: int, rng: np.random.Generator,
@@ -452,6 +483,7 @@ def validate(x: np.ndarray, y: np.ndarray, *, task: str = "classification", seed
     if task != "classification":
         raise ValueError(f"task {task!r}: the validation covers classification (log-loss) only")
     warnings.filterwarnings("ignore")
+    n_train, n_val, sizes = fit_to_rows(len(y), n_train, n_val, sizes)
     b = buyer(x, y, seed=seed, n_train=n_train, n_val=n_val, sizes=sizes, hidden=hidden, max_iter=max_iter,
               alphas=alphas, solver=solver)
     x_tr, y_tr, x_va, y_va, bundles, classes, alpha = b.x_tr, b.y_tr, b.x_va, b.y_va, b.bundles, b.classes, b.alpha
@@ -914,6 +946,7 @@ def validate_precision(x: np.ndarray, y: np.ndarray, *, task: str = "classificat
         raise ValueError(f"task {task!r}: the validation covers classification (log-loss) only")
     warnings.filterwarnings("ignore")
     t0 = time.perf_counter()
+    n_train, n_val, sizes = fit_to_rows(len(y), n_train, n_val, sizes)
     b = buyer(x, y, seed=seed, n_train=n_train, n_val=n_val, sizes=(10, 20, 40), hidden=hidden, max_iter=max_iter,
               alphas=alphas, solver=solver, scaling=scaling)
     rng = np.random.default_rng([seed, 29])
@@ -1141,7 +1174,9 @@ def main_precision(argv: Sequence[str] | None = None) -> list[PrecisionReport]:
     from benchmarks._mde_data import load
 
     ap = argparse.ArgumentParser(description="MDE at precision: DP releases priced against retraining")
-    ap.add_argument("--datasets", default="digits,breast_cancer,mnist5k,adult")
+    ap.add_argument("--datasets", default="digits,breast_cancer,mnist5k,adult",
+                    help="comma-separated: benchmark data sets, or paths to .csv (a header, the label last) or "
+                         ".safetensors (features, label) files of other data sets")
     ap.add_argument("--split", type=int, default=0)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--draws", type=int, default=2)
@@ -1161,7 +1196,8 @@ def main_precision(argv: Sequence[str] | None = None) -> list[PrecisionReport]:
     args.out.mkdir(parents=True, exist_ok=True)
     tag = "" if args.scaling == PRECISION_SCALING else f"_{args.scaling}"
     reports = []
-    names = args.datasets.split(",")
+    sources = dataset_sources(args.datasets)
+    names = list(sources)
     if args.splits:
         for d in args.splits:
             found = [n for n in names if (d / f"mde_precision{tag}_{n}.json").exists()]
@@ -1187,7 +1223,7 @@ def main_precision(argv: Sequence[str] | None = None) -> list[PrecisionReport]:
         if args.from_json:  # the stored report stays as measured; only its tables are redone
             rep = report_from_json(stored)
         else:
-            x, y = load(name)
+            x, y = load(sources[name])
             rep = validate_precision(x, y, seed=args.split, name=name, seeds=args.seeds, draws=args.draws,
                                      jobs=args.jobs, plot=stem.with_suffix(".png"), truth=stored, scaling=args.scaling,
                                      **PRECISION_CONFIGS.get(name, {}))
@@ -1197,6 +1233,13 @@ def main_precision(argv: Sequence[str] | None = None) -> list[PrecisionReport]:
         stem.with_suffix(".txt").write_text(precision_table([rep]) + "\n")
     (args.out / f"mde_precision{tag}.txt").write_text(precision_table(reports) + "\n")
     return reports
+
+
+def dataset_sources(datasets: str) -> dict[str, str]:
+    """--datasets as {report name: what `load` reads}: a benchmark data set's name, or a data
+    file's path named by its stem (its reports are mde_<stem>*, its configuration the default one
+    scaled to its rows: `fit_to_rows`)."""
+    return {Path(n).stem if n.endswith((".csv", ".safetensors")) else n: n for n in datasets.split(",") if n}
 
 
 def _csv(kind):
@@ -1215,7 +1258,9 @@ def main(argv: Sequence[str] | None = None) -> list[Report]:
     from benchmarks._mde_data import load
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--datasets", default="digits,breast_cancer,mnist5k,adult")
+    ap.add_argument("--datasets", default="digits,breast_cancer,mnist5k,adult",
+                    help="comma-separated: benchmark data sets, or paths to .csv (a header, the label last) or "
+                         ".safetensors (features, label) files of other data sets")
     ap.add_argument("--seeds", type=int, default=None, help="retraining seeds (default: 6)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--methods", type=_csv(str), default=list(METHODS),
@@ -1237,8 +1282,8 @@ def main(argv: Sequence[str] | None = None) -> list[Report]:
     t0 = time.perf_counter()
     print(LEGEND, flush=True)
     for split in splits:
-        for name in args.datasets.split(","):
-            x, y = load(name)
+        for name, source in dataset_sources(args.datasets).items():
+            x, y = load(source)
             cfg = dict(CONFIGS.get(name, {}))
             seeds = args.seeds or cfg.pop("seeds", 6)
             cfg.pop("seeds", None)

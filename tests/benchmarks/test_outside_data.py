@@ -1,0 +1,76 @@
+"""A data set outside the benchmark: read from a file (CSV or safetensors, any label values) and
+run with the default configuration scaled to its rows, or refused naming the rows it needs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from safetensors.numpy import save_file
+from sklearn.datasets import load_wine
+
+from benchmarks._mde_data import load
+from benchmarks.mde_validation import DataSetTooSmall, dataset_sources, fit_to_rows
+from pricing.builders import CANDIDATES, DP_CANDIDATES
+
+FEW = (CANDIDATES[0], DP_CANDIDATES[-2])  # network-anchored, and network-anchored@support=2 for DP releases
+DEFAULTS = {"precision": (400, 400, (100, 400)), "exact": (500, 500, (25, 50, 100, 200, 400))}
+
+
+@given(n_rows=st.integers(0, 3000), n_train=st.integers(30, 600), n_val=st.integers(30, 1000),
+       sizes=st.lists(st.integers(2, 500), min_size=1, max_size=5))
+def test_a_configuration_fits_the_rows_in_proportion_or_is_refused_naming_the_rows_needed(n_rows, n_train, n_val,
+                                                                                          sizes):
+    try:
+        nt, nv, sz = fit_to_rows(n_rows, n_train, n_val, sizes)
+    except DataSetTooSmall as err:
+        assert f"{n_rows} rows" in str(err) and "at least" in str(err)
+        least = int(str(err).split("at least ")[1].split()[0])
+        assert least > n_rows
+        nt, nv, sz = fit_to_rows(least, n_train, n_val, sizes)  # the rows it names are enough
+        n_rows = least
+    assert nt + nv + sz[-1] <= n_rows and list(sz) == sorted(set(sz))
+    if n_train + n_val + max(sizes) <= n_rows:
+        assert (nt, nv, sz) == (n_train, n_val, tuple(sorted(set(sizes))))
+    else:
+        assert nt <= n_train and nv <= n_val and sz[-1] <= max(sizes)
+
+
+def test_files_of_any_label_values_load_as_class_indices(tmp_path):
+    x, y = load_wine(return_X_y=True)
+    names = np.array(["red", "white", "rose"])[y]
+    lines = ["a,b,colour,kind"] + [f"{r[0]},{r[1]},{'dark' if r[2] > 2.3 else 'pale'},{k}" for r, k in zip(x, names)]
+    (tmp_path / "w.csv").write_text("\n".join(lines) + "\n")
+    xc, yc = load(str(tmp_path / "w.csv"))
+    assert xc.shape == (len(y), 4)  # the text column one-hot: dark, pale
+    assert set(np.unique(yc)) == {0, 1, 2} and np.array_equal(np.unique(names, return_inverse=True)[1], yc)
+    save_file({"features": x, "label": (y * 10 + 5).astype(np.int64)}, str(tmp_path / "w.safetensors"))
+    xs, ys = load(str(tmp_path / "w.safetensors"))
+    assert np.array_equal(xs, x) and np.array_equal(ys, y)
+    with pytest.raises(ValueError, match="no data set 'wines'.*a path to a .csv"):
+        load("wines")
+    assert dataset_sources(f"digits,{tmp_path / 'w.csv'}") == {"digits": "digits", "w": str(tmp_path / "w.csv")}
+
+
+@pytest.mark.parametrize("run", ["precision", "exact"])
+def test_a_small_data_set_outside_the_benchmark_runs_with_the_defaults_scaled_to_its_rows(tmp_path, run):
+    """178 wines cannot hold the default training, validation and pool sets: both validations
+    scale them (cheap methods and calibration here; the benchmark's own run prices every method)."""
+    from benchmarks.mde_validation import validate, validate_precision
+
+    x, y = load_wine(return_X_y=True)
+    save_file({"features": x, "label": y.astype(np.int64)}, str(tmp_path / "wine.safetensors"))
+    xs, ys = load(str(tmp_path / "wine.safetensors"))
+    cal = {"folds": 3, "seeds": 1, "candidates": FEW}
+    if run == "precision":
+        rep = validate_precision(xs, ys, name="wine", seeds=1, draws=1, hidden=8, max_iter=200, alphas=(1.0,),
+                                 methods=("influence",), progress=False, calibration=cal, scaling="bounds")
+        sizes = sorted({int(n.split("-")[1]) for n in rep.bundles})
+    else:
+        rep = validate(xs, ys, name="wine", seeds=1, hidden=8, max_iter=200, alphas=(1.0,), methods=("influence",),
+                       jobs=1, progress=False, calibration=cal)
+        sizes = sorted({int(n.split("-")[1]) for n in rep.names if n.startswith("clean-")})
+    assert (rep.n_train, rep.n_val, tuple(sizes)) == fit_to_rows(len(y), *DEFAULTS[run])
+    assert rep.n_train + rep.n_val + sizes[-1] <= len(y) and rep.shipped_method
+    assert np.isfinite(rep.methods["influence"].spearman)
