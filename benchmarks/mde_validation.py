@@ -36,7 +36,8 @@ __all__ = ["MethodResult", "Report", "Buyer", "buyer", "buyer_specs", "validate"
            "summary_table", "main", "shipped_spec", "buyer_fit", "PrecisionMethod", "PrecisionReport",
            "validate_precision", "precision_table", "PRECISION_TARGETS", "SCALINGS", "PRECISION_SCALING",
            "FixedScaler", "scaler_params", "truth_ceiling", "report_from_json",
-           "precision_splits_table", "DataSetTooSmall", "fit_to_rows", "dataset_sources"]
+           "precision_splits_table", "DataSetTooSmall", "fit_to_rows", "dataset_sources",
+           "split_rows"]
 
 RESULTS = Path(__file__).resolve().parent / "results"
 METHODS = ("influence", "group-influence", "tree", "distilled", "feature-newton", "network-newton", "network-anchored")
@@ -172,6 +173,30 @@ def fit_to_rows(n_rows: int, n_train: int, n_val: int, sizes: Sequence[int]) -> 
                               f"and a pool of >= {MIN_POOL} in the proportions {n_train}:{n_val}:{sizes[-1]}, so at "
                               f"least {least} rows; pass smaller n_train, n_val and sizes, or more data")
     return nt, nv, scaled
+
+
+def split_rows(y: np.ndarray, perm: np.ndarray, n_train: int, n_val: int
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(training, validation, pool) rows: the first n_train, the next n_val and the rest of
+    `perm`. When the buyer's training rows would miss a class (a rare one), the rows are taken
+    in an order that spreads every class evenly through `perm` instead (each row keyed by its
+    rank within its class over the class's size), so each part holds its share of every class."""
+    y = np.asarray(y)
+    cut = (perm[:n_train], perm[n_train:n_train + n_val], perm[n_train + n_val:])
+    if np.isin(np.unique(y), y[cut[0]]).all():
+        return cut
+    _, cls, counts = np.unique(y[perm], return_inverse=True, return_counts=True)
+    rank = np.zeros(len(perm))
+    for k in range(len(counts)):
+        at = np.flatnonzero(cls == k)
+        rank[at] = (np.arange(len(at)) + 0.5) / len(at)
+    spread = perm[np.argsort(rank, kind="stable")]
+    cut = (spread[:n_train], spread[n_train:n_train + n_val], spread[n_train + n_val:])
+    missing = np.setdiff1d(np.unique(y), y[cut[0]])
+    if len(missing):
+        raise DataSetTooSmall(f"classes {missing.tolist()} are too rare for {n_train} training rows of {len(y)}: "
+                              "pass a larger n_train, or merge or drop those classes")
+    return cut
 
 
 def make_bundles(x_tr, y_tr, x_pool, y_pool, classes: int, rng: np.random.Generator,
@@ -411,8 +436,7 @@ def buyer(x: np.ndarray, y: np.ndarray, *, seed: int, n_train: int, n_val: int, 
     rng = np.random.default_rng(seed)
     x, y = np.asarray(x, np.float64), np.asarray(y, np.int64)
     classes = int(y.max()) + 1
-    perm = rng.permutation(len(y))
-    tr, va, pool = perm[:n_train], perm[n_train:n_train + n_val], perm[n_train + n_val:]
+    tr, va, pool = split_rows(y, rng.permutation(len(y)), n_train, n_val)
     x_tr, y_tr, x_va, y_va = x[tr], y[tr], x[va], y[va]
     bundles = make_bundles(x_tr, y_tr, x[pool], y[pool], classes, rng, sizes)
     if scaling not in SCALINGS:
@@ -950,8 +974,7 @@ def validate_precision(x: np.ndarray, y: np.ndarray, *, task: str = "classificat
     b = buyer(x, y, seed=seed, n_train=n_train, n_val=n_val, sizes=(10, 20, 40), hidden=hidden, max_iter=max_iter,
               alphas=alphas, solver=solver, scaling=scaling)
     rng = np.random.default_rng([seed, 29])
-    perm = np.random.default_rng(seed).permutation(len(y))  # the split buyer() drew: the pool is the rest
-    pool = perm[n_train + n_val:]
+    pool = split_rows(y, np.random.default_rng(seed).permutation(len(y)), n_train, n_val)[2]  # as buyer() split
     d = x.shape[1]
     epsilons = [c * (d + 1) for c in per_column] + [float("inf")]
     bounds = _bounds(np.asarray(x, np.float64))

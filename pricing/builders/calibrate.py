@@ -34,7 +34,7 @@ from .build import SCALER_AWARE, build_spec
 from .extract import predictor
 
 __all__ = ["Candidate", "Calibration", "CANDIDATES", "DP_CANDIDATES", "LABELLED_CANDIDATES", "DP_PREFERRED",
-           "calibrate_spec", "calibration_bundles",
+           "calibrate_spec", "calibration_bundles", "fold_parts",
            "select_candidate", "quote_work"]
 
 Fit = Callable[[np.ndarray, np.ndarray, int], Any]
@@ -171,6 +171,31 @@ def _dp_bundles(x_src, y_src, x_base, classes, rng, dp_per_column, fractions, ex
     return out
 
 
+def fold_base(parts: Sequence[np.ndarray], f: int) -> np.ndarray:
+    """Fold f's base rows: every part but its judge (part f) and its source (the next)."""
+    return np.concatenate([p for g, p in enumerate(parts) if g not in (f, (f + 1) % len(parts))])
+
+
+def fold_parts(y: np.ndarray, folds: int, perm: np.ndarray) -> list[np.ndarray]:
+    """The training rows cut into `folds` parts in the order of `perm`. When that leaves a fold's
+    base (the parts but its judge and source) without one of y's classes, whose model then could
+    not score it, the rows are dealt class by class round the parts instead: a class of >= 3 rows
+    lands in 3 parts, so every base holds it. A class of 1 or 2 rows raises `SpecError`."""
+    parts = np.array_split(perm, folds)
+    present = np.unique(y)
+
+    if all(np.isin(present, y[fold_base(parts, f)]).all() for f in range(folds)):
+        return parts
+    counts = np.bincount(y)
+    rare = {int(k): int(c) for k, c in enumerate(counts) if 0 < c < 3}
+    if rare:
+        raise SpecError(f"classes {sorted(rare)} have only {sorted(rare.values())} training rows: the calibration's "
+                        "folds need >= 3 of every class (one in each of three parts); merge or drop those classes, "
+                        "or add rows")
+    order = perm[np.argsort(y[perm], kind="stable")]  # by class, each in perm's order
+    return [order[f::folds] for f in range(folds)]
+
+
 def quote_work(spec: Any) -> float:
     """A parsed spec's refit work: steps times CG iterations a step times starts (each 1 when the
     method has none). Compares the budgets of one method, whose quotes cost in proportion."""
@@ -272,7 +297,7 @@ def calibrate_spec(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarra
     x_train, y_train = np.asarray(x_train, np.float64), np.asarray(y_train, np.int64)
     t0 = time.perf_counter()
     rng = np.random.Generator(np.random.PCG64(seed))
-    parts = np.array_split(rng.permutation(len(y_train)), folds)
+    parts = fold_parts(y_train, folds, rng.permutation(len(y_train)))
     rhos: dict[str, list[float]] = {c.label: [] for c in candidates}
     work: dict[str, float] = {}
     retrainings = bundles_seen = 0
@@ -282,7 +307,7 @@ def calibrate_spec(fit: Fit, model: Any, x_train: np.ndarray, y_train: np.ndarra
 
     for f in range(folds):
         judge, source = parts[f], parts[(f + 1) % folds]
-        base = np.concatenate([parts[g] for g in range(folds) if g not in (f, (f + 1) % folds)])
+        base = fold_base(parts, f)
         xa, ya, xj, yj = x_train[base], y_train[base], x_train[judge], y_train[judge]
         bundles = calibration_bundles(x_train[source], y_train[source], xa, ya, classes, rng, dp_per_column, dp_only)
         base_models = [fit(xa, ya, s) for s in range(seeds)]

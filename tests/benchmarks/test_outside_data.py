@@ -74,3 +74,23 @@ def test_a_small_data_set_outside_the_benchmark_runs_with_the_defaults_scaled_to
     assert (rep.n_train, rep.n_val, tuple(sizes)) == fit_to_rows(len(y), *DEFAULTS[run])
     assert rep.n_train + rep.n_val + sizes[-1] <= len(y) and rep.shipped_method
     assert np.isfinite(rep.methods["influence"].spearman)
+
+
+@given(counts=st.lists(st.integers(1, 60), min_size=2, max_size=6), seed=st.integers(0, 2**16),
+       frac=st.floats(0.1, 0.6))
+def test_the_buyers_training_rows_hold_every_class_and_the_plain_split_is_kept_when_it_does(counts, seed, frac):
+    from benchmarks.mde_validation import split_rows
+
+    y = np.repeat(np.arange(len(counts)), counts)
+    perm = np.random.default_rng(seed).permutation(len(y))
+    n_train = max(1, int(frac * len(y)))
+    n_val = (len(y) - n_train) // 2
+    try:
+        tr, va, pool = split_rows(y, perm, n_train, n_val)
+    except DataSetTooSmall as err:
+        assert "too rare" in str(err) and min(counts) * n_train < len(y)
+        return
+    assert sorted(np.concatenate([tr, va, pool]).tolist()) == list(range(len(y)))
+    assert (len(tr), len(va)) == (n_train, n_val) and set(y[tr]) == set(y)
+    if set(y[perm[:n_train]]) == set(y):
+        assert np.array_equal(tr, perm[:n_train]) and np.array_equal(pool, perm[n_train + n_val:])

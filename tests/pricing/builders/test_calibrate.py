@@ -317,3 +317,40 @@ def test_select_candidate_names_what_is_missing():
         select_candidate(FAMILY, {c.label: [0.5, 0.6] for c in FAMILY}, {"network-anchored": 40.0,
                                                                          "network-anchored@cg_iters=3": 24.0},
                          cheaper_within_se=True)
+
+
+@given(counts=st.lists(st.integers(1, 12), min_size=2, max_size=5), folds=st.integers(3, 6),
+       seed=st.integers(0, 2**16))
+def test_every_folds_base_holds_every_class_or_the_rare_class_is_named(counts, folds, seed):
+    from pricing.builders.calibrate import fold_parts
+
+    y = np.repeat(np.arange(len(counts)), counts)
+    perm = np.random.default_rng(seed).permutation(len(y))
+    plain = np.array_split(perm, folds)
+    try:
+        parts = fold_parts(y, folds, perm)
+    except SpecError as err:
+        assert min(counts) < 3 and "training rows" in str(err)
+        return
+    assert sorted(np.concatenate(parts).tolist()) == list(range(len(y)))  # a partition of the rows
+    assert max(map(len, parts)) - min(map(len, parts)) <= 1
+    for f in range(folds):
+        base = np.concatenate([parts[g] for g in range(folds) if g not in (f, (f + 1) % folds)])
+        assert set(y[base]) == set(y)
+    covered = all(set(y[np.concatenate([plain[g] for g in range(folds) if g not in (f, (f + 1) % folds)])]) == set(y)
+                  for f in range(folds))
+    if covered:  # the plain cut, when it serves, is kept: earlier calibrations are unchanged
+        assert all(np.array_equal(a, b) for a, b in zip(parts, plain))
+
+
+def test_a_rare_class_is_calibrated_instead_of_failing_on_a_base_model_that_never_saw_it(buyer):
+    x_tr, y_tr, x_va, y_va, _ = buyer
+    y3 = y_tr.copy()
+    first = np.random.Generator(np.random.PCG64(0)).permutation(len(y3))[:3]  # the calibration's first part
+    y3[first] = 2  # a third class in one part only: the plain cut leaves it out of two folds' bases
+    model = _fit(x_tr, y3, 0)
+    cal = calibrate_spec(_fit, model, x_tr, y3, x_va, y_va, classes=3, candidates=FEW[:2], folds=4, seeds=1)
+    assert cal.chosen.label in {c.label for c in FEW[:2]} and parse_spec(cal.spec).classes == 3
+    y3[first[:1]] = 1  # two rows left: named, not an IndexError
+    with pytest.raises(SpecError, match=r"classes \[2\] have only \[2\] training rows"):
+        calibrate_spec(_fit, _fit(x_tr, y3, 0), x_tr, y3, x_va, y_va, classes=3, candidates=FEW[:2], folds=4, seeds=1)
