@@ -9,8 +9,8 @@ from .arbitrage import ArbitrageReport, check_arbitrage_free, inverse_variance
 from .curves import CURVES, apply_curve, parse_max_price
 from .errors import (
     BadDtype, BadShape, BundleTooLarge, CurveError, MalformedBundle, MissingTensor,
-    NonFiniteEfficacy, NonFiniteValue, NonPositiveScale, PricingError, ReleaseError, SchemaMismatch, SpecError, TermsError,
-    UnknownCurve, UnknownLayer, UnknownMethod, UnpriceableRelease,
+    NonFiniteEfficacy, NonFiniteValue, NonPositiveScale, PricingError, ReleaseError, SchemaMismatch, SpecError,
+    TermsError, UnknownCurve, UnknownLayer, UnknownMethod, UnpriceableRelease,
 )
 from .methods import METHODS, Efficacy, PricingMethod, get_method
 from .price import PriceResult, efficacy_of, price
@@ -27,5 +27,6 @@ __all__ = [
     "ArbitrageReport", "check_arbitrage_free", "inverse_variance",
     "PricingError", "SpecError", "MalformedBundle", "BundleTooLarge", "UnknownMethod",
     "UnknownLayer", "MissingTensor", "BadShape", "BadDtype", "NonFiniteValue", "NonPositiveScale",
-    "SchemaMismatch", "ReleaseError", "UnpriceableRelease", "NonFiniteEfficacy", "TermsError", "CurveError", "UnknownCurve",
+    "SchemaMismatch", "ReleaseError", "UnpriceableRelease", "NonFiniteEfficacy", "TermsError", "CurveError",
+    "UnknownCurve",
 ]

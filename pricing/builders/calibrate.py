@@ -183,7 +183,6 @@ def fold_parts(y: np.ndarray, folds: int, perm: np.ndarray) -> list[np.ndarray]:
     lands in 3 parts, so every base holds it. A class of 1 or 2 rows raises `SpecError`."""
     parts = np.array_split(perm, folds)
     present = np.unique(y)
-
     if all(np.isin(present, y[fold_base(parts, f)]).all() for f in range(folds)):
         return parts
     counts = np.bincount(y)
