@@ -19,7 +19,8 @@ from client.errors import ClientError
 from . import abort, console, success
 from .buyer import buyer_data, load_factory, spec_app
 
-__all__ = ["CalibrationInputError", "calibration_candidates", "per_column", "seeded_fit", "spec_calibrate"]
+__all__ = ["CalibrationInputError", "calibration_candidates", "offer_precision", "per_column", "seeded_fit",
+           "spec_calibrate"]
 
 # the offer's release kinds a calibration can simulate on the buyer's rows
 MECHANISMS = ("exact", "ml-laplace-rr")
@@ -44,12 +45,19 @@ def seeded_fit(factory: Callable[..., Any], seeds: int) -> Callable[[np.ndarray,
     return lambda x, y, s: factory(x, y)
 
 
-def calibration_candidates(mechanism: str, labels: bool, only: Optional[str]) -> tuple[Any, ...]:
+def calibration_candidates(mechanism: str, labels: bool, only: Optional[str],
+                           method: Optional[str] = None) -> tuple[Any, ...]:
     """The candidates scored: every one a buyer can ship for the mechanism (the labelled
-    network-retrain too when the buyer shows its labels), or those `only` names (comma-separated)."""
+    network-retrain too when the buyer shows its labels), or those `only` names (comma-separated);
+    only those of `method` when an offer fixes it."""
     from pricing.builders import CANDIDATES, DP_CANDIDATES, LABELLED_CANDIDATES
 
     pool = (CANDIDATES if mechanism == "exact" else DP_CANDIDATES) + (LABELLED_CANDIDATES if labels else ())
+    if method is not None:
+        pool = tuple(c for c in pool if c.method == method)
+        if not pool:
+            raise CalibrationInputError(f"the offer prices by {method!r}, which no candidate uses: build that spec "
+                                        "with `spartacus spec build --method` instead")
     if only is None:
         return pool
     known = {c.label: c for c in CANDIDATES + DP_CANDIDATES + LABELLED_CANDIDATES}
@@ -59,11 +67,44 @@ def calibration_candidates(mechanism: str, labels: bool, only: Optional[str]) ->
             raise CalibrationInputError(f"--candidates: no candidate {name!r}; one of {', '.join(known)}")
         if known[name].labels and not labels:
             raise CalibrationInputError(f"--candidates: {name!r} ships your training labels: pass --anchor-labels too")
+        if method is not None and known[name].method != method:
+            raise CalibrationInputError(f"--candidates: {name!r} is a {known[name].method} spec; the offer prices by "
+                                        f"{method}")
         picked.append(known[name])
     if not picked:
         raise CalibrationInputError("--candidates names none: give comma-separated labels, e.g. "
                                     "network-anchored,feature-newton")
     return tuple(picked)
+
+
+def offer_precision(hub: Optional[str], offer: Optional[str], buyer: Optional[str], mechanism: str,
+                    epsilon: list[float]) -> tuple[str, list[float], str, int]:
+    """(mechanism, epsilons, method, features) of a hub's offer to `buyer` (`GET /v1/offers`, its
+    dataset's schema from `GET /v1/datasets`): what the calibration simulates, the method its
+    spec must have and the columns the buyer's rows must have. Extra --epsilon values are kept."""
+    from client.hub_client import HubClient
+
+    if hub is None or offer is None or buyer is None:
+        raise CalibrationInputError("--hub, --offer and --buyer go together: the hub's URL, the offer's id and the "
+                                    "address it is made to")
+    if mechanism != "exact":
+        raise CalibrationInputError("--mechanism comes from the offer: leave it out with --offer")
+    with HubClient(hub) as client:
+        offers = {o["offerId"]: o for o in client.offers(buyer)}
+        if offer not in offers:
+            raise CalibrationInputError(f"{hub} makes no offer {offer!r} to {buyer}; its offers: "
+                                        f"{', '.join(offers) or 'none'}")
+        schemas = {d["datasetId"]: d["schema"] for d in client.datasets()}
+    release, pricing = offers[offer]["release"], offers[offer]["pricing"]
+    features = len(schemas.get(offers[offer]["datasetId"], {}).get("features", []))
+    if pricing.get("method") == "fixed":
+        raise CalibrationInputError(f"offer {offer!r} has a fixed price: it needs no spec")
+    if release["epsilon"] == "exact":
+        return "exact", list(epsilon), str(pricing["method"]), features
+    name = release["mechanism"]["name"]
+    if release["mechanism"].get("split", "equal") != "equal":
+        console.print(f"offer {offer!r} splits epsilon unevenly over its columns; the calibration simulates an even split")
+    return name, [float(release["epsilon"]), *epsilon], str(pricing["method"]), features
 
 
 def per_column(epsilons: list[float], features: int) -> list[float]:
@@ -105,6 +146,10 @@ def spec_calibrate(
     classes: Optional[int] = typer.Option(None, help="number of classes (default: inferred)"),
     seed: int = typer.Option(0, help="the spec's seed and the bundles' draws"),
     report: Optional[Path] = typer.Option(None, help="also write the fold scores and the cost as JSON here"),
+    hub: Optional[str] = typer.Option(None, help="calibrate for an offer of this hub (its URL, with --offer and "
+                                                 "--buyer): the offer's mechanism and epsilon, its method's candidates"),
+    offer: Optional[str] = typer.Option(None, help="the offer's id (GET /v1/offers)"),
+    buyer: Optional[str] = typer.Option(None, help="the buyer address the hub makes the offer to"),
 ) -> None:
     """Choose the pricing method to ship by retraining your model on bundles cut from your own
     training rows (never anyone else's); write that one spec and print what the choice cost."""
@@ -114,6 +159,9 @@ def spec_calibrate(
     from pricing.release_fit import method_fits_release
 
     try:
+        method, columns = None, 0
+        if hub is not None or offer is not None:
+            mechanism, epsilon, method, columns = offer_precision(hub, offer, buyer, mechanism, epsilon)
         if mechanism not in MECHANISMS:
             raise CalibrationInputError(f"--mechanism {mechanism!r}: one of {', '.join(MECHANISMS)} (a 'table' "
                                         "release holds counts, which no MDE method prices)")
@@ -122,9 +170,12 @@ def spec_calibrate(
         if mechanism == "exact" and epsilon:
             raise CalibrationInputError("--epsilon is for a DP release: pass --mechanism ml-laplace-rr too")
         x, y, xv, yv, names, label_name, k = buyer_data(train, val, label, classes)
+        if columns and x.shape[1] != columns:
+            raise CalibrationInputError(f"{train} has {x.shape[1]} feature columns; the offer's dataset has {columns}: "
+                                        "a spec must read the seller's columns")
         if k < 2:
             raise CalibrationInputError("calibration prices classifiers: the label must be class indices")
-        pool = calibration_candidates(mechanism, anchor_labels, candidates)
+        pool = calibration_candidates(mechanism, anchor_labels, candidates, method)
         fit = seeded_fit(load_factory(factory), retrain_seeds)
         model = fit(x, y, 0)
         refit = network_layers(model)[0][0] == "standardize"  # a pipeline's scaler is refitted on merged rows

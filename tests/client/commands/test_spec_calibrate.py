@@ -18,6 +18,7 @@ from client.cli import app
 from client.commands.calibrate import CalibrationInputError, per_column, seeded_fit
 from pricing import parse_spec
 from pricing.builders import CANDIDATES, DP_CANDIDATES, calibrate_spec
+from tests.oracle.conftest import _cheap_scrypt, _hub_chain, buyer_spec, hub  # noqa: F401 - fixtures
 
 FACTORY = """import warnings
 from sklearn.neural_network import MLPClassifier
@@ -120,3 +121,58 @@ def test_the_buyers_code_is_retrained_with_each_seed_only_if_it_takes_one():
     assert without(None, None, 5) == "fitted"
     with pytest.raises(CalibrationInputError, match="needs a factory taking seed="):
         seeded_fit(lambda x, y: None, 2)
+
+
+def test_a_buyer_calibrates_for_a_hubs_offer_and_buys_with_that_spec(hub, monkeypatch, accounts_dir, tmp_path):
+    """Over real HTTP: the offer fixes the mechanism, epsilon and method the calibration simulates
+    and may ship; the spec it writes is one the hub takes in a deal."""
+    from client.accounts import AccountStore
+    from pricing.builders import DP_CANDIDATES as DP
+    from tests.client.hubkit import account_of, live_hub
+    from tests.oracle.conftest import ml_data
+
+    own = ml_data(160, seed=7)  # the buyer's own rows, in the dataset's 3 columns
+    train = tmp_path / "own.csv"
+    with train.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["x0", "x1", "x2", "y"])
+        w.writerows([[*map(float, r), int(v)] for r, v in zip(own["features"], own["label"])])
+    (tmp_path / "buyer.py").write_text(FACTORY)
+    out = tmp_path / "offer.bundle"
+    base = ["spec", "calibrate", "--train", str(train), "--factory", f"{tmp_path / 'buyer.py'}:make", "--folds", "3"]
+    with live_hub(hub) as live:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = CliRunner().invoke(app, [*base, "--hub", live.url, "--offer", "mde-dp", "--buyer", hub.buyer,
+                                           "--out", str(out)])
+        assert res.exit_code == 0, res.output
+        for args, says in ((["--offer", "nope"], "makes no offer 'nope'"), (["--offer", "fixed-dp"], "fixed price"),
+                           (["--offer", "mde-dp", "--mechanism", "ml-laplace-rr"], "comes from the offer")):
+            bad = CliRunner().invoke(app, [*base, "--hub", live.url, "--buyer", hub.buyer, *args])
+            assert bad.exit_code == 1 and says in " ".join(bad.output.split()), bad.output
+        AccountStore(accounts_dir).import_key("me", account_of(hub, hub.buyer).key, "pw")
+        monkeypatch.setenv("SPARTACUS_PASSPHRASE", "pw")
+        monkeypatch.setattr("client.commands.connect_chain", lambda network: hub.w3)
+        monkeypatch.setattr("client.commands.buyer.PROGRESS_HOOKS", [live.drive()])
+        bought = CliRunner().invoke(app, ["buy", "--hub", live.url, "--dataset", "census", "--offer", "mde-dp",
+                                          "--spec", str(out), "--budget", str(hub.ETHER), "--poll", "0",
+                                          "--state-dir", str(tmp_path / "state"),
+                                          "--release", str(tmp_path / "r.safetensors"), "--account", "me"])
+    spec = parse_spec(out.read_bytes())
+    assert spec.method == "group-influence"  # the offer's method: the only candidates scored
+    x, y = own["features"][:128], own["label"][:128]  # --train's first 80%, as buyer_data splits it
+    xv, yv = own["features"][128:], own["label"][128:]
+    from client.commands.buyer import load_factory
+
+    make = load_factory(f"{tmp_path / 'buyer.py'}:make")
+    direct = calibrate_spec(lambda a, b, s: make(a, b, seed=s), make(x, y, seed=0), x, y, xv, yv, classes=2,
+                            candidates=tuple(c for c in DP if c.method == "group-influence"), folds=3, seeds=1,
+                            refit_scaler=True, feature_names=["x0", "x1", "x2"], label_name="y",
+                            mechanism="ml-laplace-rr", dp_only=True, dp_per_column=[1.0 / 4])
+    assert out.read_bytes() == direct.spec  # the offer's epsilon 1, split over 3 features and the label
+    opened = [a for n, a, _, _ in hub.ex.events() if n == "DealOpened" and a["buyer"] == hub.buyer]
+    assert len(opened) == 1, bought.output  # the hub took the terms naming this spec and the deal was opened
+    said = " ".join(bought.output.split())
+    assert "accepted by the hub" in said and "cannot price" not in said
+    # priced with this spec: ε 1 swamps three columns, so it prices the release 0 and the buyer is refunded
+    assert ("settled" in said) or ("no efficacy" in said and "buyer credited" in said), said
