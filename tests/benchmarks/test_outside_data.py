@@ -94,3 +94,15 @@ def test_the_buyers_training_rows_hold_every_class_and_the_plain_split_is_kept_w
     assert (len(tr), len(va)) == (n_train, n_val) and set(y[tr]) == set(y)
     if set(y[perm[:n_train]]) == set(y):
         assert np.array_equal(tr, perm[:n_train]) and np.array_equal(pool, perm[n_train + n_val:])
+
+
+def test_the_outside_data_sets_are_written_as_files_the_benchmark_reads(tmp_path):
+    from benchmarks.outside_data import write_outside
+
+    shapes = {}
+    for path in write_outside(tmp_path):
+        x, y = load(str(path))
+        shapes[path.stem] = (x.shape, int(y.max()) + 1)
+    # german's 13 text columns one-hot; compas's charge degree, race and sex too
+    assert shapes == {"iris": ((150, 4), 3), "wine": ((178, 13), 3), "german": ((1000, 61), 2),
+                      "compas": ((7214, 15), 2)}
