@@ -14,7 +14,8 @@ import time
 import traceback
 
 ALL = ("gas", "delivery_throughput", "privacy_bench", "privacy_estimators", "privacy_throughput", "hub_quote_latency",
-       "hub_download", "survey_scale", "pricing_scale", "sanitizer_tradeoff", "mde_validation", "mde_precision")
+       "hub_download", "survey_scale", "pricing_scale", "sanitizer_tradeoff", "mde_validation", "mde_precision",
+       "mde_outside")
 
 
 def main(argv: list[str]) -> int:
