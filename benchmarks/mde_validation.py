@@ -1261,8 +1261,17 @@ def main_precision(argv: Sequence[str] | None = None) -> list[PrecisionReport]:
 def dataset_sources(datasets: str) -> dict[str, str]:
     """--datasets as {report name: what `load` reads}: a benchmark data set's name, or a data
     file's path named by its stem (its reports are mde_<stem>*, its configuration the default one
-    scaled to its rows: `fit_to_rows`)."""
-    return {Path(n).stem if n.endswith((".csv", ".safetensors")) else n: n for n in datasets.split(",") if n}
+    scaled to its rows: `fit_to_rows`); a stem that is a benchmark data set's name gets "-file",
+    so neither its configuration nor its reports are taken for that data set's."""
+    from benchmarks._mde_data import DATASETS
+
+    def name(n: str) -> str:
+        if not n.endswith((".csv", ".safetensors")):
+            return n
+        stem = Path(n).stem
+        return f"{stem}-file" if stem in DATASETS else stem
+
+    return {name(n): n for n in datasets.split(",") if n}
 
 
 def _csv(kind):

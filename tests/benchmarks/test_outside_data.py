@@ -51,6 +51,8 @@ def test_files_of_any_label_values_load_as_class_indices(tmp_path):
     with pytest.raises(ValueError, match="no data set 'wines'.*a path to a .csv"):
         load("wines")
     assert dataset_sources(f"digits,{tmp_path / 'w.csv'}") == {"digits": "digits", "w": str(tmp_path / "w.csv")}
+    # a file named like a benchmark data set keeps neither its configuration nor its report names
+    assert dataset_sources(f"digits,/d/digits.csv") == {"digits": "digits", "digits-file": "/d/digits.csv"}
 
 
 @pytest.mark.parametrize("run", ["precision", "exact"])
