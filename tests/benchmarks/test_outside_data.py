@@ -52,7 +52,7 @@ def test_files_of_any_label_values_load_as_class_indices(tmp_path):
         load("wines")
     assert dataset_sources(f"digits,{tmp_path / 'w.csv'}") == {"digits": "digits", "w": str(tmp_path / "w.csv")}
     # a file named like a benchmark data set keeps neither its configuration nor its report names
-    assert dataset_sources(f"digits,/d/digits.csv") == {"digits": "digits", "digits-file": "/d/digits.csv"}
+    assert dataset_sources("digits,/d/digits.csv") == {"digits": "digits", "digits-file": "/d/digits.csv"}
 
 
 @pytest.mark.parametrize("run", ["precision", "exact"])
