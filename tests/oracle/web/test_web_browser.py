@@ -139,21 +139,15 @@ def test_the_owner_runs_the_hub_from_the_browser(people_hub, browser, shots) -> 
         assert "network-retrain" in reason  # the method that retrains the buyer's network is a fix too
         assert hub.store.get_offer("noisy-influence") is None
 
-        # network-retrain is offered for DP releases as it is: picked from the owner's list, kept
-        drv.get(f"{url}/owner/offers")
-        _fill(drv, "new", offer_id="noisy-retrain", epsilon="2", rule="mde", mde_method="network-retrain",
-              curve='{"kind":"linear","slope":"1000"}', dataset=hub.datasets["census"])
-        drv.find_element(By.ID, "add-offer").click()
-        assert "Offer noisy-retrain saved" in drv.find_element(By.ID, "flash").text
-        assert hub.store.get_offer("noisy-retrain").pricing["method"] == "network-retrain"
-
-        # network-newton fits a DP release when the buyer's spec filters by support: the offer is kept
-        drv.get(f"{url}/owner/offers")
-        _fill(drv, "new", offer_id="noisy-net", epsilon="2", rule="mde", mde_method="network-newton",
-              curve='{"kind":"linear","slope":"1000"}', dataset=hub.datasets["census"])
-        drv.find_element(By.ID, "add-offer").click()
-        assert "Offer noisy-net saved" in drv.find_element(By.ID, "flash").text
-        assert hub.store.get_offer("noisy-net").pricing["method"] == "network-newton"
+        # network-retrain is offered for DP releases as it is, and network-newton fits one when the buyer's
+        # spec filters by support: each picked from the owner's list and kept
+        for offer_id, method in (("noisy-retrain", "network-retrain"), ("noisy-net", "network-newton")):
+            drv.get(f"{url}/owner/offers")
+            _fill(drv, "new", offer_id=offer_id, epsilon="2", rule="mde", mde_method=method,
+                  curve='{"kind":"linear","slope":"1000"}', dataset=hub.datasets["census"])
+            drv.find_element(By.ID, "add-offer").click()
+            assert f"Offer {offer_id} saved" in drv.find_element(By.ID, "flash").text
+            assert hub.store.get_offer(offer_id).pricing["method"] == method
 
         # a sanitized offer must hide a boolean or categorical column: census has none, refused beside it
         drv.get(f"{url}/owner/offers")
