@@ -278,3 +278,22 @@ def test_a_deal_whose_stored_spec_no_longer_parses_is_declined_before_any_draw(h
     assert out.action == "declined" and stages == [], out
     assert out.reason.startswith("the terms' spec is not valid (")
     assert hub.ex.state(deal) == State.REFUNDED and hub.ex.epsilon_spent(hub.seller, _ds_bytes(hub, "census")) == 0
+
+
+def test_a_release_that_overflows_the_pricing_is_declined_naming_the_error_not_a_value(hub, monkeypatch) -> None:
+    """A method's arithmetic overflowing on the drawn release (an unclamped exact release of huge
+    values) is the seller's data at fault: a decline naming the error's type, never the value, and
+    the buyer refunded at once, with no retries."""
+    import pricing
+    from pricing import NonFiniteEfficacy
+
+    def overflow(spec, release, terms):
+        raise NonFiniteEfficacy(MDE_PRICING["method"], 1.2345e308)
+
+    monkeypatch.setattr(pricing, "price", overflow)
+    deal = hub.deal("mde-exact")
+    out = _pipe(hub).handle_opened(deal, _opened(hub, deal))
+    assert out.action == "declined" and "pricing failed (NonFiniteEfficacy)" in out.reason
+    assert "1.23" not in out.reason and "e+308" not in out.reason
+    assert hub.ex.state(deal) == State.REFUNDED and not _quoted(hub, deal)
+    assert hub.store.get_deal(deal).reason == out.reason
