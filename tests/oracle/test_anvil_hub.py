@@ -7,6 +7,8 @@ import io
 import json
 import time
 
+from typing import Callable
+
 import httpx
 import pytest
 from typer.testing import CliRunner
@@ -116,11 +118,12 @@ def test_a_deal_removed_by_a_reorg_before_confirmation_is_never_quoted(anvil_url
         hub.kill()
 
 
-def _dp_deal_replays(anvil_url, tmp_path, method: str, spec: bytes, spec_hash: str,
-                     refused: tuple[bytes, str, str] | None = None) -> None:
+def _dp_deal_replays(anvil_url, tmp_path, method: str, spec: bytes | Callable[[str, str], bytes],
+                     spec_hash: str | None = None, refused: tuple[bytes, str, str] | None = None) -> None:
     """A DP offer priced by `method`, the hub in its own process on anvil: the buyer uploads `spec`
-    (and `refused`'s bundle, whose terms must be 422 naming its text), opens a deal, gets a quote
-    above 0, accepts, decrypts the delivery, and its replay of the price equals the quote."""
+    (made by `spec(hub API url, buyer address)` once the hub runs, when a callable), and `refused`'s
+    bundle, whose terms must be 422 naming its text; it opens a deal, gets a quote above 0, accepts,
+    decrypts the delivery, and its replay of the price equals the quote."""
     near_exact = {**DP_RELEASE, "epsilon": "400"}  # 100 per column: noisy, still worth something
     hub = setup_hub(anvil_url, tmp_path / "hub", data=ml_data(300), schema=ml_schema(), cap_milli=EXACT,
                     offers=[dict(offer_id="dp-net", buyer=None, release=near_exact,
@@ -129,6 +132,11 @@ def _dp_deal_replays(anvil_url, tmp_path, method: str, spec: bytes, spec_hash: s
     try:
         buyer = Buyer(hub)
         offer = buyer.offer("dp-net")
+        if callable(spec):
+            from pricing import parse_spec
+
+            spec = spec(hub.api, buyer.address)
+            spec_hash = parse_spec(spec).hash
         for bundle, h in ((spec, spec_hash), *([refused[:2]] if refused else [])):
             r = buyer.put("/v1/specs", bundle, "application/octet-stream")
             assert r.status_code == 201 and r.json()["specHash"] == h, r.text
@@ -167,3 +175,36 @@ def test_a_dp_deal_priced_by_network_retrain_replays_on_anvil_over_http(anvil_ur
     """network-retrain retrains the buyer's network from scratch in the hub's own process; the buyer's
     replay in this one gives the same price (a fixed-step full-batch retraining, seeded)."""
     _dp_deal_replays(anvil_url, tmp_path, "network-retrain", *retrain_spec)
+
+
+def test_a_spec_calibrated_for_a_dp_offer_on_anvil_is_priced_and_replays(anvil_url, tmp_path) -> None:
+    """`spartacus spec calibrate --hub` reads the offer from a hub in its own process on anvil (its
+    mechanism, epsilon and method), ships a network-retrain spec, and a deal priced with it replays."""
+    import csv
+    import warnings
+
+    from client.cli import app
+    from pricing import parse_spec
+
+    own = ml_data(160, seed=7)
+    with (tmp_path / "own.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["x0", "x1", "x2", "y"])
+        w.writerows([[*map(float, r), int(v)] for r, v in zip(own["features"], own["label"])])
+    (tmp_path / "buyer.py").write_text(
+        "import warnings\nfrom sklearn.neural_network import MLPClassifier\n"
+        "def make(x, y, seed=0):\n    with warnings.catch_warnings():\n        warnings.simplefilter('ignore')\n"
+        "        return MLPClassifier((4,), max_iter=300, random_state=seed).fit(x, y)\n")
+
+    def calibrated(api: str, buyer: str) -> bytes:
+        out = tmp_path / "spec.bundle"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = CliRunner().invoke(app, ["spec", "calibrate", "--train", str(tmp_path / "own.csv"), "--factory",
+                                           f"{tmp_path / 'buyer.py'}:make", "--folds", "3", "--hub", api,
+                                           "--offer", "dp-net", "--buyer", buyer, "--out", str(out)])
+        assert res.exit_code == 0, res.output
+        assert parse_spec(out.read_bytes()).method == "network-retrain"  # the offer's method
+        return out.read_bytes()
+
+    _dp_deal_replays(anvil_url, tmp_path, "network-retrain", calibrated)
