@@ -14,6 +14,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from client.atomic_file import atomic_write
 from client.errors import ClientError
 
 from . import abort, console, success
@@ -193,10 +194,10 @@ def spec_calibrate(
     allowed = {c.label for c in pool if mechanism == "exact" or method_fits_release(c.method, mechanism, c.hyper)[0]}
     console.print(_table(cal, allowed))
     console.print(f"cost: {cal.retrainings} retrainings of your model on {cal.bundles} bundles, {cal.seconds:.1f} s")
-    out.write_bytes(cal.spec)
+    atomic_write(out, cal.spec)  # a crash leaves the old file or the new one, never half of it
     if report is not None:
-        report.write_text(json.dumps({"shipped": cal.chosen.label, "method": parsed.method, "spec": parsed.hash,
+        atomic_write(report, json.dumps({"shipped": cal.chosen.label, "method": parsed.method, "spec": parsed.hash,
                                       "mechanism": mechanism, "epsilon": epsilon, "fold_rho": cal.spearman,
                                       "retrainings": cal.retrainings, "seconds": cal.seconds, "bundles": cal.bundles},
-                                     indent=2) + "\n")
+                                     indent=2).encode() + b"\n")
     success(f"spec {parsed.hash} ({len(cal.spec)} bytes, {cal.chosen.label}) written to {out}")
