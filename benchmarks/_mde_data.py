@@ -6,7 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["load", "DATASETS"]
+__all__ = ["load", "load_file", "DATASETS", "LabelsNotClasses"]
+
+
+class LabelsNotClasses(ValueError):
+    """A data file's label column is not a classification target: both validations price
+    classification (log-loss) only."""
 
 
 def _digits():
@@ -90,5 +95,18 @@ def load_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
         x = pd.get_dummies(df, dtype=np.float64).to_numpy(np.float64)
     if x.ndim != 2 or len(x) != len(labels):
         raise ValueError(f"{path}: features of shape {x.shape} and {len(labels)} labels do not make one row per label")
-    _, y = np.unique(labels, return_inverse=True)
+    classes, y = np.unique(labels, return_inverse=True)
+    _check_classes(path, labels, len(classes))
     return x, y.astype(np.int64)
+
+
+def _check_classes(path: Path, labels: np.ndarray, k: int) -> None:
+    """Refuse a label column that is a continuous target (fractional numbers, or more distinct
+    values than a class of 3 rows each allows), naming it, rather than price hundreds of classes."""
+    n = len(labels)
+    if np.issubdtype(labels.dtype, np.floating) and np.any(labels != np.round(labels)):
+        raise LabelsNotClasses(f"{path}: the label column holds fractional numbers ({k} distinct values in {n} rows); "
+                               "the validations cover classification: bin the target into classes first")
+    if k > max(n // 3, 2):
+        raise LabelsNotClasses(f"{path}: {k} distinct labels in {n} rows, fewer than 3 rows a class; the validations "
+                               "cover classification: bin the target into classes, or put the label last")

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from safetensors.numpy import save_file
 from sklearn.datasets import load_wine
 
-from benchmarks._mde_data import load
+from benchmarks._mde_data import LabelsNotClasses, load
 from benchmarks.mde_validation import DataSetTooSmall, dataset_sources, fit_to_rows
 from pricing.builders import CANDIDATES, DP_CANDIDATES
 
@@ -53,6 +53,23 @@ def test_files_of_any_label_values_load_as_class_indices(tmp_path):
     assert dataset_sources(f"digits,{tmp_path / 'w.csv'}") == {"digits": "digits", "w": str(tmp_path / "w.csv")}
     # a file named like a benchmark data set keeps neither its configuration nor its report names
     assert dataset_sources("digits,/d/digits.csv") == {"digits": "digits", "digits-file": "/d/digits.csv"}
+
+
+def test_a_continuous_target_is_refused_by_name_and_integer_labels_written_as_floats_load(tmp_path):
+    """A regression file (its target last) once failed deep in the split, listing 600 classes of one
+    row each; it is refused when read, naming the label column's problem and the fix."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(600, 3))
+    rows = lambda labels: "\n".join(["a,b,c,target"] + [f"{r[0]},{r[1]},{r[2]},{v}" for r, v in zip(x, labels)])
+    (tmp_path / "r.csv").write_text(rows(x @ [1.0, -2.0, 0.5]) + "\n")
+    with pytest.raises(LabelsNotClasses, match="fractional numbers.*bin the target into classes"):
+        load(str(tmp_path / "r.csv"))
+    (tmp_path / "ids.csv").write_text(rows(range(600)) + "\n")  # integers, but one class a row
+    with pytest.raises(LabelsNotClasses, match="600 distinct labels in 600 rows"):
+        load(str(tmp_path / "ids.csv"))
+    save_file({"features": x, "label": (x[:, 0] > 0).astype(np.float64)}, str(tmp_path / "f.safetensors"))
+    _, y = load(str(tmp_path / "f.safetensors"))  # 0.0 / 1.0: classes written as floats
+    assert np.array_equal(y, (x[:, 0] > 0).astype(np.int64))
 
 
 @pytest.mark.parametrize("run", ["precision", "exact"])
