@@ -90,8 +90,17 @@ def load_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
     else:
         import pandas as pd
 
-        df = pd.read_csv(path).dropna()
+        raw = pd.read_csv(path)
+        df = raw.dropna()
+        if len(raw) and not len(df):
+            gaps = [c for c in raw.columns if raw[c].isna().any()]
+            raise ValueError(f"{path}: every row misses a value in one of {gaps[:5]}: fill those columns or drop them")
         labels = df.pop(df.columns[-1]).to_numpy()
+        text = df.select_dtypes(exclude="number")
+        ids = [c for c in text.columns if text[c].nunique() > max(len(df) // 2, 1)]
+        if ids:  # one-hot, an identifier would add a column a row
+            raise ValueError(f"{path}: text column {ids[0]!r} has {text[ids[0]].nunique()} distinct values in {len(df)} "
+                             "rows, an identifier rather than a feature: drop it from the file")
         x = pd.get_dummies(df, dtype=np.float64).to_numpy(np.float64)
     if x.ndim != 2 or len(x) != len(labels):
         raise ValueError(f"{path}: features of shape {x.shape} and {len(labels)} labels do not make one row per label")

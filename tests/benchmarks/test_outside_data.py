@@ -55,9 +55,10 @@ def test_files_of_any_label_values_load_as_class_indices(tmp_path):
     assert dataset_sources("digits,/d/digits.csv") == {"digits": "digits", "digits-file": "/d/digits.csv"}
 
 
-def test_a_continuous_target_is_refused_by_name_and_integer_labels_written_as_floats_load(tmp_path):
+def test_files_that_are_not_a_classification_table_are_refused_naming_the_column_and_the_fix(tmp_path):
     """A regression file (its target last) once failed deep in the split, listing 600 classes of one
-    row each; it is refused when read, naming the label column's problem and the fix."""
+    row each; it, an identifier column (one-hot: a column a row) and a column empty in every row
+    (no row left) are refused when read. Integer classes written as floats still load."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(600, 3))
     rows = lambda labels: "\n".join(["a,b,c,target"] + [f"{r[0]},{r[1]},{r[2]},{v}" for r, v in zip(x, labels)])
@@ -67,6 +68,13 @@ def test_a_continuous_target_is_refused_by_name_and_integer_labels_written_as_fl
     (tmp_path / "ids.csv").write_text(rows(range(600)) + "\n")  # integers, but one class a row
     with pytest.raises(LabelsNotClasses, match="600 distinct labels in 600 rows"):
         load(str(tmp_path / "ids.csv"))
+    named = ["name,a,label"] + [f"row{i},{v},{int(v > 0)}" for i, v in enumerate(x[:, 0])]
+    (tmp_path / "names.csv").write_text("\n".join(named) + "\n")
+    with pytest.raises(ValueError, match="text column 'name' has 600 distinct values.*drop it"):
+        load(str(tmp_path / "names.csv"))
+    (tmp_path / "gaps.csv").write_text("\n".join(["a,empty,label"] + [f"{v},,{int(v > 0)}" for v in x[:, 0]]) + "\n")
+    with pytest.raises(ValueError, match=r"every row misses a value in one of \['empty'\]"):
+        load(str(tmp_path / "gaps.csv"))
     save_file({"features": x, "label": (x[:, 0] > 0).astype(np.float64)}, str(tmp_path / "f.safetensors"))
     _, y = load(str(tmp_path / "f.safetensors"))  # 0.0 / 1.0: classes written as floats
     assert np.array_equal(y, (x[:, 0] > 0).astype(np.int64))
