@@ -90,7 +90,14 @@ def load_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
     else:
         import pandas as pd
 
-        raw = pd.read_csv(path)
+        with open(path, encoding="utf-8", errors="replace") as f:
+            header = f.readline()
+        # commas, or the semicolons or tabs some spreadsheets write
+        sep = next((c for c in ",;\t" if c in header), ",")
+        raw = pd.read_csv(path, sep=sep)
+        if raw.shape[1] < 2:
+            raise ValueError(f"{path}: one column ({list(raw.columns)}); a data file needs feature columns and the "
+                             "label last, separated by commas, semicolons or tabs")
         df = raw.dropna()
         if len(raw) and not len(df):
             gaps = [c for c in raw.columns if raw[c].isna().any()]

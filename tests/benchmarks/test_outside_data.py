@@ -45,6 +45,12 @@ def test_files_of_any_label_values_load_as_class_indices(tmp_path):
     xc, yc = load(str(tmp_path / "w.csv"))
     assert xc.shape == (len(y), 4)  # the text column one-hot: dark, pale
     assert set(np.unique(yc)) == {0, 1, 2} and np.array_equal(np.unique(names, return_inverse=True)[1], yc)
+    (tmp_path / "w2.csv").write_text("\n".join(line.replace(",", ";") for line in lines) + "\n")
+    xs, ys = load(str(tmp_path / "w2.csv"))  # semicolons, as a European spreadsheet writes them
+    assert np.array_equal(xs, xc) and np.array_equal(ys, yc)
+    (tmp_path / "one.csv").write_text("\n".join(["label"] + [str(k) for k in y]) + "\n")
+    with pytest.raises(ValueError, match="one column.*feature columns and the label last"):
+        load(str(tmp_path / "one.csv"))
     save_file({"features": x, "label": (y * 10 + 5).astype(np.int64)}, str(tmp_path / "w.safetensors"))
     xs, ys = load(str(tmp_path / "w.safetensors"))
     assert np.array_equal(xs, x) and np.array_equal(ys, y)
