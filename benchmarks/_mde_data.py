@@ -88,32 +88,39 @@ def load_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
             raise ValueError(f"{path} holds {sorted(t)}; it needs tensors named 'features' and 'label'")
         x, labels = np.asarray(t["features"], np.float64), t["label"]
     else:
-        import pandas as pd
-
-        with open(path, encoding="utf-8", errors="replace") as f:
-            header = f.readline()
-        # commas, or the semicolons or tabs some spreadsheets write
-        sep = next((c for c in ",;\t" if c in header), ",")
-        raw = pd.read_csv(path, sep=sep)
-        if raw.shape[1] < 2:
-            raise ValueError(f"{path}: one column ({list(raw.columns)}); a data file needs feature columns and the "
-                             "label last, separated by commas, semicolons or tabs")
-        df = raw.dropna()
-        if len(raw) and not len(df):
-            gaps = [c for c in raw.columns if raw[c].isna().any()]
-            raise ValueError(f"{path}: every row misses a value in one of {gaps[:5]}: fill those columns or drop them")
-        labels = df.pop(df.columns[-1]).to_numpy()
-        text = df.select_dtypes(exclude="number")
-        ids = [c for c in text.columns if text[c].nunique() > max(len(df) // 2, 1)]
-        if ids:  # one-hot, an identifier would add a column a row
-            raise ValueError(f"{path}: text column {ids[0]!r} has {text[ids[0]].nunique()} distinct values in {len(df)} "
-                             "rows, an identifier rather than a feature: drop it from the file")
-        x = pd.get_dummies(df, dtype=np.float64).to_numpy(np.float64)
+        x, labels = _read_csv(path)
     if x.ndim != 2 or len(x) != len(labels):
         raise ValueError(f"{path}: features of shape {x.shape} and {len(labels)} labels do not make one row per label")
     classes, y = np.unique(labels, return_inverse=True)
     _check_classes(path, labels, len(classes))
     return x, y.astype(np.int64)
+
+
+def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(features, raw labels) of a CSV file: comma, semicolon or tab separated, rows with a missing
+    value dropped, text columns one-hot; refused, naming the fix, when it is not such a table."""
+    import pandas as pd
+
+    with open(path, encoding="utf-8", errors="replace") as f:
+        header = f.readline()
+    # commas, or the semicolons or tabs some spreadsheets write
+    sep = next((c for c in ",;\t" if c in header), ",")
+    raw = pd.read_csv(path, sep=sep)
+    if raw.shape[1] < 2:
+        raise ValueError(f"{path}: one column ({list(raw.columns)}); a data file needs feature columns and the "
+                         "label last, separated by commas, semicolons or tabs")
+    df = raw.dropna()
+    if len(raw) and not len(df):
+        gaps = [c for c in raw.columns if raw[c].isna().any()]
+        raise ValueError(f"{path}: every row misses a value in one of {gaps[:5]}: fill those columns or drop them")
+    labels = df.pop(df.columns[-1]).to_numpy()
+    text = df.select_dtypes(exclude="number")
+    ids = [c for c in text.columns if text[c].nunique() > max(len(df) // 2, 1)]
+    if ids:  # one-hot, an identifier would add a column a row
+        raise ValueError(f"{path}: text column {ids[0]!r} has {text[ids[0]].nunique()} distinct values in {len(df)} "
+                         "rows, an identifier rather than a feature: drop it from the file")
+    x = pd.get_dummies(df, dtype=np.float64).to_numpy(np.float64)
+    return x, labels
 
 
 def _check_classes(path: Path, labels: np.ndarray, k: int) -> None:
