@@ -47,8 +47,9 @@ class ArchitectureError(ClientError, ValueError):
 
 
 def load_table(path: Path, label: str | None) -> tuple[np.ndarray, np.ndarray, list[str], str]:
-    """(features [n, d], label [n], feature names, label name) from a CSV with a header row (the
-    label column named `label`, default the last one) or a safetensors file of `features` and `label`."""
+    """(features [n, d], label [n], feature names, label name) from a CSV with a header row (comma,
+    semicolon or tab separated; the label column named `label`, default the last one) or a
+    safetensors file of `features` and `label`."""
     if path.suffix == ".safetensors":
         from safetensors.numpy import load_file
 
@@ -64,7 +65,10 @@ def load_table(path: Path, label: str | None) -> tuple[np.ndarray, np.ndarray, l
         return x, np.asarray(tensors["label"]).reshape(-1), [f"x{i}" for i in range(x.shape[1])], label or "label"
     try:
         with path.open(newline="") as f:
-            rows = list(csv.reader(f))
+            header_line = f.readline()
+            f.seek(0)
+            # commas, or the semicolons or tabs some spreadsheets write
+            rows = list(csv.reader(f, delimiter=next((c for c in ",;\t" if c in header_line), ",")))
     except (OSError, UnicodeDecodeError) as err:
         raise DataFileError(f"cannot read {path} as CSV: {err}") from None
     if len(rows) < 2:
@@ -183,7 +187,8 @@ def buyer_data(train: Path, val: Optional[Path], label: Optional[str], classes: 
 
 @spec_app.command("build")
 def spec_build(
-    train: Path = typer.Option(..., exists=True, dir_okay=False, help="training data: CSV with a header, or safetensors"),
+    train: Path = typer.Option(..., exists=True, dir_okay=False,
+                               help="training data: CSV with a header (comma, semicolon or tab separated), or safetensors"),
     val: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="validation data (default: last 20% of --train)"),
     out: Path = typer.Option(Path("spec.bundle"), help="where to write the spec bundle"),
     method: str = typer.Option("influence", help="pricing method: influence, group-influence, tree, distilled, "

@@ -126,7 +126,8 @@ def _table(cal: Any, allowed: set[str]) -> Table:
 
 @spec_app.command("calibrate")
 def spec_calibrate(
-    train: Path = typer.Option(..., exists=True, dir_okay=False, help="training data: CSV with a header, or safetensors"),
+    train: Path = typer.Option(..., exists=True, dir_okay=False,
+                               help="training data: CSV with a header (comma, semicolon or tab separated), or safetensors"),
     factory: str = typer.Option(..., help="file.py:function or module:function: your code that returns your model "
                                           "fitted on (x, y), with seed= if it takes one; the calibration retrains with it"),
     val: Optional[Path] = typer.Option(None, exists=True, dir_okay=False,

@@ -65,6 +65,16 @@ def test_spec_from_a_torch_network_and_csv_parses_and_its_hash_is_printed(tmp_pa
                                    str(_weights(tmp_path / "w2.safetensors", seed=5)), "--arch",
                                    str(tmp_path / "arch.json"), "--l2", "0.01", "--out", str(out2)])
     assert res.exit_code == 0 and _hash_in(res.output) != spec.hash
+    # the same tables written with semicolons (as some spreadsheets write CSV) give the same spec
+    for f in (train, val):
+        f.with_suffix(".semi.csv").write_text(f.read_text().replace(",", ";"))
+    out3 = tmp_path / "spec3.bundle"
+    res = CliRunner().invoke(app, ["spec", "build", "--train", str(train.with_suffix(".semi.csv")), "--val",
+                                   str(val.with_suffix(".semi.csv")), "--model", str(tmp_path / "w.safetensors"),
+                                   "--arch", str(tmp_path / "arch.json"), "--method", "influence", "--l2", "0.01",
+                                   "--out", str(out3)])
+    assert res.exit_code == 0, res.output
+    assert out3.read_bytes() == bundle
 
 
 def test_spec_from_the_buyers_own_sklearn_code_and_safetensors_data(tmp_path: Path) -> None:
