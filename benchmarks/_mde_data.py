@@ -101,11 +101,11 @@ def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     value dropped, text columns one-hot; refused, naming the fix, when it is not such a table."""
     import pandas as pd
 
+    from common.csv_dialect import delimiter_of
+
     with open(path, encoding="utf-8", errors="replace") as f:
         header = f.readline()
-    # commas, or the semicolons or tabs some spreadsheets write
-    sep = next((c for c in ",;\t" if c in header), ",")
-    raw = pd.read_csv(path, sep=sep)
+    raw = pd.read_csv(path, sep=delimiter_of(header))
     if raw.shape[1] < 2:
         raise ValueError(f"{path}: one column ({list(raw.columns)}); a data file needs feature columns and the "
                          "label last, separated by commas, semicolons or tabs")

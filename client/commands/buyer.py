@@ -24,6 +24,7 @@ from client.chain import Exchange, State
 from client.chain.errors import ContractRevert
 from client.chain.exchange import ETH
 from client.errors import ClientError
+from common.csv_dialect import delimiter_of
 
 from . import AccountOpt, NetworkOpt, abort, checksum, console, field, success, unlock, web3_for
 
@@ -67,8 +68,7 @@ def load_table(path: Path, label: str | None) -> tuple[np.ndarray, np.ndarray, l
         with path.open(newline="") as f:
             header_line = f.readline()
             f.seek(0)
-            # commas, or the semicolons or tabs some spreadsheets write
-            rows = list(csv.reader(f, delimiter=next((c for c in ",;\t" if c in header_line), ",")))
+            rows = list(csv.reader(f, delimiter=delimiter_of(header_line)))
     except (OSError, UnicodeDecodeError) as err:
         raise DataFileError(f"cannot read {path} as CSV: {err}") from None
     if len(rows) < 2:
