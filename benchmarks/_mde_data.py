@@ -131,5 +131,6 @@ def _check_classes(path: Path, labels: np.ndarray, k: int) -> None:
         raise LabelsNotClasses(f"{path}: the label column holds fractional numbers ({k} distinct values in {n} rows); "
                                "the validations cover classification: bin the target into classes first")
     if k > max(n // 3, 2):
-        raise LabelsNotClasses(f"{path}: {k} distinct labels in {n} rows, fewer than 3 rows a class; the validations "
-                               "cover classification: bin the target into classes, or put the label last")
+        raise LabelsNotClasses(f"{path}: {k} distinct labels in {n} rows, fewer than 3 rows a class on average; "
+                               "the validations cover classification: bin the target into classes, or put the "
+                               "label last")
