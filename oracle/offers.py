@@ -19,8 +19,8 @@ from client.chain.exchange import ETH, EXACT
 
 from .store import DatasetRecord, OfferRecord, Store
 
-__all__ = ["OfferDraft", "OfferRejected", "build_offer", "fixed_menu", "pricing_fit", "spec_fit", "release_mechanism",
-           "releases_left", "save_offer"]
+__all__ = ["OfferDraft", "OfferRejected", "SpecDoesNotFit", "build_offer", "fitting_spec", "fixed_menu", "pricing_fit",
+           "spec_fit", "release_mechanism", "releases_left", "save_offer"]
 
 _EPSILON = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]+)?")
 _OFFER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")

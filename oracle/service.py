@@ -157,7 +157,9 @@ def _priceable(ctx: HubContext, terms: Terms, dataset: DatasetRecord, offer: Off
     bundle = ctx.store.get_spec(terms.spec_hash)
     if bundle is None:
         raise Unprocessable(f"specHash {terms.spec_hash} was never uploaded to this hub: PUT /v1/specs first")
+
     def check(spec: Spec) -> None:
+        """What only the terms check: the spec is for the pricing's method and reads the dataset's columns."""
         if spec.method != terms.pricing_method:
             raise Unprocessable(f"the spec is for method {spec.method!r} but the pricing names "
                                 f"{terms.pricing_method!r}: build the spec for the offer's method")
