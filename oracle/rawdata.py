@@ -5,8 +5,6 @@ safetensors readers `spartacus dataset add` uses. Nothing here logs or raises wi
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -15,6 +13,7 @@ from eth_hash.auto import keccak
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
+from common.csv_dialect import RaggedRow, split_table
 from privacy import Schema
 
 __all__ = ["RawDataError", "encode_raw", "decode_raw", "read_csv", "read_safetensors_data", "dataset_id_for"]
@@ -83,22 +82,34 @@ def _check_bounds(data: Mapping[str, Any], schema: Schema) -> list[str]:
 
 
 def read_csv(path: Path, schema: Schema) -> tuple[dict[str, Any], int]:
-    """Read a CSV with a header naming the schema's columns; return (data, rows). Categorical labels
-    are mapped to their category index. Values outside declared bounds are refused by column name."""
-    text = Path(path).read_text()
-    reader = csv.DictReader(io.StringIO(text))
-    rows = list(reader)
-    header = reader.fieldnames or []
+    """Read a CSV with a header naming the schema's columns (comma, semicolon or tab separated, UTF-8
+    with or without a byte-order mark); return (data, rows). Categorical labels are mapped to their
+    category index. Values outside declared bounds are refused by column name."""
+    try:
+        table = split_table(Path(path).read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise RawDataError(f"{path} is not UTF-8 text: save it as CSV UTF-8") from None
+    except RaggedRow as err:
+        raise RawDataError(f"{path}: {err}") from None
+    header, lines = table.header, table.lines
+    rows = [dict(zip(header, r)) for r in table.rows]
     names = [c.name for c in schema.all_columns]
     missing = [n for n in names if n not in header]
     if missing:
         raise RawDataError(f"{path} has no column(s) {missing}; its header is {header}")
 
     def num(name: str) -> np.ndarray:
-        try:
-            return np.array([float(r[name]) for r in rows], dtype=np.float64)
-        except ValueError:
-            raise RawDataError(f"column {name!r} of {path} has a value that is not a number") from None
+        out = np.empty(len(rows), dtype=np.float64)
+        for i, r in enumerate(rows):
+            try:
+                out[i] = float(r[name])
+            except ValueError:
+                raise RawDataError(f"column {name!r} of {path} has a value that is not a number on line "
+                                   f"{lines[i]}") from None
+            if np.isnan(out[i]):
+                raise RawDataError(f"column {name!r} of {path} has a missing value (NaN) on line {lines[i]}: "
+                                   "fill it or drop the row")
+        return out
 
     data: dict[str, Any] = {}
     if schema.features:
@@ -108,10 +119,11 @@ def read_csv(path: Path, schema: Schema) -> tuple[dict[str, Any], int]:
             lab = schema.label
             if lab.kind == "categorical":
                 cats = [str(c) for c in lab.categories]
-                try:
-                    data["label"] = np.array([cats.index(r[lab.name]) for r in rows], dtype=np.int64)
-                except ValueError:
-                    raise RawDataError(f"label {lab.name!r} has a value outside its categories") from None
+                outside = next((i for i, r in enumerate(rows) if r[lab.name] not in cats), None)
+                if outside is not None:
+                    raise RawDataError(f"label {lab.name!r} has a value outside its categories on line "
+                                       f"{lines[outside]}: add it to the schema's categories or drop the row")
+                data["label"] = np.array([cats.index(r[lab.name]) for r in rows], dtype=np.int64)
             else:
                 data["label"] = num(lab.name)
     for c in schema.columns:

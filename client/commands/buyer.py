@@ -8,7 +8,6 @@ as `--factory path/to/file.py:function` or `module:function` and called with the
 
 from __future__ import annotations
 
-import csv
 import importlib
 import importlib.util
 import json
@@ -24,7 +23,7 @@ from client.chain import Exchange, State
 from client.chain.errors import ContractRevert
 from client.chain.exchange import ETH
 from client.errors import ClientError
-from common.csv_dialect import delimiter_of
+from common.csv_dialect import RaggedRow, split_table
 
 from . import AccountOpt, NetworkOpt, abort, checksum, console, field, success, unlock, web3_for
 
@@ -47,6 +46,15 @@ class ArchitectureError(ClientError, ValueError):
 # ---------------------------------------------------------------- spec build
 
 
+def _is_number(text: str) -> bool:
+    """Whether a field reads as a number (what the table's values must be)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def load_table(path: Path, label: str | None) -> tuple[np.ndarray, np.ndarray, list[str], str]:
     """(features [n, d], label [n], feature names, label name) from a CSV with a header row (comma,
     semicolon or tab separated; the label column named `label`, default the last one) or a
@@ -65,25 +73,33 @@ def load_table(path: Path, label: str | None) -> tuple[np.ndarray, np.ndarray, l
             raise DataFileError(f"{path}: 'features' must be 2-D [rows, columns], got shape {x.shape}")
         return x, np.asarray(tensors["label"]).reshape(-1), [f"x{i}" for i in range(x.shape[1])], label or "label"
     try:
-        with path.open(newline="") as f:
-            header_line = f.readline()
-            f.seek(0)
-            rows = list(csv.reader(f, delimiter=delimiter_of(header_line)))
-    except (OSError, UnicodeDecodeError) as err:
-        raise DataFileError(f"cannot read {path} as CSV: {err}") from None
-    if len(rows) < 2:
+        table = split_table(path.read_bytes().decode("utf-8"))
+    except OSError as err:
+        raise DataFileError(f"cannot read {path}: {err}") from None
+    except UnicodeDecodeError:
+        raise DataFileError(f"{path} is not UTF-8 text: save it as CSV UTF-8") from None
+    except RaggedRow as err:
+        raise DataFileError(f"{path}: {err}") from None
+    header, body = table.header, table.rows
+    if not body:
         raise DataFileError(f"{path} needs a header row and at least one data row")
-    header, body = rows[0], rows[1:]
     name = label or header[-1]
     if name not in header:
         raise DataFileError(f"{path} has no column {name!r} (columns: {', '.join(header)}): pass --label")
     j = header.index(name)
-    try:
-        values = np.array([[float(v) for v in r] for r in body], np.float64)
-    except ValueError as err:
-        raise DataFileError(f"{path}: every value must be a number ({err})") from None
-    if values.shape[1] != len(header):
-        raise DataFileError(f"{path}: rows have {values.shape[1]} values, the header {len(header)}")
+    values = np.empty((len(body), len(header)), np.float64)
+    for i, r in enumerate(body):
+        try:
+            values[i] = [float(v) for v in r]
+        except ValueError as err:
+            if not _is_number(r[j]):
+                raise DataFileError(f"{path}: the label column {name!r} holds {r[j]!r} on line {table.lines[i]}; "
+                                    "it must hold class indices (0, 1, ... in the order of the dataset's "
+                                    "categories)") from None
+            raise DataFileError(f"{path}: every value must be a number; line {table.lines[i]}: {err}") from None
+    if np.isnan(values).any():
+        line = table.lines[int(np.flatnonzero(np.isnan(values).any(axis=1))[0])]
+        raise DataFileError(f"{path}: line {line} has a missing value (NaN): fill it or drop the row")
     return np.delete(values, j, axis=1), values[:, j], [h for i, h in enumerate(header) if i != j], name
 
 

@@ -1,12 +1,14 @@
-"""`common.csv_dialect.delimiter_of`: a header written with any of the delimiters is split on that
-one, even when its column names hold another delimiter less often."""
+"""`common.csv_dialect`: a header written with any of the delimiters is split on that one, even when
+its column names hold another delimiter less often; a table splits back into its header and rows
+whatever spreadsheet wrote it, and a ragged row is refused by its line."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from common.csv_dialect import DELIMITERS, delimiter_of
+from common.csv_dialect import DELIMITERS, RaggedRow, Table, delimiter_of, split_table
 
 NAME = st.text(st.characters(whitelist_categories=("L", "N"), whitelist_characters="_ -."), min_size=1, max_size=8)
 
@@ -24,3 +26,29 @@ def test_a_header_splits_on_the_delimiter_it_was_written_with(names, sep, other,
 def test_a_header_without_a_delimiter_is_one_column_read_with_commas():
     assert delimiter_of("label\n") == ","
     assert delimiter_of("") == ","
+
+
+FIELD = st.text(st.characters(whitelist_categories=("L", "N"), whitelist_characters="_-."), min_size=1, max_size=6)
+
+
+@given(header=st.lists(NAME.map(str.strip).filter(bool), min_size=1, max_size=6), data=st.data(),
+       sep=st.sampled_from(DELIMITERS), bom=st.booleans(), crlf=st.booleans(), blank_at=st.integers(0, 8))
+def test_a_table_splits_back_into_its_header_and_rows_whatever_wrote_it(header, data, sep, bom, crlf, blank_at):
+    rows = data.draw(st.lists(st.lists(FIELD, min_size=len(header), max_size=len(header)), max_size=8))
+    lines = [sep.join(header)] + [sep.join(f" {v} " if i % 2 else v for i, v in enumerate(r)) for r in rows]
+    lines.insert(min(blank_at, len(lines)), "")  # a blank line anywhere (but before the header) is skipped
+    if lines[0] == "":
+        lines.pop(0)
+    text = ("\ufeff" if bom else "") + ("\r\n" if crlf else "\n").join(lines) + "\n"
+    table = split_table(text)
+    assert table.header == header and table.rows == rows
+    assert [text.removeprefix("\ufeff").splitlines()[n - 1].split(sep)[0].strip() for n in table.lines] == \
+        [r[0] for r in rows]  # each row's line number points at that row
+
+
+def test_a_row_with_a_field_too_many_or_too_few_names_its_line():
+    with pytest.raises(RaggedRow, match="line 4 has 2 fields, the header 3"):
+        split_table("a;b;label\n1;2;0\n\n3;4\n")
+    with pytest.raises(RaggedRow, match="line 2 has 4 fields"):
+        split_table("a,b,label\n1,2,0,9\n")
+    assert split_table("") == Table([], [], [])

@@ -14,6 +14,7 @@ from safetensors.numpy import save_file
 from typer.testing import CliRunner
 
 from client.cli import app
+from client.commands.buyer import DataFileError, load_table
 from pricing import parse_spec, spec_hash
 
 ARCH = {"layers": [{"type": "linear", "in": 3, "out": 5}, {"type": "tanh"}, {"type": "linear", "in": 5, "out": 2}]}
@@ -65,9 +66,11 @@ def test_spec_from_a_torch_network_and_csv_parses_and_its_hash_is_printed(tmp_pa
                                    str(_weights(tmp_path / "w2.safetensors", seed=5)), "--arch",
                                    str(tmp_path / "arch.json"), "--l2", "0.01", "--out", str(out2)])
     assert res.exit_code == 0 and _hash_in(res.output) != spec.hash
-    # the same tables written with semicolons (as some spreadsheets write CSV) give the same spec
+    # the same tables written with semicolons, a byte-order mark and CRLF (as some spreadsheets write
+    # CSV) give the same spec
     for f in (train, val):
-        f.with_suffix(".semi.csv").write_text(f.read_text().replace(",", ";"))
+        text = "\ufeff" + f.read_text().replace(",", "; ").replace("\r\n", "\n").replace("\n", "\r\n")
+        f.with_suffix(".semi.csv").write_bytes(text.encode("utf-8"))
     out3 = tmp_path / "spec3.bundle"
     res = CliRunner().invoke(app, ["spec", "build", "--train", str(train.with_suffix(".semi.csv")), "--val",
                                    str(val.with_suffix(".semi.csv")), "--model", str(tmp_path / "w.safetensors"),
@@ -146,3 +149,20 @@ def test_a_network_retrain_spec_ships_the_anchor_and_with_the_flag_its_labels(tm
         assert ("anchor.label" in spec.tensors) is labelled and spec.hyper["steps"] >= 1
         if labelled:
             np.testing.assert_array_equal(spec.tensors["anchor.label"], y[:90])
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("a,b,y\n1,2,0\n3,4\n", "line 3 has 2 fields, the header 3"),
+    ("a,b,y\n1,2,0\n\n3,nan,1\n", "line 4 has a missing value \\(NaN\\)"),
+    ("a,b,y\n1,2,yes\n", "the label column 'y' holds 'yes' on line 2; it must hold class indices"),
+    ("a,b,y\n1,x,0\n", "every value must be a number; line 2"),
+    ("a,b,y\n", "needs a header row and at least one data row"),
+])
+def test_a_bad_data_file_is_refused_by_its_line(tmp_path: Path, text: str, needle: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(DataFileError, match=needle):
+        load_table(path, None)
+    path.write_bytes("a,b,y\n1,2,0\n".encode("utf-16"))
+    with pytest.raises(DataFileError, match="not UTF-8 text: save it as CSV UTF-8"):
+        load_table(path, None)

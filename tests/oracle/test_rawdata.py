@@ -1,0 +1,60 @@
+"""`oracle.rawdata.read_csv`, what `spartacus dataset add` reads: a table a spreadsheet wrote
+(semicolons or tabs, Excel's byte-order mark, CRLF, blank lines, spaces around fields) reads as
+its comma twin does; a bad row is refused by its line and column, never its value."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from oracle.rawdata import RawDataError, read_csv
+from privacy import Schema
+
+SCHEMA = Schema.from_json({
+    "features": [{"name": "x0", "kind": "float", "bounds": [0, 1]}, {"name": "x1", "kind": "float", "bounds": [0, 1]}],
+    "label": {"name": "y", "kind": "categorical", "categories": ["no", "yes"]}})
+ROWS = [("0.1", "0.5", "yes"), ("0.25", "1", "no"), ("0", "0.75", "yes")]
+
+
+def _write(tmp_path, lines, *, sep=",", bom=False, newline="\n", name="d.csv"):
+    text = ("\ufeff" if bom else "") + newline.join(sep.join(r) for r in lines) + newline
+    path = tmp_path / name
+    path.write_bytes(text.encode("utf-8"))
+    return path
+
+
+@settings(max_examples=25, deadline=None)
+@given(sep=st.sampled_from([",", ";", "\t"]), bom=st.booleans(), newline=st.sampled_from(["\n", "\r\n"]),
+       padded=st.booleans(), blank=st.booleans())
+def test_a_spreadsheets_file_reads_as_its_comma_twin(tmp_path_factory, sep, bom, newline, padded, blank):
+    tmp = tmp_path_factory.mktemp("csv")
+    plain, _ = read_csv(_write(tmp, [("x0", "x1", "y"), *ROWS], name="plain.csv"), SCHEMA)
+    rows = [tuple(f" {v} " for v in r) if padded else r for r in ROWS]
+    lines = [("x0", "x1", "y"), *rows[:1], *([("",)] if blank else []), *rows[1:]]
+    data, n = read_csv(_write(tmp, lines, sep=sep, bom=bom, newline=newline), SCHEMA)
+    assert n == 3
+    np.testing.assert_array_equal(data["features"], plain["features"])
+    np.testing.assert_array_equal(data["label"], plain["label"])
+    assert data["label"].tolist() == [1, 0, 1]
+
+
+@pytest.mark.parametrize("bad, message", [
+    ([("x0", "x1", "y"), ROWS[0], ("0.2", "yes")], "line 3 has 2 fields, the header 3"),
+    ([("x0", "x1", "y"), ROWS[0], ("0.2", "abc", "no")], "column 'x1' .* not a number on line 3"),
+    ([("x0", "x1", "y"), ("nan", "0.5", "no")], "column 'x0' .* missing value \\(NaN\\) on line 2"),
+    ([("x0", "x1", "y"), ROWS[0], ROWS[1], ("0.2", "0.3", "maybe")], "outside its categories on line 4"),
+    ([("x0", "y"), ("0.2", "no")], "no column\\(s\\) \\['x1'\\]"),
+])
+def test_a_bad_row_is_refused_by_its_line_and_column_never_its_value(tmp_path, bad, message):
+    with pytest.raises(RawDataError, match=message) as err:
+        read_csv(_write(tmp_path, bad), SCHEMA)
+    assert "abc" not in str(err.value) and "maybe" not in str(err.value)
+
+
+def test_a_file_not_in_utf8_names_the_fix(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes("x0,x1,y\n0.1,0.2,né\n".encode("latin-1"))
+    with pytest.raises(RawDataError, match="not UTF-8 text: save it as CSV UTF-8"):
+        read_csv(path, SCHEMA)
