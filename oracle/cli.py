@@ -23,8 +23,8 @@ from rich.table import Table
 from web3 import Web3
 
 from client.chain import Exchange, connect
-from client.chain.errors import ContractRevert
-from client.chain.exchange import ETH, EXACT
+from client.chain.errors import ContractRevert, InsufficientFunds
+from client.chain.exchange import ETH, EXACT, wait_for_success
 
 from .context import HubContext
 from .keystore import KeystoreError, create_keystore, keystore_address, load_keystore
@@ -148,6 +148,23 @@ def _tx(what: str, fn: Any, *args: Any, **kw: Any) -> Any:
         return fn(*args, **kw)
     except ContractRevert as err:
         abort(f"{what} reverted on chain: {err}")
+    except InsufficientFunds as err:
+        abort(f"{what}: {err}")
+
+
+#: what `hub init --deploy` gives a key that holds nothing, from a development node's own account
+DEV_FUNDING_WEI = 10 * 10**18
+
+
+def _fund_from_node(w3: Web3, address: str) -> None:
+    """On a development node (one holding unlocked accounts: anvil, the embedded chain), give a
+    key that holds no ETH `DEV_FUNDING_WEI` from the node's first account, so `hub init --deploy`
+    works from a fresh key; a node without such accounts (a public RPC) is left alone."""
+    if w3.eth.get_balance(address) > 0 or not (accounts := w3.eth.accounts):
+        return
+    wait_for_success(w3, w3.eth.send_transaction({"from": accounts[0], "to": address, "value": DEV_FUNDING_WEI}))
+    console.print(f"funded {address} with {DEV_FUNDING_WEI // 10**18} ETH from the development node's account "
+                  f"{accounts[0]}")
 
 
 # ---------------------------------------------------------------- hub
@@ -159,7 +176,8 @@ def hub_init(
     network: Optional[str] = typer.Option(None, help="a network of brownie-config.yaml (embedded, anvil, sepolia)"),
     rpc_url: Optional[str] = typer.Option(None, help="an RPC URL instead of a named network"),
     contract: Optional[str] = typer.Option(None, help="the DataExchange address"),
-    deploy: bool = typer.Option(False, help="deploy a new DataExchange (development chains)"),
+    deploy: bool = typer.Option(False, help="deploy a new DataExchange (development chains; a key holding no ETH "
+                                "first gets 10 from the node's own account)"),
     confirmations: Optional[int] = typer.Option(None, help="blocks on top before the hub acts"),
     register: bool = typer.Option(True, help="register this key as seller and oracle on chain"),
 ) -> None:
@@ -186,6 +204,7 @@ def hub_init(
         account = _account(settings)
         w3 = connect_chain(settings)
         if deploy:
+            _fund_from_node(w3, account.address)
             ex = _tx("deploy", Exchange.deploy, w3, sender=account)
             values["contract"] = ex.address
             settings = settings.model_copy(update={"contract": ex.address})
@@ -386,8 +405,8 @@ def offer_set(
     price: Optional[str] = typer.Option(None, help="a fixed price in the token's smallest unit"),
     mde_method: Optional[str] = typer.Option(None, help="the MDE method the buyer's spec must use (a DP "
                                             "release takes only one validated on it: feature-newton, "
-                                            "group-influence, or network-newton with specs setting "
-                                            "hyper.support > 0)"),
+                                            "group-influence, network-retrain, or network-newton with specs "
+                                            "setting hyper.support > 0)"),
     curve: Optional[str] = typer.Option(None, help='the MDE price curve as JSON, e.g. {"kind":"linear","slope":"1e18"}'),
     token: list[str] = typer.Option([], help="a payment token this offer accepts (repeatable; default ETH)"),
     quote_fee: str = typer.Option("0", help="the minimum quote fee in the token's smallest unit"),

@@ -16,7 +16,19 @@ from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 from client.chain.artifacts import load_artifact
 from client.errors import ClientError
 
-__all__ = ["ContractRevert", "NoRevertData", "UnknownRevert", "decode_revert", "revert_class"]
+__all__ = ["ContractRevert", "InsufficientFunds", "NoRevertData", "UnknownRevert", "decode_revert", "revert_class"]
+
+
+class InsufficientFunds(ClientError, RuntimeError):
+    """Raised when the sender cannot pay a transaction's gas (and value): the node refused it, so
+    nothing was sent and nothing changed on chain."""
+
+    def __init__(self, address: str, balance_wei: int, value_wei: int = 0) -> None:
+        self.address, self.balance_wei, self.value_wei = address, balance_wei, value_wei
+        value = f" and its value of {value_wei / 10**18:g} ETH" if value_wei else ""
+        super().__init__(f"account {address} holds {balance_wei / 10**18:g} ETH, too little for the transaction's gas"
+                         f"{value}: send it ETH (on a development node such as anvil, from one of the node's funded "
+                         "accounts) and run the command again; nothing was sent")
 
 
 class ContractRevert(ClientError, RuntimeError):

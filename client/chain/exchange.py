@@ -8,6 +8,7 @@ every revert surfaces as the contract's custom error of the same name
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Iterator, NamedTuple, Sequence
@@ -20,7 +21,7 @@ from eth_tester.exceptions import TransactionFailed
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
 
 from client.chain.artifacts import load_artifact
-from client.chain.errors import NoRevertData, decode_revert
+from client.chain.errors import InsufficientFunds, NoRevertData, decode_revert
 from client.delivery import Commitment, Complaint
 
 __all__ = [
@@ -102,6 +103,9 @@ def send_call(w3: Web3, call: Any, sender: Sender, value: int = 0, gas: int | No
             tx_hash = call.transact(params)
     except Exception as err:
         if not any(isinstance(e, _REVERTS) for e in _exception_chain(err)):
+            if any(_UNAFFORDABLE.search(str(e)) for e in _exception_chain(err)):
+                address = _address_of(sender)
+                raise InsufficientFunds(address, int(w3.eth.get_balance(address)), int(value)) from None
             raise  # not a revert: a connection error, a bad argument, ...
         data = _revert_data(err)
         if not data:
@@ -116,6 +120,10 @@ def send_call(w3: Web3, call: Any, sender: Sender, value: int = 0, gas: int | No
 # length is huge, e.g. BudgetExceeded(dealId=42, spentMilli=500, ...)), so the revert is then
 # found in the raised exception's __context__.
 _REVERTS = (ContractCustomError, ContractLogicError, ContractPanicError, TransactionFailed)
+
+# How nodes refuse a transaction its sender cannot pay for: geth and anvil ("insufficient funds for
+# gas * price + value"), eth-tester ("cannot afford txn gas ... with account balance ...").
+_UNAFFORDABLE = re.compile(r"insufficient funds|cannot afford txn", re.IGNORECASE)
 
 
 def _exception_chain(err: BaseException) -> Iterator[BaseException]:

@@ -277,6 +277,41 @@ def test_init_can_deploy_an_exchange_and_write_its_address(env) -> None:
     assert again.exit_code == 0 and "keeping it" in again.output
 
 
+def test_init_deploys_from_a_fresh_key_the_development_node_funds(env, monkeypatch) -> None:
+    w3, ex, tmp = env
+    monkeypatch.delenv(cli.IMPORT_KEY_ENV)  # a fresh key, holding nothing
+    r = run("hub", "init", "--deploy")
+    assert r.exit_code == 0, r.output
+    address = cli.keystore_address(tmp / "cfg" / "keystore.json")
+    assert f"funded {address} with 10 ETH from the development node's account {w3.eth.accounts[0]}" in r.output
+    cfg = json.loads((tmp / "cfg" / "hub.json").read_text())
+    (reg,) = [a for n, a, _, _ in Exchange(w3, cfg["contract"]).events() if n == "SellerRegistered"]
+    assert reg["seller"] == address and 0 < w3.eth.get_balance(address) < cli.DEV_FUNDING_WEI
+
+
+def test_a_key_without_gas_money_is_one_named_line_and_nothing_is_sent(env, monkeypatch) -> None:
+    w3, ex, tmp = env
+    monkeypatch.delenv(cli.IMPORT_KEY_ENV)
+    r = run("hub", "init", "--contract", ex.address)  # registering needs gas; only --deploy funds a key
+    address = cli.keystore_address(tmp / "cfg" / "keystore.json")
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert (f"error: registerSeller: account {address} holds 0 ETH, too little for the transaction's gas: send it "
+            "ETH") in r.output and "nothing was sent" in r.output
+    assert w3.eth.get_transaction_count(address) == 0
+    assert not [a for n, a, _, _ in ex.events() if n == "SellerRegistered" and a["seller"] == address]
+
+
+def test_the_mde_method_help_names_every_method_a_dp_offer_may_take() -> None:
+    from pricing import METHODS
+    from pricing.release_fit import method_fits_release
+
+    fits = {m for m in METHODS if method_fits_release(m, "ml-laplace-rr")[0]}
+    res = runner.invoke(cli.owner_app, ["offer", "set", "--help"], env={"COLUMNS": "300"})
+    help_text = " ".join(res.output.split())
+    named = help_text[help_text.index("a DP release takes only one validated on it"):].split(")")[0]
+    assert {m for m in METHODS if m in named.replace(",", " ").split()} == fits
+
+
 def test_offer_set_refuses_an_epsilon_over_the_budget_left_like_the_page(env) -> None:
     w3, ex, tmp = env
     assert run("hub", "init", "--contract", ex.address).exit_code == 0
