@@ -32,8 +32,8 @@ from privacy import (Offer, PrivacyError, PrivacyLedger, SanitizedOffer, Schema,
 
 from .context import HubContext
 from .offers import SpecDoesNotFit, fitting_spec, pricing_fit
-from .rawdata import decode_raw
-from .sanitizers import category_values, is_sanitized, sanitizer_for
+from .rawdata import category_values, decode_raw
+from .sanitizers import is_sanitized, sanitizer_for
 from .store import StoreError, fsync_dir, fsync_file, write_durable
 
 __all__ = ["QuotePipeline", "Outcome", "STAGES", "epsilon_milli_of", "TEST_HOOK_DRAW_SLEEP", "PHASE_OF_STATE"]
@@ -253,15 +253,14 @@ class QuotePipeline:
     def _draw(self, plan: dict[str, Any]) -> bytes:
         dataset, offer = plan["dataset"], plan["offer"]
         schema = Schema.from_json(dataset.schema)
-        data = decode_raw(self.store.raw_data(dataset.dataset_id), schema)
+        data = category_values(decode_raw(self.store.raw_data(dataset.dataset_id), schema), schema)
         ledger = PrivacyLedger(cap_milli=plan["cap"], spent_milli=min(plan["spent"], EXACT))
         sleep = os.environ.get(TEST_HOOK_DRAW_SLEEP)
         if sleep:  # TEST HOOK ONLY: lets a test kill the hub while it draws
             time.sleep(float(sleep))
         if is_sanitized(offer.release):  # the sanitizer kept for the offer (fitted now only if missing)
-            values = category_values(data, schema)
-            sanitizer, _ = sanitizer_for(self.store, offer, dataset, data=values)
-            return draw_sanitized_release(SanitizedOffer.from_terms_release(offer.release), sanitizer, schema, values,
+            sanitizer, _ = sanitizer_for(self.store, offer, dataset, data=data)
+            return draw_sanitized_release(SanitizedOffer.from_terms_release(offer.release), sanitizer, schema, data,
                                           ledger=ledger).to_bytes()
         priv_offer = Offer.from_terms_release(offer.release, price_rule=offer.pricing)
         return draw_release(priv_offer, schema, data, ledger=ledger).to_bytes()

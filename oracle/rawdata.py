@@ -16,7 +16,8 @@ from safetensors.numpy import save as st_save
 from common.csv_dialect import RaggedRow, split_table
 from privacy import Schema
 
-__all__ = ["RawDataError", "encode_raw", "decode_raw", "read_csv", "read_safetensors_data", "dataset_id_for"]
+__all__ = ["RawDataError", "encode_raw", "decode_raw", "read_csv", "read_safetensors_data", "dataset_id_for",
+           "category_values"]
 
 
 class RawDataError(ValueError):
@@ -61,6 +62,20 @@ def decode_raw(raw: bytes, schema: Schema) -> dict[str, Any]:
         out["label"] = t["label"]
     for c in schema.columns:
         out[c.name] = t[f"col:{c.name}"]
+    return out
+
+
+def category_values(data: Mapping[str, Any], schema: Schema) -> dict[str, Any]:
+    """`data` as the hub stores it (categorical label and columns as category indices, `read_csv`) with
+    those indices mapped back to the schema's categories, which is what `privacy.draw_release` and
+    the sanitizer read (integer categories 0..k-1 are their own indices and pass unchanged)."""
+    out = dict(data)
+    cols = [schema.label] if schema.label is not None and "label" in data else []
+    for col in [*cols, *(c for c in schema.columns if c.name in data)]:
+        key = "label" if col is schema.label else col.name
+        cats = tuple(col.categories or ()) if col.kind == "categorical" else ()
+        if cats and cats != tuple(range(len(cats))):
+            out[key] = np.asarray(cats, dtype=object)[np.asarray(data[key], dtype=np.int64)]
     return out
 
 

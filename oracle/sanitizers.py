@@ -8,18 +8,16 @@ import json
 import logging
 from typing import Any, Mapping
 
-import numpy as np
-
 from eth_hash.auto import keccak
 
 from privacy import Schema
 from privacy.mechanisms.sanitizer import Sanitizer, SanitizerConfig, fit_sanitizer
 from privacy.sanitized_offer import SanitizedOffer
 
-from .rawdata import decode_raw
+from .rawdata import category_values, decode_raw
 from .store import DatasetRecord, OfferRecord, Store, StoredSanitizer
 
-__all__ = ["FIT_SEED", "FIT_CONFIG", "is_sanitized", "fit_key", "sanitizer_for", "category_values"]
+__all__ = ["FIT_SEED", "FIT_CONFIG", "is_sanitized", "fit_key", "sanitizer_for"]
 
 log = logging.getLogger("oracle.sanitizers")
 
@@ -41,19 +39,6 @@ def fit_key(offer: OfferRecord) -> str:
     body = json.dumps({"datasetId": offer.dataset_id.lower(), "release": offer.release}, sort_keys=True,
                       separators=(",", ":"))
     return "0x" + keccak(body.encode()).hex()
-
-
-def category_values(data: Mapping[str, Any], schema: Schema) -> dict[str, Any]:
-    """`data` as the hub stores it (categorical label and columns as category indices, rawdata.read_csv)
-    with those indices mapped back to the schema's categories, which is what the sanitizer reads."""
-    out = dict(data)
-    cols = [schema.label] if schema.label is not None and "label" in data else []
-    for col in [*cols, *(c for c in schema.columns if c.name in data)]:
-        key = "label" if col is schema.label else col.name
-        cats = tuple(col.categories or ()) if col.kind == "categorical" else ()
-        if cats and cats != tuple(range(len(cats))):
-            out[key] = np.asarray(cats, dtype=object)[np.asarray(data[key], dtype=np.int64)]
-    return out
 
 
 def _load(stored: StoredSanitizer) -> Sanitizer | None:

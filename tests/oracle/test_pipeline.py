@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -12,9 +13,11 @@ from client.chain import State
 from client.chain.exchange import EXACT
 from client.delivery import Commitment, verify_download
 from oracle.pipeline import STAGES, QuotePipeline, epsilon_milli_of
-from oracle.rawdata import encode_raw
+from oracle.rawdata import dataset_id_for, encode_raw
 from oracle.store import DatasetRecord, OfferRecord, TermsRecord
-from tests.oracle.conftest import ETH, ETHER, MDE_PRICING, ml_schema
+from privacy import Column, Schema
+from tests.oracle.conftest import (CAP_MILLI, ETH, ETHER, FIXED_PRICING, MDE_PRICING, ROWS, _dp_release,
+                                   ml_schema)
 
 
 def _pipe(hub, **kw) -> QuotePipeline:
@@ -297,3 +300,32 @@ def test_a_release_that_overflows_the_pricing_is_declined_naming_the_error_not_a
     assert "1.23" not in out.reason and "e+308" not in out.reason
     assert hub.ex.state(deal) == State.REFUNDED and not _quoted(hub, deal)
     assert hub.store.get_deal(deal).reason == out.reason
+
+
+@pytest.mark.parametrize("offer_id, release", [("text-exact", {"epsilon": "exact", "mechanism": {"name": "exact"}}),
+                                               ("text-dp", _dp_release("1"))])
+def test_a_dataset_whose_label_categories_are_words_is_drawn_and_quoted(hub, monkeypatch, offer_id, release) -> None:
+    """The store keeps a categorical label as its category's index (`read_csv`); the draw reads the
+    categories themselves. A schema of words ("no", "yes"), as `dataset add` takes from a CSV, was
+    declined at every draw with UnknownCategory before the indices were mapped back."""
+    import oracle.pipeline as pipeline_module
+    from pricing.release import read_release
+
+    schema = Schema(features=ml_schema().features, label=Column("y", "categorical", categories=("no", "yes")))
+    exact = release["epsilon"] == "exact"
+    ds = dataset_id_for(hub.seller, offer_id)
+    hub.ex.register_dataset(bytes.fromhex(ds[2:]), EXACT if exact else CAP_MILLI, sender=hub.seller)
+    hub.store.add_dataset(DatasetRecord(ds, offer_id, schema.to_json(), ROWS, EXACT if exact else CAP_MILLI),
+                          encode_raw(hub.raw, schema))
+    hub.offers[offer_id] = OfferRecord(offer_id, ds, None, release, FIXED_PRICING, (ETH,), 0)
+    hub.store.put_offer(hub.offers[offer_id])
+    drawn = []
+    real_draw = pipeline_module.draw_release
+    monkeypatch.setattr(pipeline_module, "draw_release", lambda *a, **kw: drawn.append(real_draw(*a, **kw)) or drawn[-1])
+    deal = hub.deal(offer_id)
+    out = _pipe(hub).handle_opened(deal, _opened(hub, deal), block=1)
+    assert out.action == "quoted", out.reason
+    labels = read_release(drawn[0].to_bytes()).tensors["label"]
+    assert set(np.unique(labels)) <= {0, 1}
+    if exact:  # the exact release is the stored data, labels as the schema's indices
+        assert labels.tolist() == hub.raw["label"].tolist()
