@@ -15,6 +15,7 @@ from typing import Any, Iterable, Mapping
 
 from client.audit import AuditReport
 from client.chain.exchange import ETH, EXACT
+from client.constants import epsilon_text
 
 __all__ = ["OUTCOMES", "build_report", "deal_outcomes", "render_html", "render_plots", "report_json"]
 
@@ -50,12 +51,6 @@ def deal_outcomes(events: Iterable[Event]) -> dict[int, str]:
 
 def _token_name(token: str) -> str:
     return "ETH" if int(token, 16) == 0 else token
-
-
-def _epsilon(milli: int | None) -> str:
-    if milli is None:
-        return ""
-    return "exact" if milli == EXACT else f"{milli / 1000:g}"
 
 
 def build_report(report: AuditReport, events: list[Event], timestamps: Mapping[int, int], *,
@@ -106,13 +101,13 @@ def build_report(report: AuditReport, events: list[Event], timestamps: Mapping[i
         deals.append({
             "deal": d.deal_id, "buyer": d.buyer, "seller": d.seller, "dataset": "0x" + d.dataset_id.hex(),
             "token": _token_name(d.token), "maxPrice": str(d.max_price), "quoteFee": str(d.quote_fee),
-            "price": None if d.price is None else str(d.price), "epsilon": _epsilon(d.epsilon_milli),
+            "price": None if d.price is None else str(d.price), "epsilon": epsilon_text(d.epsilon_milli),
             "epsilonMilli": d.epsilon_milli, "state": d.state.name, "outcome": outcomes.get(d.deal_id, "open"),
             "complaintIndex": d.complaint_index,
         })
     ledgers = [{"seller": s, "dataset": "0x" + ds.hex(), "capMilli": cap, "spentMilli": report.spent.get((s, ds), 0),
                 "cap": "exact" if cap == EXACT else f"{cap / 1000:g}",
-                "spent": _epsilon(report.spent.get((s, ds), 0)) or "0"}
+                "spent": epsilon_text(report.spent.get((s, ds), 0)) or "0"}
                for (s, ds), cap in sorted(report.caps.items(), key=lambda kv: (kv[0][0], kv[0][1]))]
     fees = sum(int(d["quoteFee"]) for d in deals if d["outcome"] == "rejected (fee paid)")
     return {

@@ -33,7 +33,7 @@ from web3 import Web3
 
 from client.atomic_file import atomic_write
 from client.chain import ContractRevert, Exchange, State
-from client.chain.exchange import ETH
+from client.chain.exchange import ETH, EXACT
 from client.delivery import Commitment, DecryptReport, build_complaint, decrypt_and_check, verify_download
 from client.errors import ClientError, DeliveryError
 from client.hub_client import HubClient, HubError, HubProtocolError, HubUnreachable
@@ -532,8 +532,9 @@ class Buyer:
                          "acceptDeadline": int(q["acceptDeadline"])}
             if rec.stage in (Stage.PENDING.value, Stage.OPENED.value):
                 rec.stage = Stage.QUOTED.value
-            self._save(rec, progress, "quoted", f"quoted {rec.quote['price']} for {rec.quote['epsilonMilli']} "
-                       f"milli-epsilon, {rec.quote['size']} bytes")
+            milli = rec.quote["epsilonMilli"]
+            spends = "the exact data" if milli == EXACT else f"{milli} milli-epsilon"
+            self._save(rec, progress, "quoted", f"quoted {rec.quote['price']} for {spends}, {rec.quote['size']} bytes")
 
     def _download(self, rec: DealRecord, progress: ProgressFn | None) -> tuple[Path, Path]:
         cipher, leaves = self._files(rec)

@@ -2,12 +2,14 @@
 
 Everything chunk-sized in the client (the delivery encoder, the compiled keccak kernels) is
 derived from :data:`CHUNK`; a test holds it equal to the contract's ``CHUNK`` constant.
-No imports, so the lowest-level modules can use it.
+No imports but the standard library's, so the lowest-level modules can use it.
 """
 
 from __future__ import annotations
 
-__all__ = ["CHUNK", "LEAF", "WORD", "WORDS_PER_CHUNK", "EXACT"]
+from decimal import Decimal
+
+__all__ = ["CHUNK", "LEAF", "WORD", "WORDS_PER_CHUNK", "EXACT", "epsilon_text"]
 
 #: Bytes per delivery chunk: protocol.md's CHUNK and ``DataExchange.CHUNK``.
 CHUNK: int = 1024
@@ -19,6 +21,16 @@ WORD: int = 32
 WORDS_PER_CHUNK: int = CHUNK // WORD
 #: ``epsilonMilli`` of an exact release: ``type(uint32).max`` in the contract.
 EXACT: int = 2**32 - 1
+
+
+
+def epsilon_text(milli: int | None) -> str:
+    """An ``epsilonMilli`` as a person reads it: "exact" for :data:`EXACT`, else the decimal epsilon
+    ("0.25"); "" for none (a deal not quoted)."""
+    if milli is None:
+        return ""
+    return "exact" if milli == EXACT else format(Decimal(milli).scaleb(-3).normalize(), "f")
+
 
 if CHUNK % WORD:
     raise AssertionError(f"CHUNK ({CHUNK}) must be a whole number of {WORD}-byte keystream words")

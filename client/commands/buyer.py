@@ -22,6 +22,7 @@ from rich.table import Table
 from client.chain import Exchange, State
 from client.chain.errors import ContractRevert
 from client.chain.exchange import ETH
+from client.constants import epsilon_text
 from client.errors import ClientError
 from common.csv_dialect import RaggedRow, split_table
 
@@ -472,7 +473,7 @@ def deals(
     folder = state_dir_for(account, state_dir)
     local = {r.deal_id: r for r in DealStore(folder).records()} if folder.is_dir() else {}
     table = Table(title=f"deals of {account} ({me}) at {ex.address}")
-    for col in ("deal", "seller", "phase", "deadline", "maxPrice", "price", "ε (milli)", "buyer's record"):
+    for col in ("deal", "seller", "phase", "deadline", "maxPrice", "price", "ε", "buyer's record"):
         table.add_column(col)
     for deal_id, opened in sorted(mine.items()):
         q = quotes.get(deal_id)
@@ -480,7 +481,7 @@ def deals(
         rec = local.get(deal_id)
         note = "" if rec is None else f"{rec.stage}{' / ' + rec.outcome if rec.outcome else ''}"
         table.add_row(str(deal_id), opened["seller"], state.name, str(ex.deadline(deal_id) or ""),
-                      str(opened["maxPrice"]), str(q["price"]) if q else "", str(q["epsilonMilli"]) if q else "", note)
+                      str(opened["maxPrice"]), str(q["price"]) if q else "", epsilon_text(q["epsilonMilli"]) if q else "", note)
     console.print(table)
     live = sum(1 for d in mine if ex.state(d) not in (State.SETTLED, State.REFUNDED))
     success(f"{len(mine)} deal(s), {live} still open; credit {ex.credit(me, ETH)} wei withdrawable")

@@ -46,6 +46,19 @@ def test_an_honest_deal_settles_and_writes_the_release(hub, tmp_path) -> None:
     assert {"waiting-quote", "downloaded", "accepted", "waiting-key", "checked", "ended"} <= set(live.seen)
 
 
+def test_the_progress_names_an_exact_quote_and_a_dp_quote_by_what_they_spend(hub, tmp_path) -> None:
+    said = []
+    with live_hub(hub) as live:
+        drive = live.drive()
+        for offer in ("fixed-exact", "fixed-dp"):
+            res = make_buyer(hub, tmp_path / offer).buy(live.url, offer, max_price=hub.ETHER,
+                                                        progress=lambda ev: (said.append(ev.message), drive(ev)))
+            assert res.outcome is Outcome.SETTLED
+    quoted = [m for m in said if m.startswith("quoted ")]
+    assert quoted[0].startswith(f"quoted {PRICE} for the exact data, ") and "4294967295" not in quoted[0]
+    assert quoted[1].startswith(f"quoted {PRICE} for 1000 milli-epsilon, ")
+
+
 def test_a_quote_over_the_limit_is_rejected_and_costs_the_fee(hub, tmp_path) -> None:
     buyer = make_buyer(hub, tmp_path / "b")
     with live_hub(hub) as live:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from client import _keccak_batch as kb
 from client import constants, delivery, terms
+from client.constants import EXACT, epsilon_text
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -42,3 +45,9 @@ def test_derived_numbers_follow_chunk():
     for lanes, blocks in ((kb._LEAF_LANES, kb._LEAF_BLOCKS), (kb._CHUNK_LANES, kb._CHUNK_BLOCKS)):
         assert (blocks - 1) * 136 <= lanes * 8 < blocks * 136  # the fewest blocks leaving room for the pad byte
     assert (kb._CHUNK_LANES, kb._LEAF_LANES, kb._LEAF_BLOCKS, kb._CHUNK_BLOCKS) == (128, 133, 8, 8)  # at CHUNK = 1024
+
+
+@pytest.mark.parametrize("milli, text", [(EXACT, "exact"), (1000, "1"), (250, "0.25"), (1, "0.001"),
+                                         (EXACT - 1, "4294967.294"), (None, "")])
+def test_an_epsilon_milli_reads_as_exact_or_its_decimal(milli, text) -> None:
+    assert epsilon_text(milli) == text
