@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import inspect
 import json
+import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -20,7 +22,7 @@ from client.errors import ClientError
 from . import abort, console, success
 from .buyer import buyer_data, load_factory, spec_app
 
-__all__ = ["CalibrationInputError", "calibration_candidates", "offer_precision", "per_column", "seeded_fit",
+__all__ = ["CalibrationInputError", "WarningTally", "calibration_candidates", "offer_precision", "per_column", "seeded_fit",
            "spec_calibrate"]
 
 # the offer's release kinds a calibration can simulate on the buyer's rows
@@ -44,6 +46,33 @@ def seeded_fit(factory: Callable[..., Any], seeds: int) -> Callable[[np.ndarray,
         raise CalibrationInputError(f"--retrain-seeds {seeds} needs a factory taking seed= (def make(x, y, seed): ...), "
                                     "so each seed retrains differently; or pass --retrain-seeds 1")
     return lambda x, y, s: factory(x, y)
+
+
+class WarningTally:
+    """The warnings the buyer's own code raises while the calibration retrains it (a scikit-learn
+    model that stops at max_iter warns on every fit), counted and shown once each instead of a
+    screenful per run."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.fits = 0
+
+    def quiet(self, fit: Callable[[np.ndarray, np.ndarray, int], Any]) -> Callable[[np.ndarray, np.ndarray, int], Any]:
+        """`fit` with its warnings counted here rather than printed."""
+        def quiet_fit(x: np.ndarray, y: np.ndarray, seed: int) -> Any:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                model = fit(x, y, seed)
+            self.fits += 1
+            for text in {f"{w.category.__name__}: {(str(w.message).strip().splitlines() or [''])[0]}" for w in caught}:
+                self.counts[text] += 1
+            return model
+
+        return quiet_fit
+
+    def lines(self) -> list[str]:
+        """One line per distinct warning, with how many of the fits raised it."""
+        return [f"your model's code warned on {n} of its {self.fits} fits: {text}" for text, n in self.counts.most_common()]
 
 
 def calibration_candidates(mechanism: str, labels: bool, only: Optional[str],
@@ -178,7 +207,8 @@ def spec_calibrate(
         if k < 2:
             raise CalibrationInputError("calibration prices classifiers: the label must be class indices")
         pool = calibration_candidates(mechanism, anchor_labels, candidates, method)
-        fit = seeded_fit(load_factory(factory), retrain_seeds)
+        tally = WarningTally()
+        fit = tally.quiet(seeded_fit(load_factory(factory), retrain_seeds))
         model = fit(x, y, 0)
         refit = network_layers(model)[0][0] == "standardize"  # a pipeline's scaler is refitted on merged rows
         dp = {} if mechanism == "exact" else {"mechanism": mechanism, "dp_only": True,
@@ -193,6 +223,8 @@ def spec_calibrate(
     except (ClientError, PricingError, ValueError) as err:  # ArchitectureError, DataFileError among them
         abort(str(err))
     allowed = {c.label for c in pool if mechanism == "exact" or method_fits_release(c.method, mechanism, c.hyper)[0]}
+    for line in tally.lines():
+        console.print(f"[yellow]{line}[/yellow]", soft_wrap=True)
     console.print(_table(cal, allowed))
     console.print(f"cost: {cal.retrainings} retrainings of your model on {cal.bundles} bundles, {cal.seconds:.1f} s")
     atomic_write(out, cal.spec)  # a crash leaves the old file or the new one, never half of it

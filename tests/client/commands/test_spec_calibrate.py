@@ -176,3 +176,21 @@ def test_a_buyer_calibrates_for_a_hubs_offer_and_buys_with_that_spec(hub, monkey
     assert "accepted by the hub" in said and "cannot price" not in said
     # priced with this spec: ε 1 swamps three columns, so it prices the release 0 and the buyer is refunded
     assert ("settled" in said) or ("no efficacy" in said and "buyer credited" in said), said
+
+
+def test_the_buyers_code_warning_on_every_fit_is_one_line_with_its_count(capsys):
+    from client.commands.calibrate import WarningTally
+
+    def fit(x, y, seed):
+        warnings.warn("Maximum iterations (150) reached\nsecond line", UserWarning)
+        warnings.warn("Maximum iterations (150) reached\nsecond line", UserWarning)  # twice in a fit: counted once
+        if seed % 2:
+            warnings.warn("odd seed", RuntimeWarning)
+        return seed
+
+    tally = WarningTally()
+    quiet = tally.quiet(fit)
+    assert [quiet(None, None, s) for s in range(5)] == list(range(5))
+    assert capsys.readouterr().err == ""  # nothing printed while fitting
+    assert tally.lines() == ["your model's code warned on 5 of its 5 fits: UserWarning: Maximum iterations (150) reached",
+                             "your model's code warned on 2 of its 5 fits: RuntimeWarning: odd seed"]
