@@ -14,7 +14,7 @@ from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
 from common.csv_dialect import RaggedRow, split_table
-from privacy import Schema
+from privacy import Column, Schema
 
 __all__ = ["RawDataError", "encode_raw", "decode_raw", "read_csv", "read_safetensors_data", "dataset_id_for",
            "category_values"]
@@ -96,53 +96,77 @@ def _check_bounds(data: Mapping[str, Any], schema: Schema) -> list[str]:
     return bad
 
 
+#: how a boolean column may be written in a CSV (case-insensitive)
+_TRUE, _FALSE = ("true", "yes", "1", "1.0"), ("false", "no", "0", "0.0")
+
+
+def _column_values(column: Column, rows: list[list[str]], j: int, lines: list[int], path: Path) -> np.ndarray:
+    """Field j of every row as the stored form of `column`'s kind: float64 for float, int64 for an
+    integer, a boolean (0/1) or a category's index; a field that is none of these is refused by
+    its line, never its value."""
+    where = f"column {column.name!r} of {path}"
+    if column.kind == "categorical":
+        index = {str(c): i for i, c in enumerate(column.categories or ())}
+        codes = [index.get(r[j], -1) for r in rows]
+        if -1 in codes:
+            raise RawDataError(f"{where} has a value outside its categories on line {lines[codes.index(-1)]}: add it "
+                               "to the schema's categories or drop the row")
+        return np.array(codes, dtype=np.int64)
+    if column.kind == "boolean":
+        out = np.empty(len(rows), dtype=np.int64)
+        for i, r in enumerate(rows):
+            word = r[j].lower()
+            if word not in _TRUE + _FALSE:
+                raise RawDataError(f"{where} has a value on line {lines[i]} that is not a boolean (true/false, "
+                                   "yes/no or 1/0)")
+            out[i] = word in _TRUE
+        return out
+    if column.kind == "string":
+        raise RawDataError(f"{where} is a string column; the hub stores numeric columns only: declare it "
+                           "categorical with its categories, or drop it from the schema")
+    out = np.empty(len(rows), dtype=np.float64)
+    for i, r in enumerate(rows):
+        try:
+            out[i] = float(r[j])
+        except ValueError:
+            raise RawDataError(f"{where} has a value that is not a number on line {lines[i]}") from None
+        if np.isnan(out[i]):
+            raise RawDataError(f"{where} has a missing value (NaN) on line {lines[i]}: fill it or drop the row")
+    if column.kind == "integer":
+        if np.any(out != np.round(out)):
+            line = lines[int(np.flatnonzero(out != np.round(out))[0])]
+            raise RawDataError(f"{where} is an integer column but has a fraction on line {line}")
+        return out.astype(np.int64)
+    return out
+
+
 def read_csv(path: Path, schema: Schema) -> tuple[dict[str, Any], int]:
     """Read a CSV with a header naming the schema's columns (comma, semicolon or tab separated, UTF-8
-    with or without a byte-order mark); return (data, rows). Categorical labels are mapped to their
-    category index. Values outside declared bounds are refused by column name."""
+    with or without a byte-order mark); return (data, rows). Categorical values (label or column)
+    are stored as their category's index, booleans as 0/1. Values outside declared bounds are
+    refused by column name."""
     try:
         table = split_table(Path(path).read_bytes().decode("utf-8"))
     except UnicodeDecodeError:
         raise RawDataError(f"{path} is not UTF-8 text: save it as CSV UTF-8") from None
     except RaggedRow as err:
         raise RawDataError(f"{path}: {err}") from None
-    header, lines = table.header, table.lines
-    rows = [dict(zip(header, r)) for r in table.rows]
-    names = [c.name for c in schema.all_columns]
-    missing = [n for n in names if n not in header]
+    header, rows, lines = table.header, table.rows, table.lines
+    missing = [c.name for c in schema.all_columns if c.name not in header]
     if missing:
         raise RawDataError(f"{path} has no column(s) {missing}; its header is {header}")
 
-    def num(name: str) -> np.ndarray:
-        out = np.empty(len(rows), dtype=np.float64)
-        for i, r in enumerate(rows):
-            try:
-                out[i] = float(r[name])
-            except ValueError:
-                raise RawDataError(f"column {name!r} of {path} has a value that is not a number on line "
-                                   f"{lines[i]}") from None
-            if np.isnan(out[i]):
-                raise RawDataError(f"column {name!r} of {path} has a missing value (NaN) on line {lines[i]}: "
-                                   "fill it or drop the row")
-        return out
+    def values(column: Column) -> np.ndarray:
+        return _column_values(column, rows, header.index(column.name), lines, Path(path))
 
     data: dict[str, Any] = {}
     if schema.features:
-        data["features"] = np.column_stack([num(c.name) for c in schema.features]) if rows else \
+        data["features"] = np.column_stack([values(c) for c in schema.features]).astype(np.float64) if rows else \
             np.zeros((0, len(schema.features)))
         if schema.label is not None:
-            lab = schema.label
-            if lab.kind == "categorical":
-                cats = [str(c) for c in lab.categories]
-                outside = next((i for i, r in enumerate(rows) if r[lab.name] not in cats), None)
-                if outside is not None:
-                    raise RawDataError(f"label {lab.name!r} has a value outside its categories on line "
-                                       f"{lines[outside]}: add it to the schema's categories or drop the row")
-                data["label"] = np.array([cats.index(r[lab.name]) for r in rows], dtype=np.int64)
-            else:
-                data["label"] = num(lab.name)
+            data["label"] = values(schema.label)
     for c in schema.columns:
-        data[c.name] = num(c.name)
+        data[c.name] = values(c)
     bad = _check_bounds(data, schema)
     if bad:
         raise RawDataError(f"column(s) {bad} have values outside their declared bounds: widen the bounds in "

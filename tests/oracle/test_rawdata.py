@@ -58,3 +58,44 @@ def test_a_file_not_in_utf8_names_the_fix(tmp_path):
     path.write_bytes("x0,x1,y\n0.1,0.2,né\n".encode("latin-1"))
     with pytest.raises(RawDataError, match="not UTF-8 text: save it as CSV UTF-8"):
         read_csv(path, SCHEMA)
+
+
+TABLE = Schema.from_json({"columns": [
+    {"name": "smoker", "kind": "categorical", "categories": ["no", "yes"]},
+    {"name": "km", "kind": "float", "bounds": [0, 100]},
+    {"name": "age", "kind": "integer", "bounds": [0, 120]},
+    {"name": "owns_car", "kind": "boolean"}]})
+
+
+def test_a_tables_columns_are_stored_by_kind_words_booleans_and_integers_included(tmp_path):
+    """A table's categorical column of words was refused as 'not a number' (only the label mapped
+    categories); booleans written TRUE/no/1 and whole integers now read too, as the draw takes them."""
+    path = _write(tmp_path, [("km", "smoker", "age", "owns_car"), ("12.5", "yes", "30", "TRUE"),
+                             ("0", "no", "41", "no"), ("99", "yes", "18", "1")], sep=";")
+    data, n = read_csv(path, TABLE)
+    assert n == 3 and data["smoker"].tolist() == [1, 0, 1] and data["owns_car"].tolist() == [1, 0, 1]
+    assert data["age"].dtype == np.int64 and data["age"].tolist() == [30, 41, 18]
+    assert data["km"].tolist() == [12.5, 0.0, 99.0]
+    from oracle.rawdata import category_values, decode_raw, encode_raw
+
+    back = category_values(decode_raw(encode_raw(data, TABLE), TABLE), TABLE)
+    assert back["smoker"].tolist() == ["yes", "no", "yes"]  # what privacy's draw reads
+
+
+@pytest.mark.parametrize("row, message", [
+    (("1", "maybe", "30", "true"), "column 'smoker' .* outside its categories on line 2"),
+    (("1", "no", "30.5", "true"), "column 'age' .* integer column but has a fraction on line 2"),
+    (("1", "no", "30", "perhaps"), "column 'owns_car' .* on line 2 that is not a boolean"),
+])
+def test_a_tables_bad_field_is_refused_by_its_kind_and_line(tmp_path, row, message):
+    path = _write(tmp_path, [("km", "smoker", "age", "owns_car"), row])
+    with pytest.raises(RawDataError, match=message) as err:
+        read_csv(path, TABLE)
+    assert "maybe" not in str(err.value) and "perhaps" not in str(err.value)
+
+
+def test_a_string_column_names_why_the_hub_cannot_keep_it(tmp_path):
+    schema = Schema.from_json({"columns": [{"name": "city", "kind": "string"}, {"name": "km", "bounds": [0, 9]}]})
+    with pytest.raises(RawDataError, match="'city' .* string column; the hub stores numeric columns only: declare "
+                                           "it categorical"):
+        read_csv(_write(tmp_path, [("city", "km"), ("Oslo", "1")]), schema)
