@@ -22,6 +22,7 @@ import contextlib
 import enum
 import json
 import os
+import secrets
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -399,9 +400,16 @@ class Buyer:
                 raise HubProtocolError(f"hub {hub_url} hashed the spec to {got}; it hashes to {spec_hash}")
             self.store.put_spec(spec, spec_hash)
         fee = int(offer.get("minQuoteFee", "0")) if quote_fee is None else int(quote_fee)
-        terms = build_terms(offer, chain_id=info.chain_id, contract=info.contract, seller=info.seller,
-                            buyer=self.address, token=token, max_price=max_price, quote_fee=fee,
-                            price_tolerance=price_tolerance, spec_hash=spec_hash, nonce=nonce)
+        def terms_with(nonce: str | None) -> Terms:
+            return build_terms(offer, chain_id=info.chain_id, contract=info.contract, seller=info.seller,
+                               buyer=self.address, token=token, max_price=max_price, quote_fee=fee,
+                               price_tolerance=price_tolerance, spec_hash=spec_hash, nonce=nonce)
+
+        terms = terms_with(nonce)
+        if nonce is None and self._terms_quoted(terms.terms_hash_hex):
+            # the contract never reopens terms once quoted (rule 2): buying the same offer again
+            # on the same terms takes a nonce (protocol.md), a fresh random one
+            terms = terms_with(secrets.token_hex(8))
         rec = DealRecord(None, self.chain_id, self.ex.address, hub.url, info.seller, terms.dataset_id, offer_id,
                          terms.canonical.decode(), terms.terms_hash_hex, int(max_price if limit is None else limit),
                          release_path=None if release_path is None else str(release_path))
@@ -468,6 +476,14 @@ class Buyer:
         return amount
 
     # -- the state machine -----------------------------------------------------------------
+
+    def _terms_quoted(self, terms_hash: str) -> bool:
+        """Whether a deal of this buyer under `terms_hash` was ever quoted, which burns the terms."""
+        with self.lock:
+            opened = self.ex.contract.events.DealOpened().get_logs(from_block=0, argument_filters={"buyer": self.address})
+            deals = [int(log["args"]["dealId"]) for log in opened if _hex(log["args"]["termsHash"]) == terms_hash]
+            return any(self.ex.contract.events.Quoted().get_logs(from_block=0, argument_filters={"dealId": d})
+                       for d in deals)
 
     def _find_opened(self, rec: DealRecord) -> tuple[int, int] | None:
         with self.lock:

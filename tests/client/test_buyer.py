@@ -59,6 +59,19 @@ def test_the_progress_names_an_exact_quote_and_a_dp_quote_by_what_they_spend(hub
     assert quoted[1].startswith(f"quoted {PRICE} for 1000 milli-epsilon, ")
 
 
+def test_the_same_offer_bought_again_on_the_same_terms_takes_a_fresh_nonce(hub, tmp_path) -> None:
+    """A quoted termsHash can never be reopened (rule 2), so a second purchase of the same DP offer
+    (a buyer averaging releases) failed with TermsAlreadyUsed until the wallet added a nonce."""
+    buyer = make_buyer(hub, tmp_path / "b")
+    with live_hub(hub) as live:
+        first = buyer.buy(live.url, "fixed-dp", max_price=hub.ETHER, progress=live.drive())
+        second = buyer.buy(live.url, "fixed-dp", max_price=hub.ETHER, progress=live.drive())
+    assert first.outcome is second.outcome is Outcome.SETTLED and first.deal_id != second.deal_id
+    docs = [json.loads(r.terms) for r in sorted(buyer.deals(), key=lambda r: r.deal_id)]
+    assert "nonce" not in docs[0] and len(docs[1]["nonce"]) == 16
+    assert {k: v for k, v in docs[1].items() if k != "nonce"} == docs[0]
+
+
 def test_a_quote_over_the_limit_is_rejected_and_costs_the_fee(hub, tmp_path) -> None:
     buyer = make_buyer(hub, tmp_path / "b")
     with live_hub(hub) as live:
