@@ -654,8 +654,8 @@ class Buyer:
                     self._chain(self.ex.finalize, deal_id, sender=self.account)
                 return
             raise BuyerError(f"deal {deal_id}: {rec.reason}; resume before the dispute deadline {deadline}") from err
-        plain = d / "release.part"
-        with open(plain, "wb") as out:
+        plain = d / "release.part"  # the plaintext while it is checked: the owner's eyes only, removed after
+        with open(os.open(plain, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
             report: DecryptReport = decrypt_and_check(cipher, leaves, key, commitment, out)
         _notify(progress, Progress(deal_id, "decrypted", f"{report.n} chunks decrypted, "
                                    f"{len(report.bad_leaves)} bad", report.n, report.n))
@@ -666,6 +666,7 @@ class Buyer:
                 complaint = build_complaint(cipher, leaves, rec.bad_chunk, commitment)
                 try:
                     self._chain(self.ex.complain, deal_id, complaint, sender=self.account)
+                    plain.unlink()  # a copy is in the evidence
                     _notify(progress, Progress(deal_id, "complained", f"complained about chunk {rec.bad_chunk}"))
                     return
                 except ContractRevert as err:
@@ -694,6 +695,7 @@ class Buyer:
             self._keep_evidence(rec, "the last chunk's padding is not zero", plain)
         out_path = Path(rec.release_path) if rec.release_path else d / "release.safetensors"
         atomic_write(out_path, release)
+        plain.unlink()
         rec.release_path = str(out_path)
         rec.stage = Stage.REVEALED.value
         self._save(rec, progress, "checked", "every chunk checks" + (" (MISPRICED: evidence kept)" if rec.mispriced else ""))

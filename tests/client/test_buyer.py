@@ -43,6 +43,10 @@ def test_an_honest_deal_settles_and_writes_the_release(hub, tmp_path) -> None:
     assert hub.ex.state(res.deal_id) == State.SETTLED
     rec = json.loads((tmp_path / "b" / "deals" / f"{res.deal_id}.json").read_text())
     assert rec["outcome"] == "settled" and rec["stage"] == "ended"
+    # one plaintext copy, the release, readable by its owner only: the decryption's scratch file is gone
+    files = sorted(p.name for p in (tmp_path / "b" / "deals" / str(res.deal_id)).iterdir())
+    assert files == ["ciphertext", "leaves", "release.safetensors"]
+    assert (res.release_path.stat().st_mode & 0o777) == 0o600
     assert {"waiting-quote", "downloaded", "accepted", "waiting-key", "checked", "ended"} <= set(live.seen)
 
 
@@ -89,6 +93,8 @@ def test_a_bad_chunk_is_complained_about_and_refunded_in_full(hub, tmp_path, mon
     assert res.outcome is Outcome.COMPLAINED and res.bad_chunk == 0
     assert _credits(hub, buyer.address) == (hub.ETHER, 0)
     assert (res.evidence_dir / "key.hex").exists() and (res.evidence_dir / "quote.json").exists()
+    assert (res.evidence_dir / "release.safetensors").exists()  # the plaintext is kept as evidence, once
+    assert not (res.evidence_dir.parent / "release.part").exists()
     assert any(n == "Complained" and a["dealId"] == res.deal_id for n, a, _, _ in hub.ex.events())
 
 
