@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import NamedTuple
+import itertools
+from typing import Iterable, Iterator, NamedTuple
 
-__all__ = ["DELIMITERS", "RaggedRow", "Table", "delimiter_of", "split_table"]
+__all__ = ["DELIMITERS", "RaggedRow", "Table", "delimiter_of", "split_table", "table_chunks"]
 
 #: the delimiters a data file may use, the first the default
 DELIMITERS = (",", ";", "\t")
@@ -36,16 +37,20 @@ def delimiter_of(header: str) -> str:
     return DELIMITERS[counts.index(max(counts))] if max(counts) else DELIMITERS[0]
 
 
-def split_table(text: str) -> Table:
-    """The header and rows of a CSV text: split on `delimiter_of` its first line, a leading
-    byte-order mark (spreadsheets' "CSV UTF-8") dropped, blank lines skipped, fields stripped.
-    A row whose field count differs from the header's raises `RaggedRow` naming its line."""
-    text = text.removeprefix("\ufeff")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter_of(text.split("\n", 1)[0]))
+def table_chunks(lines: Iterable[str], rows_per_chunk: int = 16_384) -> Iterator[Table]:
+    """The rows of a CSV text (an open file or a list of lines) in `Table`s of at most
+    `rows_per_chunk` rows, each with the header, so a large file is read without holding every
+    field as a string at once. The delimiter is `delimiter_of` the first line; a leading byte-order
+    mark (spreadsheets' "CSV UTF-8") is dropped, blank lines skipped, fields stripped. A row whose
+    field count differs from the header's raises `RaggedRow` naming its line. The first chunk is
+    yielded even when it holds no row (a header-only or empty text)."""
+    it = iter(lines)
+    first = next(it, "").removeprefix("\ufeff")
+    reader = csv.reader(itertools.chain([first], it), delimiter=delimiter_of(first))
     header: list[str] | None = None
     rows: list[list[str]] = []
-    lines: list[int] = []
-    start = 1
+    numbers: list[int] = []
+    start, sent = 1, False
     for fields in reader:
         if len(fields) > 1 or (fields and fields[0].strip()):  # not a blank line
             fields = [f.strip() for f in fields]
@@ -56,6 +61,22 @@ def split_table(text: str) -> Table:
                                 "every row needs one value per column")
             else:
                 rows.append(fields)
-                lines.append(start)
+                numbers.append(start)
+                if len(rows) == rows_per_chunk:
+                    yield Table(header, rows, numbers)
+                    rows, numbers, sent = [], [], True
         start = reader.line_num + 1
-    return Table(header or [], rows, lines)
+    if rows or not sent:
+        yield Table(header or [], rows, numbers)
+
+
+def split_table(text: str) -> Table:
+    """The header and every row of a CSV text at once (`table_chunks` in one `Table`)."""
+    header: list[str] = []
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    for chunk in table_chunks(io.StringIO(text, newline="")):
+        header = chunk.header
+        rows += chunk.rows
+        lines += chunk.lines
+    return Table(header, rows, lines)

@@ -340,8 +340,11 @@ def dataset_add(
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True) as progress:
         task = progress.add_task(f"reading {data.name}", total=None)
         try:
-            reader = read_safetensors_data if data.suffix == ".safetensors" else read_csv
-            values, rows = reader(data, schema)
+            if data.suffix == ".safetensors":
+                values, rows = read_safetensors_data(data, schema)
+            else:
+                values, rows = read_csv(data, schema, progress=lambda n: progress.update(
+                    task, description=f"reading {data.name}: {n:,} rows"))
             raw = encode_raw(values, schema)
         except RawDataError as err:
             abort(str(err))

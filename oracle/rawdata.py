@@ -6,14 +6,14 @@ safetensors readers `spartacus dataset add` uses. Nothing here logs or raises wi
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 from eth_hash.auto import keccak
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
-from common.csv_dialect import RaggedRow, split_table
+from common.csv_dialect import RaggedRow, table_chunks
 from privacy import Column, Schema
 
 __all__ = ["RawDataError", "encode_raw", "decode_raw", "read_csv", "read_safetensors_data", "dataset_id_for",
@@ -105,73 +105,89 @@ def _column_values(column: Column, rows: list[list[str]], j: int, lines: list[in
     integer, a boolean (0/1) or a category's index; a field that is none of these is refused by
     its line, never its value."""
     where = f"column {column.name!r} of {path}"
+    fields = [r[j] for r in rows]
     if column.kind == "categorical":
         index = {str(c): i for i, c in enumerate(column.categories or ())}
-        codes = [index.get(r[j], -1) for r in rows]
-        if -1 in codes:
-            raise RawDataError(f"{where} has a value outside its categories on line {lines[codes.index(-1)]}: add it "
-                               "to the schema's categories or drop the row")
-        return np.array(codes, dtype=np.int64)
+        codes = np.fromiter((index.get(v, -1) for v in fields), dtype=np.int64, count=len(fields))
+        if (codes < 0).any():
+            raise RawDataError(f"{where} has a value outside its categories on line {lines[int(np.argmin(codes))]}: "
+                               "add it to the schema's categories or drop the row")
+        return codes
     if column.kind == "boolean":
-        out = np.empty(len(rows), dtype=np.int64)
-        for i, r in enumerate(rows):
-            word = r[j].lower()
-            if word not in _TRUE + _FALSE:
-                raise RawDataError(f"{where} has a value on line {lines[i]} that is not a boolean (true/false, "
-                                   "yes/no or 1/0)")
-            out[i] = word in _TRUE
-        return out
+        words = {**dict.fromkeys(_TRUE, 1), **dict.fromkeys(_FALSE, 0)}
+        flags = np.fromiter((words.get(v.lower(), -1) for v in fields), dtype=np.int64, count=len(fields))
+        if (flags < 0).any():
+            raise RawDataError(f"{where} has a value on line {lines[int(np.argmin(flags))]} that is not a boolean "
+                               "(true/false, yes/no or 1/0)")
+        return flags
     if column.kind == "string":
         raise RawDataError(f"{where} is a string column; the hub stores numeric columns only: declare it "
                            "categorical with its categories, or drop it from the schema")
-    out = np.empty(len(rows), dtype=np.float64)
-    for i, r in enumerate(rows):
-        try:
-            out[i] = float(r[j])
-        except ValueError:
-            raise RawDataError(f"{where} has a value that is not a number on line {lines[i]}") from None
-        if np.isnan(out[i]):
-            raise RawDataError(f"{where} has a missing value (NaN) on line {lines[i]}: fill it or drop the row")
+    try:
+        out = np.fromiter(map(float, fields), dtype=np.float64, count=len(fields))
+    except ValueError:
+        bad = next(i for i, v in enumerate(fields) if not _is_float(v))
+        raise RawDataError(f"{where} has a value that is not a number on line {lines[bad]}") from None
+    if np.isnan(out).any():
+        raise RawDataError(f"{where} has a missing value (NaN) on line {lines[int(np.argmax(np.isnan(out)))]}: fill "
+                           "it or drop the row")
     if column.kind == "integer":
-        if np.any(out != np.round(out)):
-            line = lines[int(np.flatnonzero(out != np.round(out))[0])]
-            raise RawDataError(f"{where} is an integer column but has a fraction on line {line}")
+        fraction = out != np.round(out)
+        if fraction.any():
+            raise RawDataError(f"{where} is an integer column but has a fraction on line "
+                               f"{lines[int(np.argmax(fraction))]}")
         return out.astype(np.int64)
     return out
 
 
-def read_csv(path: Path, schema: Schema) -> tuple[dict[str, Any], int]:
+def _is_float(text: str) -> bool:
+    """Whether `float` reads the field."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def read_csv(path: Path, schema: Schema, progress: Callable[[int], None] | None = None) -> tuple[dict[str, Any], int]:
     """Read a CSV with a header naming the schema's columns (comma, semicolon or tab separated, UTF-8
     with or without a byte-order mark); return (data, rows). Categorical values (label or column)
     are stored as their category's index, booleans as 0/1. Values outside declared bounds are
-    refused by column name."""
+    refused by column name. The file is read in chunks of rows, so no more than one chunk's
+    fields are ever held as strings; `progress` is told the rows read after each."""
+    path = Path(path)
+    parts: dict[str, list[np.ndarray]] = {c.name: [] for c in schema.all_columns}
+    read = 0
     try:
-        table = split_table(Path(path).read_bytes().decode("utf-8"))
+        with path.open(encoding="utf-8", newline="") as f:
+            for chunk in table_chunks(f):
+                missing = [n for n in parts if n not in chunk.header]
+                if missing:
+                    raise RawDataError(f"{path} has no column(s) {missing}; its header is {chunk.header}")
+                for c in schema.all_columns:
+                    parts[c.name].append(_column_values(c, chunk.rows, chunk.header.index(c.name), chunk.lines, path))
+                read += len(chunk.rows)
+                if progress is not None:
+                    progress(read)
     except UnicodeDecodeError:
         raise RawDataError(f"{path} is not UTF-8 text: save it as CSV UTF-8") from None
     except RaggedRow as err:
         raise RawDataError(f"{path}: {err}") from None
-    header, rows, lines = table.header, table.rows, table.lines
-    missing = [c.name for c in schema.all_columns if c.name not in header]
-    if missing:
-        raise RawDataError(f"{path} has no column(s) {missing}; its header is {header}")
-
-    def values(column: Column) -> np.ndarray:
-        return _column_values(column, rows, header.index(column.name), lines, Path(path))
-
     data: dict[str, Any] = {}
-    if schema.features:
-        data["features"] = np.column_stack([values(c) for c in schema.features]).astype(np.float64) if rows else \
-            np.zeros((0, len(schema.features)))
+    if schema.features:  # filled a column at a time, each column's chunks let go once copied in
+        features = np.empty((read, len(schema.features)), dtype=np.float64)
+        for j, c in enumerate(schema.features):
+            features[:, j] = np.concatenate(parts.pop(c.name))
+        data["features"] = features
         if schema.label is not None:
-            data["label"] = values(schema.label)
+            data["label"] = np.concatenate(parts.pop(schema.label.name))
     for c in schema.columns:
-        data[c.name] = values(c)
+        data[c.name] = np.concatenate(parts.pop(c.name))
     bad = _check_bounds(data, schema)
     if bad:
         raise RawDataError(f"column(s) {bad} have values outside their declared bounds: widen the bounds in "
                            "the schema file or clean the data")
-    return data, len(rows)
+    return data, read
 
 
 def read_safetensors_data(path: Path, schema: Schema) -> tuple[dict[str, Any], int]:

@@ -4,11 +4,13 @@ whatever spreadsheet wrote it, and a ragged row is refused by its line."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from common.csv_dialect import DELIMITERS, RaggedRow, Table, delimiter_of, split_table
+from common.csv_dialect import DELIMITERS, RaggedRow, Table, delimiter_of, split_table, table_chunks
 
 NAME = st.text(st.characters(whitelist_categories=("L", "N"), whitelist_characters="_ -."), min_size=1, max_size=8)
 
@@ -52,3 +54,17 @@ def test_a_row_with_a_field_too_many_or_too_few_names_its_line():
     with pytest.raises(RaggedRow, match="line 2 has 4 fields"):
         split_table("a,b,label\n1,2,0,9\n")
     assert split_table("") == Table([], [], [])
+
+
+@given(n=st.integers(0, 12), size=st.integers(1, 5), blanks=st.lists(st.integers(0, 12), max_size=3))
+def test_chunks_of_rows_join_back_into_the_whole_table_with_its_line_numbers(n, size, blanks):
+    lines = ["a;b"] + [f"{i};{i * i}" for i in range(n)]
+    for at in sorted(blanks, reverse=True):
+        lines.insert(min(at, len(lines)) or 1, "")
+    text = "\n".join(lines) + "\n"
+    chunks = list(table_chunks(io.StringIO(text, newline=""), rows_per_chunk=size))
+    whole = split_table(text)
+    assert all(c.header == ["a", "b"] for c in chunks) and all(0 < len(c.rows) <= size for c in chunks[1:])
+    assert [r for c in chunks for r in c.rows] == whole.rows == [[str(i), str(i * i)] for i in range(n)]
+    assert [ln for c in chunks for ln in c.lines] == whole.lines
+    assert [text.splitlines()[ln - 1].split(";")[0] for ln in whole.lines] == [str(i) for i in range(n)]

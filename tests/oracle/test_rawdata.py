@@ -99,3 +99,23 @@ def test_a_string_column_names_why_the_hub_cannot_keep_it(tmp_path):
     with pytest.raises(RawDataError, match="'city' .* string column; the hub stores numeric columns only: declare "
                                            "it categorical"):
         read_csv(_write(tmp_path, [("city", "km"), ("Oslo", "1")]), schema)
+
+
+def test_a_file_read_in_chunks_reads_as_a_whole_and_names_a_late_rows_line(tmp_path, monkeypatch):
+    """read_csv streams the file in chunks of rows; with chunks of two rows the data are the same and
+    a bad row in a later chunk is still named by its line in the file."""
+    from functools import partial
+
+    import oracle.rawdata as rawdata
+
+    rows = [("x0", "x1", "y")] + [(f"{i / 10}", f"{(i % 3) / 3}", "yes" if i % 2 else "no") for i in range(7)]
+    whole, n = read_csv(_write(tmp_path, rows, name="whole.csv"), SCHEMA)
+    monkeypatch.setattr(rawdata, "table_chunks", partial(rawdata.table_chunks, rows_per_chunk=2))
+    told = []
+    chunked, m = read_csv(_write(tmp_path, rows, name="chunked.csv"), SCHEMA, progress=told.append)
+    assert n == m == 7 and told == [2, 4, 6, 7]  # the rows read so far, after each chunk
+    np.testing.assert_array_equal(chunked["features"], whole["features"])
+    np.testing.assert_array_equal(chunked["label"], whole["label"])
+    bad = rows[:6] + [("0.5", "x", "no")] + rows[6:]
+    with pytest.raises(RawDataError, match="column 'x1' .* not a number on line 7"):
+        read_csv(_write(tmp_path, bad, name="bad.csv"), SCHEMA)
