@@ -1,6 +1,6 @@
 """The one rule for reading a data table written by a person's spreadsheet: which delimiter its
 header line uses (commas, or the semicolons or tabs some locales write), and how its text splits
-into a header and rows. Pure: a string in."""
+into a header and rows. Pure: text in (a string, or the lines of a file the caller opened)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import io
 import itertools
 from typing import Iterable, Iterator, NamedTuple
 
-__all__ = ["DELIMITERS", "RaggedRow", "Table", "delimiter_of", "split_table", "table_chunks"]
+__all__ = ["DELIMITERS", "RaggedRow", "Table", "delimiter_of", "is_number", "split_table", "table_chunks"]
 
 #: the delimiters a data file may use, the first the default
 DELIMITERS = (",", ";", "\t")
@@ -21,8 +21,9 @@ class RaggedRow(ValueError):
 
 
 class Table(NamedTuple):
-    """A data table's header and rows, every field stripped of surrounding spaces, with the line
-    each row starts on (1 = the header) for messages that point a person at the row."""
+    """A data table's header and rows (or a chunk of them), every field stripped of surrounding
+    spaces, with the line each row starts on (1 = the first line) for messages that point a
+    person at the row."""
 
     header: list[str]
     rows: list[list[str]]
@@ -35,6 +36,15 @@ def delimiter_of(header: str) -> str:
     still splits on tabs."""
     counts = [header.count(c) for c in DELIMITERS]
     return DELIMITERS[counts.index(max(counts))] if max(counts) else DELIMITERS[0]
+
+
+def is_number(field: str) -> bool:
+    """Whether `float` reads a field (what a numeric column's every value must do)."""
+    try:
+        float(field)
+    except ValueError:
+        return False
+    return True
 
 
 def table_chunks(lines: Iterable[str], rows_per_chunk: int = 16_384) -> Iterator[Table]:

@@ -13,7 +13,7 @@ from eth_hash.auto import keccak
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
-from common.csv_dialect import RaggedRow, table_chunks
+from common.csv_dialect import RaggedRow, is_number, table_chunks
 from privacy import Column, Schema
 
 __all__ = ["RawDataError", "encode_raw", "decode_raw", "read_csv", "read_safetensors_data", "dataset_id_for",
@@ -108,6 +108,7 @@ def _column_values(column: Column, rows: list[list[str]], j: int, lines: list[in
     fields = [r[j] for r in rows]
     if column.kind == "categorical":
         index = {str(c): i for i, c in enumerate(column.categories or ())}
+        index.update({f"{c}.0": i for i, c in enumerate(column.categories or ()) if isinstance(c, int)})  # 1.0
         codes = np.fromiter((index.get(v, -1) for v in fields), dtype=np.int64, count=len(fields))
         if (codes < 0).any():
             raise RawDataError(f"{where} has a value outside its categories on line {lines[int(np.argmin(codes))]}: "
@@ -126,7 +127,7 @@ def _column_values(column: Column, rows: list[list[str]], j: int, lines: list[in
     try:
         out = np.fromiter(map(float, fields), dtype=np.float64, count=len(fields))
     except ValueError:
-        bad = next(i for i, v in enumerate(fields) if not _is_float(v))
+        bad = next(i for i, v in enumerate(fields) if not is_number(v))
         raise RawDataError(f"{where} has a value that is not a number on line {lines[bad]}") from None
     if np.isnan(out).any():
         raise RawDataError(f"{where} has a missing value (NaN) on line {lines[int(np.argmax(np.isnan(out)))]}: fill "
@@ -138,15 +139,6 @@ def _column_values(column: Column, rows: list[list[str]], j: int, lines: list[in
                                f"{lines[int(np.argmax(fraction))]}")
         return out.astype(np.int64)
     return out
-
-
-def _is_float(text: str) -> bool:
-    """Whether `float` reads the field."""
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def read_csv(path: Path, schema: Schema, progress: Callable[[int], None] | None = None) -> tuple[dict[str, Any], int]:

@@ -24,7 +24,7 @@ from client.chain.errors import ContractRevert
 from client.chain.exchange import ETH
 from client.constants import epsilon_text
 from client.errors import ClientError
-from common.csv_dialect import RaggedRow, split_table
+from common.csv_dialect import RaggedRow, is_number, split_table
 
 from . import AccountOpt, NetworkOpt, abort, checksum, console, field, success, unlock, web3_for
 
@@ -45,15 +45,6 @@ class ArchitectureError(ClientError, ValueError):
 
 
 # ---------------------------------------------------------------- spec build
-
-
-def _is_number(text: str) -> bool:
-    """Whether a field reads as a number (what the table's values must be)."""
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def load_table(path: Path, label: str | None) -> tuple[np.ndarray, np.ndarray, list[str], str]:
@@ -93,7 +84,7 @@ def load_table(path: Path, label: str | None) -> tuple[np.ndarray, np.ndarray, l
         try:
             values[i] = [float(v) for v in r]
         except ValueError as err:
-            if not _is_number(r[j]):
+            if not is_number(r[j]):
                 raise DataFileError(f"{path}: the label column {name!r} holds {r[j]!r} on line {table.lines[i]}; "
                                     "it must hold class indices (0, 1, ... in the order of the dataset's "
                                     "categories)") from None

@@ -119,3 +119,12 @@ def test_a_file_read_in_chunks_reads_as_a_whole_and_names_a_late_rows_line(tmp_p
     bad = rows[:6] + [("0.5", "x", "no")] + rows[6:]
     with pytest.raises(RawDataError, match="column 'x1' .* not a number on line 7"):
         read_csv(_write(tmp_path, bad, name="bad.csv"), SCHEMA)
+
+
+def test_integer_classes_written_as_floats_read_as_their_class(tmp_path):
+    schema = Schema.from_json({"features": [{"name": "x0", "bounds": [0, 1]}],
+                               "label": {"name": "y", "kind": "categorical", "classes": 3}})
+    data, _ = read_csv(_write(tmp_path, [("x0", "y"), ("0.5", "2.0"), ("0.1", "0"), ("0.2", "1.0")]), schema)
+    assert data["label"].tolist() == [2, 0, 1]
+    with pytest.raises(RawDataError, match="outside its categories on line 2"):
+        read_csv(_write(tmp_path, [("x0", "y"), ("0.5", "2.5")], name="half.csv"), schema)
