@@ -108,10 +108,11 @@ def calibration_candidates(mechanism: str, labels: bool, only: Optional[str],
 
 
 def offer_precision(hub: Optional[str], offer: Optional[str], buyer: Optional[str], mechanism: str,
-                    epsilon: list[float]) -> tuple[str, list[float], str, int]:
-    """(mechanism, epsilons, method, features) of a hub's offer to `buyer` (`GET /v1/offers`, its
-    dataset's schema from `GET /v1/datasets`): what the calibration simulates, the method its
-    spec must have and the columns the buyer's rows must have. Extra --epsilon values are kept."""
+                    epsilon: list[float]) -> tuple[str, list[float], str, list[str]]:
+    """(mechanism, epsilons, method, feature names) of a hub's offer to `buyer` (`GET /v1/offers`,
+    its dataset's schema from `GET /v1/datasets`): what the calibration simulates, the method its
+    spec must have and the columns the buyer's rows must have, in order. Extra --epsilon values
+    are kept."""
     from client.hub_client import HubClient
 
     if hub is None or offer is None or buyer is None:
@@ -126,7 +127,7 @@ def offer_precision(hub: Optional[str], offer: Optional[str], buyer: Optional[st
                                         f"{', '.join(offers) or 'none'}")
         schemas = {d["datasetId"]: d["schema"] for d in client.datasets()}
     release, pricing = offers[offer]["release"], offers[offer]["pricing"]
-    features = len(schemas.get(offers[offer]["datasetId"], {}).get("features", []))
+    features = [str(f["name"]) for f in schemas.get(offers[offer]["datasetId"], {}).get("features", [])]
     if pricing.get("method") == "fixed":
         raise CalibrationInputError(f"offer {offer!r} has a fixed price: it needs no spec")
     if release["epsilon"] == "exact":
@@ -190,7 +191,7 @@ def spec_calibrate(
     from pricing.release_fit import method_fits_release
 
     try:
-        method, columns = None, 0
+        method, columns = None, []
         if hub is not None or offer is not None:
             mechanism, epsilon, method, columns = offer_precision(hub, offer, buyer, mechanism, epsilon)
         if mechanism not in MECHANISMS:
@@ -201,9 +202,14 @@ def spec_calibrate(
         if mechanism == "exact" and epsilon:
             raise CalibrationInputError("--epsilon is for a DP release: pass --mechanism ml-laplace-rr too")
         x, y, xv, yv, names, label_name, k = buyer_data(train, val, label, classes)
-        if columns and x.shape[1] != columns:
-            raise CalibrationInputError(f"{train} has {x.shape[1]} feature columns; the offer's dataset has {columns}: "
-                                        "a spec must read the seller's columns")
+        if columns and x.shape[1] != len(columns):
+            raise CalibrationInputError(f"{train} has {x.shape[1]} feature columns; the offer's dataset has "
+                                        f"{len(columns)}: a spec must read the seller's columns")
+        if columns and train.suffix == ".safetensors":
+            names = columns  # a tensor's columns have no names: they are the dataset's, in its order
+        elif columns and names != columns:
+            raise CalibrationInputError(f"{train}'s feature columns {names} are not the offer's dataset's {columns}: "
+                                        "name and order them as the dataset does (GET /v1/datasets)")
         if k < 2:
             raise CalibrationInputError("calibration prices classifiers: the label must be class indices")
         pool = calibration_candidates(mechanism, anchor_labels, candidates, method)

@@ -150,6 +150,15 @@ def test_a_buyer_calibrates_for_a_hubs_offer_and_buys_with_that_spec(hub, monkey
                            (["--offer", "mde-dp", "--mechanism", "ml-laplace-rr"], "comes from the offer")):
             bad = CliRunner().invoke(app, [*base, "--hub", live.url, "--buyer", hub.buyer, *args])
             assert bad.exit_code == 1 and says in " ".join(bad.output.split()), bad.output
+        # the same rows with two columns swapped: refused before any retraining, naming both orders
+        swapped = tmp_path / "swapped.csv"
+        rows = [r.split(",") for r in train.read_text().splitlines()]
+        swapped.write_text("\n".join(",".join([r[1], r[0], *r[2:]]) for r in rows) + "\n")
+        bad = CliRunner().invoke(app, [*base[:2], "--train", str(swapped), *base[4:], "--hub", live.url, "--offer",
+                                       "mde-dp", "--buyer", hub.buyer])
+        assert bad.exit_code == 1 and "retrainings" not in bad.output
+        assert ("feature columns ['x1', 'x0', 'x2'] are not the offer's dataset's ['x0', 'x1', 'x2']: name and "
+                "order them as the dataset does") in " ".join(bad.output.split()), bad.output
         AccountStore(accounts_dir).import_key("me", account_of(hub, hub.buyer).key, "pw")
         monkeypatch.setenv("SPARTACUS_PASSPHRASE", "pw")
         monkeypatch.setattr("client.commands.connect_chain", lambda network: hub.w3)
