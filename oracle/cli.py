@@ -24,6 +24,7 @@ from web3 import Web3
 
 from client.chain import Exchange, connect
 from client.chain.errors import ContractRevert, InsufficientFunds
+from client.chain.networks import NetworkError
 from client.chain.exchange import ETH, EXACT, wait_for_success
 
 from .context import HubContext
@@ -71,8 +72,12 @@ def _settings(config_dir: Optional[Path], **overrides: Any) -> HubSettings:
 
 
 def connect_chain(settings: HubSettings) -> Web3:
-    """The settings' chain (an RPC URL, else a network of brownie-config.yaml). Tests replace it."""
-    return connect(settings.network, url=settings.rpc_url)
+    """The settings' chain (an RPC URL, else a network of brownie-config.yaml), or one line naming
+    why not (an unknown network, a node that does not answer). Tests replace it."""
+    try:
+        return connect(settings.network, url=settings.rpc_url)
+    except NetworkError as err:
+        abort(f"{err} (the hub's chain: `network` or `rpc_url` in {settings.config_dir})")
 
 
 def _passphrase(settings: HubSettings, *, confirm: bool = False) -> str:

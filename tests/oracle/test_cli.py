@@ -377,3 +377,17 @@ def test_offer_set_sells_a_sanitized_precision_and_fits_its_sanitizer_once(env, 
              "--private", "sex", "--alpha", "0.9", "--price", "7")
     assert dp.exit_code == 0, dp.output
     assert store.get_offer("c").release["mechanism"]["then"] == "ml-laplace-rr"
+
+
+def test_a_chain_that_does_not_answer_is_one_line_naming_the_setting(tmp_path, monkeypatch, capsys) -> None:
+    """Every owner command that reads the chain went through a NetworkError traceback when the node was down."""
+    from oracle.settings import load_settings
+
+    monkeypatch.setenv("SPARTACUS_CONFIG_DIR", str(tmp_path))
+    settings = load_settings(rpc_url="http://127.0.0.1:9")  # nothing listens on the discard port
+    with pytest.raises(typer.Exit) as ended:
+        cli.connect_chain(settings)
+    assert ended.value.exit_code == 1
+    said = " ".join(capsys.readouterr().out.split())
+    assert said.startswith("error: cannot reach the chain at http://127.0.0.1:9: is the node running?")
+    assert f"`network` or `rpc_url` in {tmp_path}" in said and "Traceback" not in said
