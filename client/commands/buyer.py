@@ -12,7 +12,7 @@ import importlib
 import importlib.util
 import json
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 import typer
@@ -47,10 +47,12 @@ class ArchitectureError(ClientError, ValueError):
 # ---------------------------------------------------------------- spec build
 
 
-def load_table(path: Path, label: str | None) -> tuple[np.ndarray, np.ndarray, list[str], str]:
+def load_table(path: Path, label: str | None, categories: Sequence[Any] | None = None
+               ) -> tuple[np.ndarray, np.ndarray, list[str], str]:
     """(features [n, d], label [n], feature names, label name) from a CSV with a header row (comma,
     semicolon or tab separated; the label column named `label`, default the last one) or a
-    safetensors file of `features` and `label`."""
+    safetensors file of `features` and `label`. With the dataset's label `categories`, a CSV's
+    label may be written as the categories themselves (e.g. no/yes): each reads as its index."""
     if path.suffix == ".safetensors":
         from safetensors.numpy import load_file
 
@@ -79,6 +81,9 @@ def load_table(path: Path, label: str | None) -> tuple[np.ndarray, np.ndarray, l
     if name not in header:
         raise DataFileError(f"{path} has no column {name!r} (columns: {', '.join(header)}): pass --label")
     j = header.index(name)
+    if categories is not None:
+        index = {str(c): str(i) for i, c in enumerate(categories)}
+        body = [[index.get(v, v) if i == j else v for i, v in enumerate(r)] for r in body]
     values = np.empty((len(body), len(header)), np.float64)
     for i, r in enumerate(body):
         try:
@@ -176,13 +181,15 @@ def _hyper(items: list[str]) -> dict[str, float]:
     return out
 
 
-def buyer_data(train: Path, val: Optional[Path], label: Optional[str], classes: Optional[int]
+def buyer_data(train: Path, val: Optional[Path], label: Optional[str], classes: Optional[int],
+               categories: Sequence[Any] | None = None
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str], str, int]:
     """(x, y, x_val, y_val, feature names, label name, classes) of a spec command's --train and --val
-    (default: the last 20% of --train), the classes inferred unless given."""
-    x, y, names, label_name = load_table(train, label)
+    (default: the last 20% of --train), the classes inferred unless given; `categories` as
+    `load_table` reads them."""
+    x, y, names, label_name = load_table(train, label, categories)
     if val is not None:
-        xv, yv, _, _ = load_table(val, label)
+        xv, yv, _, _ = load_table(val, label, categories)
         if xv.shape[1] != x.shape[1]:
             raise DataFileError(f"{val} has {xv.shape[1]} feature columns, {train} has {x.shape[1]}")
     else:

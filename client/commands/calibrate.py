@@ -108,11 +108,11 @@ def calibration_candidates(mechanism: str, labels: bool, only: Optional[str],
 
 
 def offer_precision(hub: Optional[str], offer: Optional[str], buyer: Optional[str], mechanism: str,
-                    epsilon: list[float]) -> tuple[str, list[float], str, list[str]]:
-    """(mechanism, epsilons, method, feature names) of a hub's offer to `buyer` (`GET /v1/offers`,
-    its dataset's schema from `GET /v1/datasets`): what the calibration simulates, the method its
-    spec must have and the columns the buyer's rows must have, in order. Extra --epsilon values
-    are kept."""
+                    epsilon: list[float]) -> tuple[str, list[float], str, list[str], list[Any] | None]:
+    """(mechanism, epsilons, method, feature names, label categories) of a hub's offer to `buyer`
+    (`GET /v1/offers`, its dataset's schema from `GET /v1/datasets`): what the calibration
+    simulates, the method its spec must have, the columns the buyer's rows must have, in order,
+    and the categories its label may be written as. Extra --epsilon values are kept."""
     from client.hub_client import HubClient
 
     if hub is None or offer is None or buyer is None:
@@ -127,15 +127,18 @@ def offer_precision(hub: Optional[str], offer: Optional[str], buyer: Optional[st
                                         f"{', '.join(offers) or 'none'}")
         schemas = {d["datasetId"]: d["schema"] for d in client.datasets()}
     release, pricing = offers[offer]["release"], offers[offer]["pricing"]
-    features = [str(f["name"]) for f in schemas.get(offers[offer]["datasetId"], {}).get("features", [])]
+    schema = schemas.get(offers[offer]["datasetId"], {})
+    features = [str(f["name"]) for f in schema.get("features", [])]
+    label = schema.get("label") or {}
+    categories = label.get("categories") or (list(range(int(label["classes"]))) if "classes" in label else None)
     if pricing.get("method") == "fixed":
         raise CalibrationInputError(f"offer {offer!r} has a fixed price: it needs no spec")
     if release["epsilon"] == "exact":
-        return "exact", list(epsilon), str(pricing["method"]), features
+        return "exact", list(epsilon), str(pricing["method"]), features, categories
     name = release["mechanism"]["name"]
     if release["mechanism"].get("split", "equal") != "equal":
         console.print(f"offer {offer!r} splits epsilon unevenly over its columns; the calibration simulates an even split")
-    return name, [float(release["epsilon"]), *epsilon], str(pricing["method"]), features
+    return name, [float(release["epsilon"]), *epsilon], str(pricing["method"]), features, categories
 
 
 def per_column(epsilons: list[float], features: int) -> list[float]:
@@ -191,9 +194,9 @@ def spec_calibrate(
     from pricing.release_fit import method_fits_release
 
     try:
-        method, columns = None, []
+        method, columns, categories = None, [], None
         if hub is not None or offer is not None:
-            mechanism, epsilon, method, columns = offer_precision(hub, offer, buyer, mechanism, epsilon)
+            mechanism, epsilon, method, columns, categories = offer_precision(hub, offer, buyer, mechanism, epsilon)
         if mechanism not in MECHANISMS:
             raise CalibrationInputError(f"--mechanism {mechanism!r}: one of {', '.join(MECHANISMS)} (a 'table' "
                                         "release holds counts, which no MDE method prices)")
@@ -201,7 +204,7 @@ def spec_calibrate(
             raise CalibrationInputError(f"--mechanism {mechanism} needs the offers' --epsilon (each > 0)")
         if mechanism == "exact" and epsilon:
             raise CalibrationInputError("--epsilon is for a DP release: pass --mechanism ml-laplace-rr too")
-        x, y, xv, yv, names, label_name, k = buyer_data(train, val, label, classes)
+        x, y, xv, yv, names, label_name, k = buyer_data(train, val, label, classes, categories)
         if columns and x.shape[1] != len(columns):
             raise CalibrationInputError(f"{train} has {x.shape[1]} feature columns; the offer's dataset has "
                                         f"{len(columns)}: a spec must read the seller's columns")

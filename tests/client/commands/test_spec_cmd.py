@@ -166,3 +166,12 @@ def test_a_bad_data_file_is_refused_by_its_line(tmp_path: Path, text: str, needl
     path.write_bytes("a,b,y\n1,2,0\n".encode("utf-16"))
     with pytest.raises(DataFileError, match="not UTF-8 text: save it as CSV UTF-8"):
         load_table(path, None)
+
+
+def test_a_label_written_as_the_datasets_categories_reads_as_their_indices(tmp_path: Path) -> None:
+    path = tmp_path / "words.csv"
+    path.write_text("a,b,diagnosis\n1,2,benign\n3,4,malignant\n5,6,1\n")
+    x, y, names, label = load_table(path, None, ["malignant", "benign"])
+    assert y.tolist() == [1.0, 0.0, 1.0] and names == ["a", "b"] and label == "diagnosis"
+    with pytest.raises(DataFileError, match="the label column 'diagnosis' holds 'benign' on line 2"):
+        load_table(path, None)  # without the dataset's categories a word is not a class
