@@ -259,6 +259,25 @@ def _pricing(draft: OfferDraft) -> dict[str, Any]:
     return {"method": draft.mde_method, "curve": parsed}
 
 
+def _fits_dataset(release: Mapping[str, Any], pricing: Mapping[str, Any], dataset: DatasetRecord) -> None:
+    """Refuse an offer whose release the dataset cannot yield, or whose MDE pricing has nothing to
+    price: ml-laplace-rr draws features and a label, the table mechanism a table of columns only
+    (privacy refuses a table release of a dataset with features), and an MDE method prices
+    records with a label. Such an offer could only be declined at every deal."""
+    mechanism = release["mechanism"]["name"]
+    schema, name = dataset.schema, dataset.name
+    has_records = bool(schema.get("features")) and bool(schema.get("label"))
+    if mechanism == "ml-laplace-rr" and not has_records:
+        raise OfferRejected("mechanism", f"dataset {name} is a table of columns, without features and a label: "
+                                         "mechanism ml-laplace-rr draws records; choose 'table'")
+    if mechanism == "table" and schema.get("features"):
+        raise OfferRejected("mechanism", f"dataset {name} has features and a label: mechanism 'table' releases a "
+                                         "table of columns only; choose ml-laplace-rr")
+    if pricing.get("method") != "fixed" and not has_records:
+        raise OfferRejected("mde_method", f"dataset {name} has no features and label for an MDE method to price "
+                                          "(it prices how records improve a buyer's model): give a fixed price")
+
+
 def build_offer(draft: OfferDraft, *, existing: Sequence[OfferRecord], hub_tokens: Sequence[str],
                 budget_left_milli: int | None) -> OfferRecord:
     """The offer record `draft` describes, checked against the hub's other offers (`existing`, the
@@ -279,6 +298,7 @@ def build_offer(draft: OfferDraft, *, existing: Sequence[OfferRecord], hub_token
     fits, why = pricing_fit(release, pricing)
     if not fits:
         raise OfferRejected("mde_method", why)
+    _fits_dataset(release, pricing, draft.dataset)
     raw_tokens = list(draft.tokens) or [ETH]
     tokens = tuple(Web3.to_checksum_address(t) for t in raw_tokens if Web3.is_address(t))
     if len(tokens) != len(raw_tokens):

@@ -14,11 +14,15 @@ from typing import Mapping
 from .methods import METHODS
 
 __all__ = ["method_fits_release", "DP_MECHANISMS", "EXACT_MECHANISM", "FAILS_ON_DP", "FITS_DP_WITH",
-           "NOT_MEASURED_ON_DP"]
+           "NOT_MEASURED_ON_DP", "RECORDLESS_MECHANISMS"]
 
 EXACT_MECHANISM = "exact"
 # privacy's mechanisms that add noise (privacy.offers.MECHANISMS less "exact")
 DP_MECHANISMS: tuple[str, ...] = ("ml-laplace-rr", "table")
+
+# mechanisms whose releases hold no records with features and a label (privacy's table release:
+# per-column noise, counts or a count-min sketch): nothing for an MDE method to retrain on
+RECORDLESS_MECHANISMS: tuple[str, ...] = ("table",)
 
 # methods measured to misprice DP releases, with the measurement (benchmarks.mde_precision,
 # split 0, and issue 29's own run); the refusal quotes it
@@ -63,6 +67,10 @@ def method_fits_release(method: str, mechanism: str, hyper: Mapping[str, float] 
         return True, f"{method} is validated on exact releases (benchmarks.mde_validation)"
     if mechanism not in DP_MECHANISMS:
         return False, f"unknown release mechanism {mechanism!r}; one of {[EXACT_MECHANISM, *DP_MECHANISMS]}"
+    if mechanism in RECORDLESS_MECHANISMS:
+        return False, (f"{method} cannot price a {mechanism} release: it holds a table's noisy columns, not "
+                       "features and a label, so no MDE method prices it (pricing.read_release refuses it): give "
+                       "the offer a fixed price")
     if method in FITS_DP_WITH:
         key, what, measured = FITS_DP_WITH[method]
         if hyper is None:

@@ -168,7 +168,9 @@ def test_offer_set_refuses_a_method_that_misprices_dp_releases_and_names_the_fix
     assert f"{method} misprices ml-laplace-rr releases" in refused.output  # the measured reason
     table = run("offer", "set", "dp", "--dataset", "census", "--epsilon", "1", "--mechanism", "table",
                 "--mde-method", method, *curve)
-    assert table.exit_code == 1 and "misprices table releases" in table.output
+    said = " ".join(table.output.split())
+    assert table.exit_code == 1 and "does not fit this release (table): use a fixed price" in said
+    assert "holds a table's noisy columns, not features and a label, so no MDE method prices it" in said
     # the same method on an exact release, a fixed price on the DP one, and a fitting method are kept
     assert run("offer", "set", "ex", "--dataset", "open", "--epsilon", "exact", "--mde-method", method,
                *curve).exit_code == 0

@@ -158,10 +158,14 @@ def test_the_owner_page_proposes_a_method_that_fits_its_default_dp_release(page)
     assert method_fits_release(method, "ml-laplace-rr")[0]
 
 
-def _people(cap: int) -> DatasetRecord:
+def _people(cap: int, *, table: bool = False) -> DatasetRecord:
+    """The people dataset (features, a label and a private column), or with `table` a table of
+    columns only, the one shape a table release draws."""
     schema = {"features": [{"name": "x0", "kind": "float", "bounds": [0, 1]}],
               "label": {"name": "y", "kind": "categorical", "categories": ["a", "b"]},
               "columns": [{"name": "sex", "kind": "boolean"}]}
+    if table:
+        schema = {"columns": [{"name": "x0", "kind": "float", "bounds": [0, 1]}, {"name": "sex", "kind": "boolean"}]}
     return DatasetRecord("0x" + "22" * 32, "people", schema, 10, cap)
 
 
@@ -182,7 +186,7 @@ RELEASES = {
 def test_build_offer_accepts_a_pricing_exactly_when_method_fits_release_says_so(method, release) -> None:
     fields, mechanism = RELEASES[release]
     rule = {"price": "10"} if method == "fixed" else {"mde_method": method, "curve": CURVE}
-    draft = OfferDraft("o", _people(EXACT), **fields, **rule)
+    draft = OfferDraft("o", _people(EXACT, table=mechanism == "table"), **fields, **rule)
     fits, why = (True, "") if method == "fixed" else method_fits_release(method, mechanism)
     try:
         offer = build_offer(draft, existing=[], hub_tokens=[ETH], budget_left_milli=None)
@@ -191,6 +195,26 @@ def test_build_offer_accepts_a_pricing_exactly_when_method_fits_release_says_so(
         assert why in err.reason and f"does not fit this release ({mechanism})" in err.reason
         return
     assert fits and offer.pricing["method"] == method
+
+
+@pytest.mark.parametrize("schema, fields, says", [
+    ({"columns": [{"name": "km", "kind": "float", "bounds": [0, 1]}]}, {"epsilon": "1"},
+     "dataset people is a table of columns, without features and a label: mechanism ml-laplace-rr draws records"),
+    (None, {"epsilon": "1", "mechanism": "table"},
+     "dataset people has features and a label: mechanism 'table' releases a table of columns only"),
+    ({"columns": [{"name": "km", "kind": "float", "bounds": [0, 1]}]}, {"epsilon": "exact", "mde_method": "influence",
+                                                                      "curve": CURVE, "price": None},
+     "dataset people has no features and label for an MDE method to price"),
+])
+def test_an_offer_its_dataset_cannot_serve_is_refused_naming_the_fix(schema, fields, says) -> None:
+    """Offers that could only be declined at every deal: a draw the dataset's shape cannot make, or
+    an MDE price with no records to price. They were saved, and every deal on them declined."""
+    ds = _people(EXACT)
+    ds = DatasetRecord(ds.dataset_id, ds.name, schema or ds.schema, ds.rows, ds.epsilon_cap_milli)
+    draft = OfferDraft("o", ds, **{"price": "10", **fields})
+    with pytest.raises(OfferRejected) as err:
+        build_offer(draft, existing=[], hub_tokens=[ETH], budget_left_milli=None)
+    assert says in err.value.reason
 
 
 # ---------------------------------------------------------------- sanitized offers

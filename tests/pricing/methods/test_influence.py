@@ -66,21 +66,33 @@ from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from pricing import METHODS, method_fits_release  # noqa: E402
-from pricing.release_fit import DP_MECHANISMS, FAILS_ON_DP, FITS_DP_WITH  # noqa: E402
+from pricing.release_fit import DP_MECHANISMS, FAILS_ON_DP, FITS_DP_WITH, RECORDLESS_MECHANISMS  # noqa: E402
 
 
-@pytest.mark.parametrize("mechanism", DP_MECHANISMS)
+RECORD_MECHANISMS = [m for m in DP_MECHANISMS if m not in RECORDLESS_MECHANISMS]
+
+
+@pytest.mark.parametrize("mechanism", RECORD_MECHANISMS)
 def test_influence_is_refused_for_dp_releases_with_the_measured_reason(mechanism):
     ok, reason = method_fits_release("influence", mechanism)
     assert not ok
     assert "influence" in reason and mechanism in reason and "rho" in reason
 
 
-@pytest.mark.parametrize("mechanism", DP_MECHANISMS)
+@pytest.mark.parametrize("mechanism", RECORD_MECHANISMS)
 @pytest.mark.parametrize("method", ["feature-newton", "group-influence"])
 def test_the_methods_that_priced_dp_releases_well_are_offered_for_them(method, mechanism):
     ok, reason = method_fits_release(method, mechanism)
     assert ok and method in reason
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_no_method_is_offered_for_a_release_without_records(method):
+    """A table release holds noisy columns, no features and label: `read_release` refuses to price
+    it, so no method may be paired with it (every deal would be declined)."""
+    for mechanism in RECORDLESS_MECHANISMS:
+        ok, reason = method_fits_release(method, mechanism, {"support": 1.0})
+        assert not ok and "no MDE method prices it" in reason and method in reason
 
 
 def test_network_newton_fits_dp_releases_only_with_its_support_filter():
@@ -100,14 +112,14 @@ def test_every_method_may_price_an_exact_release(method):
     assert method_fits_release(method, "exact")[0]
 
 
-@given(st.sampled_from(sorted(METHODS)), st.sampled_from(DP_MECHANISMS))
+@given(st.sampled_from(sorted(METHODS)), st.sampled_from(RECORD_MECHANISMS))
 def test_a_refusal_always_names_the_method_and_why(method, mechanism):
     ok, reason = method_fits_release(method, mechanism)
     assert isinstance(reason, str) and method in reason
     assert ok == ((method not in FAILS_ON_DP or method in FITS_DP_WITH) and "never measured" not in reason)
 
 
-@given(st.sampled_from(sorted(METHODS)), st.sampled_from(DP_MECHANISMS), st.floats(0.0, 10.0))
+@given(st.sampled_from(sorted(METHODS)), st.sampled_from(RECORD_MECHANISMS), st.floats(0.0, 10.0))
 def test_an_offer_passes_exactly_when_some_spec_of_its_method_would(method, mechanism, setting):
     """hyper=None (the offer, before any spec) is the union over specs: a spec never passes where its
     offer is refused, and a method of FITS_DP_WITH passes with its setting above 0 only."""
