@@ -25,6 +25,7 @@ from web3 import Web3
 from client.chain import State
 from client.chain.errors import ContractRevert
 from client.chain.exchange import EXACT, Sender
+from client.constants import epsilon_text
 from client.delivery import Commitment, encode_file
 from client.terms import epsilon_milli as terms_epsilon_milli
 from privacy import (Offer, PrivacyError, PrivacyLedger, SanitizedOffer, Schema, draw_release, draw_sanitized_release,
@@ -280,7 +281,7 @@ class QuotePipeline:
         t: dict[str, float] = {}
         t0 = time.perf_counter()
         self._stage("draw")
-        log.info("deal %d: drawing the release (%s milli-epsilon)", deal_id, plan["milli"])
+        log.info("deal %d: drawing the release (epsilon %s)", deal_id, epsilon_text(plan["milli"]))
         try:
             release = self._draw(plan)
         except PrivacyError as err:  # the message may quote a data value: keep only the type
@@ -342,8 +343,8 @@ class QuotePipeline:
         t["post"] = time.perf_counter() - t0
         self.store.set_phase(deal_id, "Quoted")
         self.store.set_timings(deal_id, t)
-        log.info("deal %d: %s at price %d, %d milli-epsilon, %d chunks; stages %s", deal_id, action, price, milli,
-                 commitment.n, " ".join(f"{k}={v * 1000:.1f}ms" for k, v in t.items()))
+        log.info("deal %d: %s at price %d, epsilon %s, %d chunks; stages %s", deal_id, action, price,
+                 epsilon_text(milli), commitment.n, " ".join(f"{k}={v * 1000:.1f}ms" for k, v in t.items()))
         return Outcome(deal_id, action, price=price, timings=t)
 
     def _decline(self, deal_id: int, reason: str) -> Outcome:
