@@ -391,7 +391,8 @@ class Buyer:
         if offer["pricing"].get("method") != "fixed":
             if spec is None:
                 raise SpecRequired(f"offer {offer_id!r} is priced by {offer['pricing'].get('method')!r} on the buyer's "
-                                   "spec: pass spec= (a bundle from `spartacus spec build`)")
+                                   "spec: pass it (--spec FILE, or spec= in Python), a bundle from `spartacus spec calibrate` "
+                                   "or `spartacus spec build`")
             from pricing import parse_spec
 
             spec_hash = parse_spec(spec).hash

@@ -111,3 +111,13 @@ def test_buy_without_an_offer_lists_the_datasets_offers_and_opens_nothing(wallet
                                        "--poll", "0", "--state-dir", str(tmp_path / "s"), "--account", "me"])
     # census-exact has two buyer-only offers (MDE and fixed): still a choice to make
     assert res.exit_code == 1 and "mde-exact" in res.output and "fixed-exact" in res.output, res.output
+
+
+def test_an_mde_offer_without_a_spec_names_the_option_and_opens_nothing(wallet, tmp_path: Path) -> None:
+    hub = wallet
+    with live_hub(hub) as live:
+        res = CliRunner().invoke(app, ["buy", "--hub", live.url, "--dataset", "census", "--offer", "mde-dp",
+                                       "--budget", str(hub.ETHER), "--state-dir", str(tmp_path / "s"), "--account", "me"])
+    said = " ".join(res.output.split())
+    assert res.exit_code == 1 and "pass it (--spec FILE, or spec= in Python)" in said and "spec calibrate" in said
+    assert _deal_ids(hub) == []
