@@ -391,8 +391,8 @@ class Buyer:
         if offer["pricing"].get("method") != "fixed":
             if spec is None:
                 raise SpecRequired(f"offer {offer_id!r} is priced by {offer['pricing'].get('method')!r} on the buyer's "
-                                   "spec: pass it (--spec FILE, or spec= in Python), a bundle from `spartacus spec calibrate` "
-                                   "or `spartacus spec build`")
+                                   "spec: pass it (--spec FILE, or spec= in Python), a bundle from "
+                                   "`spartacus spec calibrate` or `spartacus spec build`")
             from pricing import parse_spec
 
             spec_hash = parse_spec(spec).hash
@@ -401,6 +401,7 @@ class Buyer:
                 raise HubProtocolError(f"hub {hub_url} hashed the spec to {got}; it hashes to {spec_hash}")
             self.store.put_spec(spec, spec_hash)
         fee = int(offer.get("minQuoteFee", "0")) if quote_fee is None else int(quote_fee)
+
         def terms_with(nonce: str | None) -> Terms:
             return build_terms(offer, chain_id=info.chain_id, contract=info.contract, seller=info.seller,
                                buyer=self.address, token=token, max_price=max_price, quote_fee=fee,
