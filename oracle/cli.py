@@ -26,6 +26,7 @@ from client.chain import Exchange, connect
 from client.chain.errors import ContractRevert, InsufficientFunds
 from client.chain.networks import NetworkError
 from client.chain.exchange import ETH, EXACT, wait_for_success
+from client.constants import epsilon_text
 
 from .context import HubContext
 from .keystore import KeystoreError, create_keystore, keystore_address, load_keystore
@@ -329,6 +330,8 @@ def dataset_add(
     schema_file: Path = typer.Option(..., "--schema", exists=True, dir_okay=False,
                                      help="the release schema as JSON (features/label/columns, bounds declared)"),
     cap: str = typer.Option(..., help="the total privacy budget (epsilon, e.g. 5) or 'exact'"),
+    replace: bool = typer.Option(False, help="replace the data of a dataset of this name already at the hub (the "
+                                             "budget it spent stays spent; a cap may only be lowered)"),
     config_dir: Optional[Path] = ConfigDir,
 ) -> None:
     """Add a dataset: read and bound-check it, register it on chain with its cap, keep it in the store."""
@@ -338,6 +341,11 @@ def dataset_add(
 
     settings = _settings(config_dir)
     cap_milli = _parse_cap(cap)
+    existing = next((d for d in Store(settings.db_path).list_datasets() if d.name == name), None)
+    if existing is not None and not replace:
+        abort(f"dataset {name} is already at this hub ({existing.rows} rows, cap "
+              f"{epsilon_text(existing.epsilon_cap_milli)}): pass --replace to replace its data (the budget it "
+              "spent stays spent), or choose another name")
     try:
         schema = Schema.from_json(json.loads(schema_file.read_text()))
     except (ValueError, InvalidSchema) as err:
@@ -360,8 +368,8 @@ def dataset_add(
         _tx("registerDataset", ex.register_dataset, bytes.fromhex(dataset_id[2:]), cap_milli, sender=account)
         progress.update(task, description="storing")
         Store(settings.db_path).add_dataset(DatasetRecord(dataset_id, name, schema.to_json(), rows, cap_milli), raw)
-    success(f"dataset {name} ({rows} rows) added as {dataset_id}, cap "
-            f"{'exact' if cap_milli == EXACT else cap_milli / 1000}")
+    success(f"dataset {name} ({rows} rows) {'replaced' if existing else 'added'} as {dataset_id}, cap "
+            f"{epsilon_text(cap_milli)}")
 
 
 @dataset_app.command("list")

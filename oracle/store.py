@@ -272,10 +272,13 @@ class Store:
     # -- datasets -------------------------------------------------------------------
 
     def add_dataset(self, record: DatasetRecord, raw: bytes) -> None:
-        """Keep a dataset: the raw bytes as a durable file, then the row (replaces a same-id dataset)."""
+        """Keep a dataset: the raw bytes as a durable file, then the row. It replaces a same-id
+        dataset, and drops the sanitizers fitted on that one's data (its offers refit on the new)."""
         raw_path = self.data_dir / "raw" / f"{record.dataset_id.lower()}.bin"
         write_durable(raw_path, raw)
         with self._tx() as db:
+            db.execute("DELETE FROM sanitizers WHERE offer_id IN (SELECT offer_id FROM offers WHERE dataset_id = ?)",
+                       (record.dataset_id.lower(),))
             db.execute(
                 "INSERT INTO datasets VALUES (?,?,?,?,?,?,?) ON CONFLICT(dataset_id) DO UPDATE SET "
                 "name=excluded.name, schema_json=excluded.schema_json, rows=excluded.rows, "

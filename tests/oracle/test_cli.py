@@ -393,3 +393,25 @@ def test_a_chain_that_does_not_answer_is_one_line_naming_the_setting(tmp_path, m
     said = " ".join(capsys.readouterr().out.split())
     assert said.startswith("error: cannot reach the chain at http://127.0.0.1:9: is the node running?")
     assert f"`network` or `rpc_url` in {tmp_path}" in said and "Traceback" not in said
+
+
+def test_adding_a_dataset_of_a_name_already_there_needs_replace_and_may_only_lower_its_cap(env) -> None:
+    """The same name silently overwrote the data before (the store replaces a same-id dataset)."""
+    w3, ex, tmp = env
+    assert run("hub", "init", "--contract", ex.address).exit_code == 0
+    _csv(tmp)
+    add = ["dataset", "add", "census", "--data", str(tmp / "d.csv"), "--schema", str(tmp / "s.json")]
+    assert run(*add, "--cap", "5").exit_code == 0
+    store = Store(tmp / "cfg" / "data" / "hub.sqlite")
+    _csv(tmp, rows=30)
+    again = run(*add, "--cap", "5")
+    assert again.exit_code == 1 and store.list_datasets()[0].rows == 50
+    assert "dataset census is already at this hub (50 rows, cap 5): pass --replace" in again.output
+    lower = run(*add, "--cap", "4", "--replace")
+    assert lower.exit_code == 0 and "replaced as" in lower.output
+    (ds,) = store.list_datasets()
+    assert (ds.rows, ds.epsilon_cap_milli) == (30, 4000)
+    caps = [a["epsilonCapMilli"] for n, a, _, _ in ex.events() if n == "DatasetRegistered"]
+    assert caps[-2:] == [5000, 4000]
+    higher = run(*add, "--cap", "6", "--replace")
+    assert higher.exit_code == 1 and "CapRaised" in higher.output and store.list_datasets()[0].rows == 30

@@ -211,3 +211,21 @@ def test_two_writers_of_one_path_both_land_whole(tmp_path: Path, monkeypatch) ->
     assert errors == []
     assert target.read_bytes() == b"A" * 5000  # A renamed last: its whole file, not B's bytes over it
     assert [p.name for p in target.parent.iterdir()] == ["release.safetensors"]  # no temporary file left
+
+
+def test_replacing_a_datasets_data_drops_the_sanitizers_fitted_on_the_old(tmp_path) -> None:
+    """A sanitizer is kept per offer by a key of the dataset id and the release: new data under the
+    same id would have kept a sanitizer fitted on the old rows."""
+    from oracle.store import StoredSanitizer
+
+    s = _store(tmp_path)
+    other = "0x" + "22" * 32
+    s.add_dataset(DatasetRecord(other, "other", SCHEMA, 10, 5000), b"other-bytes")
+    s.put_offer(_offer("mine", None))
+    s.put_offer(OfferRecord("theirs", other, None, {"epsilon": "1", "mechanism": {"name": "ml-laplace-rr"}},
+                            {"method": "fixed", "price": "100"}, ("0x" + "00" * 20,), 5))
+    for oid in ("mine", "theirs"):
+        s.put_sanitizer(StoredSanitizer(oid, "0xkey", "0xhash", b"weights", "{}"))
+    s.add_dataset(DatasetRecord(DS, "census", SCHEMA, 12, 4000), b"new-bytes")
+    assert s.get_sanitizer("mine") is None and s.get_sanitizer("theirs") is not None
+    assert s.get_dataset(DS).rows == 12 and s.raw_data(DS) == b"new-bytes"
