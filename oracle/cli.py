@@ -496,7 +496,7 @@ def withdraw(
         abort(f"--token {token!r} is not an address")
     amount = ex.credit(account.address, token)
     if amount == 0:
-        abort(f"no credit to withdraw in {token} for {account.address}")
+        abort(f"no credit to withdraw in {'ETH' if int(token, 16) == 0 else token} for {account.address}")
     _tx("withdraw", ex.withdraw, token, sender=account)
     success(f"withdrew {amount} of {'ETH' if int(token, 16) == 0 else token} to {account.address}")
 
