@@ -12,6 +12,7 @@ from typing import Any
 from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
 
 from client.chain import State
+from client.chain.exchange import EXACT
 from client.terms import PROTOCOL, Terms, TermsError, parse_terms
 from pricing import PricingError, Spec, parse_spec, spec_hash
 
@@ -119,6 +120,23 @@ def _found(ctx: HubContext, terms: Terms) -> tuple[DatasetRecord, OfferRecord]:
     return dataset, offer
 
 
+def _budget_has_room(ctx: HubContext, terms: Terms, dataset: DatasetRecord) -> None:
+    """Raise `Unprocessable` when the dataset's budget left on chain cannot pay for the release's
+    epsilon now: the quote pipeline would decline the deal after the buyer had paid to open it.
+    (Another deal can still spend the budget between these terms and their deal: the pipeline
+    checks again.)"""
+    cap, milli = dataset.epsilon_cap_milli, terms.epsilon_milli
+    if cap == EXACT:
+        return
+    if milli == EXACT:
+        raise Unprocessable(f"dataset {dataset.name} has a budget of {cap} milli-epsilon: an exact release needs a "
+                            "dataset registered with an EXACT cap")
+    spent = ctx.exchange.epsilon_spent(ctx.seller, bytes.fromhex(dataset.dataset_id[2:]))
+    if spent + milli > cap:
+        raise Unprocessable(f"dataset {dataset.name}'s privacy budget has {max(0, cap - spent)} milli-epsilon left "
+                            f"on chain; this release needs {milli}: choose an offer of a smaller epsilon")
+
+
 def _priceable(ctx: HubContext, terms: Terms, dataset: DatasetRecord, offer: OfferRecord) -> Spec | None:
     """Raise `Unprocessable` for the first rule the hub will not price under; the parsed spec if any."""
     if terms.chain_id != ctx.chain_id:
@@ -147,6 +165,7 @@ def _priceable(ctx: HubContext, terms: Terms, dataset: DatasetRecord, offer: Off
     if terms.quote_fee < offer.min_quote_fee:
         raise Unprocessable(f"quoteFee {terms.quote_fee} is under offer {offer.offer_id!r}'s minQuoteFee "
                             f"{offer.min_quote_fee}: pay at least that")
+    _budget_has_room(ctx, terms, dataset)
     if terms.is_fixed_price:
         if terms.spec_hash is not None:
             raise Unprocessable("specHash must be null for a fixed price: there is no spec to evaluate")

@@ -302,10 +302,36 @@ def test_a_buyer_killed_between_opendeal_and_its_record_finds_the_deal_on_chain(
 
 
 def test_a_deal_the_hub_declines_is_refunded_with_its_reason(hub, tmp_path) -> None:
+    """Buyer 2's terms are accepted while the budget has room; before it opens its deal, buyer 1
+    buys and spends the budget, so the hub declines buyer 2's deal when it comes to quote, and
+    buyer 2 is refunded in full."""
+    first, second = make_buyer(hub, tmp_path / "b1"), make_buyer(hub, tmp_path / "b2", address=hub.buyer2)
+    with live_hub(hub) as live:
+        drive, results = live.drive(), {}
+
+        def race(ev):
+            if ev.stage == "terms" and "first" not in results:  # buyer 2's terms were just accepted
+                results["first"] = first.buy(live.url, "fixed-dp-big", max_price=hub.ETHER, progress=live.drive())
+            drive(ev)
+
+        results["second"] = second.buy(live.url, "fixed-dp-big", max_price=hub.ETHER, progress=race)
+    assert results["first"].outcome is Outcome.SETTLED
+    declined = results["second"]
+    assert declined.outcome is Outcome.DECLINED and "budget" in declined.reason  # 4.5 + 4.5 > the cap of 5
+    assert declined.to_buyer == hub.ETHER and declined.to_seller == 0
+
+
+def test_terms_the_budget_left_cannot_pay_for_are_refused_before_any_money_moves(hub, tmp_path) -> None:
+    """A survey bought a release a dataset's spent budget could no longer pay for: the deal was
+    opened (gas, a locked payment) only for the hub to decline it. The terms are refused first."""
+    from client.hub_client import HubError
+
     buyer = make_buyer(hub, tmp_path / "b")
     with live_hub(hub) as live:
-        first = buyer.buy(live.url, "fixed-dp-big", max_price=hub.ETHER, nonce="1", progress=live.drive())
-        second = buyer.buy(live.url, "fixed-dp-big", max_price=hub.ETHER, nonce="2", progress=live.drive())
-    assert first.outcome is Outcome.SETTLED
-    assert second.outcome is Outcome.DECLINED and "budget" in second.reason  # 4.5 + 4.5 > the cap of 5
-    assert second.to_buyer == hub.ETHER and second.to_seller == 0
+        assert buyer.buy(live.url, "fixed-dp-big", max_price=hub.ETHER, progress=live.drive()).outcome is Outcome.SETTLED
+        opened = hub.ex.deal_count()
+        with pytest.raises(HubError) as refused:
+            buyer.buy(live.url, "fixed-dp-big", max_price=hub.ETHER, progress=live.drive())
+    assert refused.value.status == 422 and "budget has 500 milli-epsilon left on chain; this release needs 4500" \
+        in refused.value.detail
+    assert hub.ex.deal_count() == opened and hub.ex.credit(buyer.address) == hub.ETHER - PRICE
