@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from client.buyer import Buyer, Outcome, OracleMismatch, HubMismatch, StillWaiting
 from client.errors import ClientError
-from client.hub_client import HubError, HubProtocolError, HubUnreachable
+from client.hub_client import HubError, HubProtocolError, HubUnprocessable, HubUnreachable
 
 __all__ = ["Question", "HubAnswer", "SurveyResult", "STATUSES", "survey", "estimate_of", "combine_answers",
            "SurveyError"]
@@ -181,6 +181,8 @@ def _ask(buyer: Buyer, url: str, question: Question, limit: int, release_dir: Pa
         res = buyer.buy(url, offer["offerId"], max_price=price, limit=price, release_path=path)
     except StillWaiting as err:
         return answer("lapsed", epsilon=eps, price=price, deal_id=err.deal_id, detail=str(err))
+    except HubUnprocessable as err:  # the hub will not sell these terms (e.g. its budget is spent): nothing was paid
+        return answer("declined", epsilon=eps, price=price, detail=err.detail)
     except (HubUnreachable, HubError, HubProtocolError) as err:
         return answer("unreachable", epsilon=eps, price=price, detail=str(err))
     paid = res.to_seller or 0

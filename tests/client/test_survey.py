@@ -89,9 +89,10 @@ def _one_person_hub(hub: Any, root: Path, i: int, kind: str, value: float, eps: 
     ex.lock = lock
     ex.register_seller(acct.address, sender=acct)
     ds = dataset_id_for(acct.address, "me")
-    ex.register_dataset(bytes.fromhex(ds[2:]), 10_000, sender=acct)
+    cap = 400 if kind == "spent" else 10_000  # "spent": less budget left than any offer's epsilon
+    ex.register_dataset(bytes.fromhex(ds[2:]), cap, sender=acct)
     store = Store(root / f"{kind}-{i}" / "data" / "hub.sqlite")
-    store.add_dataset(DatasetRecord(ds, "me", SCHEMA.to_json(), 1, 10_000),
+    store.add_dataset(DatasetRecord(ds, "me", SCHEMA.to_json(), 1, cap),
                       encode_raw({"trip_km": np.array([value]), "heroin": np.array([int(value > 25)])}, SCHEMA))
     store.put_offer(OfferRecord("trip", ds, None, _release(eps), {"method": "fixed", "price": str(PRICE)}, (ETH,), FEE))
     store.put_offer(OfferRecord("trip-pricey", ds, None, _release("9"), {"method": "fixed", "price": str(PRICE * 10)},
@@ -106,7 +107,7 @@ def _one_person_hub(hub: Any, root: Path, i: int, kind: str, value: float, eps: 
     return OneHub(kind, value, eps, watcher, f"/h{i}"), create_app(ctx)
 
 
-KINDS = ["honest"] * 6 + ["slow", "silent", "chunk", "mispriced", "impostor"]
+KINDS = ["honest"] * 6 + ["slow", "silent", "chunk", "mispriced", "impostor", "spent"]
 
 
 def test_a_survey_of_one_person_hubs_uses_every_good_answer(hub, tmp_path, monkeypatch) -> None:
@@ -138,12 +139,14 @@ def test_a_survey_of_one_person_hubs_uses_every_good_answer(hub, tmp_path, monke
             finally:
                 buyer.close()
     by_kind = {h.name + str(i): a for i, (h, a) in enumerate(zip(hubs, res.answers))}
-    assert res.counts == {"answered": 6, "declined": 0, "lapsed": 2, "cheated": 3, "unreachable": 1, "error": 0}, \
+    assert res.counts == {"answered": 6, "declined": 1, "lapsed": 2, "cheated": 3, "unreachable": 1, "error": 0}, \
         [(a.url, a.status, a.detail[:120]) for a in res.answers]
     for h, a in zip(hubs, res.answers):
         want = {"honest": "answered", "slow": "lapsed", "silent": "lapsed", "chunk": "cheated",
-                "mispriced": "cheated", "impostor": "cheated"}[h.name]
+                "mispriced": "cheated", "impostor": "cheated", "spent": "declined"}[h.name]
         assert a.status == want, (h.name, a)
+        if h.name == "spent":  # refused at the terms, before any deal: nothing paid, nothing locked
+            assert "budget has 400 milli-epsilon left" in a.detail and a.deal_id is None and a.paid == 0
         if h.name == "honest":
             assert a.epsilon == h.eps and a.price == PRICE  # the most precise offer within the limit
     good = [a for a in res.answers if a.status == "answered"]
