@@ -1,4 +1,4 @@
-"""The `spartacus` command line: the demo; the buyer's `accounts`, `spec build`, `buy`, `deals`,
+"""The `spartacus` command line: the demo; the buyer's `accounts`, `browse`, `spec build`, `buy`, `deals`,
 `withdraw` and `survey`; the auditor's `audit` and `audit reprice`; and the hub owner's commands,
 loaded from the `spartacus.commands` entry points (client/ never imports oracle/)."""
 
@@ -11,6 +11,7 @@ from rich.console import Console
 
 from client.commands.accounts import accounts_app
 from client.commands.audit import audit_app
+from client.commands.browse import browse
 from client.commands.buyer import buy, deals, spec_app, withdraw
 from client.commands.calibrate import spec_calibrate  # noqa: F401 - registers `spec calibrate` on spec_app
 from client.commands.survey import survey
@@ -30,6 +31,7 @@ def demo() -> None:
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(audit_app, name="audit")
 app.add_typer(spec_app, name="spec")
+app.command("browse")(browse)
 app.command("buy")(buy)
 app.command("deals")(deals)
 app.command("withdraw")(withdraw)
