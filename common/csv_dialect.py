@@ -7,12 +7,16 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import re
 from typing import Iterable, Iterator, NamedTuple
 
 __all__ = ["DELIMITERS", "RaggedRow", "Table", "delimiter_of", "is_number", "split_table", "table_chunks"]
 
 #: the delimiters a data file may use, the first the default
 DELIMITERS = (",", ";", "\t")
+
+#: a number written with a decimal comma (read as one only where commas do not split fields)
+_DECIMAL_COMMA = re.compile(r"[+-]?(\d+,\d*|,\d+)([eE][+-]?\d+)?")
 
 
 class RaggedRow(ValueError):
@@ -52,11 +56,15 @@ def table_chunks(lines: Iterable[str], rows_per_chunk: int = 16_384) -> Iterator
     `rows_per_chunk` rows, each with the header, so a large file is read without holding every
     field as a string at once. The delimiter is `delimiter_of` the first line; a leading byte-order
     mark (spreadsheets' "CSV UTF-8") is dropped, blank lines skipped, fields stripped. A row whose
-    field count differs from the header's raises `RaggedRow` naming its line. The first chunk is
-    yielded even when it holds no row (a header-only or empty text)."""
+    field count differs from the header's raises `RaggedRow` naming its line. In a file not split
+    on commas, a number written with a decimal comma (`0,25`, as spreadsheets in many locales
+    write it) reads as `0.25`. The first chunk is yielded even when it holds no row (a header-only
+    or empty text)."""
     it = iter(lines)
     first = next(it, "").removeprefix("\ufeff")
-    reader = csv.reader(itertools.chain([first], it), delimiter=delimiter_of(first))
+    delimiter = delimiter_of(first)
+    decimal_commas = delimiter != ","  # a comma that does not split fields is a decimal comma: 0,25
+    reader = csv.reader(itertools.chain([first], it), delimiter=delimiter)
     header: list[str] | None = None
     rows: list[list[str]] = []
     numbers: list[int] = []
@@ -64,6 +72,8 @@ def table_chunks(lines: Iterable[str], rows_per_chunk: int = 16_384) -> Iterator
     for fields in reader:
         if len(fields) > 1 or (fields and fields[0].strip()):  # not a blank line
             fields = [f.strip() for f in fields]
+            if decimal_commas and header is not None:
+                fields = [f.replace(",", ".") if "," in f and _DECIMAL_COMMA.fullmatch(f) else f for f in fields]
             if header is None:
                 header = fields
             elif len(fields) != len(header):

@@ -68,3 +68,13 @@ def test_chunks_of_rows_join_back_into_the_whole_table_with_its_line_numbers(n, 
     assert [r for c in chunks for r in c.rows] == whole.rows == [[str(i), str(i * i)] for i in range(n)]
     assert [ln for c in chunks for ln in c.lines] == whole.lines
     assert [text.splitlines()[ln - 1].split(";")[0] for ln in whole.lines] == [str(i) for i in range(n)]
+
+
+@given(values=st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=6),
+       sep=st.sampled_from([";", "\t"]))
+def test_a_decimal_comma_reads_as_a_point_where_commas_do_not_split_fields(values, sep):
+    """Spreadsheets in many locales write 0,25 in semicolon files; a comma file keeps a quoted "0,25"."""
+    written = [repr(v).replace(".", ",") for v in values]
+    table = split_table("x" + sep + "word\n" + "".join(f"{w}{sep}a,b\n" for w in written))
+    assert [float(r[0]) for r in table.rows] == values and all(r[1] == "a,b" for r in table.rows)
+    assert split_table('x,y\n"0,25",1\n').rows == [["0,25", "1"]]

@@ -128,3 +128,10 @@ def test_integer_classes_written_as_floats_read_as_their_class(tmp_path):
     assert data["label"].tolist() == [2, 0, 1]
     with pytest.raises(RawDataError, match="outside its categories on line 2"):
         read_csv(_write(tmp_path, [("x0", "y"), ("0.5", "2.5")], name="half.csv"), schema)
+
+
+def test_a_semicolon_file_with_decimal_commas_reads_as_its_comma_twin(tmp_path):
+    plain, _ = read_csv(_write(tmp_path, [("x0", "x1", "y"), *ROWS], name="plain.csv"), SCHEMA)
+    commas = [(a.replace(".", ","), b.replace(".", ","), c) for a, b, c in ROWS]
+    data, _ = read_csv(_write(tmp_path, [("x0", "x1", "y"), *commas], sep=";", name="de.csv"), SCHEMA)
+    np.testing.assert_array_equal(data["features"], plain["features"])
