@@ -105,7 +105,13 @@ def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
     with open(path, encoding="utf-8", errors="replace") as f:
         header = f.readline()
-    raw = pd.read_csv(path, sep=delimiter_of(header))
+    sep = delimiter_of(header)
+    raw = pd.read_csv(path, sep=sep)
+    if sep != ",":  # numbers written with a decimal comma (0,25), as common.csv_dialect reads them
+        for c in raw.select_dtypes(exclude="number").columns:
+            text = raw[c].dropna().astype(str).str.strip()
+            if len(text) and text.str.fullmatch(r"[+-]?(\d+,\d*|,\d+)([eE][+-]?\d+)?|[+-]?\d+").all():
+                raw[c] = pd.to_numeric(raw[c].astype(str).str.strip().str.replace(",", ".", regex=False), errors="coerce")
     if raw.shape[1] < 2:
         raise ValueError(f"{path}: one column ({list(raw.columns)}); a data file needs feature columns and the "
                          "label last, separated by commas, semicolons or tabs")

@@ -48,6 +48,11 @@ def test_files_of_any_label_values_load_as_class_indices(tmp_path):
     (tmp_path / "w2.csv").write_text("\n".join(line.replace(",", ";") for line in lines) + "\n")
     xs, ys = load(str(tmp_path / "w2.csv"))  # semicolons, as a European spreadsheet writes them
     assert np.array_equal(xs, xc) and np.array_equal(ys, yc)
+    de = [line.replace(",", ";") for line in lines[:1]] + [
+        ";".join(v.replace(".", ",") for v in line.split(",")) for line in lines[1:]]
+    (tmp_path / "w3.csv").write_text("\n".join(de) + "\n")
+    xd, yd = load(str(tmp_path / "w3.csv"))  # and with decimal commas: 14,23
+    assert np.array_equal(xd, xc) and np.array_equal(yd, yc)
     (tmp_path / "one.csv").write_text("\n".join(["label"] + [str(k) for k in y]) + "\n")
     with pytest.raises(ValueError, match="one column.*feature columns and the label last"):
         load(str(tmp_path / "one.csv"))
