@@ -28,6 +28,7 @@ from client.chain.networks import NetworkError
 from client.chain.exchange import ETH, EXACT, wait_for_success
 from client.constants import epsilon_text
 
+from .budget import spent_milli
 from .context import HubContext
 from .keystore import KeystoreError, create_keystore, keystore_address, load_keystore
 from .settings import HubSettings, SettingsError, load_settings, write_config
@@ -290,14 +291,14 @@ def hub_status(config_dir: Optional[Path] = ConfigDir) -> None:
     ex = _exchange(settings)
     store = Store(settings.db_path)
     table = Table(title=f"datasets of {address}")
-    for col in ("name", "datasetId", "rows", "cap (eps)", "spent (eps)", "left (eps)"):
+    for col in ("name", "datasetId", "rows", "cap (eps)", "spent (eps)", "of it declined draws", "left (eps)"):
         table.add_column(col)
     for d in store.list_datasets():
-        spent = ex.epsilon_spent(address, bytes.fromhex(d.dataset_id[2:]))
+        spent = spent_milli(store, ex, address, d.dataset_id)
         cap = "exact" if d.epsilon_cap_milli == EXACT else f"{d.epsilon_cap_milli / 1000:g}"
         left = "unlimited" if d.epsilon_cap_milli == EXACT else f"{max(0, d.epsilon_cap_milli - spent) / 1000:g}"
-        table.add_row(d.name, d.dataset_id[:18] + "…", str(d.rows), cap,
-                      "exact" if spent == EXACT else f"{spent / 1000:g}", left)
+        table.add_row(d.name, d.dataset_id[:18] + "…", str(d.rows), cap, epsilon_text(spent),
+                      epsilon_text(store.declined_spent(d.dataset_id)), left)
     console.print(table)
     phases = store.deals_by_phase()
     console.print("deals by phase: " + (", ".join(f"{k} {v}" for k, v in phases.items()) or "none"))
@@ -402,7 +403,8 @@ def _budget_left(settings: HubSettings, ds: DatasetRecord) -> int | None:
     if ds.epsilon_cap_milli == EXACT or settings.contract is None or not settings.keystore_path.exists():
         return None
     seller = keystore_address(settings.keystore_path)
-    spent = Exchange(connect_chain(settings), settings.contract).epsilon_spent(seller, bytes.fromhex(ds.dataset_id[2:]))
+    spent = spent_milli(Store(settings.db_path), Exchange(connect_chain(settings), settings.contract), seller,
+                        ds.dataset_id)
     return ds.epsilon_cap_milli - spent
 
 

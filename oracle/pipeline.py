@@ -33,6 +33,7 @@ from privacy import (Offer, PrivacyError, PrivacyLedger, SanitizedOffer, Schema,
 
 from .context import HubContext
 from .offers import SpecDoesNotFit, fitting_spec, pricing_fit
+from .budget import spent_milli
 from .rawdata import category_values, decode_raw
 from .sanitizers import is_sanitized, sanitizer_for
 from .store import StoreError, fsync_dir, fsync_file, write_durable
@@ -223,7 +224,7 @@ class QuotePipeline:
             if now >= int(deadline):
                 raise _Decline("the quote window closed before the hub could price the deal")
         cap = dataset.epsilon_cap_milli
-        spent = self.ctx.exchange.epsilon_spent(self.ctx.seller, bytes.fromhex(dataset_id[2:]))
+        spent = spent_milli(self.store, self.ctx.exchange, self.ctx.seller, dataset_id)
         if milli == EXACT and cap != EXACT:
             raise _Decline("an exact release needs a dataset registered with an EXACT cap")
         if cap != EXACT and spent + milli > cap:
@@ -231,6 +232,15 @@ class QuotePipeline:
                            f"this release needs {milli}")
         return {"doc": doc, "offer": offer, "dataset": dataset, "milli": milli, "cap": cap, "spent": spent,
                 "spec": spec, "spec_hash": spec_hash, "max_price": max_price}
+
+    def _count_declined_draw(self, deal_id: int, plan: dict[str, Any]) -> bool:
+        """Count a DP draw declined after it was priced against its dataset's cap (`oracle.budget`):
+        the decline tells the buyer something of the release, which the chain never charges. True
+        when counted (a DP release of a capped dataset)."""
+        if plan["milli"] == EXACT or plan["cap"] == EXACT:
+            return False
+        self.store.record_declined_draw(deal_id, plan["dataset"].dataset_id, plan["milli"])
+        return True
 
     def _parsed_spec(self, bundle: bytes, offer: Any) -> Any:
         """The terms' spec parsed once for the deal (`pricing.price` takes it as is), declined when it
@@ -293,12 +303,17 @@ class QuotePipeline:
         try:
             price = self._price(plan, release)
         except (SpecError, TermsError) as err:
+            self._count_declined_draw(deal_id, plan)
             raise _Decline(f"the spec or terms cannot price this release ({type(err).__name__}: {err})") from None
         except PricingError as err:
+            self._count_declined_draw(deal_id, plan)
             raise _Decline(f"pricing failed ({type(err).__name__})") from None
         t["price"] = time.perf_counter() - t0
         if price <= 0:
-            raise _Decline("no efficacy: the release does not improve the spec's model (price 0)")
+            counted = self._count_declined_draw(deal_id, plan)
+            raise _Decline("no efficacy: the release does not improve the spec's model (price 0)"
+                           + (f"; the draw's epsilon {epsilon_text(plan['milli'])} counts against the dataset's "
+                              "budget at this hub (the decline discloses a bit of it)" if counted else ""))
         price = min(price, plan["max_price"])
         t0 = time.perf_counter()
         self._stage("encode")

@@ -16,6 +16,7 @@ from client.chain.exchange import EXACT
 from client.terms import PROTOCOL, Terms, TermsError, parse_terms
 from pricing import PricingError, Spec, parse_spec, spec_hash
 
+from .budget import spent_milli
 from .context import HubContext
 from .errors import BadRequest, Conflict, Forbidden, NotFound, TooLarge, Unprocessable
 from .offers import SpecDoesNotFit, fitting_spec, pricing_fit
@@ -131,10 +132,11 @@ def _budget_has_room(ctx: HubContext, terms: Terms, dataset: DatasetRecord) -> N
     if milli == EXACT:
         raise Unprocessable(f"dataset {dataset.name} has a budget of {cap} milli-epsilon: an exact release needs a "
                             "dataset registered with an EXACT cap")
-    spent = ctx.exchange.epsilon_spent(ctx.seller, bytes.fromhex(dataset.dataset_id[2:]))
+    spent = spent_milli(ctx.store, ctx.exchange, ctx.seller, dataset.dataset_id)
     if spent + milli > cap:
         raise Unprocessable(f"dataset {dataset.name}'s privacy budget has {max(0, cap - spent)} milli-epsilon left "
-                            f"on chain; this release needs {milli}: choose an offer of a smaller epsilon")
+                            f"(the chain's ledger and the draws this hub declined); this release needs {milli}: "
+                            "choose an offer of a smaller epsilon")
 
 
 def _priceable(ctx: HubContext, terms: Terms, dataset: DatasetRecord, offer: OfferRecord) -> Spec | None:

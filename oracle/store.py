@@ -169,6 +169,14 @@ MIGRATIONS: list[str] = [
         offer_id TEXT PRIMARY KEY, fit_key TEXT NOT NULL, weights_hash TEXT NOT NULL,
         weights BLOB NOT NULL, config_json TEXT NOT NULL, created REAL NOT NULL);
     """,
+    # 2 -> 3: DP draws the hub priced and then declined (price 0): the decline disclosed a bit of the
+    # release, so its epsilon counts against the dataset's cap here, though the chain never saw it
+    """
+    CREATE TABLE declined_draws (
+        deal_id INTEGER PRIMARY KEY, dataset_id TEXT NOT NULL, epsilon_milli INTEGER NOT NULL,
+        created REAL NOT NULL);
+    CREATE INDEX declined_draws_by_dataset ON declined_draws(dataset_id);
+    """,
 ]
 
 _KEEP_BLOCKS = 512  # block hashes kept for reorg detection: deeper reorgs than this are not survivable
@@ -391,6 +399,20 @@ class Store:
         """True once a quote with this spec against this dataset has been prepared (stored)."""
         return self._one("SELECT 1 FROM spec_evaluations WHERE spec_hash = ? AND dataset_id = ?",
                          (spec_hash.lower(), dataset_id.lower())) is not None
+
+    # -- declined draws -------------------------------------------------------------
+
+    def record_declined_draw(self, deal_id: int, dataset_id: str, epsilon_milli: int) -> None:
+        """Count a DP draw whose price-dependent decline disclosed a bit of it (once per deal)."""
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO declined_draws VALUES (?,?,?,?)",
+                       (int(deal_id), dataset_id.lower(), int(epsilon_milli), time.time()))
+
+    def declined_spent(self, dataset_id: str) -> int:
+        """Milli-epsilon of the dataset's DP draws declined after pricing (`record_declined_draw`)."""
+        row = self._one("SELECT COALESCE(SUM(epsilon_milli), 0) FROM declined_draws WHERE dataset_id = ?",
+                        (dataset_id.lower(),))
+        return int(row[0]) if row else 0
 
     # -- terms ----------------------------------------------------------------------
 

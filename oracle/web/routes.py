@@ -21,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from client.chain.errors import ContractRevert
 from client.chain.exchange import ETH, EXACT
 
+from oracle.budget import spent_milli
 from oracle.context import HubContext
 from oracle.offers import OfferDraft, OfferRejected, build_offer, save_offer
 from oracle.store import OfferRecord
@@ -285,7 +286,7 @@ async def update_offer(request: Request) -> Response:
         alpha=values["alpha"].strip() or None, variant=values["variant"].strip() or "deterministic")
     left = None
     if ds.epsilon_cap_milli != EXACT:
-        left = ds.epsilon_cap_milli - ctx.exchange.epsilon_spent(ctx.seller, bytes.fromhex(ds.dataset_id[2:]))
+        left = ds.epsilon_cap_milli - spent_milli(ctx.store, ctx.exchange, ctx.seller, ds.dataset_id)
     try:
         offer = build_offer(draft, existing=ctx.store.list_offers(), hub_tokens=ctx.tokens, budget_left_milli=left)
         save_offer(ctx.store, offer, ds)

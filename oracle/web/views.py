@@ -10,6 +10,7 @@ from typing import Any
 
 from client.chain.exchange import EXACT
 
+from oracle.budget import spent_milli
 from oracle.context import HubContext
 from oracle.offers import releases_left
 from oracle.store import DatasetRecord, OfferRecord
@@ -122,7 +123,7 @@ def dataset_views(ctx: HubContext, chain: ChainView) -> list[DatasetView]:
     offers = ctx.store.list_offers()
     for d in ctx.store.list_datasets():
         exact = d.epsilon_cap_milli == EXACT
-        spent = ctx.exchange.epsilon_spent(ctx.seller, bytes.fromhex(d.dataset_id[2:]))
+        spent = spent_milli(ctx.store, ctx.exchange, ctx.seller, d.dataset_id)  # with the draws it declined
         left = None if exact else d.epsilon_cap_milli - spent
         series, total = [], 0
         for deal_id, eps, t in chain.quotes:

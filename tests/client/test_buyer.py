@@ -332,6 +332,6 @@ def test_terms_the_budget_left_cannot_pay_for_are_refused_before_any_money_moves
         opened = hub.ex.deal_count()
         with pytest.raises(HubError) as refused:
             buyer.buy(live.url, "fixed-dp-big", max_price=hub.ETHER, progress=live.drive())
-    assert refused.value.status == 422 and "budget has 500 milli-epsilon left on chain; this release needs 4500" \
-        in refused.value.detail
+    assert refused.value.status == 422 and "budget has 500 milli-epsilon left" in refused.value.detail
+    assert "this release needs 4500" in refused.value.detail
     assert hub.ex.deal_count() == opened and hub.ex.credit(buyer.address) == hub.ETHER - PRICE

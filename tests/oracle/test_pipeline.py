@@ -94,6 +94,32 @@ def test_zero_price_is_a_decline_not_a_quote(hub) -> None:
     out = _pipe(hub).handle_opened(deal, _opened(hub, deal))
     assert out.action == "declined" and "no efficacy" in out.reason
     assert hub.ex.state(deal) == State.REFUNDED and not _quoted(hub, deal)
+    assert hub.store.declined_spent(hub.datasets["census-exact"]) == 0  # an exact release has no budget to count
+
+
+def test_dp_draws_declined_at_price_0_count_against_the_budget_so_probing_ends(hub) -> None:
+    """Each price-0 decline of a DP release tells the buyer a bit of a fresh draw, and the chain
+    charges nothing for it: a buyer could ask again and again (the spec is marked only at a quote)
+    and learn without end. The hub counts each such draw against the dataset's cap: at epsilon 1
+    of a cap of 5, the sixth ask is refused before any draw."""
+    from oracle.errors import Unprocessable
+    from oracle.service import accept_terms
+
+    census = hub.datasets["census"]
+    for i in range(5):  # the fixture's spec finds no efficacy at epsilon 1: price 0
+        deal = hub.deal("mde-dp", nonce=f"probe {i}")
+        out = _pipe(hub).handle_opened(deal, _opened(hub, deal))
+        assert out.action == "declined" and "no efficacy" in out.reason, out.reason
+        assert "the draw's epsilon 1 counts against the dataset's budget at this hub" in out.reason
+        assert hub.store.declined_spent(census) == 1000 * (i + 1)
+    assert hub.ex.epsilon_spent(hub.seller, _ds_bytes(hub, "census")) == 0  # the chain saw none of it
+    body, _ = hub.terms("mde-dp", nonce="probe 5")
+    with pytest.raises(Unprocessable, match="budget has 0 milli-epsilon left"):
+        accept_terms(hub.ctx, body)
+    deal = hub.deal("mde-dp", nonce="probe 5")  # terms accepted before the budget ran out
+    stages = []
+    out = _pipe(hub, stage_hook=stages.append).handle_opened(deal, _opened(hub, deal))
+    assert out.action == "declined" and "0 milli-epsilon left" in out.reason and "draw" not in stages
 
 
 @pytest.mark.parametrize("case,expect", [

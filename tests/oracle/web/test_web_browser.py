@@ -206,13 +206,14 @@ def test_the_owner_runs_the_hub_from_the_browser(people_hub, browser, shots) -> 
         assert not drv.find_element(By.CSS_SELECTOR, "#earn-ETH button.withdraw").is_enabled()
         _shot(drv, shots, "deals-withdrawn")
 
-        # the budget: epsilon 1 of 5 spent by that one quote, and what the 4 left still buy
+        # the budget: epsilon 1 of 5 spent by that one quote and 1 by the declined draw (its price-0
+        # decline disclosed a bit of it), and what the 3 left still buy; the plot shows the chain's quote
         drv.get(f"{url}/owner/datasets")
         census = drv.find_element(By.ID, "ds-census")
-        assert census.find_element(By.CSS_SELECTOR, ".spent").text == "1"
-        assert census.find_element(By.CSS_SELECTOR, ".left").text == "4"
+        assert census.find_element(By.CSS_SELECTOR, ".spent").text == "2"
+        assert census.find_element(By.CSS_SELECTOR, ".left").text == "3"
         assert len(census.find_elements(By.CSS_SELECTOR, "svg.plot circle")) == 1
         lefts = {r.find_element(By.CSS_SELECTOR, "td").text: r.find_element(By.CSS_SELECTOR, "td.n-left").text
                  for r in census.find_elements(By.CSS_SELECTOR, "table.buys tbody tr")}
-        assert lefts["fixed-dp"] == "4" and lefts["tesla"] == "2" and lefts["fixed-dp-big"] == "0"
+        assert lefts["fixed-dp"] == "3" and lefts["tesla"] == "1" and lefts["fixed-dp-big"] == "0"
         _shot(drv, shots, "datasets")

@@ -1,0 +1,23 @@
+"""A dataset's privacy budget spent, as the hub enforces it: the chain's ledger (the epsilon of
+every quoted release) plus the DP draws the hub priced and then declined. A decline that follows
+the price discloses one bit of a fresh release (its price was 0), and the chain never sees it, so
+without this count a buyer could ask for draw after draw, each with a new spec, and learn from the
+declines what the public ledger never charges."""
+
+from __future__ import annotations
+
+from client.chain import Exchange
+from client.chain.exchange import EXACT
+
+from .store import Store
+
+__all__ = ["spent_milli"]
+
+
+def spent_milli(store: Store, exchange: Exchange, seller: str, dataset_id: str) -> int:
+    """Milli-epsilon the dataset has spent: the chain's counter plus the hub's declined draws
+    (`Store.declined_spent`); EXACT stays EXACT (an exact dataset fully disclosed)."""
+    chain = exchange.epsilon_spent(seller, bytes.fromhex(dataset_id[2:]))
+    if chain >= EXACT:
+        return chain
+    return min(chain + store.declined_spent(dataset_id), EXACT - 1)
