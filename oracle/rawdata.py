@@ -106,6 +106,8 @@ def _column_values(column: Column, rows: list[list[str]], j: int, lines: list[in
     its line, never its value."""
     where = f"column {column.name!r} of {path}"
     fields = [r[j] for r in rows]
+    if "" in fields:
+        raise RawDataError(f"{where} is empty on line {lines[fields.index('')]}: fill it or drop the row")
     if column.kind == "categorical":
         index = {str(c): i for i, c in enumerate(column.categories or ())}
         index.update({f"{c}.0": i for i, c in enumerate(column.categories or ()) if isinstance(c, int)})  # 1.0

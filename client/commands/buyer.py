@@ -89,6 +89,9 @@ def load_table(path: Path, label: str | None, categories: Sequence[Any] | None =
         try:
             values[i] = [float(v) for v in r]
         except ValueError as err:
+            if "" in r:
+                raise DataFileError(f"{path}: column {header[r.index('')]!r} is empty on line {table.lines[i]}: "
+                                    "fill it or drop the row") from None
             if not is_number(r[j]):
                 raise DataFileError(f"{path}: the label column {name!r} holds {r[j]!r} on line {table.lines[i]}; "
                                     "it must hold class indices (0, 1, ... in the order of the dataset's "

@@ -44,6 +44,8 @@ def test_a_spreadsheets_file_reads_as_its_comma_twin(tmp_path_factory, sep, bom,
     ([("x0", "x1", "y"), ROWS[0], ("0.2", "yes")], "line 3 has 2 fields, the header 3"),
     ([("x0", "x1", "y"), ROWS[0], ("0.2", "abc", "no")], "column 'x1' .* not a number on line 3"),
     ([("x0", "x1", "y"), ("nan", "0.5", "no")], "column 'x0' .* missing value \\(NaN\\) on line 2"),
+    ([("x0", "x1", "y"), ROWS[0], ("0.5", "", "no")], "column 'x1' .* is empty on line 3: fill it or drop the row"),
+    ([("x0", "x1", "y"), ("0.5", "0.1", "")], "column 'y' .* is empty on line 2"),
     ([("x0", "x1", "y"), ROWS[0], ROWS[1], ("0.2", "0.3", "maybe")], "outside its categories on line 4"),
     ([("x0", "y"), ("0.2", "no")], "no column\\(s\\) \\['x1'\\]"),
 ])

@@ -156,6 +156,7 @@ def test_a_network_retrain_spec_ships_the_anchor_and_with_the_flag_its_labels(tm
     ("a,b,y\n1,2,0\n\n3,nan,1\n", "line 4 has a missing value \\(NaN\\)"),
     ("a,b,y\n1,2,yes\n", "the label column 'y' holds 'yes' on line 2; it must hold class indices"),
     ("a,b,y\n1,x,0\n", "every value must be a number; line 2"),
+    ("a,b,y\n1,2,0\n4,,1\n", "column 'b' is empty on line 3: fill it or drop the row"),
     ("a,b,y\n", "needs a header row and at least one data row"),
 ])
 def test_a_bad_data_file_is_refused_by_its_line(tmp_path: Path, text: str, needle: str) -> None:
