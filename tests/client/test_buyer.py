@@ -76,6 +76,19 @@ def test_the_same_offer_bought_again_on_the_same_terms_takes_a_fresh_nonce(hub, 
     assert {k: v for k, v in docs[1].items() if k != "nonce"} == docs[0]
 
 
+def test_the_same_terms_quoted_from_another_state_folder_are_retried_with_a_nonce(hub, tmp_path) -> None:
+    """The wallet checks its own records for terms it had quoted; bought from another folder (another
+    machine), the chain refuses them at openDeal (TermsAlreadyUsed, nothing locked) and the
+    purchase is made again with a fresh nonce, leaving no pending record behind."""
+    with live_hub(hub) as live:
+        first = make_buyer(hub, tmp_path / "laptop").buy(live.url, "fixed-dp", max_price=hub.ETHER, progress=live.drive())
+        other = make_buyer(hub, tmp_path / "desktop")
+        second = other.buy(live.url, "fixed-dp", max_price=hub.ETHER, progress=live.drive())
+    assert first.outcome is second.outcome is Outcome.SETTLED and first.deal_id != second.deal_id
+    (rec,) = other.deals()
+    assert len(json.loads(rec.terms)["nonce"]) == 16 and not list((tmp_path / "desktop" / "pending").glob("*.json"))
+
+
 def test_a_quote_over_the_limit_is_rejected_and_costs_the_fee(hub, tmp_path) -> None:
     buyer = make_buyer(hub, tmp_path / "b")
     with live_hub(hub) as live:
