@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping
 
 from client.audit import AuditReport
 from client.chain.exchange import ETH, EXACT
-from client.constants import epsilon_text
+from client.constants import epsilon_text, token_text
 
 __all__ = ["OUTCOMES", "build_report", "deal_outcomes", "render_html", "render_plots", "report_json"]
 
@@ -47,10 +47,6 @@ def deal_outcomes(events: Iterable[Event]) -> dict[int, str]:
         elif name == "Refunded":
             out[deal] = ending.get(deal) or _LAPSED.get(phase.get(deal, "open"), "lapsed: no quote")
     return out
-
-
-def _token_name(token: str) -> str:
-    return "ETH" if int(token, 16) == 0 else token
 
 
 def build_report(report: AuditReport, events: list[Event], timestamps: Mapping[int, int], *,
@@ -85,11 +81,11 @@ def build_report(report: AuditReport, events: list[Event], timestamps: Mapping[i
                 eps_series[label].append((t, spent[key] / 1000))
         elif name == "DealOpened":
             locked[args["token"]] += args["maxPrice"]
-            locked_series[_token_name(args["token"])].append((t, locked[args["token"]]))
+            locked_series[token_text(args["token"])].append((t, locked[args["token"]]))
         elif name in ("Settled", "Refunded"):
             token = deal_of[args["dealId"]].token
             locked[token] -= deals_max[args["dealId"]]
-            locked_series[_token_name(token)].append((t, locked[token]))
+            locked_series[token_text(token)].append((t, locked[token]))
     t_end = max((int(timestamps.get(e[2], e[2])) for e in events), default=0)
     for series in (*eps_series.values(), *locked_series.values()):
         if series and series[-1][0] < t_end:  # each line carries its last value on to the history's end
@@ -100,7 +96,7 @@ def build_report(report: AuditReport, events: list[Event], timestamps: Mapping[i
             continue
         deals.append({
             "deal": d.deal_id, "buyer": d.buyer, "seller": d.seller, "dataset": "0x" + d.dataset_id.hex(),
-            "token": _token_name(d.token), "maxPrice": str(d.max_price), "quoteFee": str(d.quote_fee),
+            "token": token_text(d.token), "maxPrice": str(d.max_price), "quoteFee": str(d.quote_fee),
             "price": None if d.price is None else str(d.price), "epsilon": epsilon_text(d.epsilon_milli),
             "epsilonMilli": d.epsilon_milli, "state": d.state.name, "outcome": outcomes.get(d.deal_id, "open"),
             "complaintIndex": d.complaint_index,
@@ -115,8 +111,8 @@ def build_report(report: AuditReport, events: list[Event], timestamps: Mapping[i
         "events": sum(1 for e in events if e[2] >= from_block), "checkedAgainstChain": checked_against_chain, "verdict": "ok",
         "windows": report.windows._asdict() if report.windows is not None else None,
         "outcomes": dict(Counter(d["outcome"] for d in deals)), "deals": deals, "ledgers": ledgers,
-        "lockedNow": {_token_name(t): str(v) for t, v in report.locked.items()},
-        "credits": [{"account": a, "token": _token_name(t), "amount": str(v)}
+        "lockedNow": {token_text(t): str(v) for t, v in report.locked.items()},
+        "credits": [{"account": a, "token": token_text(t), "amount": str(v)}
                     for (a, t), v in sorted(report.credits.items()) if v],
         "quoteFeesPaid": str(fees),
         "series": {

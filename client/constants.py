@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-__all__ = ["CHUNK", "LEAF", "WORD", "WORDS_PER_CHUNK", "EXACT", "epsilon_text"]
+__all__ = ["CHUNK", "LEAF", "WORD", "WORDS_PER_CHUNK", "EXACT", "epsilon_text", "token_text"]
 
 #: Bytes per delivery chunk: protocol.md's CHUNK and ``DataExchange.CHUNK``.
 CHUNK: int = 1024
@@ -23,13 +23,17 @@ WORDS_PER_CHUNK: int = CHUNK // WORD
 EXACT: int = 2**32 - 1
 
 
-
 def epsilon_text(milli: int | None) -> str:
     """An ``epsilonMilli`` as a person reads it: "exact" for :data:`EXACT`, else the decimal epsilon
     ("0.25"); "" for none (a deal not quoted)."""
     if milli is None:
         return ""
     return "exact" if milli == EXACT else format(Decimal(milli).scaleb(-3).normalize(), "f")
+
+
+def token_text(token: str) -> str:
+    """A payment token as a person reads it: "ETH" for the zero address, else the address."""
+    return "ETH" if int(token, 16) == 0 else token
 
 
 if CHUNK % WORD:

@@ -24,9 +24,9 @@ from web3 import Web3
 
 from client.chain import Exchange, connect
 from client.chain.errors import ContractRevert, InsufficientFunds
-from client.chain.networks import NetworkError
 from client.chain.exchange import ETH, EXACT, wait_for_success
-from client.constants import epsilon_text
+from client.chain.networks import NetworkError
+from client.constants import epsilon_text, token_text
 
 from .budget import spent_milli
 from .context import HubContext
@@ -295,9 +295,8 @@ def hub_status(config_dir: Optional[Path] = ConfigDir) -> None:
         table.add_column(col)
     for d in store.list_datasets():
         spent = spent_milli(store, ex, address, d.dataset_id)
-        cap = "exact" if d.epsilon_cap_milli == EXACT else f"{d.epsilon_cap_milli / 1000:g}"
-        left = "unlimited" if d.epsilon_cap_milli == EXACT else f"{max(0, d.epsilon_cap_milli - spent) / 1000:g}"
-        table.add_row(d.name, d.dataset_id[:18] + "…", str(d.rows), cap, epsilon_text(spent),
+        left = "unlimited" if d.epsilon_cap_milli == EXACT else epsilon_text(max(0, d.epsilon_cap_milli - spent))
+        table.add_row(d.name, d.dataset_id[:18] + "…", str(d.rows), epsilon_text(d.epsilon_cap_milli), epsilon_text(spent),
                       epsilon_text(store.declined_spent(d.dataset_id)), left)
     console.print(table)
     phases = store.deals_by_phase()
@@ -306,7 +305,7 @@ def hub_status(config_dir: Optional[Path] = ConfigDir) -> None:
     if lost:
         console.print(f"[red]deals lost to the reveal margin: {lost}[/red]")
     for token in settings.tokens:
-        console.print(f"credit to withdraw in {'ETH' if int(token, 16) == 0 else token}: {ex.credit(address, token)}")
+        console.print(f"credit to withdraw in {token_text(token)}: {ex.credit(address, token)}")
 
 
 # ---------------------------------------------------------------- datasets
@@ -470,7 +469,7 @@ def offer_list(
             f"{o.pricing['method']} {json.dumps(o.pricing.get('curve'), sort_keys=True)}"
         table.add_row(o.offer_id, names.get(o.dataset_id, o.dataset_id), o.buyer or "(default)",
                       str(o.release["epsilon"]), o.release["mechanism"]["name"], rule,
-                      ", ".join("ETH" if int(t, 16) == 0 else t for t in o.tokens), str(o.min_quote_fee))
+                      ", ".join(token_text(t) for t in o.tokens), str(o.min_quote_fee))
     console.print(table)
 
 
@@ -498,9 +497,9 @@ def withdraw(
         abort(f"--token {token!r} is not an address")
     amount = ex.credit(account.address, token)
     if amount == 0:
-        abort(f"no credit to withdraw in {'ETH' if int(token, 16) == 0 else token} for {account.address}")
+        abort(f"no credit to withdraw in {token_text(token)} for {account.address}")
     _tx("withdraw", ex.withdraw, token, sender=account)
-    success(f"withdrew {amount} of {'ETH' if int(token, 16) == 0 else token} to {account.address}")
+    success(f"withdrew {amount} of {token_text(token)} to {account.address}")
 
 
 # `python -m oracle withdraw`, the name before it moved under `hub` (where `spartacus withdraw`, the

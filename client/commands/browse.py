@@ -10,7 +10,7 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
-from client.constants import EXACT, epsilon_text
+from client.constants import EXACT, epsilon_text, token_text
 from client.errors import ClientError
 
 from . import abort, checksum, console, store
@@ -96,7 +96,7 @@ def browse(
         eps = o["release"]["epsilon"]
         table.add_row(o["offerId"], str(ds.get("name", o["datasetId"])), eps,
                       str(o["release"]["mechanism"].get("name")), _price(o["pricing"]),
-                      ", ".join("ETH" if int(t, 16) == 0 else t for t in o.get("tokens", [])), str(o.get("minQuoteFee")))
+                      ", ".join(token_text(t) for t in o.get("tokens", [])), str(o.get("minQuoteFee")))
     console.print(table)
     if not cat["offers"]:
         console.print("no offers: the hub makes none to this buyer yet")

@@ -22,7 +22,7 @@ from rich.table import Table
 from client.chain import Exchange, State
 from client.chain.errors import ContractRevert
 from client.chain.exchange import ETH
-from client.constants import epsilon_text
+from client.constants import epsilon_text, token_text
 from client.errors import ClientError
 from common.csv_dialect import RaggedRow, is_number, split_table
 
@@ -500,10 +500,10 @@ def withdraw(
     acct = unlock(account)
     amount = ex.credit(acct.address, token)
     if amount == 0:
-        abort(f"no credit to withdraw in {'ETH' if int(token, 16) == 0 else token} for {acct.address}")
+        abort(f"no credit to withdraw in {token_text(token)} for {acct.address}")
     try:
         with console.status("waiting for the withdrawal to be mined"):
             ex.withdraw(token, sender=acct)
     except ContractRevert as err:
         abort(f"withdraw reverted on chain: {err}")
-    success(f"withdrew {amount} of {'ETH' if int(token, 16) == 0 else token} to {acct.address}")
+    success(f"withdrew {amount} of {token_text(token)} to {acct.address}")

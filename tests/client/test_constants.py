@@ -9,7 +9,7 @@ import pytest
 
 from client import _keccak_batch as kb
 from client import constants, delivery, terms
-from client.constants import EXACT, epsilon_text
+from client.constants import EXACT, epsilon_text, token_text
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -51,3 +51,8 @@ def test_derived_numbers_follow_chunk():
                                          (EXACT - 1, "4294967.294"), (None, "")])
 def test_an_epsilon_milli_reads_as_exact_or_its_decimal(milli, text) -> None:
     assert epsilon_text(milli) == text
+
+
+def test_a_token_reads_as_eth_for_the_zero_address_else_as_itself() -> None:
+    assert token_text("0x" + "00" * 20) == "ETH"
+    assert token_text("0x" + "00" * 19 + "01") == "0x" + "00" * 19 + "01"
