@@ -11,7 +11,7 @@ from client.chain.exchange import EXACT
 
 from .store import Store
 
-__all__ = ["spent_milli"]
+__all__ = ["budget_refusal", "spent_milli"]
 
 
 def spent_milli(store: Store, exchange: Exchange, seller: str, dataset_id: str) -> int:
@@ -21,3 +21,18 @@ def spent_milli(store: Store, exchange: Exchange, seller: str, dataset_id: str) 
     if chain >= EXACT:
         return chain
     return min(chain + store.declined_spent(dataset_id), EXACT - 1)
+
+
+def budget_refusal(name: str, cap: int, spent: int, milli: int) -> str | None:
+    """Why dataset `name` (cap and spent in milli-epsilon, `spent_milli`) cannot pay for a release
+    of `milli` now, or None when it can: the one rule `PUT /v1/terms` (422) and the quote pipeline
+    (a decline before any draw) both apply."""
+    if cap == EXACT:
+        return None
+    if milli == EXACT:
+        return (f"dataset {name} has a budget of {cap} milli-epsilon: an exact release needs a dataset registered "
+                "with an EXACT cap")
+    if spent + milli > cap:
+        return (f"dataset {name}'s privacy budget has {max(0, cap - spent)} milli-epsilon left (the chain's ledger "
+                f"and the draws this hub declined); this release needs {milli}: choose an offer of a smaller epsilon")
+    return None

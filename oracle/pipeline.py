@@ -33,7 +33,7 @@ from privacy import (Offer, PrivacyError, PrivacyLedger, SanitizedOffer, Schema,
 
 from .context import HubContext
 from .offers import SpecDoesNotFit, fitting_spec, pricing_fit
-from .budget import spent_milli
+from .budget import budget_refusal, spent_milli
 from .rawdata import category_values, decode_raw
 from .sanitizers import is_sanitized, sanitizer_for
 from .store import StoreError, fsync_dir, fsync_file, write_durable
@@ -225,11 +225,9 @@ class QuotePipeline:
                 raise _Decline("the quote window closed before the hub could price the deal")
         cap = dataset.epsilon_cap_milli
         spent = spent_milli(self.store, self.ctx.exchange, self.ctx.seller, dataset_id)
-        if milli == EXACT and cap != EXACT:
-            raise _Decline("an exact release needs a dataset registered with an EXACT cap")
-        if cap != EXACT and spent + milli > cap:
-            raise _Decline(f"the dataset's privacy budget has {max(0, cap - spent)} milli-epsilon left; "
-                           f"this release needs {milli}")
+        refusal = budget_refusal(dataset.name, cap, spent, milli)
+        if refusal is not None:
+            raise _Decline(refusal)
         return {"doc": doc, "offer": offer, "dataset": dataset, "milli": milli, "cap": cap, "spent": spent,
                 "spec": spec, "spec_hash": spec_hash, "max_price": max_price}
 

@@ -16,7 +16,7 @@ from client.chain.exchange import EXACT
 from client.terms import PROTOCOL, Terms, TermsError, parse_terms
 from pricing import PricingError, Spec, parse_spec, spec_hash
 
-from .budget import spent_milli
+from .budget import budget_refusal, spent_milli
 from .context import HubContext
 from .errors import BadRequest, Conflict, Forbidden, NotFound, TooLarge, Unprocessable
 from .offers import SpecDoesNotFit, fitting_spec, pricing_fit
@@ -122,21 +122,16 @@ def _found(ctx: HubContext, terms: Terms) -> tuple[DatasetRecord, OfferRecord]:
 
 
 def _budget_has_room(ctx: HubContext, terms: Terms, dataset: DatasetRecord) -> None:
-    """Raise `Unprocessable` when the dataset's budget left on chain cannot pay for the release's
-    epsilon now: the quote pipeline would decline the deal after the buyer had paid to open it.
-    (Another deal can still spend the budget between these terms and their deal: the pipeline
-    checks again.)"""
-    cap, milli = dataset.epsilon_cap_milli, terms.epsilon_milli
-    if cap == EXACT:
+    """Raise `Unprocessable` when the dataset's budget left (`oracle.budget`) cannot pay for the
+    release's epsilon now: the quote pipeline would decline the deal after the buyer had paid to
+    open it. (Another deal can still spend the budget between these terms and their deal: the
+    pipeline checks again.)"""
+    if dataset.epsilon_cap_milli == EXACT:
         return
-    if milli == EXACT:
-        raise Unprocessable(f"dataset {dataset.name} has a budget of {cap} milli-epsilon: an exact release needs a "
-                            "dataset registered with an EXACT cap")
     spent = spent_milli(ctx.store, ctx.exchange, ctx.seller, dataset.dataset_id)
-    if spent + milli > cap:
-        raise Unprocessable(f"dataset {dataset.name}'s privacy budget has {max(0, cap - spent)} milli-epsilon left "
-                            f"(the chain's ledger and the draws this hub declined); this release needs {milli}: "
-                            "choose an offer of a smaller epsilon")
+    refusal = budget_refusal(dataset.name, dataset.epsilon_cap_milli, spent, terms.epsilon_milli)
+    if refusal is not None:
+        raise Unprocessable(refusal)
 
 
 def _priceable(ctx: HubContext, terms: Terms, dataset: DatasetRecord, offer: OfferRecord) -> Spec | None:
