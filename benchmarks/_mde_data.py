@@ -101,7 +101,7 @@ def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     value dropped, text columns one-hot; refused, naming the fix, when it is not such a table."""
     import pandas as pd
 
-    from common.csv_dialect import delimiter_of
+    from common.csv_dialect import DECIMAL_COMMA, delimiter_of
 
     with open(path, encoding="utf-8", errors="replace") as f:
         header = f.readline()
@@ -110,7 +110,7 @@ def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if sep != ",":  # numbers written with a decimal comma (0,25), as common.csv_dialect reads them
         for c in raw.select_dtypes(exclude="number").columns:
             text = raw[c].dropna().astype(str).str.strip()
-            if len(text) and text.str.fullmatch(r"[+-]?(\d+,\d*|,\d+)([eE][+-]?\d+)?|[+-]?\d+").all():
+            if len(text) and text.str.fullmatch(rf"(?:{DECIMAL_COMMA.pattern})|[+-]?\d+").all():
                 raw[c] = pd.to_numeric(raw[c].astype(str).str.strip().str.replace(",", ".", regex=False), errors="coerce")
     if raw.shape[1] < 2:
         raise ValueError(f"{path}: one column ({list(raw.columns)}); a data file needs feature columns and the "

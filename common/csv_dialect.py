@@ -10,13 +10,13 @@ import itertools
 import re
 from typing import Iterable, Iterator, NamedTuple
 
-__all__ = ["DELIMITERS", "RaggedRow", "Table", "delimiter_of", "is_number", "split_table", "table_chunks"]
+__all__ = ["DECIMAL_COMMA", "DELIMITERS", "RaggedRow", "Table", "delimiter_of", "is_number", "split_table", "table_chunks"]
 
 #: the delimiters a data file may use, the first the default
 DELIMITERS = (",", ";", "\t")
 
 #: a number written with a decimal comma (read as one only where commas do not split fields)
-_DECIMAL_COMMA = re.compile(r"[+-]?(\d+,\d*|,\d+)([eE][+-]?\d+)?")
+DECIMAL_COMMA = re.compile(r"[+-]?(\d+,\d*|,\d+)([eE][+-]?\d+)?")
 
 
 class RaggedRow(ValueError):
@@ -73,7 +73,7 @@ def table_chunks(lines: Iterable[str], rows_per_chunk: int = 16_384) -> Iterator
         if len(fields) > 1 or (fields and fields[0].strip()):  # not a blank line
             fields = [f.strip() for f in fields]
             if decimal_commas and header is not None:
-                fields = [f.replace(",", ".") if "," in f and _DECIMAL_COMMA.fullmatch(f) else f for f in fields]
+                fields = [f.replace(",", ".") if "," in f and DECIMAL_COMMA.fullmatch(f) else f for f in fields]
             if header is None:
                 header = fields
             elif len(fields) != len(header):
