@@ -13,6 +13,8 @@ from client.errors import ClientError
 
 __all__ = ["NetworkError", "advance_time", "chain_time", "connect", "network_config"]
 
+RPC_SCHEMES = ("http://", "https://")
+
 _CONFIG = Path(__file__).resolve().parents[2] / "brownie-config.yaml"
 
 
@@ -26,7 +28,7 @@ def network_config(name: str | None = None, config_path: Path = _CONFIG) -> tupl
     name = name or networks.get("default", "embedded")
     if name not in networks or name == "default":
         known = ", ".join(k for k in networks if k != "default")
-        raise NetworkError(f"unknown network {name!r}: choose one of {known} (brownie-config.yaml)")
+        raise NetworkError(f"unknown network {name!r}: choose one of {known} (brownie-config.yaml), or give a node's RPC URL (http://…)")
     settings = dict(networks[name])
     for key, value in settings.items():
         if isinstance(value, str):
@@ -38,7 +40,10 @@ def network_config(name: str | None = None, config_path: Path = _CONFIG) -> tupl
 
 
 def connect(name: str | None = None, *, url: str | None = None) -> Web3:
-    """A Web3 for network `name`: the embedded eth-tester chain by default, or an RPC URL."""
+    """A Web3 for network `name`: the embedded eth-tester chain by default, or an RPC URL (given as
+    `url`, or as `name` itself when it starts with http:// or https://, so every `--network` takes one)."""
+    if url is None and name is not None and name.startswith(RPC_SCHEMES):
+        name, url = None, name
     if url is not None:
         w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": 60}))
     else:

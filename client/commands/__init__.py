@@ -27,7 +27,7 @@ __all__ = ["AccountOpt", "NetworkOpt", "abort", "checksum", "connect_chain", "co
 
 console = Console(highlight=False)
 
-NetworkOpt = typer.Option(None, "--network", help="a network named in brownie-config.yaml (default: its default)")
+NetworkOpt = typer.Option(None, "--network", help="a network named in brownie-config.yaml (default: its default), or a node's RPC URL (http://…)")
 AccountOpt = typer.Option(..., "--account", help="the alias of an account (`spartacus accounts list`)")
 
 

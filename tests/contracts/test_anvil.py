@@ -70,3 +70,34 @@ def test_cli_audit_replays_a_deal_on_anvil(anvil_url, tmp_path):
     assert json.loads((out / "audit.json").read_text())["deals"][0]["deal"] == deal
     assert "1 deals from" in result.output and "REFUNDED" in result.output
     assert "matches the chain" in result.output
+
+
+def test_wallet_commands_take_a_node_url_as_network(anvil_url, tmp_path, monkeypatch):
+    """`--network http://…` reaches a node on any port, not only the ones brownie-config.yaml names:
+    a buyer's `deals` and `withdraw` read and pay out on anvil at a free port."""
+    from eth_account import Account
+    from typer.testing import CliRunner
+
+    from client.cli import app
+
+    monkeypatch.setenv("SPARTACUS_ACCOUNTS_DIR", str(tmp_path / "accounts"))
+    monkeypatch.setenv("SPARTACUS_PASSPHRASE", "pw")
+    monkeypatch.setattr("client.accounts.SCRYPT_N", 2**10)
+    w3 = connect(url=anvil_url)
+    deployer, seller, oracle = w3.eth.accounts[7:10]
+    buyer = Account.create()
+    w3.eth.send_transaction({"from": deployer, "to": buyer.address, "value": 10**18})
+    ex = Exchange.deploy(w3, sender=deployer)
+    ex.register_seller(oracle, sender=seller)
+    ex.register_dataset(b"\x99" * 32, 3000, sender=seller)
+    runner = CliRunner()
+    assert runner.invoke(app, ["accounts", "import", "b"], input=buyer.key.hex() + "\n").exit_code == 0
+    deal, _ = ex.open_deal(seller, b"\x99" * 32, b"\xaa" * 32, 10**17, 0, sender=buyer)
+    ex.decline(deal, sender=seller)
+    common = ["--account", "b", "--network", anvil_url, "--contract", ex.address]
+    result = runner.invoke(app, ["deals", *common])
+    assert result.exit_code == 0, result.output
+    assert "REFUNDED" in result.output and f"credit {10**17} wei" in result.output
+    result = runner.invoke(app, ["withdraw", *common])
+    assert result.exit_code == 0, result.output
+    assert ex.credit(buyer.address) == 0
