@@ -26,6 +26,7 @@ __all__ = [
     "UnexpectedTermsField",
     "WrongTermsType",
     "InvalidTermsValue",
+    "UnquotableTerms",
 ]
 
 
@@ -207,6 +208,17 @@ class InvalidTermsValue(TermsFieldError):
     def __init__(self, field: str, value: object, fix: str) -> None:
         self.value = value
         super().__init__(field, f"{value!r} {fix}")
+
+
+class UnquotableTerms(ClientError, ValueError):
+    """Raised for well-formed terms no quote could ever satisfy (amounts, fixed price and spec that do
+    not fit together under the contract's rules); a hub answers 422, not 400: they are not malformed."""
+
+    code = "terms-unquotable"
+
+    def __init__(self, field: str, value: object, fix: str) -> None:
+        self.field, self.value = field, value
+        super().__init__(f"terms field {field!r}: {value!r} {fix}")
 
 
 def _json_type(value: object) -> str:

@@ -37,6 +37,7 @@ from client.constants import EXACT
 from common.canonical_json import NotCanonical, canonical_json
 from client.errors import (
     InvalidTermsValue,
+    UnquotableTerms,
     MissingTermsField,
     NonCanonicalTerms,
     TermsError,
@@ -68,6 +69,8 @@ __all__ = [
     "UnexpectedTermsField",
     "WrongTermsType",
     "InvalidTermsValue",
+    "UnquotableTerms",
+    "check_quotable",
 ]
 
 #: The protocol name every terms document carries.
@@ -391,7 +394,8 @@ def validate_terms(doc: Mapping[str, Any]) -> Terms:
     """Check a parsed terms document against protocol.md and return it typed.
 
     Raises a :class:`TermsFieldError` naming the first bad field: missing, extra, of the
-    wrong JSON type, or with a value the protocol refuses."""
+    wrong JSON type, or with a value the protocol's grammar refuses (a hub answers 400). Whether
+    the amounts and the spec fit together is :func:`check_quotable`'s question (a hub answers 422)."""
     if not isinstance(doc, Mapping):
         raise WrongTermsType("(document)", doc, "a JSON object")
     _check_keys(doc, REQUIRED_FIELDS, OPTIONAL_FIELDS, "")
@@ -414,25 +418,11 @@ def validate_terms(doc: Mapping[str, Any]) -> Terms:
     pricing = _pricing(doc["pricing"])
     release = _release(doc["release"])
     spec_hash = doc["specHash"]
-    fixed = pricing["method"] == _FIXED
-    if fixed:
-        if spec_hash is not None:
-            raise InvalidTermsValue("specHash", spec_hash, "must be null for a fixed price (there is no spec to evaluate)")
-    elif spec_hash is None:
-        raise InvalidTermsValue("specHash", spec_hash, f"is null but pricing.method {pricing['method']!r} evaluates a spec: "
-                                "upload the spec bundle (PUT /v1/specs) and write its specHash")
-    else:
+    if spec_hash is not None:
         spec_hash = _hash(spec_hash, "specHash")
     max_price = _uint(doc["maxPrice"], "maxPrice")
     quote_fee = _uint(doc["quoteFee"], "quoteFee")
     price_tolerance = _uint(doc["priceTolerance"], "priceTolerance")
-    if max_price == 0:
-        raise InvalidTermsValue("maxPrice", "0", "must be positive (openDeal reverts with ZeroMaxPrice)")
-    if quote_fee > max_price:
-        raise InvalidTermsValue("quoteFee", str(quote_fee), f"exceeds maxPrice {max_price} (openDeal reverts with QuoteFeeTooHigh)")
-    if fixed and not 0 < int(pricing["price"]) <= max_price:
-        raise InvalidTermsValue("pricing.price", pricing["price"], f"must satisfy 0 < price <= maxPrice ({max_price}), "
-                                "else the hub can never quote it")
     nonce = doc.get("nonce")
     if nonce is not None or "nonce" in doc:
         nonce = _str(nonce, "nonce")
@@ -444,6 +434,28 @@ def validate_terms(doc: Mapping[str, Any]) -> Terms:
         offer_id=offer_id, spec_hash=spec_hash, pricing_json=_jcs(pricing, "pricing"), release_json=_jcs(release, "release"),
         token=token, max_price=max_price, quote_fee=quote_fee, price_tolerance=price_tolerance, nonce=nonce,
     )
+
+
+
+def check_quotable(terms: Terms) -> None:
+    """Raise :class:`UnquotableTerms` naming the first rule that keeps well-formed ``terms`` from ever
+    being quoted: ``maxPrice`` 0 or under ``quoteFee`` (``openDeal`` reverts), a fixed price outside
+    ``0 < price <= maxPrice`` (``postQuote`` reverts), a ``specHash`` where the pricing reads no spec
+    or none where it does. A hub answers 422 for these, after its 404 checks (protocol.md's order)."""
+    if terms.max_price == 0:
+        raise UnquotableTerms("maxPrice", "0", "must be positive (openDeal reverts with ZeroMaxPrice)")
+    if terms.quote_fee > terms.max_price:
+        raise UnquotableTerms("quoteFee", str(terms.quote_fee),
+                              f"exceeds maxPrice {terms.max_price} (openDeal reverts with QuoteFeeTooHigh)")
+    if terms.is_fixed_price:
+        if terms.spec_hash is not None:
+            raise UnquotableTerms("specHash", terms.spec_hash, "must be null for a fixed price (there is no spec to evaluate)")
+        if not 0 < int(terms.pricing["price"]) <= terms.max_price:
+            raise UnquotableTerms("pricing.price", terms.pricing["price"],
+                                  f"must satisfy 0 < price <= maxPrice ({terms.max_price}), else the hub can never quote it")
+    elif terms.spec_hash is None:
+        raise UnquotableTerms("specHash", None, f"is null but pricing.method {terms.pricing_method!r} evaluates a spec: "
+                              "upload the spec bundle (PUT /v1/specs) and write its specHash")
 
 
 # ---------------------------------------------------------------- parsing bytes
@@ -574,4 +586,6 @@ def build_terms(
     }
     if nonce is not None:
         doc["nonce"] = nonce
-    return validate_terms(doc)
+    terms = validate_terms(doc)
+    check_quotable(terms)
+    return terms

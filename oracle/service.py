@@ -13,7 +13,7 @@ from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
 
 from client.chain import State
 from client.chain.exchange import EXACT
-from client.terms import PROTOCOL, Terms, TermsError, parse_terms
+from client.terms import PROTOCOL, Terms, TermsError, UnquotableTerms, check_quotable, parse_terms
 from pricing import PricingError, Spec, parse_spec, spec_hash
 
 from .budget import budget_refusal, spent_milli
@@ -136,6 +136,10 @@ def _budget_has_room(ctx: HubContext, terms: Terms, dataset: DatasetRecord) -> N
 
 def _priceable(ctx: HubContext, terms: Terms, dataset: DatasetRecord, offer: OfferRecord) -> Spec | None:
     """Raise `Unprocessable` for the first rule the hub will not price under; the parsed spec if any."""
+    try:
+        check_quotable(terms)
+    except UnquotableTerms as e:
+        raise Unprocessable(str(e)) from None
     if terms.chain_id != ctx.chain_id:
         raise Unprocessable(f"chainId {terms.chain_id} is not this hub's chain ({ctx.chain_id}): see GET /v1/info")
     if terms.contract != ctx.exchange.address:
@@ -163,13 +167,8 @@ def _priceable(ctx: HubContext, terms: Terms, dataset: DatasetRecord, offer: Off
         raise Unprocessable(f"quoteFee {terms.quote_fee} is under offer {offer.offer_id!r}'s minQuoteFee "
                             f"{offer.min_quote_fee}: pay at least that")
     _budget_has_room(ctx, terms, dataset)
-    if terms.is_fixed_price:
-        if terms.spec_hash is not None:
-            raise Unprocessable("specHash must be null for a fixed price: there is no spec to evaluate")
+    if terms.spec_hash is None:  # a fixed price (check_quotable refused a spec-reading method without one)
         return None
-    if terms.spec_hash is None:
-        raise Unprocessable(f"pricing method {terms.pricing_method!r} evaluates a spec: upload it (PUT /v1/specs) "
-                            "and name its specHash")
     bundle = ctx.store.get_spec(terms.spec_hash)
     if bundle is None:
         raise Unprocessable(f"specHash {terms.spec_hash} was never uploaded to this hub: PUT /v1/specs first")

@@ -27,9 +27,11 @@ from client.terms import (
     TermsError,
     TermsFieldError,
     UnexpectedTermsField,
+    UnquotableTerms,
     WrongTermsType,
     build_terms,
     canonical_bytes,
+    check_quotable,
     epsilon_milli,
     parse_terms,
     terms_hash,
@@ -283,8 +285,6 @@ MALFORMED = [
     ("token-upper", _set("token", "0x" + "AB" * 20), InvalidTermsValue, "token"),
     ("datasetId-upper", _set("datasetId", FIXED_DOC["datasetId"].upper().replace("0X", "0x")), InvalidTermsValue, "datasetId"),
     ("datasetId-short", _set("datasetId", "0x1234"), InvalidTermsValue, "datasetId"),
-    ("specHash-null-for-mde", _set("specHash", None), InvalidTermsValue, "specHash"),
-    ("specHash-for-fixed", _fixed_price(spec=FIXED_DOC["specHash"]), InvalidTermsValue, "specHash"),
     ("specHash-no-prefix", _set("specHash", FIXED_DOC["specHash"][2:]), InvalidTermsValue, "specHash"),
     ("offerId-number", _set("offerId", 7), WrongTermsType, "offerId"),
     ("offerId-empty", _set("offerId", ""), InvalidTermsValue, "offerId"),
@@ -296,12 +296,29 @@ MALFORMED = [
     ("amount-exponent", _set("maxPrice", "1e18"), InvalidTermsValue, "maxPrice"),
     ("amount-decimal", _set("priceTolerance", "1.5"), InvalidTermsValue, "priceTolerance"),
     ("amount-over-uint256", _set("maxPrice", str(2**256)), InvalidTermsValue, "maxPrice"),
-    ("maxPrice-zero", lambda d: _set("quoteFee", "0")(_set("maxPrice", "0")(d)), InvalidTermsValue, "maxPrice"),
-    ("quoteFee-over-maxPrice", _set("quoteFee", "1000000000000000001"), InvalidTermsValue, "quoteFee"),
-    ("fixed-price-over-maxPrice", _fixed_price(price="1000000000000000001"), InvalidTermsValue, "pricing.price"),
-    ("fixed-price-zero", _fixed_price(price="0"), InvalidTermsValue, "pricing.price"),
     ("fixed-price-int", _fixed_price(price=5000), WrongTermsType, "pricing.price"),
 ]
+
+
+#: well-formed documents no quote could satisfy: a hub answers 422 for these (after its 404 checks), not 400
+UNQUOTABLE = [
+    ("specHash-null-for-mde", _set("specHash", None), "specHash"),
+    ("specHash-for-fixed", _fixed_price(spec=FIXED_DOC["specHash"]), "specHash"),
+    ("maxPrice-zero", lambda d: _set("quoteFee", "0")(_set("maxPrice", "0")(d)), "maxPrice"),
+    ("quoteFee-over-maxPrice", _set("quoteFee", "1000000000000000001"), "quoteFee"),
+    ("fixed-price-over-maxPrice", _fixed_price(price="1000000000000000001"), "pricing.price"),
+    ("fixed-price-zero", _fixed_price(price="0"), "pricing.price"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "field"), [m[1:] for m in UNQUOTABLE], ids=[m[0] for m in UNQUOTABLE])
+def test_unquotable_terms_parse_but_are_refused_by_check_quotable(mutate, field):
+    doc = mutate(copy.deepcopy(FIXED_DOC))
+    terms = parse_terms(doc_bytes(doc))  # well-formed: the parser takes them
+    with pytest.raises(UnquotableTerms) as e:
+        check_quotable(terms)
+    assert e.value.field == field and repr(field) in str(e.value)
+    assert not isinstance(e.value, TermsError) and isinstance(e.value, ValueError)
 
 
 @pytest.mark.parametrize(("mutate", "error", "field"), [m[1:] for m in MALFORMED], ids=[m[0] for m in MALFORMED])

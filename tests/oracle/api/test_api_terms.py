@@ -148,15 +148,23 @@ def test_a_spec_for_another_schema_is_422(api) -> None:
     _refused(_put(api, body), 422, "unprocessable", "SchemaMismatch")
 
 
-def test_fixed_price_terms_naming_a_spec_are_400(api) -> None:
-    # client.terms makes "specHash null for a fixed price" part of the document's grammar (400)
+def test_fixed_price_terms_naming_a_spec_are_422(api) -> None:
+    # well-formed (specHash may be a hash or null) but never quotable: 422, not 400 (client.terms.check_quotable)
     body, _ = api.hub.terms("fixed-dp", spec_hash=api.hub.spec_hash)
-    _refused(_put(api, body), 400, "bad_request", "specHash", "null")
+    _refused(_put(api, body), 422, "unprocessable", "specHash", "null")
 
 
-def test_fixed_price_above_max_price_is_400(api) -> None:
-    body, _ = api.hub.terms("fixed-dp", max_price=10)
-    _refused(_put(api, body), 400, "bad_request", "maxPrice")
+@pytest.mark.parametrize("kw, field", [({"max_price": 10, "quote_fee": 0}, "pricing.price"),
+                                       ({"quote_fee": 2 * 10**18}, "quoteFee")])
+def test_amounts_no_quote_could_satisfy_are_422(api, kw, field) -> None:
+    body, _ = api.hub.terms("fixed-dp", **kw)
+    _refused(_put(api, body), 422, "unprocessable", field, "maxPrice")
+
+
+def test_an_unknown_offer_with_a_price_over_max_price_is_404_not_400(api) -> None:
+    # protocol.md's order 400, 404, 422: an amount rule is a 422 rule, so the unknown offerId answers
+    doc = api.hub.terms_doc("fixed-dp", max_price=10)
+    _refused(_put(api, _canonical({**doc, "offerId": "no-such-offer"})), 404, "not_found", "offerId")
 
 
 # ---------------------------------------------------------------- 422: a pricing method that does not fit the release
