@@ -37,7 +37,7 @@ from client.chain import ContractRevert, Exchange, State
 from client.chain.exchange import ETH, EXACT
 from client.delivery import Commitment, DecryptReport, build_complaint, decrypt_and_check, verify_download
 from client.errors import ClientError, DeliveryError
-from client.hub_client import HubClient, HubError, HubProtocolError, HubUnreachable
+from client.hub_client import HubClient, HubConflict, HubError, HubProtocolError, HubUnreachable
 from client.terms import Terms, build_terms, parse_terms
 
 __all__ = [
@@ -415,11 +415,15 @@ class Buyer:
         limit = int(max_price if limit is None else limit)
         try:
             return self._open(hub, info, offer_id, terms, limit, release_path, progress)
-        except ContractRevert as err:
-            if nonce is not None or err.error_name != "TermsAlreadyUsed":
+        except (HubConflict, ContractRevert) as err:
+            # quoted before under a record this state folder does not hold (another machine): the hub
+            # says so at PUT /v1/terms (409), or a hub that does not look has the chain refuse the terms
+            # at openDeal, before anything moved; either way the same purchase with a fresh nonce.
+            # (An MDE spec's 409 is its own: a nonce would not make it new.)
+            used = (isinstance(err, HubConflict) and terms.is_fixed_price
+                    or isinstance(err, ContractRevert) and err.error_name == "TermsAlreadyUsed")
+            if terms.nonce is not None or not used:
                 raise
-            # quoted before under a record this state folder does not hold (another machine): the
-            # chain refused the terms before anything moved; the same purchase with a fresh nonce
             return self._open(hub, info, offer_id, terms_with(secrets.token_hex(8)), limit, release_path, progress)
 
     def _open(self, hub: HubClient, info: Any, offer_id: str, terms: Terms, limit: int,

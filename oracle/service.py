@@ -191,7 +191,8 @@ def _priceable(ctx: HubContext, terms: Terms, dataset: DatasetRecord, offer: Off
 def accept_terms(ctx: HubContext, body: bytes) -> TermsRecord:
     """Check canonical terms bytes against this hub's offers and store them; the record answered 201.
     Raises, in this order: `BadRequest` (malformed), `NotFound` (dataset, offerId),
-    `Unprocessable` (not priceable, naming the rule), `Conflict` (spec already evaluated)."""
+    `Unprocessable` (not priceable, naming the rule), `Conflict` (spec already evaluated, or these
+    terms already quoted)."""
     if len(body) > ctx.max_terms_bytes:
         raise TooLarge(f"the terms are {len(body)} bytes, over this hub's limit of {ctx.max_terms_bytes}")
     terms = _parse(body)
@@ -200,6 +201,10 @@ def accept_terms(ctx: HubContext, body: bytes) -> TermsRecord:
     if terms.spec_hash is not None and ctx.store.spec_evaluated(terms.spec_hash, terms.dataset_id):
         raise Conflict(f"spec {terms.spec_hash} was already evaluated against dataset {terms.dataset_id}, which "
                        "this hub does once per pair: build a new spec to buy again")
+    quoted = ctx.store.deal_quoted_on(terms.terms_hash_hex)
+    if quoted is not None:
+        raise Conflict(f"these terms were quoted in deal {quoted}, and the contract never reopens quoted terms: "
+                       "add a \"nonce\" field (any fresh string) to buy the same offer again")
     record = TermsRecord(terms_hash=terms.terms_hash_hex, canonical=bytes(body), buyer=terms.buyer,
                          dataset_id=terms.dataset_id, offer_id=terms.offer_id, spec_hash=terms.spec_hash)
     ctx.store.put_terms(record)

@@ -400,6 +400,13 @@ class Store:
         return self._one("SELECT 1 FROM spec_evaluations WHERE spec_hash = ? AND dataset_id = ?",
                          (spec_hash.lower(), dataset_id.lower())) is not None
 
+    def deal_quoted_on(self, terms_hash: str) -> int | None:
+        """The deal under `terms_hash` whose quote was prepared (and so posted, or re-posted after a
+        crash), or None: the contract never reopens such terms (its rule 2)."""
+        row = self._one("SELECT deal_id FROM deals WHERE terms_hash = ? AND key_commit IS NOT NULL LIMIT 1",
+                        (terms_hash.lower(),))
+        return None if row is None else int(row[0])
+
     # -- declined draws -------------------------------------------------------------
 
     def record_declined_draw(self, deal_id: int, dataset_id: str, epsilon_milli: int) -> None:

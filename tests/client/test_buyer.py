@@ -76,10 +76,15 @@ def test_the_same_offer_bought_again_on_the_same_terms_takes_a_fresh_nonce(hub, 
     assert {k: v for k, v in docs[1].items() if k != "nonce"} == docs[0]
 
 
-def test_the_same_terms_quoted_from_another_state_folder_are_retried_with_a_nonce(hub, tmp_path) -> None:
+@pytest.mark.parametrize("hub_looks", [True, False], ids=["hub-409", "chain-revert"])
+def test_the_same_terms_quoted_from_another_state_folder_are_retried_with_a_nonce(hub, tmp_path, monkeypatch,
+                                                                                   hub_looks) -> None:
     """The wallet checks its own records for terms it had quoted; bought from another folder (another
-    machine), the chain refuses them at openDeal (TermsAlreadyUsed, nothing locked) and the
-    purchase is made again with a fresh nonce, leaving no pending record behind."""
+    machine), the hub answers 409 at PUT /v1/terms, or a hub that does not look has the chain refuse
+    them at openDeal (TermsAlreadyUsed, nothing locked); the purchase is made again with a fresh
+    nonce, leaving no pending record behind."""
+    if not hub_looks:
+        monkeypatch.setattr("oracle.store.Store.deal_quoted_on", lambda self, terms_hash: None)
     with live_hub(hub) as live:
         first = make_buyer(hub, tmp_path / "laptop").buy(live.url, "fixed-dp", max_price=hub.ETHER, progress=live.drive())
         other = make_buyer(hub, tmp_path / "desktop")

@@ -46,11 +46,11 @@ class Api:
 
     def put_deal(self, deal_id: int, *, phase: str = "Quoted", buyer: str | None = None, size: int = 5000,
                  reason: str | None = None, files: bool = True, spec_hash: str | None = None,
-                 dataset: str = "census", plain: bytes | None = None) -> bytes:
+                 dataset: str = "census", plain: bytes | None = None, terms_hash: str = "0x" + "ab" * 32) -> bytes:
         """A deal in the store in `phase` with a release of `size` random bytes encoded to real
         ciphertext and leaves files (as the pipeline leaves them); returns the release."""
         store = self.hub.store
-        store.record_deal_opened(deal_id, buyer=buyer or self.hub.buyer, terms_hash="0x" + "ab" * 32,
+        store.record_deal_opened(deal_id, buyer=buyer or self.hub.buyer, terms_hash=terms_hash,
                                  dataset_id=self.hub.datasets[dataset], token="0x" + "00" * 20,
                                  max_price=10**18, quote_fee=10**15, block=1)
         plain = os.urandom(size) if plain is None else plain

@@ -270,6 +270,16 @@ def test_a_spec_already_evaluated_against_the_dataset_is_409(api) -> None:
     assert _put(api, other_dataset).status_code == 201
 
 
+def test_terms_already_quoted_are_409_and_a_nonce_makes_them_new(api) -> None:
+    # the contract never reopens quoted terms (rule 2): 201 would send the buyer to an openDeal that reverts
+    body, th = api.hub.terms("fixed-dp")
+    assert _put(api, body).status_code == 201
+    api.put_deal(9, terms_hash=th)  # the hub quoted deal 9 on these terms
+    _refused(_put(api, body), 409, "conflict", "deal 9", "nonce")
+    again, _ = api.hub.terms("fixed-dp", nonce="second purchase")
+    assert _put(api, again).status_code == 201
+
+
 def test_a_document_breaking_several_rules_is_answered_by_the_first_of_400_404_422_409(api) -> None:
     _upload_spec(api)
     api.put_deal(7, spec_hash=api.hub.spec_hash)  # every mde-dp terms now break the 409 rule
