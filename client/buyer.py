@@ -38,6 +38,7 @@ from client.chain.exchange import ETH, EXACT
 from client.delivery import Commitment, DecryptReport, build_complaint, decrypt_and_check, verify_download
 from client.errors import ClientError, DeliveryError
 from client.hub_client import HubClient, HubConflict, HubError, HubProtocolError, HubUnreachable
+from client.release_check import release_problem
 from client.terms import Terms, build_terms, parse_terms
 
 __all__ = [
@@ -144,6 +145,7 @@ class DealRecord:
     to_seller: int | None = None
     repriced: int | None = None
     mispriced: bool = False
+    not_a_release: str | None = None  # what is wrong with delivered bytes that are no release (evidence kept)
     bad_chunk: int | None = None
     evidence_dir: str | None = None
     updated: float = 0.0
@@ -176,6 +178,7 @@ class BuyResult:
     repriced: int | None = None
     bad_chunk: int | None = None
     reason: str | None = None
+    not_a_release: str | None = None
 
     @classmethod
     def of(cls, rec: DealRecord) -> "BuyResult":
@@ -184,7 +187,7 @@ class BuyResult:
         return cls(rec.deal_id, Outcome(rec.outcome) if rec.outcome else None, Stage(rec.stage), price, rec.to_buyer,
                    rec.to_seller, Path(rec.release_path) if rec.release_path and rec.outcome == Outcome.SETTLED.value
                    else None, Path(rec.evidence_dir) if rec.evidence_dir else None, rec.mispriced, rec.repriced,
-                   rec.bad_chunk, rec.reason)
+                   rec.bad_chunk, rec.reason, rec.not_a_release)
 
 
 @dataclass(frozen=True)
@@ -693,11 +696,18 @@ class Buyer:
                 except ContractRevert as err:
                     rec.reason = f"complaint refused: {err}"
                     self.store.save(rec)
+        rec.not_a_release = release_problem(plain)
+        if rec.not_a_release is not None:
+            # every chunk matches the seller's commitment, so no complaint can refund this: say so, keep it
+            self._keep_evidence(rec, f"the delivered bytes are not a release: {rec.not_a_release}; they match the "
+                                "seller's commitment, so the contract cannot refund them", plain)
         release = plain.read_bytes()
         terms = rec.parsed_terms
         quoted = int(rec.quote["price"])
         if terms.is_fixed_price:
             expected = int(terms.fixed_price)
+        elif rec.not_a_release is not None:
+            expected = None
         else:
             from pricing import PricingError, price as reprice
 
@@ -707,6 +717,7 @@ class Buyer:
             except PricingError as err:
                 expected = None
                 rec.reason = f"re-pricing failed: {err}"
+                self._keep_evidence(rec, f"the release cannot be re-priced ({type(err).__name__}: {err})", plain)
         rec.repriced = expected
         if expected is not None and abs(expected - quoted) > terms.price_tolerance:
             rec.mispriced = True
@@ -719,7 +730,8 @@ class Buyer:
         plain.unlink()
         rec.release_path = str(out_path)
         rec.stage = Stage.REVEALED.value
-        self._save(rec, progress, "checked", "every chunk checks" + (" (MISPRICED: evidence kept)" if rec.mispriced else ""))
+        flags = [f for f, on in (("MISPRICED", rec.mispriced), ("NOT A RELEASE", rec.not_a_release)) if on]
+        self._save(rec, progress, "checked", "every chunk checks" + (f" ({', '.join(flags)}: evidence kept)" if flags else ""))
         try:
             self._chain(self.ex.confirm, deal_id, sender=self.account)
         except ContractRevert:
@@ -760,6 +772,8 @@ class Buyer:
             rec.to_buyer, rec.to_seller = int(r.get("toBuyer", 0)), int(r.get("toSeller", 0))
             if "Complained" in names:
                 rec.outcome = Outcome.COMPLAINED.value
+                chunk = int(names["Complained"]["index"])
+                rec.reason = rec.reason or f"chunk {chunk} does not decrypt to the leaf the seller committed to"
             elif "Declined" in names:
                 rec.outcome = Outcome.DECLINED.value
                 with contextlib.suppress(HubError, HubUnreachable, HubProtocolError):

@@ -352,8 +352,16 @@ def _report(results: list[Any]) -> None:
             console.print(f"deal {field(r, 'deal_id')}: still open ({field(r, 'reason')}); carry on with "
                           "`spartacus buy --resume`", soft_wrap=True)
         elif name == "settled":
-            extra = (f"; MISPRICED: recomputed {field(r, 'repriced')}, evidence in {field(r, 'evidence_dir')}"
-                     if field(r, "mispriced") else f" (re-priced {field(r, 'repriced')}: within tolerance)")
+            if field(r, "not_a_release"):
+                extra = (f"; NOT A RELEASE: {field(r, 'not_a_release')} (the chunks match the seller's commitment, "
+                         f"so the contract cannot refund it); evidence in {field(r, 'evidence_dir')}")
+            elif field(r, "mispriced"):
+                extra = f"; MISPRICED: recomputed {field(r, 'repriced')}, evidence in {field(r, 'evidence_dir')}"
+            elif field(r, "repriced") is None:
+                kept = f"; evidence in {field(r, 'evidence_dir')}" if field(r, "evidence_dir") else ""
+                extra = f" (not re-priced: {field(r, 'reason') or 'its spec is not in this state folder'}{kept})"
+            else:
+                extra = f" (re-priced {field(r, 'repriced')}: within tolerance)"
             console.print(f"deal {field(r, 'deal_id')}: settled at {field(r, 'price')}, release "
                           f"{field(r, 'release_path')}{extra}", soft_wrap=True)
         else:

@@ -115,6 +115,21 @@ def cheat_bad_chunk(monkeypatch: Any, index: int = 0) -> None:
     monkeypatch.setattr(pipeline, "encode_file", encode_file)
 
 
+def cheat_not_a_release(monkeypatch: Any) -> None:
+    """The hub encodes honestly, but what it encodes is a CSV, not a safetensors release: every chunk
+    matches its commitment, so no complaint can prove anything."""
+    import oracle.pipeline as pipeline
+
+    real = pipeline.encode_file
+
+    def encode_file(plain, key, cipher_path, leaves_path) -> Commitment:
+        csv = Path(plain).with_suffix(".csv")
+        csv.write_bytes(b"age,income\n" + b"41,52000\n" * 200)
+        return real(csv, key, cipher_path, leaves_path)
+
+    monkeypatch.setattr(pipeline, "encode_file", encode_file)
+
+
 def cheat_wrong_root(hub: Any, deal_id: int) -> None:
     """After quoting, the hub serves other leaves than it committed to."""
     path = Path(hub.store.get_deal(deal_id).leaves_path)

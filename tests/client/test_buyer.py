@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from client.buyer import DealRecord, DealStore, Outcome, OracleMismatch, Stage, StillWaiting
 from client.chain import State
 from pricing import read_release
-from tests.client.hubkit import (Killed, _loose_offer, cheat_bad_chunk, cheat_no_reveal, cheat_price, close_buyers,
+from tests.client.hubkit import (Killed, _loose_offer, cheat_bad_chunk, cheat_not_a_release, cheat_no_reveal, cheat_price, close_buyers,
                                  cheat_wrong_root, live_hub, make_buyer)
 from tests.oracle.conftest import _cheap_scrypt, _hub_chain, buyer_spec, hub  # noqa: F401 - fixtures
 
@@ -108,12 +108,30 @@ def test_a_bad_chunk_is_complained_about_and_refunded_in_full(hub, tmp_path, mon
     buyer = make_buyer(hub, tmp_path / "b")
     with live_hub(hub) as live:
         res = buyer.buy(live.url, "fixed-dp", max_price=hub.ETHER, progress=live.drive())
-    assert res.outcome is Outcome.COMPLAINED and res.bad_chunk == 0
+    assert res.outcome is Outcome.COMPLAINED and res.bad_chunk == 0 and "chunk 0 does not decrypt" in res.reason
     assert _credits(hub, buyer.address) == (hub.ETHER, 0)
     assert (res.evidence_dir / "key.hex").exists() and (res.evidence_dir / "quote.json").exists()
     assert (res.evidence_dir / "release.safetensors").exists()  # the plaintext is kept as evidence, once
     assert not (res.evidence_dir.parent / "release.part").exists()
     assert any(n == "Complained" and a["dealId"] == res.deal_id for n, a, _, _ in hub.ex.events())
+
+
+def test_delivered_bytes_that_are_no_release_are_reported_with_evidence(hub, tmp_path, monkeypatch, capsys) -> None:
+    """A fixed-price deal whose hub encodes a CSV instead of a safetensors release: the chain cannot
+    refund it (every chunk matches), so the wallet says so and keeps the evidence, not "within tolerance"."""
+    cheat_not_a_release(monkeypatch)
+    buyer = make_buyer(hub, tmp_path / "b")
+    with live_hub(hub) as live:
+        res = buyer.buy(live.url, "fixed-dp", max_price=hub.ETHER, progress=live.drive())
+    assert res.outcome is Outcome.SETTLED and "not a safetensors file" in res.not_a_release
+    why = (res.evidence_dir / "why.txt").read_text()
+    assert "not a release" in why and "cannot refund" in why
+    assert (res.evidence_dir / "release.safetensors").read_bytes().startswith(b"age,income")
+    from client.commands.buyer import _report
+
+    _report([res])
+    out = capsys.readouterr().out
+    assert "NOT A RELEASE" in out and "within tolerance" not in out
 
 
 def test_a_wrong_root_is_caught_before_accepting(hub, tmp_path, monkeypatch) -> None:
