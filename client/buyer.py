@@ -696,12 +696,12 @@ class Buyer:
                 except ContractRevert as err:
                     rec.reason = f"complaint refused: {err}"
                     self.store.save(rec)
-        rec.not_a_release = release_problem(plain)
+        release = plain.read_bytes()
+        rec.not_a_release = release_problem(release)
         if rec.not_a_release is not None:
             # every chunk matches the seller's commitment, so no complaint can refund this: say so, keep it
             self._keep_evidence(rec, f"the delivered bytes are not a release: {rec.not_a_release}; they match the "
                                 "seller's commitment, so the contract cannot refund them", plain)
-        release = plain.read_bytes()
         terms = rec.parsed_terms
         quoted = int(rec.quote["price"])
         if terms.is_fixed_price:

@@ -4,22 +4,19 @@ committed to), so the wallet checks it after decryption and keeps the evidence w
 
 from __future__ import annotations
 
-import os
-
-from safetensors import SafetensorError, safe_open
+from common.safetensors_bytes import MalformedSafetensors, view_safetensors
 
 __all__ = ["release_problem"]
 
 
-def release_problem(path: str | os.PathLike[str]) -> str | None:
-    """None when the file at `path` is a safetensors file holding at least one tensor and a metadata
-    map; otherwise what is wrong with it, in words. Reads the header only (a release may be 500 MB)."""
+def release_problem(data: bytes) -> str | None:
+    """None when `data` is a safetensors file holding at least one tensor and a metadata map;
+    otherwise what is wrong with it, in words (the project's one parser; no tensor is copied)."""
     try:
-        with safe_open(os.fspath(path), framework="numpy") as f:
-            names, metadata = list(f.keys()), f.metadata()
-    except (SafetensorError, OSError, ValueError) as err:
-        return f"not a safetensors file ({type(err).__name__}: {err})"
-    if not names:
+        tensors, metadata = view_safetensors(data)
+    except MalformedSafetensors as err:
+        return f"not a safetensors file ({err})"
+    if not tensors:
         return "a safetensors file with no tensor in it"
     if not metadata:
         return "a safetensors file without metadata (the release's columns, schema and mechanism)"

@@ -8,6 +8,7 @@ every revert surfaces as the contract's custom error of the same name
 from __future__ import annotations
 
 import ast
+import copy
 import re
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -196,6 +197,7 @@ class Exchange:
     def __init__(self, w3: Web3, address: str, *, gas_limit: int | None = None) -> None:
         self.w3 = w3
         self.gas_limit = gas_limit
+        self.block: int | str = "latest"  # the block the views read (`at_block`)
         self.contract = w3.eth.contract(address=Web3.to_checksum_address(address), abi=load_artifact("DataExchange")["abi"])
         self.address = self.contract.address
         # each log is decoded by the one event its first topic names: trying every event in turn
@@ -309,29 +311,39 @@ class Exchange:
 
     # -- views ----------------------------------------------------------------------
 
+    def at_block(self, block: int | str) -> "Exchange":
+        """The same contract with every view read at `block`: an auditor compares the views with the
+        events it replayed up to that block, not with a state others have moved on since."""
+        view = copy.copy(self)
+        view.block = block
+        return view
+
     def state(self, deal_id: int) -> State:
-        return State(self.contract.functions.state(deal_id).call())
+        return State(self.contract.functions.state(deal_id).call(block_identifier=self.block))
 
     def credit(self, account: str, token: str = ETH) -> int:
-        return int(self.contract.functions.credit(Web3.to_checksum_address(account), Web3.to_checksum_address(token)).call())
+        fn = self.contract.functions.credit(Web3.to_checksum_address(account), Web3.to_checksum_address(token))
+        return int(fn.call(block_identifier=self.block))
 
     def epsilon_spent(self, seller: str, dataset_id: bytes) -> int:
-        return int(self.contract.functions.epsilonSpent(Web3.to_checksum_address(seller), dataset_id).call())
+        fn = self.contract.functions.epsilonSpent(Web3.to_checksum_address(seller), dataset_id)
+        return int(fn.call(block_identifier=self.block))
 
     def deal_count(self) -> int:
-        return int(self.contract.functions.dealCount().call())
+        return int(self.contract.functions.dealCount().call(block_identifier=self.block))
 
     def deadline(self, deal_id: int) -> int:
         """The current phase's deadline (block timestamp); 0 for a deal never opened or already ended."""
-        return int(self.contract.functions.deadline(deal_id).call())
+        return int(self.contract.functions.deadline(deal_id).call(block_identifier=self.block))
 
     def windows(self) -> Windows:
         """The quote, accept, reveal and dispute windows (seconds) the contract was deployed with."""
-        return Windows(*(int(w) for w in self.contract.functions.windows().call()))
+        return Windows(*(int(w) for w in self.contract.functions.windows().call(block_identifier=self.block)))
 
     def oracle_of(self, seller: str) -> str:
         """`seller`'s current oracle (checksummed); the zero address if it never registered."""
-        return Web3.to_checksum_address(self.contract.functions.oracleOf(Web3.to_checksum_address(seller)).call())
+        fn = self.contract.functions.oracleOf(Web3.to_checksum_address(seller))
+        return Web3.to_checksum_address(fn.call(block_identifier=self.block))
 
     def events(self, from_block: int = 0, to_block: int | str = "latest") -> list[tuple[str, dict[str, Any], int, int]]:
         """Every event of this contract as (name, args, block, log index), in chain order."""

@@ -103,6 +103,19 @@ def test_check_against_chain_notices_a_missing_event(env):
     assert err.value.rule == "chain"
 
 
+def test_views_are_compared_at_the_block_replayed_to_not_after_others_moved_on(env):
+    """Events read up to block N, then someone withdraws in block N+1: the views at N agree with the
+    replay, the latest views do not (an audit on a busy chain reported a broken credit)."""
+    deal = open_deal(env)
+    env.ex.decline(deal, sender=env.who.seller)
+    last = int(env.w3.eth.block_number)
+    report = replay(env.ex.events(0, last), windows=env.ex.windows())
+    env.ex.withdraw(sender=env.who.buyer)  # another party, after the audit read its events
+    check_against_chain(report, env.ex.at_block(last))
+    with pytest.raises(AuditError, match="credit of"):
+        check_against_chain(report, env.ex)
+
+
 # ---------------------------------------------------------------- doctored event lists
 
 
