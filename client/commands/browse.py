@@ -21,17 +21,28 @@ __all__ = ["browse", "catalogue"]
 NOBODY = "0x" + "00" * 20
 
 
-def _names(items: list[dict[str, Any]], most: int = 6) -> str:
-    names = [str(i.get("name")) for i in items]
-    return ", ".join(names[:most]) + (f", … ({len(names)})" if len(names) > most else "")
+def _names(items: Any, most: int = 6) -> str:
+    """The names of a schema's columns: objects with a "name" (this project's hubs) or bare strings
+    (the protocol pins neither), "—" for none."""
+    if not isinstance(items, list):
+        return "—" if not items else str(items)
+    names = [str(i.get("name")) if isinstance(i, dict) else str(i) for i in items]
+    return ", ".join(names[:most]) + (f", … ({len(names)})" if len(names) > most else "") or "—"
 
 
-def _label(label: dict[str, Any] | None) -> str:
+def _label(label: Any) -> str:
+    """A schema's label: its name and categories (listed, or a count of classes) or its kind."""
     if not label:
         return "—"
+    if not isinstance(label, dict):
+        return str(label)
     kind = label.get("kind", "float")
     if kind == "categorical":
-        cats = label.get("categories") or list(range(int(label.get("classes", 0))))
+        cats = label.get("categories")
+        if not isinstance(cats, list):
+            classes = label.get("classes")
+            cats = (classes if isinstance(classes, list)
+                    else list(range(classes)) if isinstance(classes, int) and 0 <= classes <= 1000 else ["?"])
         return f"{label.get('name')}: {', '.join(map(str, cats))}"
     return f"{label.get('name')} ({kind})"
 
@@ -83,9 +94,9 @@ def browse(
     for col in ("dataset", "rows", "features", "label", "table columns", "ε left"):
         table.add_column(col)
     for d in cat["datasets"]:
-        s = d.get("schema") or {}
-        table.add_row(str(d.get("name")), str(d.get("rows")), _names(s.get("features") or []) or "—",
-                      _label(s.get("label")), _names(s.get("columns") or []) or "—", _left(d))
+        s = d.get("schema") if isinstance(d.get("schema"), dict) else {}
+        table.add_row(str(d.get("name")), str(d.get("rows")), _names(s.get("features")), _label(s.get("label")),
+                      _names(s.get("columns")), _left(d))
     console.print(table)
     who = "everyone" if address == NOBODY else address
     table = Table(title=f"offers to {who}")

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 
+from hypothesis import given, strategies as st
 from typer.testing import CliRunner
 
 from client.accounts import AccountStore
 from client.cli import app
+from client.commands.browse import _label, _names
 from tests.client.hubkit import account_of, live_hub
 from tests.oracle.conftest import _cheap_scrypt, _hub_chain, buyer_spec, hub  # noqa: F401 - fixtures
 from tests.oracle.hubproc import free_port
@@ -43,3 +45,22 @@ def test_browse_lists_the_datasets_and_the_offers_made_to_the_buyer(hub, account
 def test_a_hub_that_does_not_answer_is_one_line() -> None:
     res = _run("--hub", f"http://127.0.0.1:{free_port()}")
     assert res.exit_code == 1 and "did not answer" in res.output and "Traceback" not in res.output
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+                    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4),
+                    max_leaves=12)
+
+
+@given(JSON)
+def test_any_schema_a_hub_sends_is_shown_not_raised(schema) -> None:
+    """protocol.md pins no schema layout: another hub's features as bare strings or a label as a word
+    crashed browse with AttributeError; every JSON value now shows as text."""
+    for part in (schema, {"features": schema, "label": schema}):
+        assert isinstance(_names(part), str) and isinstance(_label(part), str)
+
+
+def test_bare_string_columns_and_a_label_word_read_as_names() -> None:
+    assert _names(["x1", "x2"]) == "x1, x2" and _names([{"name": "a"}]) == "a" and _names(None) == "—"
+    assert _label("y") == "y" and _label({"name": "y", "kind": "categorical", "classes": 2}) == "y: 0, 1"
+    assert _label({"name": "y", "kind": "categorical", "classes": [0, 1]}) == "y: 0, 1"
