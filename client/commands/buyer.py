@@ -342,6 +342,25 @@ def _pick_offer(hub_client: Any, buyer: str, dataset: Optional[str], offer: Opti
     return str(fit[0]["offerId"])
 
 
+def _pick_token(offers: list[dict[str, Any]], offer_id: str, token: Optional[str]) -> str:
+    """The token to pay `offer_id` in: `token` (checked against the offer's list), else ETH when the
+    offer takes it, else the offer's only token; several and none named: abort listing them."""
+    chosen = None if token is None else ETH if token.upper() == "ETH" else checksum(token, "--token")
+    listed = next((list(o.get("tokens") or [ETH]) for o in offers if o.get("offerId") == offer_id), None)
+    if listed is None:  # an offer id the hub does not list: Buyer.buy names the ones it has
+        return chosen or ETH
+    if chosen is not None:
+        if chosen.lower() not in {t.lower() for t in listed}:
+            abort(f"offer {offer_id!r} takes {', '.join(token_text(t) for t in listed)}, not {token_text(chosen)}: "
+                  "pick one of them with --token")
+        return chosen
+    if any(int(t, 16) == 0 for t in listed):
+        return ETH
+    if len(listed) == 1:
+        return checksum(listed[0], "the offer's token")
+    abort(f"offer {offer_id!r} takes {', '.join(listed)}: pick one with --token")
+
+
 def _report(results: list[Any]) -> None:
     """One line per deal; success if every deal settled or is still waiting, else abort with the first failure."""
     failed = []
@@ -391,6 +410,8 @@ def buy(
     wait_timeout: Optional[float] = typer.Option(None, help="seconds to wait for the hub before leaving a deal open"),
     poll: float = typer.Option(2.0, help="seconds between chain reads while waiting"),
     resume: bool = typer.Option(False, "--resume", help="carry on every open deal of this account instead"),
+    token: Optional[str] = typer.Option(None, "--token", help="pay in this ERC-20 (its address) or ETH (default: ETH "
+                                                              "when the offer takes it, else the offer's only token)"),
     contract: Optional[str] = ContractOpt,
     account: str = AccountOpt,
     network: Optional[str] = NetworkOpt,
@@ -420,13 +441,14 @@ def buy(
             with HubClient(hub) as client:  # type: ignore[arg-type]
                 info = client.info()
                 chosen = _pick_offer(client, acct.address, dataset, offer)
+                pay_in = _pick_token(client.offers(acct.address), chosen, token)
             ex = _exchange_at(w3, contract or info.contract)
             buyer = Buyer(ex, acct, folder, poll_interval=poll, wait_timeout=wait_timeout)
             with display.progress:
                 results = [buyer.buy(hub, chosen, max_price=budget, limit=limit,  # type: ignore[arg-type]
                                      quote_fee=quote_fee, price_tolerance=tolerance,
                                      spec=spec.read_bytes() if spec else None, release_path=release,
-                                     progress=display)]
+                                     token=pay_in, progress=display)]
     except ContractRevert as err:
         abort(f"a transaction reverted on chain: {err}")
     except (ClientError, ValueError) as err:
@@ -493,7 +515,10 @@ def deals(
                       str(opened["maxPrice"]), str(q["price"]) if q else "", epsilon_text(q["epsilonMilli"]) if q else "", note)
     console.print(table)
     live = sum(1 for d in mine if ex.state(d) not in (State.SETTLED, State.REFUNDED))
-    success(f"{len(mine)} deal(s), {live} still open; credit {ex.credit(me, ETH)} wei withdrawable")
+    tokens = sorted({ETH} | {a["token"] for a in mine.values()}, key=lambda t: int(t, 16))
+    credits = [f"{ex.credit(me, t)} {'wei' if int(t, 16) == 0 else 'of ' + t}" for t in tokens]
+    success(f"{len(mine)} deal(s), {live} still open; credit {', '.join(credits)} withdrawable"
+            + ("" if len(tokens) == 1 else " (`spartacus withdraw --token ADDRESS` for a token)"))
 
 
 def withdraw(

@@ -121,3 +121,35 @@ def test_an_mde_offer_without_a_spec_names_the_option_and_opens_nothing(wallet, 
     said = " ".join(res.output.split())
     assert res.exit_code == 1 and "pass it (--spec FILE, or spec= in Python)" in said and "spec calibrate" in said
     assert _deal_ids(hub) == []
+
+
+def test_buy_pays_a_token_only_offer_in_its_token_and_deals_shows_that_credit(wallet, tmp_path: Path,
+                                                                              monkeypatch) -> None:
+    """An offer listing one ERC-20 and not ETH: `buy` had no way to name a token, so its terms said ETH
+    and the hub refused them (422). It now pays in the offer's only token (or `--token`), approving it."""
+    from client.chain.exchange import deploy_contract, send_call
+    from oracle.pipeline import QuotePipeline
+    from oracle.store import OfferRecord
+    from oracle.watcher import Watcher
+
+    hub = wallet
+    token = deploy_contract(hub.w3, "TestToken", sender=hub.deployer)
+    send_call(hub.w3, token.functions.mint(hub.buyer, hub.ETHER), hub.deployer)
+    dp = hub.offers["fixed-dp"]
+    hub.store.put_offer(OfferRecord("dp-token", dp.dataset_id, None, dp.release, dp.pricing, (token.address,), 0))
+    state = tmp_path / "state"
+    base = ["buy", "--hub", None, "--offer", "dp-token", "--budget", str(hub.ETHER // 2), "--poll", "0",
+            "--state-dir", str(state), "--account", "me"]
+    with live_hub(hub) as live:
+        live.watcher = Watcher(hub.ctx, QuotePipeline(hub.ctx, signer=hub.oracle, tokens=[token.address]),
+                               start_block=0)
+        _hook(monkeypatch, live)
+        base[2] = live.url
+        wrong = CliRunner().invoke(app, [*base, "--token", "ETH"])
+        res = CliRunner().invoke(app, base)
+    assert wrong.exit_code == 1 and f"takes {token.address}, not ETH" in wrong.output
+    assert res.exit_code == 0, res.output
+    (deal,) = _deal_ids(hub)
+    assert hub.ex.state(deal) == State.SETTLED and hub.ex.credit(hub.seller, token.address) == PRICE
+    res = CliRunner().invoke(app, ["deals", "--account", "me", "--contract", hub.ex.address, "--state-dir", str(state)])
+    assert res.exit_code == 0 and f"{hub.ETHER // 2 - PRICE} of {token.address}" in res.output, res.output
