@@ -33,6 +33,10 @@ def budget_refusal(name: str, cap: int, spent: int, milli: int) -> str | None:
         return (f"dataset {name} has a budget of {cap} milli-epsilon: an exact release needs a dataset registered "
                 "with an EXACT cap")
     if spent + milli > cap:
-        return (f"dataset {name}'s privacy budget has {max(0, cap - spent)} milli-epsilon left (the chain's ledger "
-                f"and the draws this hub declined); this release needs {milli}: choose an offer of a smaller epsilon")
+        left = max(0, cap - spent)
+        fix = ("choose an offer of a smaller epsilon" if left > 0 else
+               "the budget is spent, so no DP release of this dataset can be sold any more (a cap may only be "
+               "lowered)")
+        return (f"dataset {name}'s privacy budget has {left} milli-epsilon left (the chain's ledger and the draws "
+                f"this hub declined); this release needs {milli}: {fix}")
     return None

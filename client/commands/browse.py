@@ -11,7 +11,8 @@ import typer
 from rich.table import Table
 
 from client.constants import EXACT, epsilon_text, token_text
-from client.errors import ClientError
+from client.errors import ClientError, TermsError
+from client.terms import epsilon_milli
 
 from . import abort, checksum, console, store
 
@@ -50,6 +51,19 @@ def _label(label: Any) -> str:
 def _left(d: dict[str, Any]) -> str:
     cap, spent = int(d.get("epsilonCapMilli", 0)), int(d.get("epsilonSpentMilli", 0))
     return "unlimited (exact)" if cap == EXACT else epsilon_text(max(0, cap - spent))
+
+
+def _affordable(d: dict[str, Any], epsilon: str) -> bool:
+    """Whether dataset `d`'s budget left on chain pays for a release at `epsilon` (the hub may count
+    more spent: its declined draws; it answers 422 then)."""
+    cap, spent = int(d.get("epsilonCapMilli", 0)), int(d.get("epsilonSpentMilli", 0))
+    if cap == EXACT:
+        return True
+    try:
+        milli = epsilon_milli(epsilon)
+    except (TermsError, ValueError):
+        return True  # not ours to judge: the hub's terms check names it
+    return milli != EXACT and spent + milli <= cap
 
 
 def _price(pricing: dict[str, Any]) -> str:
@@ -92,7 +106,7 @@ def browse(
     datasets = {d["datasetId"].lower(): d for d in cat["datasets"]}
     table = Table(title=f"datasets at {hub} (seller {cat['info']['seller']})")
     for col in ("dataset", "rows", "features", "label", "table columns", "ε left"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for d in cat["datasets"]:
         s = d.get("schema") if isinstance(d.get("schema"), dict) else {}
         table.add_row(str(d.get("name")), str(d.get("rows")), _names(s.get("features")), _label(s.get("label")),
@@ -101,10 +115,12 @@ def browse(
     who = "everyone" if address == NOBODY else address
     table = Table(title=f"offers to {who}")
     for col in ("offer", "dataset", "ε", "mechanism", "price", "tokens", "min quote fee"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for o in cat["offers"]:
         ds = datasets.get(str(o["datasetId"]).lower(), {})
         eps = o["release"]["epsilon"]
+        if ds and not _affordable(ds, eps):
+            eps = f"{eps} (budget left {_left(ds)}: not sellable)"
         table.add_row(o["offerId"], str(ds.get("name", o["datasetId"])), eps,
                       str(o["release"]["mechanism"].get("name")), _price(o["pricing"]),
                       ", ".join(token_text(t) for t in o.get("tokens", [])), str(o.get("minQuoteFee")))

@@ -19,5 +19,7 @@ def test_a_release_is_refused_exactly_when_the_cap_cannot_pay_for_it(cap, spent,
     assert (refusal is not None) == (cap != EXACT and (milli == EXACT or spent + milli > cap))
     if refusal is not None and milli != EXACT:
         assert f"has {max(0, cap - spent)} milli-epsilon left" in refusal and f"needs {milli}" in refusal
+        # a smaller epsilon is the fix only while something is left; a spent budget says so
+        assert ("smaller epsilon" in refusal) == (spent < cap) and ("budget is spent" in refusal) == (spent >= cap)
     if refusal is not None and milli == EXACT:
         assert "an exact release needs a dataset registered with an EXACT cap" in refusal

@@ -64,3 +64,12 @@ def test_bare_string_columns_and_a_label_word_read_as_names() -> None:
     assert _names(["x1", "x2"]) == "x1, x2" and _names([{"name": "a"}]) == "a" and _names(None) == "—"
     assert _label("y") == "y" and _label({"name": "y", "kind": "categorical", "classes": 2}) == "y: 0, 1"
     assert _label({"name": "y", "kind": "categorical", "classes": [0, 1]}) == "y: 0, 1"
+
+
+def test_an_offer_the_budget_left_cannot_pay_for_is_marked_not_sellable() -> None:
+    from client.commands.browse import _affordable
+
+    d = {"epsilonCapMilli": 5000, "epsilonSpentMilli": 4500}
+    assert _affordable(d, "0.5") and not _affordable(d, "1") and not _affordable(d, "exact")
+    assert _affordable({"epsilonCapMilli": 2**32 - 1, "epsilonSpentMilli": 2**32 - 1}, "exact")
+    assert _affordable(d, "not-a-number")  # the hub's terms check names that, not browse
