@@ -474,10 +474,27 @@ def _exchange_at(w3: Any, contract: Optional[str]) -> Exchange:
     return Exchange(w3, address)
 
 
-def _exchange(network: Optional[str], contract: Optional[str]) -> Exchange:
+def _exchange(network: Optional[str], contract: Optional[str], folder: Optional[Path] = None) -> Exchange:
+    """The exchange `contract`, else the one this buyer's records in `folder` name (its only one)."""
+    if contract is None and folder is not None:
+        contract = _contract_of_records(folder)
     if contract is None:
-        abort("--contract (or $SPARTACUS_CONTRACT) is required: the DataExchange address")
+        abort("--contract (or $SPARTACUS_CONTRACT) is required: the DataExchange address (`spartacus browse "
+              "--hub URL` shows a hub's)")
     return _exchange_at(web3_for(network), contract)
+
+
+def _contract_of_records(folder: Path) -> Optional[str]:
+    """The one exchange the deal records in `folder` were made on; None without records; abort if several."""
+    from client.buyer import DealStore
+
+    if not folder.is_dir():
+        return None
+    store = DealStore(folder)
+    found = {r.contract for r in [*store.records(), *store.pending()]}
+    if len(found) > 1:
+        abort(f"this account's records name {len(found)} exchanges ({', '.join(sorted(found))}): pick one with --contract")
+    return found.pop() if found else None
 
 
 def deals(
@@ -496,12 +513,12 @@ def deals(
         me = store().info(account).address
     except ClientError as err:
         abort(str(err))
-    ex = _exchange(network, contract)
+    folder = state_dir_for(account, state_dir)
+    ex = _exchange(network, contract, folder)
     with console.status("reading the exchange's events"):
         events = ex.events()
     mine = {a["dealId"]: a for n, a, _, _ in events if n == "DealOpened" and a["buyer"] == me}
     quotes = {a["dealId"]: a for n, a, _, _ in events if n == "Quoted" and a["dealId"] in mine}
-    folder = state_dir_for(account, state_dir)
     local = {r.deal_id: r for r in DealStore(folder).records()} if folder.is_dir() else {}
     table = Table(title=f"deals of {account} ({me}) at {ex.address}")
     for col in ("deal", "seller", "phase", "deadline", "maxPrice", "price", "ε", "buyer's record"):
@@ -525,11 +542,13 @@ def withdraw(
     account: str = AccountOpt,
     network: Optional[str] = NetworkOpt,
     contract: Optional[str] = ContractOpt,
-    token: str = typer.Option(ETH, help="the token to withdraw (default ETH)"),
+    token: str = typer.Option(ETH, help="the token to withdraw: ETH (the default) or an ERC-20's address"),
+    state_dir: Optional[Path] = typer.Option(None, help="the buyer's deal records, where the exchange is found "
+                                                        "without --contract (default ~/.spartacus/buyer/ALIAS)"),
 ) -> None:
     """Pull this account's whole credit (refunds, or a seller's earnings) in one token."""
-    ex = _exchange(network, contract)
-    token = checksum(token, "--token")
+    ex = _exchange(network, contract, state_dir_for(account, state_dir))
+    token = ETH if token.upper() == "ETH" else checksum(token, "--token")
     acct = unlock(account)
     amount = ex.credit(acct.address, token)
     if amount == 0:

@@ -153,3 +153,22 @@ def test_buy_pays_a_token_only_offer_in_its_token_and_deals_shows_that_credit(wa
     assert hub.ex.state(deal) == State.SETTLED and hub.ex.credit(hub.seller, token.address) == PRICE
     res = CliRunner().invoke(app, ["deals", "--account", "me", "--contract", hub.ex.address, "--state-dir", str(state)])
     assert res.exit_code == 0 and f"{hub.ETHER // 2 - PRICE} of {token.address}" in res.output, res.output
+
+
+def test_deals_and_withdraw_find_the_exchange_in_the_buyers_records(wallet, tmp_path: Path, monkeypatch) -> None:
+    """`buy` learns the contract from the hub; `deals` and `withdraw` asked for --contract every time. They
+    now take the one exchange this account's records name (and still refuse to guess without records)."""
+    hub = wallet
+    state = tmp_path / "state"
+    with live_hub(hub) as live:
+        _hook(monkeypatch, live)
+        res = CliRunner().invoke(app, ["buy", "--hub", live.url, "--offer", "fixed-dp", "--budget", str(hub.ETHER),
+                                       "--poll", "0", "--state-dir", str(state), "--account", "me"])
+    assert res.exit_code == 0, res.output
+    monkeypatch.delenv("SPARTACUS_CONTRACT", raising=False)
+    res = CliRunner().invoke(app, ["deals", "--account", "me", "--state-dir", str(state)])
+    assert res.exit_code == 0 and "SETTLED" in res.output, res.output
+    res = CliRunner().invoke(app, ["withdraw", "--account", "me", "--state-dir", str(state), "--token", "ETH"])
+    assert res.exit_code == 0 and f"withdrew {hub.ETHER - PRICE}" in res.output, res.output
+    res = CliRunner().invoke(app, ["withdraw", "--account", "me", "--state-dir", str(tmp_path / "empty")])
+    assert res.exit_code == 1 and "--contract" in res.output and "browse" in res.output
