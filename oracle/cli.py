@@ -346,6 +346,10 @@ def dataset_add(
         abort(f"dataset {name} is already at this hub ({existing.rows} rows, cap "
               f"{epsilon_text(existing.epsilon_cap_milli)}): pass --replace to replace its data (the budget it "
               "spent stays spent), or choose another name")
+    if existing is not None and cap_milli > existing.epsilon_cap_milli:
+        abort(f"dataset {name} has a cap of {epsilon_text(existing.epsilon_cap_milli)}, and a cap may only be lowered "
+              f"(the contract refuses {epsilon_text(cap_milli)}: its budget protects what was sold already): pass "
+              f"--cap {epsilon_text(existing.epsilon_cap_milli)} or lower")
     try:
         schema = Schema.from_json(json.loads(schema_file.read_text()))
     except (ValueError, InvalidSchema) as err:
@@ -361,6 +365,8 @@ def dataset_add(
             raw = encode_raw(values, schema)
         except RawDataError as err:
             abort(str(err))
+        progress.update(task, description="comparing with the hub's other datasets")
+        twins = _same_rows(Store(settings.db_path), name, raw)
         progress.update(task, description="registering on chain")
         account = _account(settings)
         ex = _exchange(settings)
@@ -368,8 +374,21 @@ def dataset_add(
         _tx("registerDataset", ex.register_dataset, bytes.fromhex(dataset_id[2:]), cap_milli, sender=account)
         progress.update(task, description="storing")
         Store(settings.db_path).add_dataset(DatasetRecord(dataset_id, name, schema.to_json(), rows, cap_milli), raw)
+    if twins:
+        console.print(f"warning: {name} holds the same rows as {', '.join(twins)}. Each name keeps a privacy budget "
+                      "of its own, so DP releases of them add up (together up to the sum of their caps). Sell one "
+                      "name only, unless one of them is exact for trusted buyers.", soft_wrap=True)
     success(f"dataset {name} ({rows} rows) {'replaced' if existing else 'added'} as {dataset_id}, cap "
             f"{epsilon_text(cap_milli)}")
+
+
+def _same_rows(store: Store, name: str, raw: bytes) -> list[str]:
+    """The hub's other datasets holding the same rows as `raw` (in any order): `rawdata.rows_fingerprint`."""
+    from .rawdata import rows_fingerprint
+
+    mine = rows_fingerprint(raw)
+    return [f"{d.name} (cap {epsilon_text(d.epsilon_cap_milli)})" for d in store.list_datasets()
+            if d.name != name and rows_fingerprint(store.raw_data(d.dataset_id)) == mine]
 
 
 @dataset_app.command("list")

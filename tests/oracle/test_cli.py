@@ -414,4 +414,24 @@ def test_adding_a_dataset_of_a_name_already_there_needs_replace_and_may_only_low
     caps = [a["epsilonCapMilli"] for n, a, _, _ in ex.events() if n == "DatasetRegistered"]
     assert caps[-2:] == [5000, 4000]
     higher = run(*add, "--cap", "6", "--replace")
-    assert higher.exit_code == 1 and "CapRaised" in higher.output and store.list_datasets()[0].rows == 30
+    assert higher.exit_code == 1 and store.list_datasets()[0].rows == 30
+    assert "a cap may only be lowered" in higher.output and "--cap 4 or lower" in higher.output
+    assert "Traceback" not in higher.output and "CapRaised(" not in higher.output  # checked before the chain
+
+
+def test_a_dataset_holding_the_same_rows_as_another_is_added_with_a_warning(env) -> None:
+    """The ledger is per dataset id: the same rows under a second name get a second budget. The owner
+    may mean it (one name exact for trusted buyers), so it is a warning naming the twin, not a refusal."""
+    w3, ex, tmp = env
+    assert run("hub", "init", "--contract", ex.address).exit_code == 0
+    _csv(tmp)
+    add = ["--data", str(tmp / "d.csv"), "--schema", str(tmp / "s.json"), "--cap", "5"]
+    first = run("dataset", "add", "census", *add)
+    assert first.exit_code == 0 and "warning" not in first.output
+    lines = (tmp / "d.csv").read_text().splitlines()
+    (tmp / "d.csv").write_text("\n".join([lines[0], *reversed(lines[1:])]) + "\n")  # the same rows, reordered
+    twin = run("dataset", "add", "census-copy", *add)
+    assert twin.exit_code == 0 and "same rows as census (cap 5)" in twin.output and "add up" in twin.output
+    _csv(tmp, rows=30)
+    other = run("dataset", "add", "census-30", *add)
+    assert other.exit_code == 0 and "warning" not in other.output

@@ -137,3 +137,25 @@ def test_a_semicolon_file_with_decimal_commas_reads_as_its_comma_twin(tmp_path):
     commas = [(a.replace(".", ","), b.replace(".", ","), c) for a, b, c in ROWS]
     data, _ = read_csv(_write(tmp_path, [("x0", "x1", "y"), *commas], sep=";", name="de.csv"), SCHEMA)
     np.testing.assert_array_equal(data["features"], plain["features"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 40), d=st.integers(1, 5), seed=st.integers(0, 2**32 - 1))
+def test_rows_fingerprint_ignores_row_order_and_sees_any_changed_value(n, d, seed) -> None:
+    """The hub warns when a dataset holds the same rows as another (`dataset add`): the fingerprint is
+    the same under any row order and changes when one value does."""
+    import numpy as np
+    from safetensors.numpy import save
+
+    from oracle.rawdata import rows_fingerprint
+
+    rng = np.random.default_rng(seed)
+    x, y = rng.normal(size=(n, d)), rng.integers(0, 3, n)
+    flag = rng.integers(0, 2, n).astype(bool)
+    perm = rng.permutation(n)
+    base = rows_fingerprint(save({"features": x, "label": y, "col:flag": flag}))
+    assert rows_fingerprint(save({"features": x[perm], "label": y[perm], "col:flag": flag[perm]})) == base
+    i, j = rng.integers(0, n), rng.integers(0, d)
+    changed = x.copy()
+    changed[i, j] = np.nextafter(changed[i, j], np.inf)
+    assert rows_fingerprint(save({"features": changed, "label": y, "col:flag": flag})) != base
