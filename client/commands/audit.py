@@ -6,6 +6,7 @@ and say whether the quote is within the terms' priceTolerance (a buyer's evidenc
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Optional
 
@@ -40,7 +41,7 @@ def audit(
                                                       "contract's views are checked too)"),
     url: Optional[str] = typer.Option(None, help="an RPC URL instead of a named network"),
     out: Optional[Path] = typer.Option(None, help="folder for audit.json and audit.html (default "
-                                                  "~/.spartacus/audit/<contract>)"),
+                                                  "$SPARTACUS_AUDIT_DIR/<contract>, else ~/.spartacus/audit/<contract>)"),
 ) -> None:
     """Replay every event of the exchange over a block range and check every deal; write JSON + HTML."""
     if ctx.invoked_subcommand is not None:
@@ -52,7 +53,7 @@ def audit(
     if not w3.eth.get_code(address):
         abort(f"no contract at {address} on this network: check --contract and --network")
     ex = Exchange(w3, address)
-    out = out if out is not None else Path.home() / ".spartacus" / "audit" / address
+    out = out if out is not None else Path(os.environ.get("SPARTACUS_AUDIT_DIR") or Path.home() / ".spartacus" / "audit") / address
     latest = int(w3.eth.block_number)
     last = latest if to_block is None else to_block
     if from_block < 0 or last < from_block:

@@ -200,3 +200,13 @@ def test_reprice_reads_the_quoted_price_of_a_deal_on_chain(history, tmp_path: Pa
     assert f"quoted {quoted}, recomputed {honest}" in res.output
     res = CliRunner().invoke(app, base + ["--deal", str(deals["declined"])])
     assert res.exit_code == 1 and "has no Quoted event" in res.output
+
+
+def test_audit_without_out_writes_under_spartacus_audit_dir(history, tmp_path: Path, monkeypatch) -> None:
+    """The report's default folder follows $SPARTACUS_AUDIT_DIR, as the buyer's and accounts' folders
+    follow theirs (it could only be ~/.spartacus/audit before, or --out every time)."""
+    env, _ = history
+    monkeypatch.setenv("SPARTACUS_AUDIT_DIR", str(tmp_path / "audits"))
+    res = CliRunner().invoke(app, ["audit", "--contract", env.ex.address])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "audits" / env.ex.address / "audit.json").exists()
