@@ -101,7 +101,7 @@ def survey(
     finally:
         buyer.close()
     table = Table(title=f"{len(urls)} hubs asked about {column}")
-    for col in ("hub", "status", "ε", "price", "estimate", "detail"):
+    for col in ("hub", "status", "ε", "price", "estimate ± its standard error", "detail"):
         table.add_column(col)
     for a in result.answers:
         table.add_row(a.url, a.status, a.epsilon or "", "" if a.price is None else str(a.price),
