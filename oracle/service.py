@@ -217,8 +217,22 @@ def accept_terms(ctx: HubContext, body: bytes) -> TermsRecord:
 def _deal(ctx: HubContext, deal_id: int) -> DealRecord:
     deal = ctx.store.get_deal(deal_id) if 0 < deal_id < 2**63 else None  # SQLite holds 64-bit ids
     if deal is None:
-        raise NotFound(f"deal {deal_id} is not a deal with this hub (or the hub has not seen it opened yet)")
+        opened = _opened_with_us(ctx, deal_id)
+        if opened is None:
+            raise NotFound(f"deal {deal_id} is not a deal with this hub")
+        # on chain with this seller, not yet recorded by the watcher (confirmations, or a moment's lag)
+        deal = DealRecord(deal_id=deal_id, buyer=opened["buyer"], terms_hash="0x" + bytes(opened["termsHash"]).hex(),
+                          phase=ctx.exchange.state(deal_id).name.capitalize(), reason=None)
     return deal
+
+
+def _opened_with_us(ctx: HubContext, deal_id: int) -> dict[str, Any] | None:
+    """The DealOpened args of `deal_id` if it was opened on chain with this hub's seller, else None
+    (a deal id past `dealCount()` costs one view, not a log query)."""
+    if not 0 < deal_id <= ctx.exchange.deal_count():
+        return None
+    opened = ctx.exchange.deal_opened(deal_id)
+    return opened if opened is not None and opened["seller"] == ctx.seller else None
 
 
 def phase_name(deal: DealRecord) -> str:

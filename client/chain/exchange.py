@@ -345,6 +345,15 @@ class Exchange:
         fn = self.contract.functions.oracleOf(Web3.to_checksum_address(seller))
         return Web3.to_checksum_address(fn.call(block_identifier=self.block))
 
+    def deal_opened(self, deal_id: int) -> dict[str, Any] | None:
+        """The args of deal `deal_id`'s `DealOpened` (one log query by its indexed id), or None if it was
+        never opened on this contract."""
+        if not 0 < deal_id < 2**256:
+            return None
+        ev = self.contract.events.DealOpened()
+        logs = ev.get_logs(from_block=0, argument_filters={"dealId": int(deal_id)})
+        return dict(logs[0]["args"]) if logs else None
+
     def events(self, from_block: int = 0, to_block: int | str = "latest") -> list[tuple[str, dict[str, Any], int, int]]:
         """Every event of this contract as (name, args, block, log index), in chain order."""
         logs = self.w3.eth.get_logs({"address": self.address, "fromBlock": from_block, "toBlock": to_block})

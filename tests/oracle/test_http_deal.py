@@ -110,7 +110,8 @@ def _deal(hub, offer_id: str, max_price: int, *, spec: bytes | None) -> dict[str
         assert r.json()["termsHash"] == terms.terms_hash_hex
         deal_id, _ = hub.ex.open_deal(info["seller"], terms.dataset_id_bytes, terms.terms_hash, max_price,
                                       terms.quote_fee, sender=buyer.address)
-        assert http.get(f"/v1/deals/{deal_id}").status_code == 404  # the hub has not seen it yet
+        # the watcher has not recorded it yet: the chain answers (it exists at this hub)
+        assert http.get(f"/v1/deals/{deal_id}").json() == {"dealId": deal_id, "phase": "Open", "reason": None}
 
         watcher.step()  # the hub sees DealOpened and quotes
         assert http.get(f"/v1/deals/{deal_id}").json() == {"dealId": deal_id, "phase": "Quoted", "reason": None}

@@ -47,6 +47,24 @@ def test_downloading_an_unknown_deal_is_404_after_authentication(api) -> None:
     assert api.client.get("/v1/deals/9/ciphertext").status_code == 401
 
 
+def test_a_deal_open_on_chain_before_the_watcher_records_it_is_answered_from_the_chain(api) -> None:
+    """protocol.md keeps 404 for a deal "that does not exist at this hub at all": one opened with this
+    seller exists, even before the watcher (N confirmations, a moment's lag) has recorded it."""
+    hub = api.hub
+    deal = hub.deal("fixed-dp")  # on chain; the watcher has not run
+    assert hub.store.get_deal(deal) is None
+    assert api.client.get(f"/v1/deals/{deal}").json() == {"dealId": deal, "phase": "Open", "reason": None}
+    r = api.client.get(f"/v1/deals/{deal}/ciphertext", headers=api.headers(deal))
+    assert r.status_code == 409 and "is Open" in r.json()["detail"]
+    assert api.client.get(f"/v1/deals/{deal}/leaves", headers=api.headers(deal, hub.stranger)).status_code == 403
+    # a deal of another seller on the same contract, and an id past dealCount(), are still 404
+    hub.ex.register_seller(hub.stranger, sender=hub.stranger)
+    hub.ex.register_dataset(b"\x42" * 32, 5000, sender=hub.stranger)
+    theirs, _ = hub.ex.open_deal(hub.stranger, b"\x42" * 32, b"\x43" * 32, 10, 0, sender=hub.buyer)
+    assert api.client.get(f"/v1/deals/{theirs}").status_code == 404
+    assert api.client.get(f"/v1/deals/{theirs + 1}").status_code == 404
+
+
 def test_the_whole_files_verify_against_the_commitment(api) -> None:
     api.put_deal(1, size=70_000)
     cipher, leaves = _files(api, 1)
