@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
+from web3.exceptions import Web3Exception
 
 from client.chain import State
 from client.chain.exchange import EXACT
@@ -229,9 +230,12 @@ def _deal(ctx: HubContext, deal_id: int) -> DealRecord:
 def _opened_with_us(ctx: HubContext, deal_id: int) -> dict[str, Any] | None:
     """The DealOpened args of `deal_id` if it was opened on chain with this hub's seller, else None
     (a deal id past `dealCount()` costs one view, not a log query)."""
-    if not 0 < deal_id <= ctx.exchange.deal_count():
+    try:
+        if not 0 < deal_id <= ctx.exchange.deal_count():
+            return None
+        opened = ctx.exchange.deal_opened(deal_id)
+    except (Web3Exception, ValueError, OSError):  # a node that limits log queries: the watcher answers soon
         return None
-    opened = ctx.exchange.deal_opened(deal_id)
     return opened if opened is not None and opened["seller"] == ctx.seller else None
 
 
