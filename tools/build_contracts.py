@@ -28,7 +28,8 @@ def compiler_settings(config_path: Path = ROOT / "brownie-config.yaml") -> dict:
         "viaIR": bool(solc.get("via_ir", False)),
         "remappings": list(solc.get("remappings", [])),
         "outputSelection": {
-            "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "evm.methodIdentifiers", "storageLayout"]}
+            "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object",
+                          "evm.deployedBytecode.immutableReferences", "evm.methodIdentifiers", "storageLayout"]}
         },
     }
 
@@ -59,6 +60,9 @@ def build(out_dir: Path = ROOT / "build" / "contracts") -> list[str]:
                 "abi": art["abi"],
                 "bytecode": "0x" + art["evm"]["bytecode"]["object"],
                 "deployedBytecode": "0x" + art["evm"]["deployedBytecode"]["object"],
+                # where the runtime code holds constructor-set immutables: a wallet masks them to
+                # compare a deployment's code with this build (client.chain.exchange_code)
+                "immutableReferences": art["evm"]["deployedBytecode"].get("immutableReferences", {}),
                 "methodIdentifiers": art["evm"].get("methodIdentifiers", {}),
                 "storageLayout": art.get("storageLayout", {}),
                 "compiler": {k: v for k, v in standard_input["settings"].items() if k != "outputSelection"},

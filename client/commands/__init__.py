@@ -22,7 +22,7 @@ from client.accounts import PASSPHRASE_ENV, AccountError, AccountStore
 from client.chain.networks import NetworkError, connect
 from client.errors import ClientError
 
-__all__ = ["AccountOpt", "NetworkOpt", "abort", "checksum", "connect_chain", "console", "field", "passphrase", "store",
+__all__ = ["AccountOpt", "NetworkOpt", "abort", "checksum", "connect_chain", "console", "exchange_at", "field", "passphrase", "store",
            "success", "unlock", "web3_for"]
 
 console = Console(highlight=False)
@@ -80,6 +80,22 @@ def web3_for(network: Optional[str], *, url: Optional[str] = None) -> Web3:
         return connect_chain(network) if url is None else connect(network, url=url)
     except (NetworkError, ClientError) as err:
         abort(str(err))
+
+
+def exchange_at(w3: Web3, contract: Optional[str]) -> Any:
+    """The `Exchange` at `contract` once its code is checked to be this build's DataExchange
+    (`client.chain.exchange_code`): no command sends value to a contract it has not checked."""
+    from client.chain import Exchange, NotTheExchange, check_exchange_code
+
+    if contract is None:
+        abort("--contract (or $SPARTACUS_CONTRACT) is required: the DataExchange address (`spartacus browse "
+              "--hub URL` shows a hub's)")
+    address = checksum(contract, "--contract")
+    try:
+        check_exchange_code(w3, address)
+    except NotTheExchange as err:
+        abort(str(err))
+    return Exchange(w3, address)
 
 
 def checksum(address: str, what: str) -> str:

@@ -18,7 +18,7 @@ from client.audit_report import build_report, render_html, render_plots, report_
 from client.chain import Exchange
 from client.errors import ClientError
 
-from . import NetworkOpt, abort, checksum, console, success, web3_for
+from . import NetworkOpt, abort, console, exchange_at, success, web3_for
 
 __all__ = ["audit_app", "fetch_events", "reprice_verdict"]
 
@@ -49,10 +49,8 @@ def audit(
     if contract is None:
         abort("--contract is required: the DataExchange address to audit")
     w3 = web3_for(network, url=url)
-    address = checksum(contract, "--contract")
-    if not w3.eth.get_code(address):
-        abort(f"no contract at {address} on this network: check --contract and --network")
-    ex = Exchange(w3, address)
+    ex = exchange_at(w3, contract)
+    address = ex.address
     out = out if out is not None else Path(os.environ.get("SPARTACUS_AUDIT_DIR") or Path.home() / ".spartacus" / "audit") / address
     latest = int(w3.eth.block_number)
     last = latest if to_block is None else to_block
@@ -124,7 +122,7 @@ def reprice(
     if price is None:
         if deal is None or contract is None:
             abort("give the quoted price: --price, or --deal with --contract (and --network) to read it on chain")
-        ex = Exchange(web3_for(network), checksum(contract, "--contract"))
+        ex = exchange_at(web3_for(network), contract)
         quoted = [a for n, a, _, _ in fetch_events(ex, 0, int(ex.w3.eth.block_number))
                   if n == "Quoted" and a["dealId"] == deal]
         if not quoted:

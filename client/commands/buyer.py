@@ -26,7 +26,7 @@ from client.constants import epsilon_text, token_text
 from client.errors import ClientError
 from common.csv_dialect import RaggedRow, is_number, split_table
 
-from . import AccountOpt, NetworkOpt, abort, checksum, console, field, success, unlock, web3_for
+from . import AccountOpt, NetworkOpt, abort, checksum, console, exchange_at, field, success, unlock, web3_for
 
 __all__ = ["ArchitectureError", "DataFileError", "build_torch_model", "buy", "buyer_data", "deals", "load_factory",
            "load_table", "spec_app", "withdraw"]
@@ -430,7 +430,7 @@ def buy(
     buyer = None
     try:
         if resume:
-            ex = _exchange_at(w3, contract)
+            ex = exchange_at(w3, contract)
             buyer = Buyer(ex, acct, folder, poll_interval=poll, wait_timeout=wait_timeout)
             with display.progress:
                 results = buyer.resume_all(progress=display)
@@ -442,7 +442,7 @@ def buy(
                 info = client.info()
                 chosen = _pick_offer(client, acct.address, dataset, offer)
                 pay_in = _pick_token(client.offers(acct.address), chosen, token)
-            ex = _exchange_at(w3, contract or info.contract)
+            ex = exchange_at(w3, contract or info.contract)
             buyer = Buyer(ex, acct, folder, poll_interval=poll, wait_timeout=wait_timeout)
             with display.progress:
                 results = [buyer.buy(hub, chosen, max_price=budget, limit=limit,  # type: ignore[arg-type]
@@ -465,23 +465,11 @@ def buy(
     _report(results)
 
 
-def _exchange_at(w3: Any, contract: Optional[str]) -> Exchange:
-    if contract is None:
-        abort("--contract (or $SPARTACUS_CONTRACT) is required: the DataExchange address")
-    address = checksum(contract, "--contract")
-    if not w3.eth.get_code(address):
-        abort(f"no contract at {address} on this network: check --contract and --network")
-    return Exchange(w3, address)
-
-
 def _exchange(network: Optional[str], contract: Optional[str], folder: Optional[Path] = None) -> Exchange:
     """The exchange `contract`, else the one this buyer's records in `folder` name (its only one)."""
     if contract is None and folder is not None:
         contract = _contract_of_records(folder)
-    if contract is None:
-        abort("--contract (or $SPARTACUS_CONTRACT) is required: the DataExchange address (`spartacus browse "
-              "--hub URL` shows a hub's)")
-    return _exchange_at(web3_for(network), contract)
+    return exchange_at(web3_for(network), contract)
 
 
 def _contract_of_records(folder: Path) -> Optional[str]:

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from client.errors import ClientError
 
-from . import AccountOpt, NetworkOpt, abort, checksum, console, success, unlock, web3_for
+from . import AccountOpt, NetworkOpt, abort, console, exchange_at, success, unlock, web3_for
 
 __all__ = ["CHAIN_LOCK", "parse_category", "survey"]
 
@@ -59,7 +59,6 @@ def survey(
     """Buy one answer from each hub at the precision and price it offers this buyer within --limit;
     combine them into one estimate with its confidence interval; count who declined, lapsed or cheated."""
     from client.buyer import Buyer
-    from client.chain import Exchange
     from client.hub_client import HubClient
     from client.survey import Question, survey as run_survey
 
@@ -80,10 +79,7 @@ def survey(
                 contract = first.info().contract
         except ClientError as err:
             abort(f"no --contract given and the first hub cannot say which: {err}")
-    address = checksum(contract, "--contract")  # type: ignore[arg-type]
-    if not w3.eth.get_code(address):
-        abort(f"no contract at {address} on this network: check --contract and --network")
-    buyer = Buyer(Exchange(w3, address), acct, state_dir_for(account, state_dir), chain_lock=CHAIN_LOCK,
+    buyer = Buyer(exchange_at(w3, contract), acct, state_dir_for(account, state_dir), chain_lock=CHAIN_LOCK,
                   poll_interval=poll, wait_timeout=wait_timeout, http_timeout=http_timeout)
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=console, transient=True)

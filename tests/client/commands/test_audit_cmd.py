@@ -124,7 +124,7 @@ def test_audit_names_the_rule_a_doctored_event_list_breaks(history, tmp_path: Pa
 def test_audit_refuses_a_wrong_address_in_one_line(history) -> None:
     env, _ = history
     res = CliRunner().invoke(app, ["audit", "--contract", "0x" + "12" * 20])
-    assert res.exit_code == 1 and "no contract at" in res.output
+    assert res.exit_code == 1 and "there is no contract there" in res.output
     res = CliRunner().invoke(app, ["audit", "--contract", "nope"])
     assert res.exit_code == 1 and "is not an address" in res.output
 

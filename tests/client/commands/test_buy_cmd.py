@@ -172,3 +172,27 @@ def test_deals_and_withdraw_find_the_exchange_in_the_buyers_records(wallet, tmp_
     assert res.exit_code == 0 and f"withdrew {hub.ETHER - PRICE}" in res.output, res.output
     res = CliRunner().invoke(app, ["withdraw", "--account", "me", "--state-dir", str(tmp_path / "empty")])
     assert res.exit_code == 1 and "--contract" in res.output and "browse" in res.output
+
+
+def test_buy_refuses_an_exchange_a_hub_names_that_is_not_this_builds_code(wallet, tmp_path: Path, monkeypatch) -> None:
+    """A hostile hub's /v1/info named a contract of its own (same ABI, other code: its openDeal forwarded
+    the deposit) and `buy` without --contract locked the budget there. It now checks the code first."""
+    import dataclasses
+
+    from client.chain.exchange import deploy_contract
+    from client.hub_client import HubClient
+
+    hub = wallet
+    fake = deploy_contract(hub.w3, "StraightforwardExchange", 60, 60, 60, 60, sender=hub.deployer)
+    real_info = HubClient.info
+
+    def lying_info(self, *, refresh: bool = False):
+        return dataclasses.replace(real_info(self, refresh=refresh), contract=fake.address)
+
+    monkeypatch.setattr(HubClient, "info", lying_info)
+    before = hub.w3.eth.get_balance(hub.buyer)
+    with live_hub(hub) as live:
+        res = CliRunner().invoke(app, ["buy", "--hub", live.url, "--offer", "fixed-dp", "--budget", str(hub.ETHER),
+                                       "--poll", "0", "--state-dir", str(tmp_path / "s"), "--account", "me"])
+    assert res.exit_code == 1 and "is not a DataExchange this wallet can trust" in res.output, res.output
+    assert hub.w3.eth.get_balance(hub.buyer) == before and hub.w3.eth.get_balance(fake.address) == 0
