@@ -23,6 +23,7 @@ import enum
 import json
 import os
 import secrets
+import shutil
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -35,6 +36,7 @@ from web3 import Web3
 from client.atomic_file import atomic_write
 from client.chain import ContractRevert, Exchange, State
 from client.chain.exchange import ETH, EXACT
+from client.constants import CHUNK, LEAF, MAX_RELEASE_BYTES
 from client.delivery import Commitment, DecryptReport, build_complaint, decrypt_and_check, verify_download
 from client.errors import ClientError, DeliveryError
 from client.hub_client import HubClient, HubConflict, HubError, HubProtocolError, HubUnreachable
@@ -46,8 +48,6 @@ __all__ = [
     "BuyerError", "HubMismatch", "OracleMismatch", "OfferNotFound", "SpecRequired", "StillWaiting", "UnknownDeal",
 ]
 
-CHUNK = 1024
-LEAF = 32
 #: chain seconds before the accept deadline at which a buyer stops retrying an unreachable hub and rejects
 DOWNLOAD_MARGIN = 120
 _ERC20_ABI = [
@@ -279,14 +279,17 @@ class Buyer:
 
     `chain_lock` serialises every chain call (share one with the hubs' watchers when they use
     the same in-process chain); `wait_timeout` bounds each wall-clock wait for the hub
-    (StillWaiting, the deal stays open); `poll_interval` is the pause between chain reads."""
+    (StillWaiting, the deal stays open); `poll_interval` is the pause between chain reads;
+    a quote committing to more than `max_release_bytes` is rejected before any download."""
 
     def __init__(self, exchange: Exchange, account: LocalAccount, state_dir: str | os.PathLike[str], *,
                  chain_lock: ContextManager[Any] | None = None, poll_interval: float = 1.0,
                  wait_timeout: float | None = None, http_timeout: float = 30.0,
+                 max_release_bytes: int = MAX_RELEASE_BYTES,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.ex = exchange
         self.account = account
+        self.max_release_bytes = int(max_release_bytes)
         self.address = account.address
         self.store = DealStore(state_dir)
         self.lock = chain_lock if chain_lock is not None else threading.RLock()
@@ -610,6 +613,10 @@ class Buyer:
             return
         terms = rec.parsed_terms
         price, milli = int(rec.quote["price"]), int(rec.quote["epsilonMilli"])
+        refusal = self._quote_refusal(rec, terms, price, milli)
+        if refusal is not None:  # judged from the chain's quote alone: nothing is downloaded for it
+            self._reject(rec, refusal, progress)
+            return
         start = time.monotonic()
         while True:
             try:
@@ -637,22 +644,35 @@ class Buyer:
         rec.stage = Stage.DOWNLOADED.value
         self._save(rec, progress, "downloaded", f"ciphertext and leaves match the quote's roots and n = "
                    f"{rec.commitment().n}")
-        if milli != terms.epsilon_milli:
-            self._reject(rec, f"the quote spends {milli} milli-epsilon; the terms say {terms.epsilon_milli}", progress)
-            return
-        if terms.is_fixed_price and price != terms.fixed_price:
-            self._reject(rec, f"the quote's price {price} is not the offer's fixed price {terms.fixed_price}", progress)
-            return
-        if price > rec.limit:
-            self._reject(rec, f"the price {price} is over this buyer's limit {rec.limit} (the quote fee "
-                         f"{terms.quote_fee} is the cost of saying no)", progress)
-            return
         try:
             self._chain(self.ex.accept, deal_id, sender=self.account)
         except ContractRevert:
             return  # the window closed under us: _drive sees the state and refunds
         rec.stage = Stage.ACCEPTED.value
         self._save(rec, progress, "accepted", f"accepted at {price}")
+
+    def _quote_refusal(self, rec: DealRecord, terms: Terms, price: int, milli: int) -> str | None:
+        """Why the quote on chain is rejected before anything is downloaded, or None: its epsilon or
+        fixed price is not the terms', its price is over the limit, or its files would not fit (over
+        `max_release_bytes`, or more than the disk holds): a hostile hub's quote of 2**40 bytes was
+        being written to disk before the price was read."""
+        if milli != terms.epsilon_milli:
+            return f"the quote spends {milli} milli-epsilon; the terms say {terms.epsilon_milli}"
+        if terms.is_fixed_price and price != terms.fixed_price:
+            return f"the quote's price {price} is not the offer's fixed price {terms.fixed_price}"
+        if price > rec.limit:
+            return (f"the price {price} is over this buyer's limit {rec.limit} (the quote fee {terms.quote_fee} is "
+                    "the cost of saying no)")
+        n = rec.commitment().n
+        need = n * (CHUNK + LEAF)
+        if need > self.max_release_bytes:
+            return (f"the quote commits to {need:,} bytes of ciphertext and leaves, over this buyer's limit of "
+                    f"{self.max_release_bytes:,} (raise it with --max-bytes to buy a release this large)")
+        folder = self.store.deal_dir(int(rec.deal_id))
+        free = shutil.disk_usage(folder).free
+        if need * 2 > free:  # the ciphertext and leaves, then the release beside them
+            return f"the quote's files and release need about {2 * need:,} bytes; {free:,} are free under {folder}"
+        return None
 
     def _check_and_settle(self, rec: DealRecord, progress: ProgressFn | None) -> None:
         """A revealed key: decrypt and check every chunk; complain on a bad one, else re-price and confirm."""

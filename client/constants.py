@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-__all__ = ["CHUNK", "LEAF", "WORD", "WORDS_PER_CHUNK", "EXACT", "epsilon_text", "token_text"]
+__all__ = ["CHUNK", "LEAF", "WORD", "WORDS_PER_CHUNK", "EXACT", "MAX_RELEASE_BYTES", "epsilon_text", "token_text"]
 
 #: Bytes per delivery chunk: protocol.md's CHUNK and ``DataExchange.CHUNK``.
 CHUNK: int = 1024
@@ -21,6 +21,9 @@ WORD: int = 32
 WORDS_PER_CHUNK: int = CHUNK // WORD
 #: ``epsilonMilli`` of an exact release: ``type(uint32).max`` in the contract.
 EXACT: int = 2**32 - 1
+#: The most ciphertext and leaves a wallet downloads for one quote unless told otherwise (``--max-bytes``):
+#: a wallet's own limit, not the protocol's (a 1,000,000 × 64 release is 536 MB of both).
+MAX_RELEASE_BYTES: int = 32 * 2**30
 
 
 def epsilon_text(milli: int | None) -> str:

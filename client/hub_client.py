@@ -284,6 +284,10 @@ class HubClient:
                 with open(dest, mode) as out:
                     got = have
                     for piece in resp.iter_bytes(DOWNLOAD_STEP):
+                        if expected_size is not None and got + len(piece) > expected_size:
+                            # no Content-Length (or a lie): never write past what the quote commits to
+                            raise HubProtocolError(f"{self.url}{path} sent more than the {expected_size} bytes the "
+                                                   "quote commits to")
                         out.write(piece)
                         got += len(piece)
                         if progress is not None:

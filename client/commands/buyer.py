@@ -22,7 +22,7 @@ from rich.table import Table
 from client.chain import Exchange, State
 from client.chain.errors import ContractRevert
 from client.chain.exchange import ETH
-from client.constants import epsilon_text, token_text
+from client.constants import MAX_RELEASE_BYTES, epsilon_text, token_text
 from client.errors import ClientError
 from common.csv_dialect import RaggedRow, is_number, split_table
 
@@ -409,6 +409,8 @@ def buy(
     state_dir: Optional[Path] = typer.Option(None, help="the buyer's deal records (default ~/.spartacus/buyer/ALIAS)"),
     wait_timeout: Optional[float] = typer.Option(None, help="seconds to wait for the hub before leaving a deal open"),
     poll: float = typer.Option(2.0, help="seconds between chain reads while waiting"),
+    max_bytes: int = typer.Option(MAX_RELEASE_BYTES, "--max-bytes", help="reject a quote whose ciphertext and "
+                                  "leaves exceed this many bytes, before downloading anything"),
     resume: bool = typer.Option(False, "--resume", help="carry on every open deal of this account instead"),
     token: Optional[str] = typer.Option(None, "--token", help="pay in this ERC-20 (its address) or ETH (default: ETH "
                                                               "when the offer takes it, else the offer's only token)"),
@@ -431,7 +433,8 @@ def buy(
     try:
         if resume:
             ex = exchange_at(w3, contract)
-            buyer = Buyer(ex, acct, folder, poll_interval=poll, wait_timeout=wait_timeout)
+            buyer = Buyer(ex, acct, folder, poll_interval=poll, wait_timeout=wait_timeout,
+                          max_release_bytes=max_bytes)
             with display.progress:
                 results = buyer.resume_all(progress=display)
             if not results:
@@ -443,7 +446,8 @@ def buy(
                 chosen = _pick_offer(client, acct.address, dataset, offer)
                 pay_in = _pick_token(client.offers(acct.address), chosen, token)
             ex = exchange_at(w3, contract or info.contract)
-            buyer = Buyer(ex, acct, folder, poll_interval=poll, wait_timeout=wait_timeout)
+            buyer = Buyer(ex, acct, folder, poll_interval=poll, wait_timeout=wait_timeout,
+                          max_release_bytes=max_bytes)
             with display.progress:
                 results = [buyer.buy(hub, chosen, max_price=budget, limit=limit,  # type: ignore[arg-type]
                                      quote_fee=quote_fee, price_tolerance=tolerance,

@@ -239,16 +239,27 @@ def test_a_buyer_killed_after_opening_whose_hub_then_stalls_is_refunded_on_resum
     assert hub.ex.credit(make_buyer(hub, state).address) == hub.ETHER
 
 
-def test_a_buyer_killed_after_downloading_decides_again_on_resume(hub, tmp_path) -> None:
-    """Killed with the quote checked but not yet accepted; its limit (kept in the record) still rules."""
+def test_a_buyer_killed_after_reading_the_quote_decides_again_on_resume(hub, tmp_path) -> None:
+    """Killed with the quote read but not yet decided; its limit (kept in the record) still rules, and a
+    quote over it is rejected from the chain's figures alone: nothing is downloaded for it."""
     state = tmp_path / "b"
     with live_hub(hub) as live:
         with pytest.raises(Killed):
             make_buyer(hub, state).buy(live.url, "fixed-dp", max_price=hub.ETHER, limit=PRICE // 2,
-                                       progress=live.drive(kill_at="downloaded"))
+                                       progress=live.drive(kill_at="quoted"))
         (res,) = make_buyer(hub, state).resume_all(progress=live.drive())
-    assert res.outcome is Outcome.REJECTED
+    assert res.outcome is Outcome.REJECTED and "over this buyer's limit" in res.reason
     assert hub.ex.credit(make_buyer(hub, state).address) == hub.ETHER - FEE
+    assert not (state / "deals" / str(res.deal_id) / "ciphertext").exists()
+
+
+def test_a_quote_too_large_for_the_buyers_limit_is_rejected_before_any_download(hub, tmp_path) -> None:
+    """A hostile hub quoted 2**40 bytes and the wallet wrote 512 MiB toward it before reading the price."""
+    buyer = make_buyer(hub, tmp_path / "b", max_release_bytes=4096)
+    with live_hub(hub) as live:
+        res = buyer.buy(live.url, "fixed-dp", max_price=hub.ETHER, progress=live.drive())
+    assert res.outcome is Outcome.REJECTED and "over this buyer's limit of 4,096" in res.reason
+    assert not (tmp_path / "b" / "deals" / str(res.deal_id) / "ciphertext").exists()
 
 
 def test_a_buyer_dead_past_the_accept_window_ends_lapsed(hub, tmp_path) -> None:

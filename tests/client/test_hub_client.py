@@ -118,3 +118,28 @@ def test_downloads_are_served_only_to_the_deals_buyer_with_a_fresh_signature(hub
                             issued=int(time.time()) - 3600)
         with pytest.raises(HubUnauthorized):
             c._request("GET", f"/v1/deals/{deal_id}/leaves", headers={"Authorization": stale})
+
+
+def test_a_download_without_content_length_stops_at_the_quoted_size(tmp_path) -> None:
+    """A hostile hub answered 200 with no Content-Length and streamed without end: the wallet wrote
+    256 MiB for a quote of 11 KiB. It now stops at the size the quote commits to."""
+    import httpx
+
+    sent = []
+
+    def endless():
+        for _ in range(1000):
+            sent.append(1)
+            yield b"\0" * 4096
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/info":
+            return httpx.Response(200, json={"protocol": "spartacus-v1", "chainId": 1, "contract": "0x" + "11" * 20,
+                                             "seller": "0x" + "22" * 20, "oracle": "0x" + "22" * 20})
+        return httpx.Response(200, content=endless())  # a generator: chunked, no Content-Length
+
+    client = HubClient("http://hub.test", transport=httpx.MockTransport(handler))
+    dest = tmp_path / "ciphertext"
+    with pytest.raises(HubProtocolError, match="more than the 11264 bytes"):
+        client.download(1, "ciphertext", dest, Account.create(), expected_size=11 * 1024)
+    assert dest.stat().st_size <= 11 * 1024 and len(sent) < 1000
