@@ -734,10 +734,12 @@ class Buyer:
             spec = self.store.spec(terms.spec_hash)
             try:
                 expected = int(reprice(spec, release, terms.to_document()).price) if spec is not None else None
-            except PricingError as err:
+            except Exception as err:  # noqa: BLE001 - the hub's bytes: whatever they raise is evidence, not a crash
+                # (a crash here would recur on every resume while the dispute window ran out)
                 expected = None
-                rec.reason = f"re-pricing failed: {err}"
-                self._keep_evidence(rec, f"the release cannot be re-priced ({type(err).__name__}: {err})", plain)
+                kind = "" if isinstance(err, PricingError) else " (not a pricing error: the release is malformed)"
+                rec.reason = f"re-pricing failed{kind}: {type(err).__name__}: {err}"
+                self._keep_evidence(rec, f"the release cannot be re-priced{kind} ({type(err).__name__}: {err})", plain)
         rec.repriced = expected
         if expected is not None and abs(expected - quoted) > terms.price_tolerance:
             rec.mispriced = True

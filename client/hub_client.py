@@ -15,7 +15,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 import httpx
 from eth_account import Account
@@ -24,6 +24,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
 from client.errors import ClientError
+from common.json_bounded import JsonTooDeep, loads_bounded
 
 __all__ = [
     "AUTH_SCHEME", "HubClient", "HubInfo", "DealPhase",
@@ -36,6 +37,9 @@ AUTH_SCHEME = "Spartacus"
 PROTOCOL = "spartacus-v1"
 #: bytes read per step of a download (what a progress callback sees between calls)
 DOWNLOAD_STEP = 256 * 1024
+#: the largest JSON answer read from a hub (its offers and datasets are kilobytes), and its deepest nesting
+MAX_JSON_BYTES = 16 * 2**20
+MAX_JSON_DEPTH = 64
 ProgressFn = Callable[[int, int], None]  # (bytes so far, total bytes)
 
 
@@ -108,11 +112,18 @@ def _raise_for(resp: httpx.Response) -> None:
     if resp.status_code < 400:
         return
     try:
-        body = resp.json()
+        body = loads_bounded(resp.content[:MAX_JSON_BYTES], max_depth=MAX_JSON_DEPTH)
         error, detail = str(body.get("error", "")), str(body.get("detail", ""))
     except Exception:  # noqa: BLE001 - a body that is not the protocol's JSON error
         error, detail = "http-error", resp.text[:300]
     raise _BY_STATUS.get(resp.status_code, HubServerError)(resp.status_code, error, detail, url=str(resp.request.url))
+
+
+def _is_offer(o: Any) -> bool:
+    """An offer of `GET /v1/offers` as the wallet reads one: the ids as strings, release and pricing objects."""
+    return (isinstance(o, dict) and isinstance(o.get("offerId"), str) and isinstance(o.get("datasetId"), str)
+            and isinstance(o.get("release"), dict) and isinstance(o.get("pricing"), dict)
+            and isinstance(o["release"].get("mechanism"), dict) and isinstance(o.get("tokens", []), list))
 
 
 # ---------------------------------------------------------------- authentication
@@ -178,17 +189,33 @@ class HubClient:
         self.close()
 
     def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """The whole answer, read within `timeout` seconds in all and at most MAX_JSON_BYTES: httpx's
+        timeout bounds each read, so a hub sending a byte a second held the wallet for ever."""
+        deadline = time.monotonic() + self.timeout
         try:
-            resp = self._http.request(method, path, **kw)
+            with self._http.stream(method, path, **kw) as resp:
+                body = bytearray()
+                for piece in resp.iter_bytes():
+                    body += piece
+                    if len(body) > MAX_JSON_BYTES:
+                        raise HubProtocolError(f"{self.url}{path} answered more than {MAX_JSON_BYTES:,} bytes; no "
+                                               "answer of the protocol's is that large")
+                    if time.monotonic() > deadline:
+                        raise HubUnreachable(self.url + path, TimeoutError(
+                            f"the answer took over {self.timeout:g} s ({len(body):,} bytes so far)"))
         except httpx.HTTPError as err:
             raise HubUnreachable(self.url + path, err) from err
-        _raise_for(resp)
-        return resp
+        full = httpx.Response(resp.status_code, headers=resp.headers, content=bytes(body), request=resp.request)
+        _raise_for(full)
+        return full
 
     def _json(self, method: str, path: str, **kw: Any) -> Any:
         resp = self._request(method, path, **kw)
         try:
-            return resp.json()
+            return loads_bounded(resp.content, max_depth=MAX_JSON_DEPTH)
+        except JsonTooDeep as err:
+            raise HubProtocolError(f"{self.url}{path} answered JSON with {err}; no answer of the protocol's is "
+                                   "that deep") from None
         except ValueError as err:
             raise HubProtocolError(f"{self.url}{path} answered {resp.status_code} with a body that is not JSON") from err
 
@@ -210,17 +237,29 @@ class HubClient:
 
     def datasets(self) -> list[dict[str, Any]]:
         """`GET /v1/datasets`: each dataset's id, name, schema, rows and privacy budget (cap, spent)."""
-        return list(self._json("GET", "/v1/datasets"))
+        body = self._json("GET", "/v1/datasets")
+        if not isinstance(body, list) or not all(isinstance(d, dict) and "datasetId" in d for d in body):
+            raise HubProtocolError(f"{self.url}/v1/datasets is not the protocol's shape (a list of objects with "
+                                   f"\"datasetId\"): {str(body)[:200]}")
+        return body
 
     def offers(self, buyer: str) -> list[dict[str, Any]]:
         """`GET /v1/offers?buyer=`: the offers this hub makes to `buyer` (default ones and its own)."""
         body = self._json("GET", "/v1/offers", params={"buyer": to_checksum_address(buyer)})
-        return list(body["offers"])
+        offers = body.get("offers") if isinstance(body, dict) else None
+        if not isinstance(offers, list) or not all(_is_offer(o) for o in offers):
+            raise HubProtocolError(f"{self.url}/v1/offers is not the protocol's shape ({{\"offers\": [{{\"offerId\", "
+                                   f"\"datasetId\", \"release\", \"pricing\", ...}}]}}): {str(body)[:200]}")
+        return list(offers)
 
     def deal(self, deal_id: int) -> DealPhase:
         """`GET /v1/deals/<id>`; HubNotFound while the hub has not yet seen the deal."""
         body = self._json("GET", f"/v1/deals/{int(deal_id)}")
-        return DealPhase(int(body["dealId"]), str(body["phase"]), body.get("reason"))
+        try:
+            return DealPhase(int(body["dealId"]), str(body["phase"]), body.get("reason"))
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise HubProtocolError(f"{self.url}/v1/deals/{int(deal_id)} is not the protocol's shape ({err!r}): "
+                                   f"{str(body)[:200]}") from None
 
     # -- uploads ---------------------------------------------------------------------
 
@@ -260,14 +299,14 @@ class HubClient:
         path = f"/v1/deals/{int(deal_id)}/{which}"
         try:
             with self._http.stream("GET", path, headers=headers) as resp:
-                if resp.status_code == 416 and have:  # our partial file is already the whole one
-                    resp.read()
-                    total = _total_of(resp.headers.get("content-range", ""))
-                    if total is not None and total == have:
-                        return dest
                 if resp.status_code >= 400:
-                    resp.read()
-                    _raise_for(resp)
+                    error = httpx.Response(resp.status_code, headers=resp.headers, request=resp.request,
+                                           content=_read_at_most(resp, MAX_JSON_BYTES))
+                    if resp.status_code == 416 and have:  # our partial file may already be the whole one
+                        total = _total_of(resp.headers.get("content-range", ""))
+                        if total is not None and total == have:
+                            return dest
+                    _raise_for(error)
                 if resp.status_code == 206:
                     m = _CONTENT_RANGE.match(resp.headers.get("content-range", ""))
                     if not m or int(m[1]) != have:
@@ -283,7 +322,14 @@ class HubClient:
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 with open(dest, mode) as out:
                     got = have
-                    for piece in resp.iter_bytes(DOWNLOAD_STEP):
+                    window, window_start = 0, time.monotonic()
+                    for piece in _steps(resp.iter_bytes(), DOWNLOAD_STEP):
+                        window += len(piece)
+                        if time.monotonic() - window_start > self.timeout:
+                            if window < DOWNLOAD_STEP:  # a trickle keeps each read alive: judge the rate
+                                raise HubUnreachable(self.url + path, TimeoutError(
+                                    f"under {DOWNLOAD_STEP:,} bytes in {self.timeout:g} s"))
+                            window, window_start = 0, time.monotonic()
                         if expected_size is not None and got + len(piece) > expected_size:
                             # no Content-Length (or a lie): never write past what the quote commits to
                             raise HubProtocolError(f"{self.url}{path} sent more than the {expected_size} bytes the "
@@ -299,6 +345,24 @@ class HubClient:
         if total >= 0 and got != total:
             raise HubProtocolError(f"{self.url}{path} ended at byte {got} of {total}: download again to resume")
         return dest
+
+
+def _steps(pieces: Iterable[bytes], step: int) -> Iterator[bytes]:
+    """The bytes of `pieces` as they arrive, in parts of at most `step` (each written and reported
+    alone); unlike `iter_bytes(step)`, nothing waits for a whole step to fill."""
+    for piece in pieces:
+        for at in range(0, len(piece), step):
+            yield piece[at:at + step]
+
+
+def _read_at_most(resp: httpx.Response, limit: int) -> bytes:
+    """At most `limit` bytes of a streamed body (an error's JSON): a hub's error is never read whole."""
+    out = bytearray()
+    for piece in resp.iter_bytes():
+        out += piece[:limit - len(out)]
+        if len(out) >= limit:
+            break
+    return bytes(out)
 
 
 def _total_of(content_range: str) -> int | None:

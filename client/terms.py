@@ -35,6 +35,7 @@ from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
 
 from client.constants import EXACT
 from common.canonical_json import NotCanonical, canonical_json
+from common.json_bounded import JsonTooDeep, check_depth
 from client.errors import (
     InvalidTermsValue,
     UnquotableTerms,
@@ -83,6 +84,9 @@ MAX_SAFE_CHAIN_ID: int = 2**53 - 1
 
 #: Deepest nesting of arrays and objects a terms document may have (the protocol's own fields reach 5).
 MAX_DEPTH: int = 32
+#: Longest `nonce`, in characters (code points): enough for any fresh random string (the wallet sends
+#: 16 hex digits), short enough that terms kept by a hub cannot be padded to its body limit.
+MAX_NONCE_CHARS: int = 128
 
 REQUIRED_FIELDS: tuple[str, ...] = (
     "buyer", "chainId", "contract", "datasetId", "maxPrice", "offerId", "priceTolerance",
@@ -428,6 +432,10 @@ def validate_terms(doc: Mapping[str, Any]) -> Terms:
         nonce = _str(nonce, "nonce")
         if not nonce:
             raise InvalidTermsValue("nonce", nonce, "is empty; leave the field out or give a non-empty string")
+        if len(nonce) > MAX_NONCE_CHARS:
+            raise InvalidTermsValue("nonce", nonce[:16] + "...",
+                                    f"is {len(nonce)} characters long; give at most {MAX_NONCE_CHARS} "
+                                    "(a fresh random string, e.g. 16 hex digits)")
     canonical_bytes(doc)  # every string encodable (no lone surrogates), every number safe
     return Terms(
         protocol=protocol, chain_id=chain_id, contract=contract, seller=seller, buyer=buyer, dataset_id=dataset_id,
@@ -470,18 +478,12 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
-_BRACKET = re.compile(rb"[\[\]{}]")
-
-
 def _check_depth(data: bytes) -> None:
     """Refuse nesting deeper than MAX_DEPTH before json.loads sees it (its C scanner can overflow the stack)."""
-    depth = 0
-    for m in _BRACKET.finditer(_STRING.sub(b'""', data)):
-        depth += 1 if m[0] in b"[{" else -1
-        if depth > MAX_DEPTH:
-            raise NonCanonicalTerms(f"arrays and objects nested deeper than {MAX_DEPTH} (at byte {m.start()} of the "
-                                    "document with its strings removed); no terms document is that deep")
+    try:
+        check_depth(data, MAX_DEPTH)
+    except JsonTooDeep as err:
+        raise NonCanonicalTerms(f"{err} of the document; no terms document is that deep") from None
 
 
 def _refuse_constant(text: str) -> Any:

@@ -17,6 +17,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .canonical_json import NotCanonical, canonical_json
+from .json_bounded import JsonTooDeep, loads_bounded
 from .safetensors_bytes import MalformedSafetensors, view_safetensors, write_safetensors
 
 __all__ = ["FORMAT", "METADATA_KEY", "COLUMN_PREFIX", "MalformedRelease", "UnknownColumn", "Release",
@@ -24,6 +25,8 @@ __all__ = ["FORMAT", "METADATA_KEY", "COLUMN_PREFIX", "MalformedRelease", "Unkno
 
 FORMAT = "spartacus-release-v1"
 METADATA_KEY = "spartacus"
+#: the metadata JSON nests schema > features > column > bounds: a release never needs more than this
+MAX_METADATA_DEPTH = 16
 COLUMN_PREFIX = "col:"
 
 
@@ -181,9 +184,9 @@ class Release:
             raise MalformedRelease(f"release metadata has no {METADATA_KEY!r} key (it has {sorted(meta)}); "
                                    "write releases with Release.to_bytes")
         try:
-            info = json.loads(meta[METADATA_KEY])
-        except json.JSONDecodeError as exc:
-            raise MalformedRelease(f"release metadata {METADATA_KEY!r} is not JSON: {exc}") from None
+            info = loads_bounded(meta[METADATA_KEY], max_depth=MAX_METADATA_DEPTH)
+        except (json.JSONDecodeError, JsonTooDeep) as exc:
+            raise MalformedRelease(f"release metadata {METADATA_KEY!r} is not JSON of this format: {exc}") from None
         if not isinstance(info, dict) or info.get("format") != FORMAT:
             found = info.get("format") if isinstance(info, dict) else info
             raise MalformedRelease(f"release format is {found!r}, expected {FORMAT!r}")

@@ -33,6 +33,8 @@ import numpy as np
 from safetensors.numpy import load as _st_load
 from safetensors.numpy import save as _st_save
 
+from .json_bounded import JsonTooDeep, loads_bounded
+
 __all__ = ["MalformedSafetensors", "read_safetensors", "view_safetensors", "write_safetensors"]
 
 
@@ -73,6 +75,8 @@ def read_safetensors(data: bytes) -> tuple[dict[str, np.ndarray], dict[str, str]
 _DTYPES = {"BOOL": "|b1", "U8": "|u1", "I8": "|i1", "U16": "<u2", "I16": "<i2", "F16": "<f2", "U32": "<u4",
            "I32": "<i4", "F32": "<f4", "U64": "<u8", "I64": "<i8", "F64": "<f8"}
 _MAX_HEADER = 100_000_000  # the library's limit
+#: a header is {name: {dtype, shape: [...], data_offsets: [...]}} and string metadata: depth 3
+_MAX_HEADER_DEPTH = 8
 _ENTRY = {"dtype", "shape", "data_offsets"}
 
 
@@ -122,7 +126,10 @@ def view_safetensors(data: bytes) -> tuple[dict[str, np.ndarray], dict[str, str]
         raise MalformedSafetensors(f"not a valid safetensors file: the header's length ({hlen}) runs past the "
                                    f"end of the {len(data)} bytes")
     try:
-        header = json.loads(data[8:8 + hlen].decode("utf-8"), object_pairs_hook=_no_repeats)
+        header = loads_bounded(data[8:8 + hlen].decode("utf-8"), max_depth=_MAX_HEADER_DEPTH,
+                               object_pairs_hook=_no_repeats)
+    except JsonTooDeep as exc:  # json's C scanner would recurse once a level: checked before it runs
+        raise MalformedSafetensors(f"not a valid safetensors file: its header has {exc}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedSafetensors(f"not a valid safetensors file: its header is not JSON: {exc}") from None
     if not isinstance(header, dict):

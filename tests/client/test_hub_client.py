@@ -143,3 +143,67 @@ def test_a_download_without_content_length_stops_at_the_quoted_size(tmp_path) ->
     with pytest.raises(HubProtocolError, match="more than the 11264 bytes"):
         client.download(1, "ciphertext", dest, Account.create(), expected_size=11 * 1024)
     assert dest.stat().st_size <= 11 * 1024 and len(sent) < 1000
+
+
+def _mock(handler):
+    import httpx
+
+    return HubClient("http://hub.test", timeout=1.0, transport=httpx.MockTransport(handler))
+
+
+INFO = {"protocol": "spartacus-v1", "chainId": 1, "contract": "0x" + "11" * 20, "seller": "0x" + "22" * 20,
+        "oracle": "0x" + "22" * 20}
+
+
+def test_a_hubs_json_nested_without_end_is_refused_not_parsed() -> None:
+    """200 KB of brackets from a hostile hub's /v1/info killed the wallet (SIGSEGV in json's C scanner,
+    the recursion limit raised by a dependency); the depth is checked before parsing."""
+    import httpx
+
+    deep = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(HubProtocolError, match="nested deeper than 64"):
+        _mock(lambda r: httpx.Response(200, content=deep)).info()
+    with pytest.raises(HubNotFound):  # an error answer's body is read bounded and depth-checked too
+        _mock(lambda r: httpx.Response(404, content=deep)).info()
+
+
+def test_a_hub_trickling_its_answer_is_cut_off_at_the_timeout() -> None:
+    """httpx's timeout bounds each read, so a byte every few hundred ms held a wallet for ever."""
+    import httpx
+
+    def trickle():
+        for b in b'{"protocol": "spartacus-v1"' + b" " * 100:
+            time.sleep(0.05)
+            yield bytes([b])
+
+    start = time.monotonic()
+    with pytest.raises(hc.HubUnreachable, match="took over 1 s"):
+        _mock(lambda r: httpx.Response(200, content=trickle())).info()
+    assert time.monotonic() - start < 3
+
+
+def test_a_download_trickling_under_a_step_per_timeout_is_cut_off(tmp_path) -> None:
+    import httpx
+
+    def handler(request):
+        if request.url.path == "/v1/info":
+            return httpx.Response(200, json=INFO)
+
+        def trickle():
+            for _ in range(200):
+                time.sleep(0.02)
+                yield b"\0" * 16
+        return httpx.Response(200, content=trickle(), headers={"Content-Length": str(200 * 16)})
+
+    with pytest.raises(hc.HubUnreachable, match="bytes in 1 s"):
+        _mock(handler).download(1, "ciphertext", tmp_path / "c", Account.create(), expected_size=200 * 16)
+
+
+@pytest.mark.parametrize("body", [{"buyer": "x"}, {"offers": 5}, {"offers": [{"datasetId": "0x1"}]},
+                                  {"offers": [{"offerId": "a", "datasetId": "0x1", "release": 1, "pricing": {}}]}, []])
+def test_offers_not_in_the_protocols_shape_are_a_protocol_error(body) -> None:
+    """A KeyError or TypeError traceback before; now one HubProtocolError naming the shape."""
+    import httpx
+
+    with pytest.raises(HubProtocolError, match="not the protocol's shape"):
+        _mock(lambda r: httpx.Response(200, json=body)).offers("0x" + "33" * 20)

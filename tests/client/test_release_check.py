@@ -30,3 +30,13 @@ def test_what_is_not_a_release_is_named(data: bytes, words: str) -> None:
 @given(st.binary(max_size=200))
 def test_random_bytes_never_pass_and_never_raise(data: bytes) -> None:
     assert release_problem(data) is not None
+
+
+def test_a_header_nested_without_end_is_named_not_parsed() -> None:
+    """A hostile hub's 'release' with a deeply nested safetensors header crashed the wallet after the key
+    was revealed (json's C scanner), on every resume, until the seller finalized."""
+    import struct
+
+    header = b'{"a":' * 50_000 + b"1" + b"}" * 50_000
+    data = struct.pack("<Q", len(header)) + header
+    assert "nested deeper than" in release_problem(data)
