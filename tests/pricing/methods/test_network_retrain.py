@@ -40,14 +40,19 @@ def test_the_first_adam_step_moves_every_weight_against_the_objectives_gradient(
     logits = net.forward(x_tr[:9])
     parts = [Part(x_tr[:9], nc.soft_targets(logits), weight), Part(x, y % max(k, 2) if k > 1 else y)]
     theta0 = glorot(net, seed, 0)
-    h, num = 1e-6, np.empty_like(theta0)
+    h, num, kink = 1e-6, np.empty_like(theta0), np.empty_like(theta0)
+    f0 = _objective(net, theta0, parts, decay)
     for i in range(theta0.size):
         e = np.zeros_like(theta0)
         e[i] = h
-        num[i] = (_objective(net, theta0 + e, parts, decay) - _objective(net, theta0 - e, parts, decay)) / (2 * h)
+        up, down = _objective(net, theta0 + e, parts, decay), _objective(net, theta0 - e, parts, decay)
+        num[i] = (up - down) / (2 * h)
+        kink[i] = abs((up - f0) - (f0 - down)) / h  # one-sided slopes that differ: a ReLU kink within h
     lr = 1e-3
     step = adam_fit(net, parts, theta0=theta0, steps=1, lr=lr, weight_decay=decay) - theta0
-    big = np.abs(num) > 1e-5  # where the sign is not lost in the differences' rounding
+    # where the sign is not lost in the differences' rounding, and the objective is smooth within h (at a
+    # ReLU's kink the central difference averages two slopes; seed 50800 met one)
+    big = (np.abs(num) > 1e-5) & (kink < 1e-2 * np.abs(num))
     np.testing.assert_array_equal(np.sign(step[big]), -np.sign(num[big]))
     np.testing.assert_allclose(np.abs(step[big]), lr, rtol=1e-2)
 
