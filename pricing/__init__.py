@@ -8,8 +8,9 @@ from __future__ import annotations
 from .arbitrage import ArbitrageReport, check_arbitrage_free, inverse_variance
 from .curves import CURVES, apply_curve, parse_max_price
 from .errors import (
-    BadDtype, BadShape, BundleTooLarge, CurveError, MalformedBundle, MissingTensor,
-    NonFiniteEfficacy, NonFiniteValue, NonPositiveScale, PricingError, ReleaseError, SchemaMismatch, SpecError,
+    BadDtype, BadShape, BundleTooLarge, CurveError, HyperOutOfRange, MalformedBundle, MissingTensor,
+    NonFiniteEfficacy, NonFiniteValue, NonOrthonormalBasis, NonPositiveScale, PricingError, ReleaseError,
+    SchemaMismatch, SpecError,
     TermsError, UnknownCurve, UnknownLayer, UnknownMethod, UnpriceableRelease,
 )
 from .methods import METHODS, Efficacy, PricingMethod, get_method
@@ -27,6 +28,7 @@ __all__ = [
     "ArbitrageReport", "check_arbitrage_free", "inverse_variance",
     "PricingError", "SpecError", "MalformedBundle", "BundleTooLarge", "UnknownMethod",
     "UnknownLayer", "MissingTensor", "BadShape", "BadDtype", "NonFiniteValue", "NonPositiveScale",
+    "NonOrthonormalBasis", "HyperOutOfRange",
     "SchemaMismatch", "ReleaseError", "UnpriceableRelease", "NonFiniteEfficacy", "TermsError", "CurveError",
     "UnknownCurve",
 ]

@@ -12,6 +12,8 @@ __all__ = [
     "SchemaMismatch",
     "NonFiniteValue",
     "NonPositiveScale",
+    "NonOrthonormalBasis",
+    "HyperOutOfRange",
     "MissingTensor",
     "BadShape",
     "BadDtype",
@@ -105,6 +107,27 @@ class NonPositiveScale(SpecError):
         self.name = name
         super().__init__(f"{name!r} holds a scale of {smallest:g}; a standardize layer divides the inputs by its scale, "
                          "so every entry must be > 0 (a column constant in the training rows takes scale 1)")
+
+
+class NonOrthonormalBasis(SpecError):
+    """Raised when a spec's eigenvector matrix does not have orthonormal columns: the curvature it
+    builds need not be positive definite, so pricing could fail, or not, depending on the release."""
+
+    def __init__(self, name: str, gram_err: float, tol: float, *, shape: tuple[int, int] | None = None) -> None:
+        self.name, self.gram_err, self.tol = name, gram_err, tol
+        why = (f"{shape[1]} columns of {shape[0]} entries, more than can be orthonormal" if shape is not None
+               else f"max |V'V - I| = {gram_err:.3g}, over the tolerance {tol:g}")
+        super().__init__(f"{name!r} must hold orthonormal columns ({why}): ship the eigenvectors as the eigensolver "
+                         "returns them (numpy.linalg.eigh), unscaled, at most as many as the parameters they span")
+
+
+class HyperOutOfRange(SpecError):
+    """Raised when a spec's hyper-parameter or size is outside the bounds the hub prices within:
+    an iteration count or size past its bound would keep the quote pipeline busy for ever."""
+
+    def __init__(self, name: str, value: object, bound: str) -> None:
+        self.name, self.value, self.bound = name, value, bound
+        super().__init__(f"{name} must be {bound}, got {value!r}: set it within that bound")
 
 
 class SchemaMismatch(PricingError, ValueError):

@@ -9,13 +9,28 @@ from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 import numpy as np
 
 from ..numerics import linear_head
-from ..errors import BadShape, NonFiniteEfficacy, SchemaMismatch, SpecError
+from ..errors import BadShape, HyperOutOfRange, NonFiniteEfficacy, SchemaMismatch, SpecError
 from ..proxies import Network
 
 if TYPE_CHECKING:
     from ..spec import Spec
 
-__all__ = ["Efficacy", "PricingMethod", "HeadMethod"]
+__all__ = ["Efficacy", "PricingMethod", "HeadMethod", "check_count", "check_at_most"]
+
+
+def check_count(hyper: Mapping[str, Any], key: str, default: float, lo: int, hi: int) -> None:
+    """Raise `HyperOutOfRange` unless hyper `key` (else `default`) is an integer in [lo, hi]: an
+    iteration count or size a quote loops over, bounded so no spec can keep the pipeline busy for ever."""
+    v = hyper.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v) or not lo <= v <= hi:
+        raise HyperOutOfRange(f"hyper.{key}", v, f"an integer in [{lo}, {hi}]")
+
+
+def check_at_most(name: str, value: int, hi: int, why: str) -> None:
+    """Raise `HyperOutOfRange` when a size a spec sets (`name`, e.g. a tensor's dimension) is over
+    `hi`; `why` says what the bound protects, for the message."""
+    if value > hi:
+        raise HyperOutOfRange(name, value, f"at most {hi} ({why})")
 
 
 def largest_magnitude(x: np.ndarray) -> float:

@@ -12,11 +12,16 @@ import math
 
 import numpy as np
 
-from ..errors import SpecError
+from ..errors import HyperOutOfRange, SpecError
 from ..proxies import Network
-from .base import Efficacy, PricingMethod
+from .base import Efficacy, PricingMethod, check_count
 
-__all__ = ["Distilled"]
+__all__ = ["Distilled", "MAX_STEPS", "MAX_BATCH", "MAX_EPOCHS"]
+
+#: Bounds on the fine-tuning a spec asks for: SGD steps (50x the default 200; network-retrain's
+#: bound on its Adam steps), minibatch rows (32x the default 32) and epochs (500x the default 2;
+#: the steps are min(max_steps, ceil(epochs * rows / batch)), so epochs matter only below max_steps).
+MAX_STEPS, MAX_BATCH, MAX_EPOCHS = 10_000, 1024, 1000.0
 
 
 def _loss_and_grad(out: np.ndarray, y: np.ndarray, classification: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -47,9 +52,14 @@ class Distilled(PricingMethod):
     def check_manifest(self, manifest, tensors, *, d, classes):
         if not any(layer.get("type") == "linear" for layer in manifest.get("proxy", {}).get("layers", [])):
             raise SpecError("the distilled proxy needs at least one linear layer to fine-tune")
-        for key in ("batch", "max_steps", "epochs", "lr"):
-            if manifest.get("hyper", {}).get(key, self.defaults[key]) <= 0:
-                raise SpecError(f"hyper.{key} must be > 0")
+        hyper = manifest.get("hyper", {})
+        check_count(hyper, "max_steps", self.defaults["max_steps"], 1, MAX_STEPS)
+        check_count(hyper, "batch", self.defaults["batch"], 1, MAX_BATCH)
+        epochs = hyper.get("epochs", self.defaults["epochs"])
+        if not 0 < epochs <= MAX_EPOCHS:
+            raise HyperOutOfRange("hyper.epochs", epochs, f"a number in (0, {MAX_EPOCHS:g}]")
+        if hyper.get("lr", self.defaults["lr"]) <= 0:
+            raise SpecError("hyper.lr must be > 0")
 
     def _efficacy(self, spec, x, y):
         cls = spec.classification

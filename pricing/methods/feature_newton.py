@@ -35,9 +35,12 @@ from ..numerics.solver import Solver
 from ..numerics.threads import one_thread
 from ..errors import PricingError, SpecError
 from ..proxies import Network, check_scaler_refit, pooled_moments
-from .base import Efficacy, HeadMethod
+from .base import Efficacy, HeadMethod, check_count
 
-__all__ = ["FeatureNewton", "newton_refit", "SOLVER_CODES", "solver_of", "solver_code"]
+__all__ = ["FeatureNewton", "newton_refit", "SOLVER_CODES", "solver_of", "solver_code", "MAX_STEPS"]
+
+#: The most Newton steps a spec may ask for (network-newton's bound; the demo's buyers cap theirs at 50).
+MAX_STEPS = 100
 
 #: hyper.solver as a spec stores it (a number, like every hyper-parameter, so a spec's bytes and
 #: hash do not depend on this enum) and the `Solver` it names
@@ -145,6 +148,7 @@ class FeatureNewton(HeadMethod):
 
     def check_manifest(self, manifest, tensors, *, d, classes):
         super().check_manifest(manifest, tensors, d=d, classes=classes)
+        check_count(manifest.get("hyper", {}), "steps", self.defaults["steps"], 1, MAX_STEPS)
         layers = manifest.get("proxy", {}).get("layers", [])
         if manifest.get("hyper", {}).get("refit_scaler"):
             check_scaler_refit(layers, tensors["scaler.var"])

@@ -15,10 +15,17 @@ import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
 from ..numerics import linear_head
-from ..errors import SpecError
-from .base import Efficacy, HeadMethod
+from ..errors import NonOrthonormalBasis, SpecError
+from .base import Efficacy, HeadMethod, check_at_most
 
-__all__ = ["GroupInfluence"]
+__all__ = ["GroupInfluence", "MAX_PARAMS", "ORTHONORMAL_TOL"]
+
+#: The most head parameters p a spec may have: pricing forms and factorises a dense p x p matrix
+#: (4096: 128 MiB, its Cholesky 0.6 s on one core; the benchmarks' heads have at most 650, and
+#: feature-newton's shipped p x p Hessian stops near 1,450 at the hub's 16 MiB spec limit).
+MAX_PARAMS = 4096
+#: How far V'V may be from the identity (network-newton's tolerance): eigh's vectors are within 1e-13.
+ORTHONORMAL_TOL = 1e-6
 
 
 class GroupInfluence(HeadMethod):
@@ -39,6 +46,18 @@ class GroupInfluence(HeadMethod):
             raise SpecError("hyper.residual (curvature outside the shipped eigenvectors) must be > 0")
         if (tensors["group.eigvals"] <= 0).any():
             raise SpecError("group.eigvals must be positive (the Hessian includes the L2 term)")
+        vecs = tensors["group.eigvecs"]
+        p, rank = vecs.shape
+        check_at_most("the head's parameter count (classes x (the proxy's outputs + 1))", p, MAX_PARAMS,
+                      "pricing factorises a dense p x p matrix; ship a smaller proxy or fewer classes")
+        # with orthonormal V, H_low = V diag(lambda - rho) V' + rho I has eigenvalues lambda and rho, all > 0,
+        # so adding the release's curvature keeps it positive definite; unchecked, its Cholesky factorisation
+        # failed on some releases and not others, and whether pricing raised was a bit of the release
+        if rank > p:  # V'V would be rank x rank, and more columns than rows are never orthonormal
+            raise NonOrthonormalBasis("group.eigvecs", float("inf"), ORTHONORMAL_TOL, shape=vecs.shape)
+        gram_err = float(np.abs(vecs.T @ vecs - np.eye(rank)).max(initial=0.0))
+        if gram_err > ORTHONORMAL_TOL:
+            raise NonOrthonormalBasis("group.eigvecs", gram_err, ORTHONORMAL_TOL)
 
     def _efficacy(self, spec, x, y):
         phi, w = self.features(spec, x), self.head(spec)

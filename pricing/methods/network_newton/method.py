@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import PricingError, SpecError
+from ...errors import NonOrthonormalBasis, PricingError, SpecError
 from ...numerics.threads import one_thread
 from ...proxies import Network, check_scaler_refit, check_whole_network, layer_tensor_shapes
-from ..base import Efficacy, PricingMethod
+from ..base import Efficacy, PricingMethod, check_count
 from . import calculus as nc
 from .anchor import Anchor
 from .compiled import AUTO, flat_grad, probe_loss, record_scores
@@ -71,9 +71,7 @@ class NetworkNewton(PricingMethod):
         check_whole_network(self.name, layers, classes)
         hyper = manifest.get("hyper", {})
         for key in ("steps", "cg_iters"):
-            v = hyper.get(key, self.defaults[key])
-            if v != int(v) or not 1 <= v <= 100:
-                raise SpecError(f"hyper.{key} must be an integer in [1, 100], got {v!r}")
+            check_count(hyper, key, self.defaults[key], 1, 100)
         if hyper.get("refit_scaler"):
             check_scaler_refit(layers, tensors["scaler.var"])
             if len(layers) < 2 or layers[1].get("type") != "linear":
@@ -98,10 +96,11 @@ class NetworkNewton(PricingMethod):
         vecs, vals, diag = tensors["curvature.eigvecs"], tensors["curvature.eigvals"], tensors["curvature.diag"]
         if vals.min(initial=1.0) <= 0 or diag.min(initial=1.0) <= 0:
             raise SpecError("curvature.eigvals and curvature.diag must be positive (add the weight decay)")
+        if vecs.shape[1] > vecs.shape[0]:  # more columns than rows cannot be orthonormal; V'V would be rank x rank
+            raise NonOrthonormalBasis("curvature.eigvecs", float("inf"), 1e-6, shape=vecs.shape)
         gram_err = float(np.abs(vecs.T @ vecs - np.eye(vecs.shape[1])).max(initial=0.0))
         if gram_err > 1e-6:  # else H~ need not be positive definite and the refit is meaningless
-            raise SpecError(f"curvature.eigvecs must be orthonormal columns (|V'V - I| = {gram_err:.2g}); "
-                            "ship the eigenvectors as the eigensolver returns them")
+            raise NonOrthonormalBasis("curvature.eigvecs", gram_err, 1e-6)
         lab = tensors["probe.label"]
         if lab.min(initial=0) < 0 or lab.max(initial=0) >= classes or not np.all(lab == np.round(lab)):
             raise SpecError(f"probe.label must hold class indices in [0, {classes})")

@@ -8,7 +8,7 @@ import numpy as np
 from ...errors import NonFiniteEfficacy, SpecError
 from ...numerics.threads import one_thread
 from ...proxies import Network, check_scaler_refit, check_whole_network, pooled_moments
-from ..base import Efficacy, PricingMethod, largest_magnitude
+from ..base import Efficacy, PricingMethod, check_count, largest_magnitude
 from ..network_newton import calculus as nc
 from .trainer import ROW_BLOCK, Part, adam_fit, anchor_labels, glorot, mean_probe_loss
 
@@ -41,9 +41,7 @@ class NetworkRetrain(PricingMethod):
         check_whole_network(self.name, layers, classes)
         hyper = manifest.get("hyper", {})
         for key, (lo, hi) in _LIMITS.items():
-            v = hyper.get(key, self.defaults[key])
-            if v != int(v) or not lo <= v <= hi:
-                raise SpecError(f"hyper.{key} must be an integer in [{lo}, {hi}], got {v!r}")
+            check_count(hyper, key, self.defaults[key], lo, hi)
         if not 0 < hyper.get("lr", self.defaults["lr"]) <= 1:
             raise SpecError(f"hyper.lr (Adam's step size) must be in (0, 1], got {hyper.get('lr')!r}")
         if not hyper.get("weight_decay", 0.0) >= 0:
