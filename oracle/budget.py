@@ -1,8 +1,9 @@
 """A dataset's privacy budget spent, as the hub enforces it: the chain's ledger (the epsilon of
-every quoted release) plus the DP draws the hub priced and then declined. A decline that follows
-the price discloses one bit of a fresh release (its price was 0), and the chain never sees it, so
-without this count a buyer could ask for draw after draw, each with a new spec, and learn from the
-declines what the public ledger never charges."""
+every quoted release) plus the DP draws the chain has not charged: counted from the draw until the
+quote is prepared, and for good when the deal is declined or fails after its draw. A decline that
+follows the price discloses one bit of a fresh release (its price was 0, or pricing failed on it),
+and the chain never sees it, so without this count a buyer could ask for draw after draw, each with
+a new spec, and learn from the declines what the public ledger never charges."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ __all__ = ["budget_refusal", "spent_milli"]
 
 
 def spent_milli(store: Store, exchange: Exchange, seller: str, dataset_id: str) -> int:
-    """Milli-epsilon the dataset has spent: the chain's counter plus the hub's declined draws
+    """Milli-epsilon the dataset has spent: the chain's counter plus the draws it has not charged
     (`Store.declined_spent`); EXACT stays EXACT (an exact dataset fully disclosed)."""
     chain = exchange.epsilon_spent(seller, bytes.fromhex(dataset_id[2:]))
     if chain >= EXACT:

@@ -262,7 +262,7 @@ def hub_serve(
     watcher = Watcher(ctx, pipeline, confirmations=settings.confirmations,
                       reveal_margin_seconds=settings.reveal_margin_seconds,
                       reveal_margin_blocks=settings.reveal_margin_blocks, block_time=settings.block_time,
-                      start_block=start_block)
+                      start_block=start_block, retention_seconds=settings.spec_retention_hours * 3600)
     stop = threading.Event()
     thread = threading.Thread(target=watcher.run_forever, args=(stop, settings.poll_interval), name="watcher",
                               daemon=True)
@@ -291,7 +291,7 @@ def hub_status(config_dir: Optional[Path] = ConfigDir) -> None:
     ex = _exchange(settings)
     store = Store(settings.db_path)
     table = Table(title=f"datasets of {address}")
-    for col in ("name", "datasetId", "rows", "cap (eps)", "spent (eps)", "of it declined draws", "left (eps)"):
+    for col in ("name", "datasetId", "rows", "cap (eps)", "spent (eps)", "of it draws not on chain", "left (eps)"):
         table.add_column(col)
     for d in store.list_datasets():
         spent = spent_milli(store, ex, address, d.dataset_id)

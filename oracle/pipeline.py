@@ -2,16 +2,18 @@
 
 Checks first (opener is the terms' buyer, the terms accepted, token and amounts fit the offer,
 the spec not yet evaluated against the dataset, the chain's budget has room), then: draw the
-release with `privacy` (the raw data for an exact offer), price it with `pricing.price`, encode
-it with `client.delivery` under a fresh key into fsync'd files, store release, key and
-commitment (and the spec's evaluated mark) in one transaction, and only then `postQuote`.
-Idempotent: a deal with a prepared quote is re-posted with the SAME commitment, never redrawn.
+release with `privacy` (the raw data for an exact offer) and keep it durably with the spec's
+evaluated mark and its epsilon counted at the hub, price it with `pricing.price`, encode it with
+`client.delivery` under a fresh key into fsync'd files, store key and commitment in one
+transaction, and only then `postQuote`. Idempotent: a deal draws at most once (a retry reuses the
+kept release), and a deal with a prepared quote is re-posted with the SAME commitment.
 
 No raw data value ever reaches a log line or a stored reason: privacy's errors are reported by
 their type only (OutOfBounds quotes the offending value in its message)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -215,7 +217,7 @@ class QuotePipeline:
             spec = self.store.get_spec(spec_hash)
             if spec is None:
                 raise _Decline("the terms' spec was never uploaded: PUT /v1/specs first")
-            if self.store.spec_evaluated(spec_hash, dataset_id):
+            if self.store.spec_evaluated_by(spec_hash, dataset_id) not in (None, deal_id):
                 raise _Decline("the spec was already evaluated against this dataset (once per data-pricing pair)")
             spec = self._parsed_spec(spec, offer)
         deadline = args.get("quoteDeadline")
@@ -225,20 +227,28 @@ class QuotePipeline:
                 raise _Decline("the quote window closed before the hub could price the deal")
         cap = dataset.epsilon_cap_milli
         spent = spent_milli(self.store, self.ctx.exchange, self.ctx.seller, dataset_id)
+        drawn = self.store.drawn_release(deal_id)
         refusal = budget_refusal(dataset.name, cap, spent, milli)
-        if refusal is not None:
+        if refusal is not None and drawn is None:  # a kept draw passed this check before it was made and is counted
             raise _Decline(refusal)
         return {"doc": doc, "offer": offer, "dataset": dataset, "milli": milli, "cap": cap, "spent": spent,
-                "spec": spec, "spec_hash": spec_hash, "max_price": max_price}
+                "spec": spec, "spec_hash": spec_hash, "max_price": max_price, "drawn": drawn}
 
     def _count_declined_draw(self, deal_id: int, plan: dict[str, Any]) -> bool:
         """Count a DP draw declined after it was priced against its dataset's cap (`oracle.budget`):
         the decline tells the buyer something of the release, which the chain never charges. True
-        when counted (a DP release of a capped dataset)."""
+        when counted (a DP release of a capped dataset; counted already at the draw, idempotent)."""
         if plan["milli"] == EXACT or plan["cap"] == EXACT:
             return False
         self.store.record_declined_draw(deal_id, plan["dataset"].dataset_id, plan["milli"])
         return True
+
+    def _count_unposted_draw(self, deal_id: int, milli: int) -> None:
+        """Count again a prepared quote's draw whose postQuote did not land: the chain never charges it."""
+        deal = self.store.get_deal(deal_id)
+        dataset = None if deal is None or deal.dataset_id is None else self.store.get_dataset(deal.dataset_id)
+        if dataset is not None and milli != EXACT and dataset.epsilon_cap_milli != EXACT:
+            self.store.record_declined_draw(deal_id, dataset.dataset_id, milli)
 
     def _parsed_spec(self, bundle: bytes, offer: Any) -> Any:
         """The terms' spec parsed once for the deal (`pricing.price` takes it as is), declined when it
@@ -274,6 +284,42 @@ class QuotePipeline:
         priv_offer = Offer.from_terms_release(offer.release, price_rule=offer.pricing)
         return draw_release(priv_offer, schema, data, ledger=ledger).to_bytes()
 
+    def _release_for(self, deal_id: int, plan: dict[str, Any]) -> bytes:
+        """The deal's one release: the one kept from an earlier attempt, else a fresh draw written
+        durably and recorded (`Store.record_release_drawn`: the spec's evaluated mark and the draw's
+        epsilon counted at the hub until the quote is prepared) before anything prices it.
+
+        One draw per deal rather than a count per draw: pricing that raised on one draw and not on
+        another (a bad spec's factorisation) made each retry's fresh release tell the buyer a bit,
+        uncounted; reusing the kept one makes every attempt, retry or restart a function of the same
+        draw, so a deal costs at most one release's epsilon whatever happens after it, counted even if
+        the hub is killed while pricing (an out-of-memory kill), and the spec cannot probe again."""
+        drawn = plan.get("drawn")
+        if drawn is not None:
+            log.info("deal %d: reusing the release drawn before", deal_id)
+            try:
+                release = drawn.release_path.read_bytes()
+            except OSError:
+                release = b""
+            if hashlib.sha256(release).hexdigest() != drawn.release_hash:
+                raise _Decline("the release drawn for this deal is missing or damaged on disk; declined so the buyer "
+                               "is refunded (its epsilon stays counted at this hub)")
+            return release
+        log.info("deal %d: drawing the release (epsilon %s)", deal_id, epsilon_text(plan["milli"]))
+        release = self._draw(plan)
+        path = self.store.deal_dir(deal_id) / "release.safetensors"
+        write_durable(path, release)
+        counted = None if plan["milli"] == EXACT or plan["cap"] == EXACT else plan["milli"]
+        try:
+            self.store.record_release_drawn(
+                deal_id, dataset_id=plan["dataset"].dataset_id,
+                spec_hash=plan["spec_hash"] if plan["spec"] is not None else None, counted_milli=counted,
+                release_path=path, release_hash=hashlib.sha256(release).hexdigest())
+        except StoreError:  # another deal evaluated the spec meanwhile: this draw is never priced, but counted
+            self._count_declined_draw(deal_id, plan)
+            raise _Decline("the spec was already evaluated against this dataset (once per data-pricing pair)") from None
+        return release
+
     def _price(self, plan: dict[str, Any], release: bytes) -> int:
         offer = plan["offer"]
         if offer.pricing.get("method") == "fixed":
@@ -289,9 +335,8 @@ class QuotePipeline:
         t: dict[str, float] = {}
         t0 = time.perf_counter()
         self._stage("draw")
-        log.info("deal %d: drawing the release (epsilon %s)", deal_id, epsilon_text(plan["milli"]))
         try:
-            release = self._draw(plan)
+            release = self._release_for(deal_id, plan)
         except PrivacyError as err:  # the message may quote a data value: keep only the type
             raise _Decline(f"the release could not be drawn ({type(err).__name__}): the data do not fit the "
                            "offer's schema or bounds") from None
@@ -317,8 +362,7 @@ class QuotePipeline:
         self._stage("encode")
         ddir = self.store.deal_dir(deal_id)
         rel_path, cipher_path, leaves_path = ddir / "release.safetensors", ddir / "cipher.bin", ddir / "leaves.bin"
-        write_durable(rel_path, release)
-        key = secrets.token_bytes(32)
+        key = secrets.token_bytes(32)  # the release is on disk since the draw (`_release_for`)
         commitment = encode_file(rel_path, key, cipher_path, leaves_path)
         for p in (cipher_path, leaves_path):
             fsync_file(p)
@@ -349,11 +393,13 @@ class QuotePipeline:
             self._sync_phase(deal_id, state)
             if state == State.QUOTED:  # our earlier post landed before a crash
                 return Outcome(deal_id, "skipped", reason="already quoted on chain", price=price)
+            self._count_unposted_draw(deal_id, milli)
             reason = f"postQuote reverted ({type(err).__name__}); the deal is {state.name} on chain"
             self.store.set_reason(deal_id, reason)
             log.error("deal %d: %s", deal_id, reason)
             return Outcome(deal_id, "failed", reason=reason, price=price, timings=t)
         t["post"] = time.perf_counter() - t0
+        self.store.uncount_draw(deal_id)  # a re-post that lands after one that failed: the chain charges it
         self.store.set_phase(deal_id, "Quoted")
         self.store.set_timings(deal_id, t)
         log.info("deal %d: %s at price %d, epsilon %s, %d chunks; stages %s", deal_id, action, price,
@@ -371,8 +417,16 @@ class QuotePipeline:
                         state.name)
             return Outcome(deal_id, "skipped", reason=reason)
         self.store.set_phase(deal_id, "Refunded")
+        self._drop_drawn_release(deal_id)
         log.info("deal %d: declined: %s", deal_id, reason)
         return Outcome(deal_id, "declined", reason=reason)
+
+    def _drop_drawn_release(self, deal_id: int) -> None:
+        """Delete a declined deal's kept release file: nothing will price or serve it, its draw stays
+        counted in the store, and declined deals must not fill the disk with releases."""
+        drawn = self.store.drawn_release(deal_id)
+        if drawn is not None and self.store.prepared_quote(deal_id) is None:
+            drawn.release_path.unlink(missing_ok=True)
 
     def _sync_phase(self, deal_id: int, state: State) -> None:
         if state != State.NONE:

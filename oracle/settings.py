@@ -75,6 +75,8 @@ class HubSettings(BaseSettings):
     owner_secret_hash: str | None = Field(default=None, description="the owner's page login, as "
                                           "oracle.web.security.hash_secret wrote it (never the secret)")
     owner_session_seconds: int = Field(default=3600, ge=60, le=7 * 86400)
+    spec_retention_hours: float = Field(default=24.0, gt=0, le=24 * 365, description="hours a spec or terms no "
+                                        "deal references is kept after its last upload (they need no login)")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,

@@ -23,7 +23,7 @@ from client.atomic_file import atomic_write
 
 __all__ = [
     "Store", "DatasetRecord", "OfferRecord", "TermsRecord", "DealRecord", "PreparedQuote", "StoreError",
-    "MIGRATIONS", "PHASES", "StoredSanitizer", "write_durable",
+    "MIGRATIONS", "PHASES", "StoredSanitizer", "DrawnRelease", "write_durable",
 ]
 
 #: The contract's state names, the phases a deal record takes.
@@ -120,6 +120,17 @@ class PreparedQuote:
 
 
 @dataclass(frozen=True)
+class DrawnRelease:
+    """The release drawn for a deal, kept (fsync'd) before anything prices it: every retry of the
+    deal reuses it, so a deal draws at most once. `release_hash` is the file's sha256 hex."""
+
+    deal_id: int
+    dataset_id: str
+    release_path: Path
+    release_hash: str
+
+
+@dataclass(frozen=True)
 class StoredSanitizer:
     """The sanitizer fitted for a sanitized offer: safetensors `weights` bytes, its canonical JSON
     `config`, `weights_hash` (0x keccak-256 of the weights) and `fit_key`, the hash of what it was
@@ -176,6 +187,15 @@ MIGRATIONS: list[str] = [
         deal_id INTEGER PRIMARY KEY, dataset_id TEXT NOT NULL, epsilon_milli INTEGER NOT NULL,
         created REAL NOT NULL);
     CREATE INDEX declined_draws_by_dataset ON declined_draws(dataset_id);
+    """,
+    # 3 -> 4: the release each deal drew, kept before pricing so a retry reuses it (one draw per deal);
+    # upload times indexed, so unreferenced specs and terms past the retention period are pruned cheaply
+    """
+    CREATE TABLE drawn_releases (
+        deal_id INTEGER PRIMARY KEY, dataset_id TEXT NOT NULL, release_path TEXT NOT NULL,
+        release_hash TEXT NOT NULL, created REAL NOT NULL);
+    CREATE INDEX specs_by_created ON specs(created);
+    CREATE INDEX terms_by_created ON terms(created);
     """,
 ]
 
@@ -386,9 +406,11 @@ class Store:
     # -- specs ----------------------------------------------------------------------
 
     def put_spec(self, spec_hash: str, data: bytes) -> None:
-        """Keep a spec bundle under its hash (idempotent: a second upload changes nothing)."""
+        """Keep a spec bundle under its hash; a second upload changes only its upload time, from which
+        `prune_uploads` counts the retention period."""
         with self._tx() as db:
-            db.execute("INSERT OR IGNORE INTO specs VALUES (?,?,?)", (spec_hash.lower(), bytes(data), time.time()))
+            db.execute("INSERT INTO specs VALUES (?,?,?) ON CONFLICT(spec_hash) DO UPDATE SET created = excluded.created",
+                       (spec_hash.lower(), bytes(data), time.time()))
 
     def get_spec(self, spec_hash: str) -> bytes | None:
         """The bundle of `spec_hash`, or None."""
@@ -396,9 +418,15 @@ class Store:
         return None if row is None else bytes(row[0])
 
     def spec_evaluated(self, spec_hash: str, dataset_id: str) -> bool:
-        """True once a quote with this spec against this dataset has been prepared (stored)."""
-        return self._one("SELECT 1 FROM spec_evaluations WHERE spec_hash = ? AND dataset_id = ?",
-                         (spec_hash.lower(), dataset_id.lower())) is not None
+        """True once a release of this dataset has been drawn for a deal with this spec (to be priced by
+        it), or a quote with it prepared: the spec may not evaluate the dataset again."""
+        return self.spec_evaluated_by(spec_hash, dataset_id) is not None
+
+    def spec_evaluated_by(self, spec_hash: str, dataset_id: str) -> int | None:
+        """The deal whose draw (or quote) marked this spec evaluated against this dataset, or None."""
+        row = self._one("SELECT deal_id FROM spec_evaluations WHERE spec_hash = ? AND dataset_id = ?",
+                        (spec_hash.lower(), dataset_id.lower()))
+        return None if row is None else int(row[0])
 
     def deal_quoted_on(self, terms_hash: str) -> int | None:
         """The deal under `terms_hash` whose quote was prepared (and so posted, or re-posted after a
@@ -410,13 +438,20 @@ class Store:
     # -- declined draws -------------------------------------------------------------
 
     def record_declined_draw(self, deal_id: int, dataset_id: str, epsilon_milli: int) -> None:
-        """Count a DP draw whose price-dependent decline disclosed a bit of it (once per deal)."""
+        """Count a deal's DP draw the chain does not charge (declined after it was drawn, or its quote
+        never posted) against the dataset's cap at this hub (once per deal)."""
         with self._tx() as db:
             db.execute("INSERT OR IGNORE INTO declined_draws VALUES (?,?,?,?)",
                        (int(deal_id), dataset_id.lower(), int(epsilon_milli), time.time()))
 
+    def uncount_draw(self, deal_id: int) -> None:
+        """Stop counting a deal's draw at the hub once its quote is on chain: the chain charges it there."""
+        with self._tx() as db:
+            db.execute("DELETE FROM declined_draws WHERE deal_id = ?", (int(deal_id),))
+
     def declined_spent(self, dataset_id: str) -> int:
-        """Milli-epsilon of the dataset's DP draws declined after pricing (`record_declined_draw`)."""
+        """Milli-epsilon of the dataset's DP draws the chain has not charged (`record_declined_draw`):
+        declined after the draw, or drawn and not yet quoted."""
         row = self._one("SELECT COALESCE(SUM(epsilon_milli), 0) FROM declined_draws WHERE dataset_id = ?",
                         (dataset_id.lower(),))
         return int(row[0]) if row else 0
@@ -424,11 +459,27 @@ class Store:
     # -- terms ----------------------------------------------------------------------
 
     def put_terms(self, record: TermsRecord) -> None:
-        """Keep accepted terms (idempotent on their hash)."""
+        """Keep accepted terms (idempotent on their hash; a second upload changes only the upload time
+        from which `prune_uploads` counts the retention period)."""
         with self._tx() as db:
-            db.execute("INSERT OR IGNORE INTO terms VALUES (?,?,?,?,?,?,?)",
+            db.execute("INSERT INTO terms VALUES (?,?,?,?,?,?,?) ON CONFLICT(terms_hash) DO UPDATE SET "
+                       "created = excluded.created",
                        (record.terms_hash.lower(), bytes(record.canonical), record.buyer, record.dataset_id.lower(),
                         record.offer_id, record.spec_hash.lower() if record.spec_hash else None, time.time()))
+
+    def prune_uploads(self, uploaded_before: float) -> tuple[int, int]:
+        """Delete terms no deal references and specs no kept terms or evaluation references, uploaded
+        (last) before `uploaded_before` (unix seconds): unauthenticated uploads must not fill the disk.
+        `spec_evaluations` rows are never deleted (the once-per-pair rule outlives the bundle).
+        Returns (specs deleted, terms deleted)."""
+        cutoff = float(uploaded_before)
+        with self._tx() as db:
+            terms = db.execute("DELETE FROM terms WHERE created < ? AND terms_hash NOT IN "
+                               "(SELECT terms_hash FROM deals)", (cutoff,)).rowcount
+            specs = db.execute("DELETE FROM specs WHERE created < ? "
+                               "AND spec_hash NOT IN (SELECT spec_hash FROM terms WHERE spec_hash IS NOT NULL) "
+                               "AND spec_hash NOT IN (SELECT spec_hash FROM spec_evaluations)", (cutoff,)).rowcount
+        return int(specs), int(terms)
 
     def get_terms(self, terms_hash: str) -> TermsRecord | None:
         """Accepted terms by hash, or None."""
@@ -503,13 +554,50 @@ class Store:
             merged = {**json.loads(row[0]), **{k: float(v) for k, v in timings.items()}}
             db.execute("UPDATE deals SET timings_json = ? WHERE deal_id = ?", (_canon(merged), int(deal_id)))
 
+    def record_release_drawn(self, deal_id: int, *, dataset_id: str, spec_hash: str | None,
+                             counted_milli: int | None, release_path: Path, release_hash: str) -> None:
+        """In ONE transaction, after the release file is fsync'd: keep it as the deal's one draw, mark
+        `spec_hash` evaluated against `dataset_id` by this deal, and count `counted_milli` (None for an
+        exact release or dataset) against the dataset until the quote is prepared (`declined_spent`).
+
+        Raises StoreError if the spec was already evaluated by another deal, or another release was
+        drawn for this deal (never replace a draw)."""
+        rel = str(Path(release_path).relative_to(self.data_dir))
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM deals WHERE deal_id = ?", (int(deal_id),)).fetchone() is None:
+                raise StoreError(f"no deal {deal_id} in the store: record its DealOpened first")
+            row = db.execute("SELECT release_hash FROM drawn_releases WHERE deal_id = ?", (int(deal_id),)).fetchone()
+            if row is not None and row[0] != release_hash:
+                raise StoreError(f"deal {deal_id} already drew a release; reuse it, never redraw")
+            if spec_hash is not None:
+                prev = db.execute("SELECT deal_id FROM spec_evaluations WHERE spec_hash = ? AND dataset_id = ?",
+                                  (spec_hash.lower(), dataset_id.lower())).fetchone()
+                if prev is not None and int(prev[0]) != int(deal_id):
+                    raise StoreError(f"spec {spec_hash} was already evaluated against dataset {dataset_id} "
+                                     f"(deal {prev[0]})")
+                db.execute("INSERT OR IGNORE INTO spec_evaluations VALUES (?,?,?)",
+                           (spec_hash.lower(), dataset_id.lower(), int(deal_id)))
+            if counted_milli is not None:
+                db.execute("INSERT OR IGNORE INTO declined_draws VALUES (?,?,?,?)",
+                           (int(deal_id), dataset_id.lower(), int(counted_milli), time.time()))
+            db.execute("INSERT OR IGNORE INTO drawn_releases VALUES (?,?,?,?,?)",
+                       (int(deal_id), dataset_id.lower(), rel, release_hash, time.time()))
+
+    def drawn_release(self, deal_id: int) -> DrawnRelease | None:
+        """The release drawn for deal `deal_id` (`record_release_drawn`), or None if it drew none."""
+        row = self._one("SELECT dataset_id, release_path, release_hash FROM drawn_releases WHERE deal_id = ?",
+                        (int(deal_id),))
+        return None if row is None else DrawnRelease(int(deal_id), row[0], self.data_dir / row[1], row[2])
+
     def record_quote_prepared(
         self, deal_id: int, *, spec_hash: str | None, dataset_id: str, price: int, epsilon_milli: int,
         key: bytes, data_root: bytes, cipher_root: bytes, key_commit: bytes, size: int, n: int,
         release_path: Path, cipher_path: Path, leaves_path: Path,
     ) -> None:
-        """In ONE transaction: keep the deal's release/cipher/leaves paths, key and commitment, and mark
-        `spec_hash` evaluated against `dataset_id`. Call only after the three files are fsync'd.
+        """In ONE transaction: keep the deal's release/cipher/leaves paths, key and commitment, mark
+        `spec_hash` evaluated against `dataset_id`, and stop counting the deal's draw at the hub (the
+        chain charges it at postQuote; a post that fails counts it again). Call only after the three
+        files are fsync'd.
 
         Raises StoreError if the spec is already marked evaluated for another deal (the once-per-pair
         rule) or a different quote is already prepared for this deal (never overwrite a commitment)."""
@@ -528,6 +616,7 @@ class Store:
                                      f"(deal {prev[0]})")
                 db.execute("INSERT OR IGNORE INTO spec_evaluations VALUES (?,?,?)",
                            (spec_hash.lower(), dataset_id.lower(), int(deal_id)))
+            db.execute("DELETE FROM declined_draws WHERE deal_id = ?", (int(deal_id),))
             db.execute(
                 "UPDATE deals SET price = ?, epsilon_milli = ?, key = ?, data_root = ?, cipher_root = ?, "
                 "key_commit = ?, size = ?, n = ?, release_path = ?, cipher_path = ?, leaves_path = ?, updated = ? "

@@ -6,7 +6,9 @@ Acting is idempotent: before every action it reads the contract's `state(dealId)
 restarted at any point (even mid-range, which it reprocesses) neither posts twice nor skips a
 deal. On `DealOpened` for this seller it runs the quote pipeline; on `Accepted` it reveals the key
 at once, unless the reveal could be mined at or after the reveal deadline minus the margin (a
-reverted reveal still publishes the key): then it logs an error and marks the deal lost."""
+reverted reveal still publishes the key): then it logs an error and marks the deal lost. After the
+events it prunes the specs and terms no deal references once they are past the retention period
+(`Store.prune_uploads`): they are uploaded without authentication and must not fill the disk."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from web3 import Web3
 
@@ -24,13 +26,17 @@ from client.chain.errors import ContractRevert
 from .context import HubContext
 from .pipeline import PHASE_OF_STATE, Outcome, QuotePipeline
 
-__all__ = ["Watcher", "StepReport"]
+__all__ = ["Watcher", "StepReport", "DEFAULT_RETENTION_SECONDS", "PRUNE_EVERY_SECONDS"]
 
 log = logging.getLogger("oracle.watcher")
 
 #: Phase each later event moves a known deal to (DealOpened and Accepted have their own handlers).
 _PHASE_AFTER = {"Quoted": "Quoted", "KeyRevealed": "Revealed", "Settled": "Settled", "Refunded": "Refunded",
                 "Declined": "Refunded"}
+#: How long an upload no deal references is kept (HubSettings.spec_retention_hours's default, 24 h).
+DEFAULT_RETENTION_SECONDS = 24 * 3600.0
+#: Seconds between two prunings: each is one indexed DELETE per table, so a poll need not run one.
+PRUNE_EVERY_SECONDS = 600.0
 
 
 @dataclass
@@ -44,6 +50,7 @@ class StepReport:
     revealed: list[int] = field(default_factory=list)
     lost: list[int] = field(default_factory=list)
     reorg_from: int | None = None
+    pruned: tuple[int, int] | None = None
 
 
 class Watcher:
@@ -51,17 +58,24 @@ class Watcher:
 
     `confirmations`: blocks on top of an event's block before acting (0 on the embedded chain);
     the reveal margin is the larger of `reveal_margin_seconds` and `reveal_margin_blocks` times
-    `block_time`; `start_block` is where a fresh hub starts reading."""
+    `block_time`; `start_block` is where a fresh hub starts reading. Specs and terms no deal
+    references are pruned `retention_seconds` after their last upload, checked at most every
+    `prune_every` seconds of `clock` (the store's time.time)."""
 
     def __init__(self, ctx: HubContext, pipeline: QuotePipeline, *, confirmations: int = 0,
                  reveal_margin_seconds: int = 120, reveal_margin_blocks: int = 5, block_time: float = 12.0,
-                 start_block: int = 0, max_range: int = 2000) -> None:
+                 start_block: int = 0, max_range: int = 2000, retention_seconds: float = DEFAULT_RETENTION_SECONDS,
+                 prune_every: float = PRUNE_EVERY_SECONDS, clock: Callable[[], float] = time.time) -> None:
         self.ctx = ctx
         self.pipeline = pipeline
         self.confirmations = int(confirmations)
         self.margin = max(float(reveal_margin_seconds), reveal_margin_blocks * float(block_time))
         self.start_block = int(start_block)
         self.max_range = int(max_range)
+        self.retention_seconds = float(retention_seconds)
+        self.prune_every = float(prune_every)
+        self.clock = clock
+        self._pruned_at: float | None = None
         self._swept = False
 
     @property
@@ -92,7 +106,21 @@ class Watcher:
             to_hash = self._hash(to)
             self.ctx.store.set_watcher_position(to, to_hash)
             report.to_block = last = to
+        self._prune(report)
         return report
+
+    def _prune(self, report: StepReport) -> None:
+        """Delete unreferenced specs and terms last uploaded over `retention_seconds` ago, at most once
+        every `prune_every` seconds: after the step's events, so a deal just recorded keeps its terms."""
+        now = self.clock()
+        if self._pruned_at is not None and now - self._pruned_at < self.prune_every:
+            return
+        self._pruned_at = now
+        specs, terms = self.ctx.store.prune_uploads(now - self.retention_seconds)
+        report.pruned = (specs, terms)
+        if specs or terms:
+            log.info("pruned %d specs and %d terms no deal references, uploaded over %.0f h ago", specs, terms,
+                     self.retention_seconds / 3600)
 
     def _check_reorg(self, pos: tuple[int, str], report: StepReport) -> int:
         """The last processed block still on the chain: `pos` unless the chain changed under it."""

@@ -123,7 +123,7 @@ def dataset_views(ctx: HubContext, chain: ChainView) -> list[DatasetView]:
     offers = ctx.store.list_offers()
     for d in ctx.store.list_datasets():
         exact = d.epsilon_cap_milli == EXACT
-        spent = spent_milli(ctx.store, ctx.exchange, ctx.seller, d.dataset_id)  # with the draws it declined
+        spent = spent_milli(ctx.store, ctx.exchange, ctx.seller, d.dataset_id)  # with the draws the chain has not charged
         left = None if exact else d.epsilon_cap_milli - spent
         series, total = [], 0
         for deal_id, eps, t in chain.quotes:

@@ -1,8 +1,10 @@
 """The quote pipeline on the embedded chain: quotes what it should, declines the rest with a stored
-reason, re-posts (never redraws) a prepared quote, and leaves no trace of a crash before storing."""
+reason, re-posts (never redraws) a prepared quote, and after a crash before storing prices the
+release it drew before (one draw per deal)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -97,17 +99,29 @@ def test_zero_price_is_a_decline_not_a_quote(hub) -> None:
     assert hub.store.declined_spent(hub.datasets["census-exact"]) == 0  # an exact release has no budget to count
 
 
+def _respec(hub, seed: int) -> str:
+    """The fixture's spec under another `seeds.finetune` (group-influence reads no seed: the same
+    prices), uploaded: a new specHash, as a buyer makes one for nothing."""
+    from pricing import make_spec, parse_spec, spec_hash
+
+    spec = parse_spec(hub.spec)
+    bundle = make_spec({**spec.manifest, "seeds": {"finetune": seed}}, spec.tensors)
+    hub.store.put_spec(spec_hash(bundle), bundle)
+    return spec_hash(bundle)
+
+
 def test_dp_draws_declined_at_price_0_count_against_the_budget_so_probing_ends(hub) -> None:
     """Each price-0 decline of a DP release tells the buyer a bit of a fresh draw, and the chain
-    charges nothing for it: a buyer could ask again and again (the spec is marked only at a quote)
-    and learn without end. The hub counts each such draw against the dataset's cap: at epsilon 1
-    of a cap of 5, the sixth ask is refused before any draw."""
+    charges nothing for it: a buyer could ask again and again, each time with a new spec (a spec is
+    marked evaluated at its draw, and specs cost nothing to make), and learn without end. The hub
+    counts each such draw against the dataset's cap: at epsilon 1 of a cap of 5, the sixth ask is
+    refused before any draw."""
     from oracle.errors import Unprocessable
     from oracle.service import accept_terms
 
     census = hub.datasets["census"]
     for i in range(5):  # the fixture's spec finds no efficacy at epsilon 1: price 0
-        deal = hub.deal("mde-dp", nonce=f"probe {i}")
+        deal = hub.deal("mde-dp", nonce=f"probe {i}", spec_hash=_respec(hub, i + 1))
         out = _pipe(hub).handle_opened(deal, _opened(hub, deal))
         assert out.action == "declined" and "no efficacy" in out.reason, out.reason
         assert "the draw's epsilon 1 counts against the dataset's budget at this hub" in out.reason
@@ -116,7 +130,7 @@ def test_dp_draws_declined_at_price_0_count_against_the_budget_so_probing_ends(h
     body, _ = hub.terms("mde-dp", nonce="probe 5")
     with pytest.raises(Unprocessable, match="budget has 0 milli-epsilon left"):
         accept_terms(hub.ctx, body)
-    deal = hub.deal("mde-dp", nonce="probe 5")  # terms accepted before the budget ran out
+    deal = hub.deal("mde-dp", nonce="probe 5")  # terms accepted before the budget ran out (the fixture's spec)
     stages = []
     out = _pipe(hub, stage_hook=stages.append).handle_opened(deal, _opened(hub, deal))
     assert out.action == "declined" and "0 milli-epsilon left" in out.reason and "draw" not in stages
@@ -223,14 +237,22 @@ def test_crash_before_post_reposts_the_same_commitment_never_redraws(hub) -> Non
 
 
 @pytest.mark.parametrize("stage", ["price", "encode", "store"])
-def test_crash_before_storing_leaves_no_quote_no_spend_no_mark(hub, stage) -> None:
+def test_crash_before_storing_leaves_no_quote_and_the_retry_reuses_the_draw(hub, stage, monkeypatch) -> None:
+    """A crash after the draw leaves no quote and no chain spend; the draw is kept with the spec's mark
+    (held by this deal, so another deal cannot use the spec), and the retry prices that same release."""
+    draws: list[int] = []
+    real_draw = QuotePipeline._draw
+    monkeypatch.setattr(QuotePipeline, "_draw", lambda self, plan: (draws.append(1), real_draw(self, plan))[1])
     deal = hub.deal("mde-exact")
     with pytest.raises(Crash):
         _pipe(hub, stage_hook=_crash_at(stage)).handle_opened(deal, _opened(hub, deal))
     assert hub.ex.state(deal) == State.OPEN and not _quoted(hub, deal)
     assert hub.store.prepared_quote(deal) is None
-    assert not hub.store.spec_evaluated(hub.spec_hash, hub.datasets["census-exact"])
+    assert hub.store.spec_evaluated_by(hub.spec_hash, hub.datasets["census-exact"]) == deal
+    drawn = hub.store.drawn_release(deal)
     assert _pipe(hub).handle_opened(deal, _opened(hub, deal)).action == "quoted"
+    assert draws == [1] and hub.store.prepared_quote(deal).release_path == drawn.release_path
+    assert hashlib.sha256(drawn.release_path.read_bytes()).hexdigest() == drawn.release_hash
 
 
 def test_a_deal_past_its_quote_window_is_declined_before_drawing(hub) -> None:
