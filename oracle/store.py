@@ -202,6 +202,17 @@ MIGRATIONS: list[str] = [
 _KEEP_BLOCKS = 512  # block hashes kept for reorg detection: deeper reorgs than this are not survivable
 
 
+def _mark_evaluated(db: sqlite3.Connection, spec_hash: str, dataset_id: str, deal_id: int) -> None:
+    """Mark `spec_hash` evaluated against `dataset_id` by `deal_id` inside the caller's transaction;
+    StoreError if another deal holds the mark (the once-per-pair rule)."""
+    prev = db.execute("SELECT deal_id FROM spec_evaluations WHERE spec_hash = ? AND dataset_id = ?",
+                      (spec_hash.lower(), dataset_id.lower())).fetchone()
+    if prev is not None and int(prev[0]) != int(deal_id):
+        raise StoreError(f"spec {spec_hash} was already evaluated against dataset {dataset_id} (deal {prev[0]})")
+    db.execute("INSERT OR IGNORE INTO spec_evaluations VALUES (?,?,?)",
+               (spec_hash.lower(), dataset_id.lower(), int(deal_id)))
+
+
 def write_durable(path: Path, data: bytes) -> None:
     """Write `data` to `path` atomically and durably: `client.atomic_file.atomic_write` (a temporary
     file of its own, fsync, rename), then fsync the directory so the rename survives a crash."""
@@ -570,13 +581,7 @@ class Store:
             if row is not None and row[0] != release_hash:
                 raise StoreError(f"deal {deal_id} already drew a release; reuse it, never redraw")
             if spec_hash is not None:
-                prev = db.execute("SELECT deal_id FROM spec_evaluations WHERE spec_hash = ? AND dataset_id = ?",
-                                  (spec_hash.lower(), dataset_id.lower())).fetchone()
-                if prev is not None and int(prev[0]) != int(deal_id):
-                    raise StoreError(f"spec {spec_hash} was already evaluated against dataset {dataset_id} "
-                                     f"(deal {prev[0]})")
-                db.execute("INSERT OR IGNORE INTO spec_evaluations VALUES (?,?,?)",
-                           (spec_hash.lower(), dataset_id.lower(), int(deal_id)))
+                _mark_evaluated(db, spec_hash, dataset_id, deal_id)
             if counted_milli is not None:
                 db.execute("INSERT OR IGNORE INTO declined_draws VALUES (?,?,?,?)",
                            (int(deal_id), dataset_id.lower(), int(counted_milli), time.time()))
@@ -609,13 +614,7 @@ class Store:
             if row[0] is not None and bytes(row[0]) != key_commit:
                 raise StoreError(f"deal {deal_id} already has a prepared quote; re-post it, never redraw")
             if spec_hash is not None:
-                prev = db.execute("SELECT deal_id FROM spec_evaluations WHERE spec_hash = ? AND dataset_id = ?",
-                                  (spec_hash.lower(), dataset_id.lower())).fetchone()
-                if prev is not None and int(prev[0]) != int(deal_id):
-                    raise StoreError(f"spec {spec_hash} was already evaluated against dataset {dataset_id} "
-                                     f"(deal {prev[0]})")
-                db.execute("INSERT OR IGNORE INTO spec_evaluations VALUES (?,?,?)",
-                           (spec_hash.lower(), dataset_id.lower(), int(deal_id)))
+                _mark_evaluated(db, spec_hash, dataset_id, deal_id)
             db.execute("DELETE FROM declined_draws WHERE deal_id = ?", (int(deal_id),))
             db.execute(
                 "UPDATE deals SET price = ?, epsilon_milli = ?, key = ?, data_root = ?, cipher_root = ?, "
