@@ -105,7 +105,6 @@ class QuotePipeline:
         self.signer = signer
         self.tokens = {t.lower() for t in tokens}
         self.stage_hook = stage_hook
-        self._failures: dict[int, int] = {}
 
     @property
     def store(self):  # noqa: ANN201 - the context's Store
@@ -138,21 +137,26 @@ class QuotePipeline:
             return self._post(deal_id, prepared.price, prepared.epsilon_milli,
                               Commitment(prepared.data_root, prepared.cipher_root, prepared.key_commit, prepared.size),
                               {}, action="requoted")
+        attempt = self.store.begin_attempt(deal_id)  # durable: a process killed while pricing counted it
+        if attempt > MAX_ATTEMPTS:
+            log.error("deal %d: %d attempts to price it did not finish (the process stopped); declining", deal_id,
+                      MAX_ATTEMPTS)
+            return self._decline(deal_id, f"the hub could not finish pricing this deal in {MAX_ATTEMPTS} attempts "
+                                          "(its process stopped while pricing); declined so the buyer is refunded")
         try:
             plan = self._check(deal_id, args)
             return self._quote(deal_id, plan)
         except _Decline as d:
             return self._decline(deal_id, d.reason)
         except Exception as err:  # noqa: BLE001 - unexpected: retried, then declined (MAX_ATTEMPTS)
-            failures = self._failures[deal_id] = self._failures.get(deal_id, 0) + 1
-            if failures < MAX_ATTEMPTS:
+            if attempt < MAX_ATTEMPTS:
                 log.error("deal %d: pricing failed (%s), attempt %d of %d", deal_id, type(err).__name__,
-                          failures, MAX_ATTEMPTS)
+                          attempt, MAX_ATTEMPTS)
                 raise
             log.error("deal %d: pricing failed %d times (%s); declining so the buyer is refunded", deal_id,
-                      failures, type(err).__name__)
+                      attempt, type(err).__name__)
             return self._decline(deal_id, f"the hub failed to price this deal ({type(err).__name__}, "
-                                          f"{failures} attempts); declined so the buyer is refunded at once")
+                                          f"{attempt} attempts); declined so the buyer is refunded at once")
 
     def decline(self, deal_id: int, reason: str) -> Outcome:
         """Decline an Open deal on chain with `reason` kept in the store (public)."""

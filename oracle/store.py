@@ -197,6 +197,11 @@ MIGRATIONS: list[str] = [
     CREATE INDEX specs_by_created ON specs(created);
     CREATE INDEX terms_by_created ON terms(created);
     """,
+    # 4 -> 5: attempts to price each deal, counted before each one, so a deal whose pricing kills the
+    # process is declined after MAX_ATTEMPTS restarts instead of being retried on every start for ever
+    """
+    ALTER TABLE deals ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 _KEEP_BLOCKS = 512  # block hashes kept for reorg detection: deeper reorgs than this are not survivable
@@ -555,6 +560,16 @@ class Store:
         """Keep why the hub declines (or lost) a deal, before the on-chain call that follows."""
         with self._tx() as db:
             db.execute("UPDATE deals SET reason = ?, updated = ? WHERE deal_id = ?", (reason, time.time(), int(deal_id)))
+
+    def begin_attempt(self, deal_id: int) -> int:
+        """Count one more attempt to price deal `deal_id`, durably, before it starts; the count so far
+        (1 for the first). A process killed while pricing has counted its attempt."""
+        with self._tx() as db:
+            db.execute("UPDATE deals SET attempts = attempts + 1 WHERE deal_id = ?", (int(deal_id),))
+            row = db.execute("SELECT attempts FROM deals WHERE deal_id = ?", (int(deal_id),)).fetchone()
+        if row is None:
+            raise StoreError(f"no deal {deal_id} in the store: record its DealOpened first")
+        return int(row[0])
 
     def set_timings(self, deal_id: int, timings: dict[str, float]) -> None:
         """Keep the pipeline's stage times (seconds) for a deal, merged into those already stored."""

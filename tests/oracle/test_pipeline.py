@@ -377,3 +377,28 @@ def test_a_dataset_whose_label_categories_are_words_is_drawn_and_quoted(hub, mon
     assert set(np.unique(labels)) <= {0, 1}
     if exact:  # the exact release is the stored data, labels as the schema's indices
         assert labels.tolist() == hub.raw["label"].tolist()
+
+
+class _Killed(BaseException):
+    """The hub's process stopping (an out-of-memory kill): no `except Exception` sees it."""
+
+
+def test_a_deal_whose_pricing_kills_the_process_is_declined_after_max_attempts_restarts(hub) -> None:
+    """The attempt counter lived in memory, so pricing that killed the process was retried on every
+    start for ever; it is counted durably before each attempt, and a deal past MAX_ATTEMPTS is declined
+    (its one draw counted against the cap) without pricing again."""
+    from oracle.pipeline import MAX_ATTEMPTS
+
+    def kill(name: str) -> None:
+        if name == "price":
+            raise _Killed(name)
+
+    deal = hub.deal("fixed-dp")
+    for _ in range(MAX_ATTEMPTS):
+        with pytest.raises(_Killed):
+            _pipe(hub, stage_hook=kill).handle_opened(deal, _opened(hub, deal))  # a fresh process each time
+    stages: list[str] = []
+    out = _pipe(hub, stage_hook=stages.append).handle_opened(deal, _opened(hub, deal))
+    assert out.action == "declined" and f"in {MAX_ATTEMPTS} attempts" in out.reason and stages == []
+    assert hub.ex.state(deal) == State.REFUNDED and not _quoted(hub, deal)
+    assert hub.store.declined_spent(hub.datasets["census"]) == 1000  # the one draw, counted once
