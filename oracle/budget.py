@@ -39,5 +39,5 @@ def budget_refusal(name: str, cap: int, spent: int, milli: int) -> str | None:
                "the budget is spent, so no DP release of this dataset can be sold any more (a cap may only be "
                "lowered)")
         return (f"dataset {name}'s privacy budget has {left} milli-epsilon left (the chain's ledger and the draws "
-                f"this hub declined); this release needs {milli}: {fix}")
+                f"it has not charged); this release needs {milli}: {fix}")
     return None

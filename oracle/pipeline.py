@@ -92,6 +92,12 @@ def _hex32(v: Any) -> str:
     return "0x" + (bytes(v).hex() if isinstance(v, (bytes, bytearray)) else str(v).removeprefix("0x")).lower()
 
 
+def _counted_milli(milli: int, cap: int) -> int | None:
+    """The epsilon a draw counts against its dataset at the hub until the chain charges it: None for
+    an exact release or a dataset with an EXACT cap, which have no budget to count."""
+    return None if milli == EXACT or cap == EXACT else milli
+
+
 class QuotePipeline:
     """Turns a confirmed DealOpened into a quote or a decline, for the hub in `ctx`.
 
@@ -238,20 +244,11 @@ class QuotePipeline:
         return {"doc": doc, "offer": offer, "dataset": dataset, "milli": milli, "cap": cap, "spent": spent,
                 "spec": spec, "spec_hash": spec_hash, "max_price": max_price, "drawn": drawn}
 
-    def _count_declined_draw(self, deal_id: int, plan: dict[str, Any]) -> bool:
-        """Count a DP draw declined after it was priced against its dataset's cap (`oracle.budget`):
-        the decline tells the buyer something of the release, which the chain never charges. True
-        when counted (a DP release of a capped dataset; counted already at the draw, idempotent)."""
-        if plan["milli"] == EXACT or plan["cap"] == EXACT:
-            return False
-        self.store.record_declined_draw(deal_id, plan["dataset"].dataset_id, plan["milli"])
-        return True
-
     def _count_unposted_draw(self, deal_id: int, milli: int) -> None:
         """Count again a prepared quote's draw whose postQuote did not land: the chain never charges it."""
         deal = self.store.get_deal(deal_id)
         dataset = None if deal is None or deal.dataset_id is None else self.store.get_dataset(deal.dataset_id)
-        if dataset is not None and milli != EXACT and dataset.epsilon_cap_milli != EXACT:
+        if dataset is not None and _counted_milli(milli, dataset.epsilon_cap_milli) is not None:
             self.store.record_declined_draw(deal_id, dataset.dataset_id, milli)
 
     def _parsed_spec(self, bundle: bytes, offer: Any) -> Any:
@@ -313,14 +310,15 @@ class QuotePipeline:
         release = self._draw(plan)
         path = self.store.deal_dir(deal_id) / "release.safetensors"
         write_durable(path, release)
-        counted = None if plan["milli"] == EXACT or plan["cap"] == EXACT else plan["milli"]
+        counted = _counted_milli(plan["milli"], plan["cap"])
         try:
             self.store.record_release_drawn(
                 deal_id, dataset_id=plan["dataset"].dataset_id,
                 spec_hash=plan["spec_hash"] if plan["spec"] is not None else None, counted_milli=counted,
                 release_path=path, release_hash=hashlib.sha256(release).hexdigest())
         except StoreError:  # another deal evaluated the spec meanwhile: this draw is never priced, but counted
-            self._count_declined_draw(deal_id, plan)
+            if counted is not None:
+                self.store.record_declined_draw(deal_id, plan["dataset"].dataset_id, counted)
             raise _Decline("the spec was already evaluated against this dataset (once per data-pricing pair)") from None
         return release
 
@@ -349,15 +347,13 @@ class QuotePipeline:
         self._stage("price")
         try:
             price = self._price(plan, release)
-        except (SpecError, TermsError) as err:
-            self._count_declined_draw(deal_id, plan)
+        except (SpecError, TermsError) as err:  # the draw is counted since it was made (`_release_for`)
             raise _Decline(f"the spec or terms cannot price this release ({type(err).__name__}: {err})") from None
         except PricingError as err:
-            self._count_declined_draw(deal_id, plan)
             raise _Decline(f"pricing failed ({type(err).__name__})") from None
         t["price"] = time.perf_counter() - t0
         if price <= 0:
-            counted = self._count_declined_draw(deal_id, plan)
+            counted = _counted_milli(plan["milli"], plan["cap"]) is not None
             raise _Decline("no efficacy: the release does not improve the spec's model (price 0)"
                            + (f"; the draw's epsilon {epsilon_text(plan['milli'])} counts against the dataset's "
                               "budget at this hub (the decline discloses a bit of it)" if counted else ""))
