@@ -22,7 +22,7 @@ from client.accounts import PASSPHRASE_ENV, AccountError, AccountStore
 from client.chain.networks import NetworkError, connect
 from client.errors import ClientError
 
-__all__ = ["AccountOpt", "NetworkOpt", "abort", "checksum", "connect_chain", "console", "exchange_at", "field", "passphrase", "store",
+__all__ = ["AccountOpt", "NetworkOpt", "abort", "checksum", "connect_chain", "console", "exchange_at", "field", "token_address", "passphrase", "store",
            "success", "unlock", "web3_for"]
 
 console = Console(highlight=False)
@@ -96,6 +96,14 @@ def exchange_at(w3: Web3, contract: Optional[str]) -> Any:
     except NotTheExchange as err:
         abort(str(err))
     return Exchange(w3, address)
+
+
+def token_address(value: str, what: str = "--token") -> str:
+    """A payment token as a person writes it, "ETH" (any case) or an ERC-20's address, as the
+    protocol writes it (the zero address for ETH); abort naming `what` for anything else."""
+    from client.chain.exchange import ETH
+
+    return ETH if value.upper() == "ETH" else checksum(value, what)
 
 
 def checksum(address: str, what: str) -> str:

@@ -26,7 +26,8 @@ from client.constants import MAX_RELEASE_BYTES, epsilon_text, token_text
 from client.errors import ClientError
 from common.csv_dialect import RaggedRow, is_number, split_table
 
-from . import AccountOpt, NetworkOpt, abort, checksum, console, exchange_at, field, success, unlock, web3_for
+from . import (AccountOpt, NetworkOpt, abort, checksum, console, exchange_at, field, success, token_address, unlock,
+               web3_for)
 
 __all__ = ["ArchitectureError", "DataFileError", "build_torch_model", "buy", "buyer_data", "deals", "load_factory",
            "load_table", "spec_app", "withdraw"]
@@ -345,7 +346,7 @@ def _pick_offer(hub_client: Any, buyer: str, dataset: Optional[str], offer: Opti
 def _pick_token(offers: list[dict[str, Any]], offer_id: str, token: Optional[str]) -> str:
     """The token to pay `offer_id` in: `token` (checked against the offer's list), else ETH when the
     offer takes it, else the offer's only token; several and none named: abort listing them."""
-    chosen = None if token is None else ETH if token.upper() == "ETH" else checksum(token, "--token")
+    chosen = None if token is None else token_address(token)
     listed = next((list(o.get("tokens") or [ETH]) for o in offers if o.get("offerId") == offer_id), None)
     if listed is None:  # an offer id the hub does not list: Buyer.buy names the ones it has
         return chosen or ETH
@@ -540,7 +541,7 @@ def withdraw(
 ) -> None:
     """Pull this account's whole credit (refunds, or a seller's earnings) in one token."""
     ex = _exchange(network, contract, state_dir_for(account, state_dir))
-    token = ETH if token.upper() == "ETH" else checksum(token, "--token")
+    token = token_address(token)
     acct = unlock(account)
     amount = ex.credit(acct.address, token)
     if amount == 0:
