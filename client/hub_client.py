@@ -191,9 +191,10 @@ class HubClient:
     def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
         """The whole answer, read within `timeout` seconds in all and at most MAX_JSON_BYTES: httpx's
         timeout bounds each read, so a hub sending a byte a second held the wallet for ever."""
-        deadline = time.monotonic() + self.timeout
         try:
             with self._http.stream(method, path, **kw) as resp:
+                # counted from the answer's headers: a spec's upload (up to 16 MiB) is not part of it
+                deadline = time.monotonic() + self.timeout
                 body = bytearray()
                 for piece in resp.iter_bytes():
                     body += piece
